@@ -1,0 +1,19 @@
+"""Shared fixtures. Fixture modules of each area register themselves in `pytest_plugins`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server_process import FabricServer
+
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture
+def fabric_server(tmp_path: Path) -> Iterator[FabricServer]:
+    """A real `fabric serve` on loopback with embedded defaults and a fresh data dir."""
+    with FabricServer(tmp_path / "data") as server:
+        yield server
