@@ -1,19 +1,5 @@
-"""RFC 9457 problem details: every error the HTTP API answers is `application/problem+json`."""
+"""Problem+json answers for the whole HTTP API: the same shape the upload endpoints use."""
 
-from __future__ import annotations
+from tus_server.problems import PROBLEM_CONTENT_TYPE, problem
 
-from typing import Any
-
-import orjson
-from starlette.responses import Response
-
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-
-
-def problem(status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    """A problem+json response; `extra` members are added to the body as they are."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    body.update(extra)
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+__all__ = ["PROBLEM_CONTENT_TYPE", "problem"]

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,creation-with-upload,creation-defer-length,expiration,checksum,termination,concatenation"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class TusConfig:
+    base_path: str = "/v1/uploads"
+    max_size: int = 1 << 40  # Tus-Max-Size, advertised and enforced
+    expiry: timedelta = timedelta(hours=24)  # an unfinished upload untouched this long is removed
+    sweep_interval: float = 60.0
+    checkpoint_bytes: int = 64 << 20  # a long PATCH records a durable offset at least this often
+    takeover_timeout: float = 10.0  # how long a new request waits for an old one to let go
