@@ -1,0 +1,69 @@
+"""Content-addressed blob storage: finished uploads, stored once per distinct sha256, never modified."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    """Blobs at `<root>/sha256/<ab>/<cd>/<hex>`; `location(hex)` is how aspects name them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        (self.root / "sha256").mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        if not _SHA256.fullmatch(sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
+
+    @staticmethod
+    def location(sha256: str) -> str:
+        return f"blob:sha256:{sha256}"
+
+    @staticmethod
+    def hash_of_location(location: str) -> str | None:
+        prefix = "blob:sha256:"
+        return location[len(prefix) :] if location.startswith(prefix) else None
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def ingest(self, source: Path, sha256: str) -> Path:
+        """Move a durable, complete file into the store under its hash (blocking; idempotent).
+
+        Identical bytes are stored once: if the blob is already there the source is dropped. A source that is
+        already gone (a repeat after a crash) is fine as long as the blob exists.
+        """
+        target = self.path(sha256)
+        if target.exists():
+            source.unlink(missing_ok=True)
+            return target
+        if not source.exists():
+            raise FileNotFoundError(f"neither the upload {source} nor the blob {sha256} exists")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(source, 0o440)
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+        return target
+
+    def delete(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+    def hashes(self) -> Iterator[str]:
+        for path in (self.root / "sha256").glob("*/*/*"):
+            if _SHA256.fullmatch(path.name):
+                yield path.name

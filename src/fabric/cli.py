@@ -1,0 +1,48 @@
+"""The `fabric` command."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from fabric.settings import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "FABRIC"})
+def main() -> None:
+    """datafabric: resumable uploads, artifacts with provenance, and who may read them."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--data-dir", default="./fabric-data", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Uploads, blobs and the embedded graph.")
+@click.option("--graph-url", default=None, help="bolt://host:7687 to use Neo4j instead of the embedded graph.")
+@click.option("--neo4j-user", default=None, help="Neo4j user name.")
+@click.option("--neo4j-password", default=None, help="Neo4j password.")
+@click.option("--neo4j-database", default=None, help="Neo4j database (default: the server's default).")
+@click.option("--namespace", default="fabric", show_default=True, help="The namespace word of the URNs this server mints.")
+@click.option("--max-size", default=1 << 40, show_default=True, type=int, help="Largest upload in bytes (Tus-Max-Size).")
+@click.option("--upload-expiry", default=24 * 3600.0, show_default=True, type=float, help="Seconds an unfinished, untouched upload is kept.")
+@click.option("--sweep-interval", default=60.0, show_default=True, type=float, help="Seconds between sweeps of expired uploads.")
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(host: str, port: int, data_dir: Path, graph_url: str | None, neo4j_user: str | None, neo4j_password: str | None,
+          neo4j_database: str | None, namespace: str, max_size: int, upload_expiry: float, sweep_interval: float, log_level: str) -> None:
+    """Run the server (embedded graph and storage under --data-dir unless --graph-url is given).
+
+    Every option can also be set as FABRIC_<OPTION>, e.g. FABRIC_GRAPH_URL=bolt://localhost:7687.
+    """
+    import uvicorn
+
+    from fabric.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings(
+        data_dir=data_dir, host=host, port=port, graph_url=graph_url, neo4j_user=neo4j_user, neo4j_password=neo4j_password,
+        neo4j_database=neo4j_database, namespace=namespace, max_size=max_size, upload_expiry=upload_expiry, sweep_interval=sweep_interval,
+    )
+    app = create_app(settings)
+    click.echo(f"datafabric serving on http://{host}:{port} (data in {data_dir.resolve()}, graph: {graph_url or 'embedded LadybugDB'})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, http="httptools", loop="uvloop", access_log=False)

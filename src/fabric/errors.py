@@ -1,0 +1,62 @@
+"""Every error the API answers is problem+json, whatever raised it."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from aspects import Conflict, InvalidUrn, NotFound, ValidationFailed
+from fabric.problems import problem
+from tus_server import TusError
+
+log = logging.getLogger("fabric")
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return problem(exc.status_code, exc.detail if isinstance(exc.detail, str) else "Error", headers=exc.headers)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return problem(404, "Not found", str(exc))
+
+
+async def _invalid_urn(request: Request, exc: Exception) -> Response:
+    return problem(400, "Invalid URN", str(exc))
+
+
+async def _validation_failed(request: Request, exc: Exception) -> Response:
+    return problem(422, "Schema violation", str(exc), path=getattr(exc, "path", None))
+
+
+async def _conflict(request: Request, exc: Exception) -> Response:
+    return problem(409, "Conflict", str(exc))
+
+
+async def _tus_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TusError)
+    return exc.response()
+
+
+async def _value_error(request: Request, exc: Exception) -> Response:
+    return problem(400, "Bad request", str(exc))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "Internal server error", "the error was logged on the server")
+
+
+exception_handlers = {
+    HTTPException: _http_exception,
+    NotFound: _not_found,
+    InvalidUrn: _invalid_urn,
+    ValidationFailed: _validation_failed,
+    Conflict: _conflict,
+    TusError: _tus_error,
+    ValueError: _value_error,
+    Exception: _unexpected,
+}

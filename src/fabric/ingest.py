@@ -1,0 +1,113 @@
+"""Turning uploads into artifacts: the hooks `fabric` gives `tus_server`.
+
+At creation the upload is given an artifact URN and a `pending` artifact node. At completion the bytes,
+already durable, move into content-addressed blob storage; only then is `artifact.1` asserted and the
+artifact made `ready`, together with the collection and policy the uploader asked for. A crash between the
+two steps is repaired at start-up, since `tus_server` repeats the completion of a complete upload.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timezone
+
+import anyio
+from starlette.requests import Request
+
+from aspects import AspectStore, InvalidUrn, new_urn, parse_urn
+from fabric.blobs import BlobStore
+from fabric.names import guess_mime_type, safe_name
+from tus_server import CompletedUpload, TusError, UploadInfo
+
+log = logging.getLogger("fabric.ingest")
+
+ARTIFACT_URN_HEADER = "Artifact-Urn"
+LOCAL_USER = "urn:fabric:user:local"
+COLLECTION_SCHEMA = "urn:fabric:schema:collection-member.1"
+POLICY_SCHEMA = "urn:fabric:schema:policy.1"
+
+
+def upload_name(metadata: Mapping[str, str | None]) -> str | None:
+    raw = metadata.get("filename") or metadata.get("name")
+    return safe_name(raw) if raw else None
+
+
+def upload_mime_type(metadata: Mapping[str, str | None], name: str | None) -> str:
+    return metadata.get("content_type") or metadata.get("filetype") or guess_mime_type(name)
+
+
+class UploadIngest:
+    def __init__(self, store: AspectStore, blobs: BlobStore, namespace: str = "fabric") -> None:
+        self.store = store
+        self.blobs = blobs
+        self.namespace = namespace
+
+    def _link_targets(self, metadata: Mapping[str, str | None]) -> dict[str, str]:
+        """The collection and policy URNs asked for in the metadata, checked before any byte is accepted."""
+        targets: dict[str, str] = {}
+        for key, kind in (("collection", "collection"), ("policy", "policy")):
+            value = metadata.get(key)
+            if not value:
+                continue
+            if not value.startswith("urn:"):
+                value = f"urn:{self.namespace}:{kind}:{value}"
+            try:
+                urn = parse_urn(value)
+            except InvalidUrn as exc:
+                raise TusError(400, f"Invalid {key}", str(exc)) from None
+            if urn.kind != kind:
+                raise TusError(400, f"Invalid {key}", f"{value!r} is not a {kind} URN")
+            targets[key] = value
+        return targets
+
+    async def on_create(self, info: UploadInfo, request: Request) -> Mapping[str, str] | None:
+        if info.is_partial:
+            return None  # a partial upload becomes part of an artifact, not one of its own
+        try:
+            name = upload_name(info.metadata)
+        except ValueError as exc:
+            raise TusError(400, "Invalid file name", str(exc)) from None
+        self._link_targets(info.metadata)
+        urn = new_urn("artifact", ns=self.namespace)
+        await anyio.to_thread.run_sync(
+            lambda: self.store.create_artifact(
+                urn,
+                name=name or info.id,
+                uploader=LOCAL_USER,
+                created=info.created_at,
+                properties={"upload_id": info.id},
+            )
+        )
+        return {ARTIFACT_URN_HEADER: urn}
+
+    async def on_complete(self, upload: CompletedUpload) -> None:
+        info = upload.info
+        urn = info.extra_headers.get(ARTIFACT_URN_HEADER)
+        if urn is None or info.sha256 is None:
+            return
+        await anyio.to_thread.run_sync(self.blobs.ingest, upload.data_path, info.sha256)
+        name = upload_name(info.metadata) or info.id
+        content = {
+            "name": name,
+            "mime_type": upload_mime_type(info.metadata, name),
+            "size": info.length or 0,
+            "md5": info.md5,
+            "sha256": info.sha256,
+            "location": self.blobs.location(info.sha256),
+            "created": info.created_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "uploader": LOCAL_USER,
+        }
+        targets = self._link_targets(info.metadata)
+
+        def register() -> None:
+            # Links first, `ready` last: a repeat after a crash finds the artifact not ready and the links there.
+            for key, schema in (("collection", COLLECTION_SCHEMA), ("policy", POLICY_SCHEMA)):
+                if key in targets and not self.store.query_aspects(entity=urn, schema=schema, limit=1).items:
+                    self.store.assert_aspect(urn, schema, {key: targets[key]}, asserter=LOCAL_USER)
+            self.store.complete_artifact(urn, content, asserter=LOCAL_USER)
+
+        await anyio.to_thread.run_sync(register)
+
+    async def on_abandon(self, info: UploadInfo) -> None:
+        log.info("upload %s abandoned before completion", info.id)

@@ -1,0 +1,29 @@
+"""Server settings. Every flag of `fabric serve` has an environment variable `FABRIC_<FLAG>`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("./fabric-data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    graph_url: str | None = None  # None: the embedded LadybugDB graph under data_dir; bolt://...: Neo4j
+    neo4j_user: str | None = None
+    neo4j_password: str | None = None
+    neo4j_database: str | None = None
+    namespace: str = "fabric"
+    max_size: int = 1 << 40
+    upload_expiry: float = 24 * 3600.0
+    sweep_interval: float = 60.0
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"

@@ -1,0 +1,24 @@
+"""What the running app holds: the graph store, the blob store, the upload server and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from aspects import AspectStore
+from fabric.blobs import BlobStore
+from fabric.settings import Settings
+from tus_server import TusServer
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    store: AspectStore
+    blobs: BlobStore
+    tus: TusServer
+
+
+def app_state(connection: HTTPConnection) -> AppState:
+    return connection.app.state.fabric
