@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from aspects import ArtifactRecord, InvalidUrn, parse_urn
+from fabric.ingest import LOCAL_USER
 from fabric.state import app_state
 
 
@@ -19,3 +20,8 @@ def artifact_urn(text: str) -> str:
 def readable_artifact(connection: HTTPConnection, urn: str) -> ArtifactRecord:
     """The artifact if the caller may read it; NotFound otherwise, so existence is not revealed (blocking)."""
     return app_state(connection).store.get_artifact(artifact_urn(urn))
+
+
+def current_user(connection: HTTPConnection) -> str:
+    """The URN of the caller (one local user until authentication is configured)."""
+    return LOCAL_USER

@@ -11,7 +11,7 @@ import anyio
 from starlette.applications import Starlette
 
 from aspects import AspectStore, open_store
-from fabric.api import blobs, health
+from fabric.api import artifacts, aspects, blobs, health, schemas
 from fabric.blobs import BlobStore
 from fabric.errors import exception_handlers
 from fabric.ingest import UploadIngest
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await anyio.to_thread.run_sync(store.close)
 
     app = Starlette(
-        routes=[*health.routes, *state.tus.routes, *blobs.routes],
+        routes=[*health.routes, *state.tus.routes, *blobs.routes, *artifacts.routes, *aspects.routes, *schemas.routes],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
