@@ -1,0 +1,151 @@
+"""tus_server on its own, without fabric: the hooks it calls, recovery after a crash, durable checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from starlette.requests import Request
+
+from tests.server_process import free_port
+from tests.tus.helpers import OCTETS, TUS, create, patch
+from tus_server import CompletedUpload, FileUploadStore, TusConfig, TusError, TusServer, UploadInfo, create_tus_app
+
+
+@contextmanager
+def serving(server: TusServer) -> Iterator[httpx.Client]:
+    """The standalone tus app under uvicorn on loopback, in a thread."""
+    port = free_port()
+    uv = uvicorn.Server(uvicorn.Config(create_tus_app(server), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+
+
+class Recorder:
+    def __init__(self, fail_completion: bool = False) -> None:
+        self.created: list[UploadInfo] = []
+        self.completed: list[CompletedUpload] = []
+        self.fail_completion = fail_completion
+
+    async def on_create(self, info: UploadInfo, request: Request) -> dict[str, str]:
+        if info.metadata.get("forbidden"):
+            raise TusError(403, "Forbidden", "the hook said no")
+        self.created.append(info)
+        return {"X-Thing": f"thing-{info.id}"}
+
+    async def on_complete(self, upload: CompletedUpload) -> None:
+        if self.fail_completion:
+            raise RuntimeError("graph unavailable")
+        self.completed.append(upload)
+
+
+def tus_server(directory: Path, recorder: Recorder, **config: object) -> TusServer:
+    return TusServer(FileUploadStore(directory), TusConfig(**config), on_create=recorder.on_create, on_complete=recorder.on_complete)  # type: ignore[arg-type]
+
+
+def test_hooks_run_once_with_the_digests_of_the_whole_upload(tmp_path: Path) -> None:
+    recorder = Recorder()
+    data = os.urandom(5 << 20)
+    with serving(tus_server(tmp_path, recorder)) as client:
+        created = create(client, len(data))
+        assert created.headers["X-Thing"].startswith("thing-")
+        location = created.headers["Location"]
+        for start in range(0, len(data), 1 << 20):
+            assert patch(client, location, start, data[start : start + (1 << 20)]).status_code == 204
+        assert client.head(location, headers=TUS).headers["X-Thing"] == created.headers["X-Thing"]
+    assert len(recorder.created) == 1
+    assert len(recorder.completed) == 1
+    done = recorder.completed[0].info
+    assert done.sha256 == hashlib.sha256(data).hexdigest()
+    assert done.md5 == hashlib.md5(data).hexdigest()
+    assert recorder.completed[0].data_path.read_bytes() == data
+
+
+def test_creation_hook_can_refuse_and_nothing_is_stored(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with serving(tus_server(tmp_path, recorder)) as client:
+        r = client.post("/v1/uploads", headers={**TUS, "Upload-Length": "3", "Upload-Metadata": "forbidden eWVz"})
+        assert r.status_code == 403
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_completion_is_repeated_at_the_next_start(tmp_path: Path) -> None:
+    failing = Recorder(fail_completion=True)
+    with serving(tus_server(tmp_path, failing)) as client:
+        location = create(client, 3).headers["Location"]
+        r = patch(client, location, 0, b"abc")
+        assert r.status_code == 500
+        assert r.headers["Content-Type"] == "application/problem+json"
+        assert client.head(location, headers=TUS).headers["Upload-Offset"] == "3"
+    healthy = Recorder()
+    with serving(tus_server(tmp_path, healthy)):
+        pass
+    assert [c.info.sha256 for c in healthy.completed] == [hashlib.sha256(b"abc").hexdigest()]
+
+
+def test_recovery_cuts_bytes_that_were_never_acknowledged(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with serving(tus_server(tmp_path, recorder)) as client:
+        location = httpx.URL(create(client, 10).headers["Location"]).path  # the next server has another port
+        assert patch(client, location, 0, b"abcd").status_code == 204
+    upload_id = location.rsplit("/", 1)[1]
+    with open(tmp_path / upload_id, "ab") as data:  # as if a crash left unsynced bytes behind the offset
+        data.write(b"garbage")
+    with serving(tus_server(tmp_path, recorder)) as client:
+        assert client.head(location, headers=TUS).headers["Upload-Offset"] == "4"
+        assert (tmp_path / upload_id).read_bytes() == b"abcd"
+        assert patch(client, location, 4, b"efghij").status_code == 204
+    assert recorder.completed[-1].info.sha256 == hashlib.sha256(b"abcdefghij").hexdigest()
+
+
+def test_a_long_patch_records_durable_checkpoints(tmp_path: Path) -> None:
+    recorder = Recorder()
+    total = 24 << 20
+    gate = threading.Event()
+    with serving(tus_server(tmp_path, recorder, checkpoint_bytes=4 << 20)) as client:
+        location = create(client, total).headers["Location"]
+
+        def body() -> Iterator[bytes]:
+            yield b"x" * (12 << 20)
+            gate.wait(20)
+            yield b"x" * (total - (12 << 20))
+
+        result: list[httpx.Response] = []
+        sender = threading.Thread(target=lambda: result.append(client.patch(location, headers={**OCTETS, "Upload-Offset": "0"}, content=body())))
+        sender.start()
+        seen = 0
+        deadline = time.monotonic() + 20
+        with httpx.Client(timeout=10) as observer:
+            while seen == 0 and time.monotonic() < deadline:
+                seen = int(observer.head(location, headers=TUS).headers["Upload-Offset"])
+                time.sleep(0.05)
+        gate.set()
+        sender.join(30)
+    assert 0 < seen <= 12 << 20  # HEAD during the PATCH saw a durable offset, never more than was sent
+    assert result[0].status_code == 204
+    assert recorder.completed[0].info.length == total
+
+
+@pytest.mark.parametrize("bad_id", ["../../etc/passwd", "A" * 32, "0" * 31])
+def test_store_refuses_ids_that_are_not_32_hex_digits(tmp_path: Path, bad_id: str) -> None:
+    store = FileUploadStore(tmp_path)
+    assert store.load(bad_id) is None
+    with pytest.raises(ValueError):
+        store.data_path(bad_id)
