@@ -9,12 +9,14 @@ from datetime import timedelta
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from aspects import AspectStore, open_store
 from fabric.api import artifacts, aspects, blobs, health, schemas
 from fabric.blobs import BlobStore
 from fabric.errors import exception_handlers
 from fabric.ingest import UploadIngest
+from fabric.metrics import MetricsMiddleware
 from fabric.settings import Settings
 from fabric.state import AppState
 from tus_server import FileUploadStore, TusConfig, TusServer
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[*health.routes, *state.tus.routes, *blobs.routes, *artifacts.routes, *aspects.routes, *schemas.routes],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        middleware=[Middleware(MetricsMiddleware)],
         lifespan=lifespan,
     )
     app.state.fabric = state

@@ -16,6 +16,7 @@ import anyio
 from starlette.requests import Request
 
 from aspects import AspectStore, InvalidUrn, new_urn, parse_urn
+from fabric import metrics
 from fabric.blobs import BlobStore
 from fabric.names import guess_mime_type, safe_name
 from tus_server import CompletedUpload, TusError, UploadInfo
@@ -79,6 +80,7 @@ class UploadIngest:
                 properties={"upload_id": info.id},
             )
         )
+        metrics.UPLOADS_CREATED.inc()
         return {ARTIFACT_URN_HEADER: urn}
 
     async def on_complete(self, upload: CompletedUpload) -> None:
@@ -86,6 +88,8 @@ class UploadIngest:
         urn = info.extra_headers.get(ARTIFACT_URN_HEADER)
         if urn is None or info.sha256 is None:
             return
+        if await anyio.to_thread.run_sync(self.blobs.exists, info.sha256):
+            metrics.BLOBS_DEDUPLICATED.inc()
         await anyio.to_thread.run_sync(self.blobs.ingest, upload.data_path, info.sha256)
         name = upload_name(info.metadata) or info.id
         content = {
@@ -108,6 +112,8 @@ class UploadIngest:
             self.store.complete_artifact(urn, content, asserter=LOCAL_USER)
 
         await anyio.to_thread.run_sync(register)
+        metrics.UPLOADS_COMPLETED.inc()
+        metrics.UPLOAD_BYTES_COMPLETED.inc(info.length or 0)
 
     async def on_abandon(self, info: UploadInfo) -> None:
         log.info("upload %s abandoned before completion", info.id)
