@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from aspects import ArtifactRecord, InvalidUrn, parse_urn
-from fabric.ingest import LOCAL_USER
+from fabric.auth.middleware import principal_of
 from fabric.state import app_state
 
 
@@ -23,5 +23,5 @@ def readable_artifact(connection: HTTPConnection, urn: str) -> ArtifactRecord:
 
 
 def current_user(connection: HTTPConnection) -> str:
-    """The URN of the caller (one local user until authentication is configured)."""
-    return LOCAL_USER
+    """The URN of the caller."""
+    return principal_of(connection).user_urn

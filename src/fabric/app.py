@@ -15,6 +15,8 @@ from aspects import AspectStore, open_store
 from fabric.api import artifacts, aspects, blobs, health, schemas
 from fabric.blobs import BlobStore
 from fabric.errors import exception_handlers
+from fabric.auth.middleware import AuthMiddleware
+from fabric.auth.tokens import load_or_create_secret
 from fabric.ingest import UploadIngest
 from fabric.metrics import MetricsMiddleware
 from fabric.settings import Settings
@@ -49,8 +51,13 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
         on_create=ingest.on_create,
         on_complete=ingest.on_complete,
         on_abandon=ingest.on_abandon,
+        check_access=ingest.check_access,
     )
     return AppState(settings=settings, store=store, blobs=blob_store, tus=tus)
+
+
+def token_secret(settings: Settings) -> bytes:
+    return settings.token_key.encode() if settings.token_key else load_or_create_secret(settings.data_dir)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -70,7 +77,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[*health.routes, *state.tus.routes, *blobs.routes, *artifacts.routes, *aspects.routes, *schemas.routes],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        middleware=[Middleware(MetricsMiddleware)],
+        middleware=[
+            Middleware(MetricsMiddleware),
+            Middleware(AuthMiddleware, secret=token_secret(settings), no_auth=settings.auth_disabled),
+        ],
         lifespan=lifespan,
     )
     app.state.fabric = state

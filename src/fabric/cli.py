@@ -27,9 +27,12 @@ def main() -> None:
 @click.option("--max-size", default=1 << 40, show_default=True, type=int, help="Largest upload in bytes (Tus-Max-Size).")
 @click.option("--upload-expiry", default=24 * 3600.0, show_default=True, type=float, help="Seconds an unfinished, untouched upload is kept.")
 @click.option("--sweep-interval", default=60.0, show_default=True, type=float, help="Seconds between sweeps of expired uploads.")
+@click.option("--no-auth/--auth", "no_auth", default=None, help="Serve without tokens (one local user). Default: --no-auth on a loopback address, --auth elsewhere.")
+@click.option("--token-key", default=None, help="HS256 key that signs tokens (default: generated into the data dir).")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, data_dir: Path, graph_url: str | None, neo4j_user: str | None, neo4j_password: str | None,
-          neo4j_database: str | None, namespace: str, max_size: int, upload_expiry: float, sweep_interval: float, log_level: str) -> None:
+          neo4j_database: str | None, namespace: str, max_size: int, upload_expiry: float, sweep_interval: float, no_auth: bool | None,
+          token_key: str | None, log_level: str) -> None:
     """Run the server (embedded graph and storage under --data-dir unless --graph-url is given).
 
     Every option can also be set as FABRIC_<OPTION>, e.g. FABRIC_GRAPH_URL=bolt://localhost:7687.
@@ -42,7 +45,32 @@ def serve(host: str, port: int, data_dir: Path, graph_url: str | None, neo4j_use
     settings = Settings(
         data_dir=data_dir, host=host, port=port, graph_url=graph_url, neo4j_user=neo4j_user, neo4j_password=neo4j_password,
         neo4j_database=neo4j_database, namespace=namespace, max_size=max_size, upload_expiry=upload_expiry, sweep_interval=sweep_interval,
+        no_auth=no_auth, token_key=token_key,
     )
     app = create_app(settings)
-    click.echo(f"datafabric serving on http://{host}:{port} (data in {data_dir.resolve()}, graph: {graph_url or 'embedded LadybugDB'})", err=True)
+    auth = "no authentication: every caller is the local user" if settings.auth_disabled else "bearer tokens required"
+    click.echo(f"datafabric serving on http://{host}:{port} (data in {data_dir.resolve()}, graph: {graph_url or 'embedded LadybugDB'}, {auth})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, http="httptools", loop="uvloop", access_log=False)
+
+
+@main.group()
+def token() -> None:
+    """Mint access tokens."""
+
+
+@token.command("create")
+@click.option("--user", "email", required=True, help="The user's email.")
+@click.option("--org", required=True, help="The user's organisation id.")
+@click.option("--admin", is_flag=True, help="An admin of the organisation.")
+@click.option("--name", default=None, help="Display name.")
+@click.option("--ttl", default=30 * 24 * 3600, show_default=True, type=int, help="Seconds until the token expires.")
+@click.option("--data-dir", default="./fabric-data", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="The server's data dir (holds the signing key).")
+@click.option("--token-key", default=None, help="The server's --token-key, if it was started with one.")
+def token_create(email: str, org: str, admin: bool, name: str | None, ttl: int, data_dir: Path, token_key: str | None) -> None:
+    """Print a token for USER in ORG, signed with the server's key (for bootstrapping)."""
+    from fabric.auth.tokens import Principal, load_or_create_secret, mint_token
+
+    if "@" not in email:
+        raise click.BadParameter("expected an email address", param_hint="--user")
+    secret = token_key.encode() if token_key else load_or_create_secret(data_dir)
+    click.echo(mint_token(secret, Principal(email=email, org=org, admin=admin, name=name), ttl=ttl))

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from aspects import Conflict, InvalidUrn, NotFound, ValidationFailed
+from fabric.auth.tokens import InvalidToken
 from fabric.problems import problem
 from tus_server import TusError
 
@@ -41,6 +42,10 @@ async def _tus_error(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+async def _unauthorized(request: Request, exc: Exception) -> Response:
+    return problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": 'Bearer realm="datafabric"'})
+
+
 async def _value_error(request: Request, exc: Exception) -> Response:
     return problem(400, "Bad request", str(exc))
 
@@ -57,6 +62,7 @@ exception_handlers = {
     ValidationFailed: _validation_failed,
     Conflict: _conflict,
     TusError: _tus_error,
+    InvalidToken: _unauthorized,
     ValueError: _value_error,
     Exception: _unexpected,
 }

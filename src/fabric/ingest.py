@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from aspects import AspectStore, InvalidUrn, new_urn, parse_urn
 from fabric import metrics
+from fabric.auth.middleware import LOCAL_PRINCIPAL, principal_of
 from fabric.blobs import BlobStore
 from fabric.names import guess_mime_type, safe_name
 from tus_server import CompletedUpload, TusError, UploadInfo
@@ -24,7 +25,7 @@ from tus_server import CompletedUpload, TusError, UploadInfo
 log = logging.getLogger("fabric.ingest")
 
 ARTIFACT_URN_HEADER = "Artifact-Urn"
-LOCAL_USER = "urn:fabric:user:local"
+LOCAL_USER = LOCAL_PRINCIPAL.user_urn
 COLLECTION_SCHEMA = "urn:fabric:schema:collection-member.1"
 POLICY_SCHEMA = "urn:fabric:schema:policy.1"
 
@@ -63,21 +64,23 @@ class UploadIngest:
         return targets
 
     async def on_create(self, info: UploadInfo, request: Request) -> Mapping[str, str] | None:
-        if info.is_partial:
-            return None  # a partial upload becomes part of an artifact, not one of its own
         try:
             name = upload_name(info.metadata)
         except ValueError as exc:
             raise TusError(400, "Invalid file name", str(exc)) from None
         self._link_targets(info.metadata)
+        principal = principal_of(request)
+        info.tags.update(uploader=principal.user_urn, org=principal.org_urn)
+        if info.is_partial:
+            return None  # a partial upload becomes part of an artifact, not one of its own
         urn = new_urn("artifact", ns=self.namespace)
         await anyio.to_thread.run_sync(
             lambda: self.store.create_artifact(
                 urn,
                 name=name or info.id,
-                uploader=LOCAL_USER,
+                uploader=principal.user_urn,
                 created=info.created_at,
-                properties={"upload_id": info.id},
+                properties={"upload_id": info.id, "org": principal.org_urn},
             )
         )
         metrics.UPLOADS_CREATED.inc()
@@ -92,6 +95,7 @@ class UploadIngest:
             metrics.BLOBS_DEDUPLICATED.inc()
         await anyio.to_thread.run_sync(self.blobs.ingest, upload.data_path, info.sha256)
         name = upload_name(info.metadata) or info.id
+        uploader = info.tags.get("uploader", LOCAL_USER)
         content = {
             "name": name,
             "mime_type": upload_mime_type(info.metadata, name),
@@ -100,7 +104,7 @@ class UploadIngest:
             "sha256": info.sha256,
             "location": self.blobs.location(info.sha256),
             "created": info.created_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-            "uploader": LOCAL_USER,
+            "uploader": uploader,
         }
         targets = self._link_targets(info.metadata)
 
@@ -108,12 +112,19 @@ class UploadIngest:
             # Links first, `ready` last: a repeat after a crash finds the artifact not ready and the links there.
             for key, schema in (("collection", COLLECTION_SCHEMA), ("policy", POLICY_SCHEMA)):
                 if key in targets and not self.store.query_aspects(entity=urn, schema=schema, limit=1).items:
-                    self.store.assert_aspect(urn, schema, {key: targets[key]}, asserter=LOCAL_USER)
-            self.store.complete_artifact(urn, content, asserter=LOCAL_USER)
+                    self.store.assert_aspect(urn, schema, {key: targets[key]}, asserter=uploader)
+            self.store.complete_artifact(urn, content, asserter=uploader)
 
         await anyio.to_thread.run_sync(register)
         metrics.UPLOADS_COMPLETED.inc()
         metrics.UPLOAD_BYTES_COMPLETED.inc(info.length or 0)
+
+    async def check_access(self, request: Request, info: UploadInfo) -> None:
+        """Only the uploader, or an admin of the uploader's organisation, may see or touch an upload."""
+        principal = principal_of(request)
+        owner, org = info.tags.get("uploader"), info.tags.get("org")
+        if principal.user_urn != owner and not (principal.admin and principal.org_urn == org):
+            raise TusError(404, "Upload not found", "no upload has this id (it may have been terminated or swept after expiry)")
 
     async def on_abandon(self, info: UploadInfo) -> None:
         log.info("upload %s abandoned before completion", info.id)

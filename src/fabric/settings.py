@@ -19,6 +19,14 @@ class Settings:
     max_size: int = 1 << 40
     upload_expiry: float = 24 * 3600.0
     sweep_interval: float = 60.0
+    no_auth: bool | None = None  # None: no authentication on a loopback address, tokens required elsewhere
+    token_key: str | None = None  # the HS256 signing key; None: generated into the data dir
+
+    @property
+    def auth_disabled(self) -> bool:
+        if self.no_auth is not None:
+            return self.no_auth
+        return self.host in ("127.0.0.1", "localhost", "::1")
 
     @property
     def uploads_dir(self) -> Path:

@@ -26,6 +26,7 @@ class UploadInfo:
     concat: ConcatKind | None = None
     parts: list[str] = field(default_factory=list)  # ids of the partial uploads of a final upload
     extra_headers: dict[str, str] = field(default_factory=dict)  # given by the creation hook, sent on every answer
+    tags: dict[str, str] = field(default_factory=dict)  # what the hooks keep with the upload; never sent to clients
     sha256: str | None = None  # hex digests of the whole upload, known once it is complete
     md5: str | None = None
     finished: bool = False  # the completion hook has run successfully
