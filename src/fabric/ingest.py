@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import timezone
+from datetime import datetime, timezone
 
 import anyio
 from starlette.requests import Request
@@ -39,6 +39,59 @@ def upload_mime_type(metadata: Mapping[str, str | None], name: str | None) -> st
     return metadata.get("content_type") or metadata.get("filetype") or guess_mime_type(name)
 
 
+class InvalidLink(ValueError):
+    """A collection or policy asked for at upload that is not a URN of its kind."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def link_targets(metadata: Mapping[str, str | None], namespace: str = "fabric") -> dict[str, str]:
+    """The collection and policy URNs asked for in upload metadata (a bare name becomes `urn:<ns>:<kind>:<name>`)."""
+    targets: dict[str, str] = {}
+    for key, kind in (("collection", "collection"), ("policy", "policy")):
+        value = metadata.get(key)
+        if not value:
+            continue
+        if not value.startswith("urn:"):
+            value = f"urn:{namespace}:{kind}:{value}"
+        try:
+            urn = parse_urn(value)
+        except InvalidUrn as exc:
+            raise InvalidLink(key, str(exc)) from None
+        if urn.kind != kind:
+            raise InvalidLink(key, f"{value!r} is not a {kind} URN")
+        targets[key] = value
+    return targets
+
+
+def artifact_content(*, name: str, mime_type: str, size: int, md5: str | None, sha256: str, location: str, created: datetime,
+                     uploader: str) -> dict[str, object]:
+    """The `artifact.1` content of finished bytes."""
+    return {
+        "name": name,
+        "mime_type": mime_type,
+        "size": size,
+        "md5": md5,
+        "sha256": sha256,
+        "location": location,
+        "created": created.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "uploader": uploader,
+    }
+
+
+def register_artifact(store: AspectStore, urn: str, content: Mapping[str, object], targets: Mapping[str, str], *, asserter: str) -> None:
+    """Make a pending artifact ready once its bytes are durable (blocking; safe to repeat after a crash).
+
+    Links first, `ready` last: a repeat after a crash finds the artifact not ready and the links there.
+    """
+    for key, schema in (("collection", COLLECTION_SCHEMA), ("policy", POLICY_SCHEMA)):
+        if key in targets and not store.query_aspects(entity=urn, schema=schema, limit=1).items:
+            store.assert_aspect(urn, schema, {key: targets[key]}, asserter=asserter)
+    store.complete_artifact(urn, dict(content), asserter=asserter)
+
+
 class UploadIngest:
     def __init__(self, store: AspectStore, blobs: BlobStore, namespace: str = "fabric") -> None:
         self.store = store
@@ -47,21 +100,10 @@ class UploadIngest:
 
     def _link_targets(self, metadata: Mapping[str, str | None]) -> dict[str, str]:
         """The collection and policy URNs asked for in the metadata, checked before any byte is accepted."""
-        targets: dict[str, str] = {}
-        for key, kind in (("collection", "collection"), ("policy", "policy")):
-            value = metadata.get(key)
-            if not value:
-                continue
-            if not value.startswith("urn:"):
-                value = f"urn:{self.namespace}:{kind}:{value}"
-            try:
-                urn = parse_urn(value)
-            except InvalidUrn as exc:
-                raise TusError(400, f"Invalid {key}", str(exc)) from None
-            if urn.kind != kind:
-                raise TusError(400, f"Invalid {key}", f"{value!r} is not a {kind} URN")
-            targets[key] = value
-        return targets
+        try:
+            return link_targets(metadata, self.namespace)
+        except InvalidLink as exc:
+            raise TusError(400, f"Invalid {exc.key}", str(exc)) from None
 
     async def on_create(self, info: UploadInfo, request: Request) -> Mapping[str, str] | None:
         try:
@@ -96,24 +138,20 @@ class UploadIngest:
         await anyio.to_thread.run_sync(self.blobs.ingest, upload.data_path, info.sha256)
         name = upload_name(info.metadata) or info.id
         uploader = info.tags.get("uploader", LOCAL_USER)
-        content = {
-            "name": name,
-            "mime_type": upload_mime_type(info.metadata, name),
-            "size": info.length or 0,
-            "md5": info.md5,
-            "sha256": info.sha256,
-            "location": self.blobs.location(info.sha256),
-            "created": info.created_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-            "uploader": uploader,
-        }
+        content = artifact_content(
+            name=name,
+            mime_type=upload_mime_type(info.metadata, name),
+            size=info.length or 0,
+            md5=info.md5,
+            sha256=info.sha256,
+            location=self.blobs.location(info.sha256),
+            created=info.created_at,
+            uploader=uploader,
+        )
         targets = self._link_targets(info.metadata)
 
         def register() -> None:
-            # Links first, `ready` last: a repeat after a crash finds the artifact not ready and the links there.
-            for key, schema in (("collection", COLLECTION_SCHEMA), ("policy", POLICY_SCHEMA)):
-                if key in targets and not self.store.query_aspects(entity=urn, schema=schema, limit=1).items:
-                    self.store.assert_aspect(urn, schema, {key: targets[key]}, asserter=uploader)
-            self.store.complete_artifact(urn, content, asserter=uploader)
+            register_artifact(self.store, urn, content, targets, asserter=uploader)
 
         await anyio.to_thread.run_sync(register)
         metrics.UPLOADS_COMPLETED.inc()
