@@ -1,0 +1,90 @@
+"""A disk that fills during a PATCH: 507 problem+json, the offset stays at what was durably written, and the
+upload resumes to a byte-exact finish once space is back.
+
+The server's data dir is a small tmpfs mounted by the test (this needs root or CAP_SYS_ADMIN; without it the
+test fails and says so). A filler file leaves only a few MiB free; deleting it gives the space back.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import Source, make_source
+from tests.faults.tus_ops import PROBLEM_JSON, create, finish_and_verify, open_patch
+from tests.interop.support import MiB, durable_offset
+from tests.server_process import FabricServer
+
+DISK = 96 * MiB  # the tmpfs: room for the embedded graph and a little more
+LEFT_FREE = 6 * MiB  # free space once the filler is written
+UPLOAD = 16 * MiB
+
+
+def free_bytes(path: Path) -> int:
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A `DISK`-byte tmpfs at tmp_path/data (so the server's log, beside it, stays on the big disk)."""
+    mount_point = tmp_path / "data"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK},mode=0755", "tmpfs", str(mount_point)], capture_output=True, text=True)
+    assert done.returncode == 0, f"the disk-full test mounts a tmpfs and needs root (CAP_SYS_ADMIN): {done.stderr.strip()}"
+    try:
+        yield mount_point
+    finally:
+        if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def fill(directory: Path, leave_free: int) -> Path:
+    """Write a filler file so that about `leave_free` bytes stay free."""
+    filler = directory / "filler.bin"
+    size = free_bytes(directory) - leave_free
+    assert size > 0, f"the small disk has only {free_bytes(directory)} bytes free before filling"
+    block = b"\0" * MiB
+    with open(filler, "wb") as out:
+        while size > 0:
+            size -= out.write(block[: min(len(block), size)])
+        out.flush()
+        os.fsync(out.fileno())
+    return filler
+
+
+@pytest.mark.slow
+def test_patch_that_fills_the_disk_gets_507_and_resumes_once_space_is_back(small_disk: Path, tmp_path: Path) -> None:
+    source: Source = make_source(tmp_path, UPLOAD)
+    with FabricServer(small_disk) as server:
+        url = create(server.url, source.size)
+        filler = fill(small_disk, LEFT_FREE)
+        free = free_bytes(small_disk)
+
+        request = open_patch(server.port, url, 0, source.size)
+        request.send_file(source.path, 0, source.size)  # stops once the server answers
+        answer = request.read_response()
+        request.close()
+        assert answer.status == 507, f"expected 507 Insufficient Storage, got {answer.status} {answer.body!r}"
+        assert answer.headers.get("content-type", "").startswith(PROBLEM_JSON), answer.headers
+        assert b"storage" in answer.body.lower() or b"space" in answer.body.lower(), answer.body
+
+        offset = durable_offset(server.url, url)
+        assert 0 <= offset <= min(free, request.sent), f"offset {offset} with {free} bytes free and {request.sent} sent"
+
+        # Still full: a retry is refused the same way and loses nothing.
+        again = open_patch(server.port, url, offset, source.size - offset)
+        again.send_file(source.path, offset, source.size - offset)
+        retry = again.try_response()
+        again.close()
+        assert retry is not None and retry.status == 507, f"a PATCH on a still-full disk was answered {retry}"
+        offset_after_retry = durable_offset(server.url, url)
+        assert offset <= offset_after_retry <= free
+
+        filler.unlink()
+        resumed_from = finish_and_verify(server.url, url, source.path, source.sha256, source.size)
+        assert resumed_from == offset_after_retry

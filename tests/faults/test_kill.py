@@ -1,0 +1,84 @@
+"""kill -9 of the server during uploads: after a restart on the same data dir and port, every upload resumes
+from an offset no greater than what was sent, never below what was acknowledged, and ends byte-exact.
+
+The stored prefix is checked by finishing the upload from HEAD's offset and comparing the whole blob's sha256
+with the source: a wrong byte anywhere before the offset would show there.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.conftest import Source
+from tests.faults.rawhttp import RawRequest
+from tests.faults.tus_ops import create, finish_and_verify, metadata, open_patch, patch_range
+from tests.interop.support import OCTETS, MiB, durable_offset, upload_path
+from tests.server_process import FabricServer
+
+SLOW = 0.0005  # seconds between 64 KiB pieces: the PATCH is still streaming when the kill comes
+
+
+def kill_and_restart(server: FabricServer, *open_requests: RawRequest) -> None:
+    server.kill()
+    for request in open_requests:
+        request.close()
+    server.start()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("acknowledged", "kill_after"),
+    [(0, 1 * MiB), (0, 9 * MiB), (0, 20 * MiB), (4 * MiB, 9 * MiB)],
+    ids=["at-1MiB", "at-9MiB", "at-20MiB", "at-4+9MiB"],
+)
+def test_kill_mid_patch_resumes_from_a_durable_prefix(server: FabricServer, source32: Source, acknowledged: int, kill_after: int) -> None:
+    url = create(server.url, source32.size)
+    if acknowledged:
+        r = patch_range(server.url, url, source32.path, 0, acknowledged)
+        assert r.status_code == 204 and int(r.headers["Upload-Offset"]) == acknowledged, r.text
+
+    request = open_patch(server.port, url, acknowledged, source32.size - acknowledged)
+    sent = request.send_file(source32.path, acknowledged, kill_after, pause=SLOW)
+    assert sent == kill_after, f"the PATCH stopped after {sent} bytes: {request.try_response(5)}"
+    assert request.wait_acked(), "the server's kernel never took the bytes sent"
+    kill_and_restart(server, request)
+
+    offset = durable_offset(server.url, url)
+    assert acknowledged <= offset <= acknowledged + sent, f"offset {offset} after sending {acknowledged}+{sent}"
+    finish_and_verify(server.url, url, source32.path, source32.sha256, source32.size)
+
+
+@pytest.mark.slow
+def test_kill_between_patches_keeps_every_acknowledged_byte(server: FabricServer, source32: Source) -> None:
+    url = create(server.url, source32.size)
+    for end in (10 * MiB, 21 * MiB):
+        start = durable_offset(server.url, url)
+        r = patch_range(server.url, url, source32.path, start, end)
+        assert r.status_code == 204 and int(r.headers["Upload-Offset"]) == end, r.text
+        kill_and_restart(server)
+        assert durable_offset(server.url, url) == end, "an acknowledged offset did not survive kill -9"
+    finish_and_verify(server.url, url, source32.path, source32.sha256, source32.size)
+
+
+@pytest.mark.slow
+def test_kill_during_creation_with_upload(server: FabricServer, source32: Source) -> None:
+    """The client never saw a Location; the upload is found by the one id in the uploads dir and resumed."""
+    uploads = server.data_dir / "uploads"
+    before = {path.stem for path in uploads.glob("*.info")}
+    request = RawRequest(
+        server.port, "POST", "/v1/uploads",
+        {**OCTETS, "Upload-Length": str(source32.size), "Upload-Metadata": metadata(filename="created-with-upload.bin")},
+        source32.size,
+    )
+    sent = request.send_file(source32.path, 0, 6 * MiB, pause=SLOW)
+    assert sent == 6 * MiB, f"the POST stopped after {sent} bytes: {request.try_response(5)}"
+    assert request.wait_acked()
+    kill_and_restart(server, request)
+
+    created = {path.stem for path in uploads.glob("*.info")} - before
+    assert len(created) == 1, f"expected one upload created by the interrupted POST, found {sorted(created)}"
+    url = f"{server.url}/v1/uploads/{created.pop()}"
+    upload_path(url)
+    offset = durable_offset(server.url, url)
+    assert 0 <= offset <= sent
+    finish_and_verify(server.url, url, source32.path, source32.sha256, source32.size)
