@@ -7,9 +7,11 @@ with the source: a wrong byte anywhere before the offset would show there.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.faults.conftest import Source
+from tests.faults.conftest import Source, make_source
 from tests.faults.rawhttp import RawRequest
 from tests.faults.tus_ops import create, finish_and_verify, metadata, open_patch, patch_range
 from tests.interop.support import OCTETS, MiB, durable_offset, upload_path
@@ -27,25 +29,33 @@ def kill_and_restart(server: FabricServer, *open_requests: RawRequest) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("acknowledged", "kill_after"),
-    [(0, 1 * MiB), (0, 9 * MiB), (0, 20 * MiB), (4 * MiB, 9 * MiB)],
-    ids=["at-1MiB", "at-9MiB", "at-20MiB", "at-4+9MiB"],
+    ("size", "acknowledged", "kill_after"),
+    [
+        (32 * MiB, 0, 1 * MiB),
+        (32 * MiB, 0, 9 * MiB),
+        (32 * MiB, 0, 20 * MiB),
+        (32 * MiB, 4 * MiB, 9 * MiB),
+        (80 * MiB, 0, 72 * MiB),  # past the server's mid-body checkpoint (64 MiB today)
+    ],
+    ids=["32MiB-at-1MiB", "32MiB-at-9MiB", "32MiB-at-20MiB", "32MiB-at-4+9MiB", "80MiB-at-72MiB"],
 )
-def test_kill_mid_patch_resumes_from_a_durable_prefix(server: FabricServer, source32: Source, acknowledged: int, kill_after: int) -> None:
-    url = create(server.url, source32.size)
+def test_kill_mid_patch_resumes_from_a_durable_prefix(server: FabricServer, tmp_path: Path, size: int, acknowledged: int, kill_after: int) -> None:
+    source = make_source(tmp_path, size)
+    url = create(server.url, source.size)
     if acknowledged:
-        r = patch_range(server.url, url, source32.path, 0, acknowledged)
+        r = patch_range(server.url, url, source.path, 0, acknowledged)
         assert r.status_code == 204 and int(r.headers["Upload-Offset"]) == acknowledged, r.text
 
-    request = open_patch(server.port, url, acknowledged, source32.size - acknowledged)
-    sent = request.send_file(source32.path, acknowledged, kill_after, pause=SLOW)
+    request = open_patch(server.port, url, acknowledged, source.size - acknowledged)
+    sent = request.send_file(source.path, acknowledged, kill_after, pause=SLOW)
     assert sent == kill_after, f"the PATCH stopped after {sent} bytes: {request.try_response(5)}"
     assert request.wait_acked(), "the server's kernel never took the bytes sent"
     kill_and_restart(server, request)
 
     offset = durable_offset(server.url, url)
     assert acknowledged <= offset <= acknowledged + sent, f"offset {offset} after sending {acknowledged}+{sent}"
-    finish_and_verify(server.url, url, source32.path, source32.sha256, source32.size)
+    print(f"killed after {acknowledged}+{sent} bytes; resumed from {offset}")
+    finish_and_verify(server.url, url, source.path, source.sha256, source.size)
 
 
 @pytest.mark.slow
