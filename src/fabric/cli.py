@@ -74,3 +74,9 @@ def token_create(email: str, org: str, admin: bool, name: str | None, ttl: int, 
         raise click.BadParameter("expected an email address", param_hint="--user")
     secret = token_key.encode() if token_key else load_or_create_secret(data_dir)
     click.echo(mint_token(secret, Principal(email=email, org=org, admin=admin, name=name), ttl=ttl))
+
+
+from fabric.commands import COMMANDS  # noqa: E402  (the client commands: upload, download, ls, show, aspect, schema, lineage)
+
+for _command in COMMANDS:
+    main.add_command(_command)

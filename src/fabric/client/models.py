@@ -6,7 +6,7 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PosixPath
 from typing import TYPE_CHECKING, Any
@@ -211,7 +211,7 @@ class Artifact:
         with self.open() as f:
             return f.read()
 
-    def as_local_file(self, path: str | os.PathLike[str] | None = None) -> LocalPath:
+    def as_local_file(self, path: str | os.PathLike[str] | None = None, *, progress: Callable[[int, int | None], None] | None = None) -> LocalPath:
         """The bytes in a local file.
 
         Without `path`: a temporary file, removed when the `with` block it is used in ends (in local mode, and for
@@ -223,7 +223,7 @@ class Artifact:
             folder = Path(tempfile.mkdtemp(prefix="fabric-"))
             target = folder / _file_name(self)
             try:
-                self._download_to(target)
+                self._download_to(target, progress)
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
@@ -231,16 +231,20 @@ class Artifact:
         target = Path(path)
         if target.is_dir():
             target = target / _file_name(self)
-        self._download_to(target)
+        self._download_to(target, progress)
         return LocalPath.make(target.resolve(), delete_on_exit=False)
 
-    def _download_to(self, target: Path) -> None:
+    def _download_to(self, target: Path, progress: Callable[[int, int | None], None] | None = None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.part")
         try:
             with open(partial, "wb") as out:
+                done = 0
                 for chunk in self.as_stream():
                     out.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, self.size)
                 out.flush()
                 os.fsync(out.fileno())
             if self.size is not None and partial.stat().st_size != self.size:
