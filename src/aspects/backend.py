@@ -1,0 +1,39 @@
+"""What the store needs from a graph backend. Each backend keeps its Cypher in its own queries module."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from types import ModuleType
+from typing import Any, Protocol
+
+
+class Runner(Protocol):
+    def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+
+class Backend(Runner, Protocol):
+    name: str
+    q: ModuleType  # the backend's query constants, same names in every backend
+
+    def setup(self, labels: list[str], connections: list[tuple[str, str, str]]) -> None:
+        """Create the tables, constraints and indexes the store needs (idempotent)."""
+
+    def ensure_label(self, label: str) -> None: ...
+
+    def ensure_connection(self, rel: str, src: str, dst: str) -> None:
+        """Make `(src)-[rel]->(dst)` storable and indexed (DDL; never inside a data transaction)."""
+
+    def transaction(self) -> AbstractContextManager[Runner]:
+        """A write transaction: every `run` inside commits together or not at all."""
+
+    def locate_aspect(self, urn: str, rels: list[str]) -> tuple[str, str] | None:
+        """(relationship type, entity URN) of the aspect edge with this URN, or None."""
+
+    def set_timeout(self, seconds: float | None) -> None: ...
+
+    def ping(self) -> None: ...
+
+    def wipe(self) -> None:
+        """Delete every node and edge (tests and benchmarks only)."""
+
+    def close(self) -> None: ...

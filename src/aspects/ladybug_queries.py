@@ -1,0 +1,135 @@
+"""Every Cypher statement the LadybugDB backend runs, in one place.
+
+`{label}`, `{rel}`, `{src}`, `{dst}` and `{rels}` are filled only with identifiers checked against the strict
+patterns in `aspects.schemas` (see `aspects.cypher.fill`); every value travels as a `$parameter`.
+Times are INT64 microseconds since the epoch. LadybugDB (like Kùzu) indexes only primary keys, so an
+`AspectKey` node per aspect maps an aspect URN to its relationship type and entity, and aspect lookups
+go entity node (primary key) -> adjacent edges.
+"""
+
+# -- schema (DDL) ---------------------------------------------------------------------------------
+
+CREATE_ARTIFACT_TABLE = (
+    "CREATE NODE TABLE IF NOT EXISTS Artifact(urn STRING PRIMARY KEY, name STRING, mime_type STRING, size INT64, "
+    "md5 STRING, sha256 STRING, location STRING, status STRING, created INT64, uploader STRING, props STRING)"
+)
+CREATE_SCHEMA_TABLE = (
+    "CREATE NODE TABLE IF NOT EXISTS Schema(urn STRING PRIMARY KEY, name STRING, body STRING, builtin BOOLEAN, "
+    "asserter STRING, registered INT64)"
+)
+CREATE_ASPECT_KEY_TABLE = "CREATE NODE TABLE IF NOT EXISTS AspectKey(urn STRING PRIMARY KEY, rel STRING, label STRING, entity STRING)"
+CREATE_LABEL_TABLE = "CREATE NODE TABLE IF NOT EXISTS `{label}`(urn STRING PRIMARY KEY, created INT64)"
+ASPECT_EDGE_PROPERTIES = (
+    "urn STRING, schema STRING, entity STRING, target STRING, content STRING, asserter STRING, "
+    "valid_from INT64, valid_to INT64, retracted_by STRING"
+)
+CREATE_REL_TABLE = "CREATE REL TABLE IF NOT EXISTS `{rel}`(FROM `{src}` TO `{dst}`, " + ASPECT_EDGE_PROPERTIES + ")"
+ADD_REL_CONNECTION = "ALTER TABLE `{rel}` ADD IF NOT EXISTS FROM `{src}` TO `{dst}`"
+SHOW_TABLES = "CALL show_tables() RETURN name, type"
+SHOW_CONNECTIONS = "CALL show_connection('{rel}') RETURN *"
+PING = "RETURN 1 AS ok"
+
+# -- schemas --------------------------------------------------------------------------------------
+
+MERGE_SCHEMA = (
+    "MERGE (s:Schema {urn: $urn}) ON CREATE SET s.name = $name, s.body = $body, s.builtin = $builtin, "
+    "s.asserter = $asserter, s.registered = $registered"
+)
+LOAD_REGISTERED_SCHEMAS = "MATCH (s:Schema) WHERE s.builtin = false RETURN s.body AS body ORDER BY s.registered, s.urn"
+
+# -- nodes ----------------------------------------------------------------------------------------
+
+ARTIFACT_COLUMNS = (
+    "a.urn AS urn, a.name AS name, a.status AS status, a.uploader AS uploader, a.created AS created, "
+    "a.mime_type AS mime_type, a.size AS size, a.md5 AS md5, a.sha256 AS sha256, a.location AS location, a.props AS props"
+)
+CREATE_ARTIFACT = (
+    "MERGE (a:Artifact {urn: $urn}) ON CREATE SET a.name = $name, a.status = 'pending', a.uploader = $uploader, "
+    "a.created = $created, a.props = $props RETURN " + ARTIFACT_COLUMNS
+)
+GET_ARTIFACT = "MATCH (a:Artifact {urn: $urn}) RETURN " + ARTIFACT_COLUMNS
+SET_ARTIFACT_READY = (
+    "MATCH (a:Artifact {urn: $urn}) SET a.status = 'ready', a.name = $name, a.mime_type = $mime_type, a.size = $size, "
+    "a.md5 = $md5, a.sha256 = $sha256, a.location = $location, a.created = $created, a.uploader = $uploader "
+    "RETURN " + ARTIFACT_COLUMNS
+)
+PENDING_ARTIFACTS = "MATCH (a:Artifact) WHERE a.status = 'pending' RETURN " + ARTIFACT_COLUMNS + " ORDER BY a.created, a.urn"
+BLOB_REFERENCED = "MATCH (a:Artifact) WHERE a.sha256 = $sha256 RETURN a.urn AS urn LIMIT 1"
+REFERENCED_BLOBS = "MATCH (a:Artifact) WHERE a.sha256 IS NOT NULL RETURN DISTINCT a.sha256 AS sha256"
+NODE_EXISTS = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn"
+MERGE_NODE = "MERGE (n:`{label}` {urn: $urn}) ON CREATE SET n.created = $now"
+
+# -- listing artifacts: the store joins the active filters with AND -------------------------------
+
+LIST_ARTIFACTS_MATCH = "MATCH (a:Artifact)"
+LIST_ARTIFACTS_IN_COLLECTION_MATCH = (
+    "MATCH (a:Artifact)-[m:IN_COLLECTION]->(c:Collection {urn: $collection}) WHERE m.valid_to IS NULL"
+)
+FILTER_NAME = "a.name = $name"
+FILTER_NAME_PREFIX = "a.name STARTS WITH $name_prefix"
+FILTER_MIME_TYPE = "a.mime_type = $mime_type"
+FILTER_STATUS = "a.status = $status"
+FILTER_CREATED_BEFORE = "a.created < $created_before"
+FILTER_CREATED_AFTER = "a.created >= $created_after"
+FILTER_SCHEMA_OUT = "EXISTS { MATCH (a)-[s:`{rel}`]->() WHERE s.schema = $schema AND s.entity = a.urn AND s.valid_to IS NULL }"
+FILTER_SCHEMA_IN = "EXISTS { MATCH (a)<-[s:`{rel}`]-() WHERE s.schema = $schema AND s.entity = a.urn AND s.valid_to IS NULL }"
+FILTER_AFTER_CURSOR = "(a.created < $cursor_created OR (a.created = $cursor_created AND a.urn < $cursor_urn))"
+LIST_ARTIFACTS_RETURN = "RETURN DISTINCT " + ARTIFACT_COLUMNS + " ORDER BY created DESC, urn DESC LIMIT $limit"
+
+# -- aspects --------------------------------------------------------------------------------------
+
+EDGE_VALUES = (
+    "urn: $urn, schema: $schema, entity: $entity, target: $target, content: $content, asserter: $asserter, "
+    "valid_from: $valid_from"
+)
+INSERT_ASPECT_OUT = (
+    "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
+    "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b), "
+    "(k:AspectKey {urn: $urn, rel: $rel, label: $label, entity: $entity}) RETURN e.urn AS urn"
+)
+INSERT_ASPECT_IN = (
+    "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
+    "CREATE (b)-[e:`{rel}` {" + EDGE_VALUES + "}]->(a), "
+    "(k:AspectKey {urn: $urn, rel: $rel, label: $label, entity: $entity}) RETURN e.urn AS urn"
+)
+LOCATE_ASPECT = "MATCH (k:AspectKey {urn: $urn}) RETURN k.rel AS rel, k.label AS label, k.entity AS entity"
+ASPECT_COLUMNS = (
+    "e.urn AS urn, e.entity AS entity, e.schema AS schema, e.target AS target, e.content AS content, "
+    "e.asserter AS asserter, e.valid_from AS valid_from, e.valid_to AS valid_to, e.retracted_by AS retracted_by"
+)
+GET_ASPECT = "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.urn = $urn RETURN " + ASPECT_COLUMNS
+CLOSE_ASPECT = (
+    "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.urn = $urn AND e.valid_to IS NULL "
+    "SET e.valid_to = $now, e.retracted_by = $retracted_by RETURN e.urn AS urn"
+)
+# `$at` is a time (or far in the future for "now"); `$include_retracted` includes retracted aspects; paging after ($after_from, $after_urn).
+ASPECT_WINDOW = (
+    "e.valid_from <= $at AND ($include_retracted OR e.valid_to IS NULL OR e.valid_to > $at) "
+    "AND (e.valid_from > $after_from OR (e.valid_from = $after_from AND e.urn > $after_urn))"
+)
+QUERY_ASPECTS_OF_ENTITY = (
+    "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.entity = $entity AND ($schema = '' OR e.schema = $schema) AND "
+    + ASPECT_WINDOW + " RETURN DISTINCT " + ASPECT_COLUMNS + " ORDER BY valid_from, urn LIMIT $limit"
+)
+QUERY_ASPECTS = (
+    "MATCH ()-[e:`{rel}`]->() WHERE ($schema = '' OR e.schema = $schema) AND "
+    + ASPECT_WINDOW + " RETURN " + ASPECT_COLUMNS + " ORDER BY valid_from, urn LIMIT $limit"
+)
+
+# -- lineage: one query per hop and frontier label ------------------------------------------------
+
+LINEAGE_EDGE_WINDOW = "e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
+LINEAGE_OUT = (
+    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u})-[e:{rels}]->(b) WHERE " + LINEAGE_EDGE_WINDOW +
+    " RETURN a.urn AS src, b.urn AS dst, label(b) AS label, label(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
+)
+LINEAGE_IN = (
+    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u})<-[e:{rels}]-(b) WHERE " + LINEAGE_EDGE_WINDOW +
+    " RETURN b.urn AS src, a.urn AS dst, label(b) AS label, label(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
+)
+LINEAGE_ROOT = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, label(n) AS label, n.name AS name, n.status AS status"
+LINEAGE_ROOT_PLAIN = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, label(n) AS label"
+
+# -- tests and benchmarks -------------------------------------------------------------------------
+
+WIPE = "MATCH (n) DETACH DELETE n"
