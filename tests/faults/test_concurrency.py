@@ -154,3 +154,20 @@ def test_head_during_a_patch_answers_with_a_durable_offset(server: FabricServer,
     after = durable_offset(server.url, url)
     assert told <= after <= 9 * MiB, f"HEAD said {told} during the PATCH, {after} after kill -9"
     finish_and_verify(server.url, url, source16.path, source16.sha256, source16.size)
+
+
+def test_termination_during_a_patch_stops_it_and_removes_the_upload(server: FabricServer, source16: Source) -> None:
+    url = create(server.url, source16.size)
+    request = open_patch(server.port, url, 0, source16.size)
+    assert request.send_file(source16.path, 0, 4 * MiB, pause=SLOW) == 4 * MiB
+    assert request.wait_acked()
+
+    deleted = httpx.delete(server.url + upload_path(url), headers=TUS, timeout=30)
+    assert deleted.status_code == 204, deleted.text
+    answer = request.try_response(30)
+    assert answer is None or answer.status in (404, 409), f"the terminated PATCH was answered {answer}"
+    request.close()
+
+    assert httpx.head(server.url + upload_path(url), headers=TUS, timeout=30).status_code == 404
+    again = patch_range(server.url, url, source16.path, 0, 1 * MiB)
+    assert again.status_code == 404, f"a PATCH after termination was answered {again.status_code} {again.text}"

@@ -7,16 +7,20 @@ test fails and says so). A filler file leaves only a few MiB free; deleting it g
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.faults.conftest import Source, make_source
-from tests.faults.tus_ops import PROBLEM_JSON, create, finish_and_verify, open_patch
-from tests.interop.support import MiB, durable_offset
+from tests.faults.rawhttp import RawRequest
+from tests.faults.tus_ops import PROBLEM_JSON, create, finish_and_verify, metadata, open_patch
+from tests.interop.support import OCTETS, TUS, MiB, durable_offset, upload_path
 from tests.server_process import FabricServer
 
 DISK = 96 * MiB  # the tmpfs: room for the embedded graph and a little more
@@ -57,6 +61,31 @@ def fill(directory: Path, leave_free: int) -> Path:
     return filler
 
 
+def fill_completely(directory: Path) -> Path:
+    """Write a filler file until the disk refuses another byte."""
+    filler = directory / "filler-rest.bin"
+    block = b"\0" * (64 << 10)
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(block)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+        try:
+            while out.write(b"\0"):
+                pass
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    return filler
+
+
+def assert_507_problem(status: int, headers: dict[str, str] | httpx.Headers, body: bytes, what: str) -> None:
+    assert status == 507, f"{what}: expected 507 Insufficient Storage, got {status} {body[:300]!r}"
+    assert headers.get("content-type", "").startswith(PROBLEM_JSON), f"{what}: {dict(headers)}"
+    problem = json.loads(body)
+    assert problem.get("status") == 507 and problem.get("title"), f"{what}: {problem}"
+
+
 @pytest.mark.slow
 def test_patch_that_fills_the_disk_gets_507_and_resumes_once_space_is_back(small_disk: Path, tmp_path: Path) -> None:
     source: Source = make_source(tmp_path, UPLOAD)
@@ -69,12 +98,12 @@ def test_patch_that_fills_the_disk_gets_507_and_resumes_once_space_is_back(small
         request.send_file(source.path, 0, source.size)  # stops once the server answers
         answer = request.read_response()
         request.close()
-        assert answer.status == 507, f"expected 507 Insufficient Storage, got {answer.status} {answer.body!r}"
-        assert answer.headers.get("content-type", "").startswith(PROBLEM_JSON), answer.headers
-        assert b"storage" in answer.body.lower() or b"space" in answer.body.lower(), answer.body
+        assert_507_problem(answer.status, answer.headers, answer.body, "PATCH past the free space")
 
         offset = durable_offset(server.url, url)
         assert 0 <= offset <= min(free, request.sent), f"offset {offset} with {free} bytes free and {request.sent} sent"
+        told = answer.headers.get("upload-offset")
+        assert told is None or int(told) == offset, f"the 507 said Upload-Offset {told} but HEAD says {offset} is durable"
 
         # Still full: a retry is refused the same way and loses nothing.
         again = open_patch(server.port, url, offset, source.size - offset)
@@ -88,3 +117,42 @@ def test_patch_that_fills_the_disk_gets_507_and_resumes_once_space_is_back(small
         filler.unlink()
         resumed_from = finish_and_verify(server.url, url, source.path, source.sha256, source.size)
         assert resumed_from == offset_after_retry
+
+
+@pytest.mark.slow
+def test_creation_with_upload_that_fills_the_disk_answers_507_with_a_location_to_resume(small_disk: Path, tmp_path: Path) -> None:
+    source: Source = make_source(tmp_path, UPLOAD)
+    with FabricServer(small_disk) as server:
+        filler = fill(small_disk, LEFT_FREE)
+        free = free_bytes(small_disk)
+        request = RawRequest(
+            server.port, "POST", "/v1/uploads",
+            {**OCTETS, "Upload-Length": str(source.size), "Upload-Metadata": metadata(filename="full.bin")},
+            source.size,
+        )
+        request.send_file(source.path, 0, source.size)
+        answer = request.read_response()
+        request.close()
+        assert_507_problem(answer.status, answer.headers, answer.body, "POST with a body past the free space")
+        url = answer.headers.get("location", "")
+        upload_path(url)
+        offset = durable_offset(server.url, url)
+        assert 0 <= offset <= min(free, request.sent)
+        told = answer.headers.get("upload-offset")
+        assert told is None or int(told) == offset, f"the 507 said Upload-Offset {told} but HEAD says {offset} is durable"
+
+        filler.unlink()
+        assert finish_and_verify(server.url, url, source.path, source.sha256, source.size) == offset
+
+
+@pytest.mark.slow
+def test_creation_on_a_full_disk_answers_507_and_works_again_once_space_is_back(small_disk: Path) -> None:
+    with FabricServer(small_disk) as server:
+        filler = fill_completely(small_disk)
+        r = httpx.post(f"{server.url}/v1/uploads", headers={**TUS, "Upload-Length": "1000"}, timeout=30)
+        assert_507_problem(r.status_code, r.headers, r.content, "POST on a full disk")
+        assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
+
+        filler.unlink()
+        r = httpx.post(f"{server.url}/v1/uploads", headers={**TUS, "Upload-Length": "1000"}, timeout=30)
+        assert r.status_code == 201, r.text

@@ -14,7 +14,7 @@ import pytest
 from tests.faults.conftest import Source, make_source
 from tests.faults.rawhttp import RawRequest
 from tests.faults.tus_ops import create, finish_and_verify, metadata, open_patch, patch_range
-from tests.interop.support import OCTETS, MiB, durable_offset, upload_path
+from tests.interop.support import OCTETS, MiB, artifact_urn_of, assert_blob_equals, durable_offset, upload_path
 from tests.server_process import FabricServer
 
 SLOW = 0.0005  # seconds between 64 KiB pieces: the PATCH is still streaming when the kill comes
@@ -68,6 +68,10 @@ def test_kill_between_patches_keeps_every_acknowledged_byte(server: FabricServer
         kill_and_restart(server)
         assert durable_offset(server.url, url) == end, "an acknowledged offset did not survive kill -9"
     finish_and_verify(server.url, url, source32.path, source32.sha256, source32.size)
+
+    kill_and_restart(server)  # a finished upload stays finished, its artifact readable
+    assert durable_offset(server.url, url) == source32.size
+    assert_blob_equals(server.url, artifact_urn_of(server.url, url), source32.sha256, source32.size)
 
 
 @pytest.mark.slow

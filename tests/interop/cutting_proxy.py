@@ -120,6 +120,8 @@ class CuttingProxy:
                 await asyncio.gather(up, down, return_exceptions=True)
         except (OSError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # stop(): end quietly (asyncio's stream callback would log a cancelled handler as an error)
         finally:
             for writer in (client_writer, upstream_writer):
                 if writer is not None:

@@ -32,7 +32,7 @@ class Outcome:
     resumed_with_new_uploader: int
 
 
-def upload_resuming(endpoint: str, source: SourceFile, chunk_size: int) -> Outcome:
+def upload_resuming(endpoint: str, source: SourceFile, chunk_size: int, checksum: bool = False) -> Outcome:
     tus = client.TusClient(endpoint)
 
     def new_uploader(url: str | None = None) -> Uploader:
@@ -41,6 +41,7 @@ def upload_resuming(endpoint: str, source: SourceFile, chunk_size: int) -> Outco
             chunk_size=chunk_size,
             metadata={"filename": "tuspy.bin", "content_type": "application/x-test"},
             retries=0,
+            upload_checksum=checksum,  # sha1 of each chunk: a cut chunk is discarded whole
             url=url,
         )
 
@@ -68,11 +69,15 @@ def upload_resuming(endpoint: str, source: SourceFile, chunk_size: int) -> Outco
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("chunk_size", [1 * MiB + 4096, 5 * MiB], ids=["chunk-1MiB", "chunk-5MiB"])
+@pytest.mark.parametrize(
+    ("chunk_size", "checksum"),
+    [(1 * MiB + 4096, False), (5 * MiB, False), (1 * MiB, True)],
+    ids=["chunk-1MiB", "chunk-5MiB", "chunk-1MiB-sha1-checksum"],
+)
 def test_tuspy_resumes_across_cuts_to_a_byte_exact_blob(
-    fabric_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile, chunk_size: int
+    fabric_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile, chunk_size: int, checksum: bool
 ) -> None:
-    outcome = upload_resuming(f"{cutting_proxy.url}/v1/uploads", source_file, chunk_size)
+    outcome = upload_resuming(f"{cutting_proxy.url}/v1/uploads", source_file, chunk_size, checksum)
 
     assert cutting_proxy.cuts >= 2, f"the proxy cut only {cutting_proxy.cuts} times"
     assert outcome.failures >= 1, "tuspy never saw a cut connection"

@@ -1,7 +1,8 @@
 // Upload one file with tus-js-client and report where it went.
 //
-//   node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays, e.g. 0,50,100>
+//   node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays, e.g. 0,50,100> [parallelUploads]
 //
+// With parallelUploads > 1 the file goes up as that many partial uploads joined by a final concatenation.
 // On success prints one JSON line {"url", "artifactUrn", "retries", "responses"} and exits 0; on failure
 // prints the error on stderr and exits 1. The Artifact-Urn header is read from every response
 // (onAfterResponse); if the last one lacked it, a HEAD of the upload URL asks for it.
@@ -10,16 +11,18 @@ import { basename } from 'node:path'
 import { Upload } from 'tus-js-client'
 
 function usage(message) {
-  process.stderr.write(`${message}\nusage: node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays>\n`)
+  process.stderr.write(`${message}\nusage: node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays> [parallelUploads]\n`)
   process.exit(2)
 }
 
-const [path, endpoint, chunkArg, delaysArg] = process.argv.slice(2)
+const [path, endpoint, chunkArg, delaysArg, parallelArg = '1'] = process.argv.slice(2)
 if (!path || !endpoint || !chunkArg || delaysArg === undefined) usage('missing arguments')
 const chunkSize = chunkArg === 'Infinity' ? Infinity : Number.parseInt(chunkArg, 10)
 if (!(chunkSize > 0)) usage(`bad chunkSize ${chunkArg}`)
 const retryDelays = delaysArg === '' ? [] : delaysArg.split(',').map((d) => Number.parseInt(d, 10))
 if (retryDelays.some((d) => !(d >= 0))) usage(`bad retryDelays ${delaysArg}`)
+const parallelUploads = Number.parseInt(parallelArg, 10)
+if (!(parallelUploads >= 1)) usage(`bad parallelUploads ${parallelArg}`)
 
 let artifactUrn = null
 let responses = 0
@@ -34,6 +37,7 @@ const upload = new Upload(createReadStream(path), {
   endpoint,
   chunkSize,
   retryDelays,
+  parallelUploads,
   metadata: { filename: basename(path), filetype: 'application/x-test' },
   storeFingerprintForResuming: false,
   removeFingerprintOnSuccess: true,
