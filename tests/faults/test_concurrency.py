@@ -67,9 +67,10 @@ class Writer(threading.Thread):
 
     MAX_ATTEMPTS = 300
 
-    def __init__(self, server: FabricServer, url: str, source: Source, seed: int) -> None:
+    def __init__(self, server: FabricServer, url: str, source: Source, seed: int, start_together: threading.Barrier) -> None:
         super().__init__(name=f"writer-{seed}", daemon=True)
         self.server, self.url, self.source = server, url, source
+        self.start_together = start_together  # both first PATCHes claim offset 0: a collision is certain
         self.rng = random.Random(seed)
         self.offsets: list[int] = []
         self.outcomes: Counter[str] = Counter()
@@ -88,6 +89,8 @@ class Writer(threading.Thread):
             self.offsets.append(offset)
             if offset == size:
                 return
+            if len(self.offsets) == 1:
+                self.start_together.wait(30)
             request = open_patch(self.server.port, self.url, offset, size - offset, expect_continue=True)
             try:
                 early = request.await_continue()
@@ -113,7 +116,8 @@ class Writer(threading.Thread):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_racing_patches_never_interleave_bytes(server: FabricServer, source16: Source, seed: int) -> None:
     url = create(server.url, source16.size)
-    writers = [Writer(server, url, source16, seed * 100 + n) for n in range(2)]
+    barrier = threading.Barrier(2)
+    writers = [Writer(server, url, source16, seed * 100 + n, barrier) for n in range(2)]
     for writer in writers:
         writer.start()
     for writer in writers:
