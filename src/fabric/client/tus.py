@@ -8,6 +8,7 @@ and the upload goes on from there: after a cut connection or a server restart it
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from fabric.client.sources import Chunk, Source
 TUS_HEADERS = {"Tus-Resumable": "1.0.0"}
 ARTIFACT_URN = "Artifact-Urn"
 Progress = Callable[[int, int | None], None]
+SETTLE_SECONDS = 0.15
 
 
 def encode_metadata(metadata: Mapping[str, str | None]) -> str:
@@ -103,7 +105,19 @@ class TusClient:
         return state
 
     def _resume(self, state: UploadState) -> UploadState:
+        """The offset to go on from after a failed PATCH.
+
+        The server may still be saving what the cut request sent when the HEAD arrives; a PATCH from that
+        stale offset would be refused with 409 only after its whole body was sent. So HEAD until the offset
+        holds still for a moment.
+        """
         fresh = self.head(state.url)
+        for _ in range(20):
+            time.sleep(SETTLE_SECONDS)
+            again = self.head(state.url)
+            if again.offset == fresh.offset:
+                break
+            fresh = again
         return UploadState(state.url, fresh.artifact_urn or state.artifact_urn, fresh.offset, fresh.length if fresh.length is not None else state.length)
 
     def _patch(self, state: UploadState, chunk: Chunk) -> UploadState:
