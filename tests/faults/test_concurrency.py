@@ -7,6 +7,8 @@ Whatever the interleaving, the bytes of two requests never mix: the finished blo
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
 import threading
 import time
@@ -17,9 +19,9 @@ import httpx
 import pytest
 
 from tests.faults.conftest import Source, make_source
-from tests.faults.rawhttp import ConnectionBroken
+from tests.faults.rawhttp import ConnectionBroken, RawRequest
 from tests.faults.tus_ops import create, finish_and_verify, open_patch, patch_range
-from tests.interop.support import TUS, MiB, durable_offset, upload_path
+from tests.interop.support import OCTETS, TUS, MiB, durable_offset, file_range, upload_path
 from tests.server_process import FabricServer
 
 SLOW = 0.0005
@@ -175,3 +177,30 @@ def test_termination_during_a_patch_stops_it_and_removes_the_upload(server: Fabr
     assert httpx.head(server.url + upload_path(url), headers=TUS, timeout=30).status_code == 404
     again = patch_range(server.url, url, source16.path, 0, 1 * MiB)
     assert again.status_code == 404, f"a PATCH after termination was answered {again.status_code} {again.text}"
+
+
+def test_taken_over_patch_with_checksum_keeps_nothing(server: FabricServer, source16: Source) -> None:
+    """A checksummed body is all or nothing, also when a newer PATCH stops it: the newer one starts at 0."""
+    url = create(server.url, source16.size)
+    digest = hashlib.sha256()
+    for block in file_range(source16.path, 0, source16.size):
+        digest.update(block)
+    old = RawRequest(
+        server.port, "PATCH", upload_path(url),
+        {**OCTETS, "Upload-Offset": "0", "Upload-Checksum": "sha256 " + base64.b64encode(digest.digest()).decode()},
+        source16.size,
+    )
+    assert old.send_file(source16.path, 0, 6 * MiB, pause=SLOW) == 6 * MiB
+    assert old.wait_acked()
+
+    new = open_patch(server.port, url, 0, source16.size, expect_continue=True)
+    early = new.await_continue()
+    assert early is None, f"the newer PATCH at offset 0 was refused: {early}"
+    answer = old.try_response(30)
+    assert answer is None or answer.status == 409, f"the superseded PATCH was answered {answer}"
+    old.close()
+    new.send_file(source16.path, 0, source16.size)
+    done = new.read_response()
+    new.close()
+    assert done.status == 204, done
+    finish_and_verify(server.url, url, source16.path, source16.sha256, source16.size)

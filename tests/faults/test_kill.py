@@ -7,6 +7,8 @@ with the source: a wrong byte anywhere before the offset would show there.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ import pytest
 from tests.faults.conftest import Source, make_source
 from tests.faults.rawhttp import RawRequest
 from tests.faults.tus_ops import create, finish_and_verify, metadata, open_patch, patch_range
-from tests.interop.support import OCTETS, MiB, artifact_urn_of, assert_blob_equals, durable_offset, upload_path
+from tests.interop.support import OCTETS, MiB, artifact_urn_of, assert_blob_equals, durable_offset, file_range, upload_path
 from tests.server_process import FabricServer
 
 SLOW = 0.0005  # seconds between 64 KiB pieces: the PATCH is still streaming when the kill comes
@@ -95,4 +97,26 @@ def test_kill_during_creation_with_upload(server: FabricServer, source32: Source
     upload_path(url)
     offset = durable_offset(server.url, url)
     assert 0 <= offset <= sent
+    finish_and_verify(server.url, url, source32.path, source32.sha256, source32.size)
+
+
+@pytest.mark.slow
+def test_kill_mid_patch_with_checksum_keeps_none_of_its_body(server: FabricServer, source32: Source) -> None:
+    """A body with Upload-Checksum is all or nothing: after a kill mid-body the offset is where it began."""
+    url = create(server.url, source32.size)
+    r = patch_range(server.url, url, source32.path, 0, 4 * MiB)
+    assert r.status_code == 204, r.text
+    digest = hashlib.sha256()
+    for block in file_range(source32.path, 4 * MiB, source32.size):
+        digest.update(block)
+    request = RawRequest(
+        server.port, "PATCH", upload_path(url),
+        {**OCTETS, "Upload-Offset": str(4 * MiB), "Upload-Checksum": "sha256 " + base64.b64encode(digest.digest()).decode()},
+        source32.size - 4 * MiB,
+    )
+    assert request.send_file(source32.path, 4 * MiB, 16 * MiB, pause=SLOW) == 16 * MiB
+    assert request.wait_acked()
+    kill_and_restart(server, request)
+
+    assert durable_offset(server.url, url) == 4 * MiB, "part of a checksummed body was kept"
     finish_and_verify(server.url, url, source32.path, source32.sha256, source32.size)

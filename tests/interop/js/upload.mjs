@@ -2,7 +2,8 @@
 //
 //   node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays, e.g. 0,50,100> [parallelUploads]
 //
-// With parallelUploads > 1 the file goes up as that many partial uploads joined by a final concatenation.
+// With parallelUploads > 1 the file goes up as that many partial uploads joined by a final concatenation;
+// with duringCreation = 1 the first chunk rides on the POST (creation-with-upload).
 // On success prints one JSON line {"url", "artifactUrn", "retries", "responses"} and exits 0; on failure
 // prints the error on stderr and exits 1. The Artifact-Urn header is read from every response
 // (onAfterResponse); if the last one lacked it, a HEAD of the upload URL asks for it.
@@ -11,11 +12,11 @@ import { basename } from 'node:path'
 import { Upload } from 'tus-js-client'
 
 function usage(message) {
-  process.stderr.write(`${message}\nusage: node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays> [parallelUploads]\n`)
+  process.stderr.write(`${message}\nusage: node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays> [parallelUploads] [duringCreation]\n`)
   process.exit(2)
 }
 
-const [path, endpoint, chunkArg, delaysArg, parallelArg = '1'] = process.argv.slice(2)
+const [path, endpoint, chunkArg, delaysArg, parallelArg = '1', duringCreationArg = '0'] = process.argv.slice(2)
 if (!path || !endpoint || !chunkArg || delaysArg === undefined) usage('missing arguments')
 const chunkSize = chunkArg === 'Infinity' ? Infinity : Number.parseInt(chunkArg, 10)
 if (!(chunkSize > 0)) usage(`bad chunkSize ${chunkArg}`)
@@ -38,6 +39,7 @@ const upload = new Upload(createReadStream(path), {
   chunkSize,
   retryDelays,
   parallelUploads,
+  uploadDataDuringCreation: duringCreationArg === '1',
   metadata: { filename: basename(path), filetype: 'application/x-test' },
   storeFingerprintForResuming: false,
   removeFingerprintOnSuccess: true,
