@@ -113,6 +113,27 @@ QUERY_ASPECTS = (
     + ASPECT_WINDOW + " RETURN " + ASPECT_COLUMNS + " ORDER BY valid_from, urn LIMIT $limit"
 )
 
+# -- batches (one statement for many rows; the WITH keeps each MATCH a primary-key lookup) ---------
+
+CREATE_ARTIFACTS = (
+    "UNWIND $rows AS r MERGE (a:Artifact {urn: r.urn}) ON CREATE SET a.name = r.name, a.status = 'pending', "
+    "a.uploader = r.uploader, a.created = r.created, a.props = r.props"
+)
+EXISTING_NODES = "UNWIND $urns AS u MATCH (n:`{label}` {urn: u}) RETURN n.urn AS urn"
+MERGE_NODES = "UNWIND $urns AS u MERGE (n:`{label}` {urn: u}) ON CREATE SET n.created = $now"
+BATCH_EDGE_VALUES = (
+    "urn: r.urn, schema: r.schema, entity: r.entity, target: r.target, content: r.content, asserter: r.asserter, "
+    "valid_from: r.valid_from"
+)
+INSERT_ASPECTS_OUT = (
+    "UNWIND $rows AS r MATCH (a:`{src}` {urn: r.entity}) WITH a, r MATCH (b:`{dst}` {urn: r.target}) "
+    "CREATE (a)-[e:`{rel}` {" + BATCH_EDGE_VALUES + "}]->(b)"
+)
+INSERT_ASPECTS_IN = (
+    "UNWIND $rows AS r MATCH (a:`{src}` {urn: r.entity}) WITH a, r MATCH (b:`{dst}` {urn: r.target}) "
+    "CREATE (b)-[e:`{rel}` {" + BATCH_EDGE_VALUES + "}]->(a)"
+)
+
 # -- lineage: one query per hop and frontier label ------------------------------------------------
 
 LINEAGE_EDGE_WINDOW = "e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"

@@ -405,6 +405,82 @@ class AspectStore:
                     return self._assert_artifact_content(tx, entity, entry, content, asserter, self._now())[0]
                 return self._insert(tx, entry, label, entity, content, asserter, self._now())
 
+    def assert_aspects(self, items: list[tuple[str, str, Any]], *, asserter: str) -> list[Aspect]:
+        """Assert many `(entity, schema, content)` at once, all in one transaction, a few statements per
+        (schema, entity kind) group. Everything is validated first; any error leaves the graph unchanged.
+        `artifact.1` is not accepted here (use `complete_artifact`)."""
+        if len(items) > MAX_LIMIT:
+            raise ValueError(f"at most {MAX_LIMIT} aspects per batch")
+        asserter = _check_asserter(asserter)
+        groups: dict[tuple[str, str], list[tuple[str, Any, str]]] = {}
+        entries: dict[str, SchemaEntry] = {}
+        for index, (entity, schema, content) in enumerate(items):
+            entry = self.registry.get(schema)
+            if entry.name == ARTIFACT_SCHEMA:
+                raise ValueError(f"item {index}: assert {ARTIFACT_SCHEMA} with complete_artifact")
+            label = self._label_of(entity)
+            try:
+                self.registry.validate(entry, content)
+            except ValidationFailed as exc:
+                raise ValidationFailed(f"item {index}: {exc.message}", exc.path.replace("$", f"$[{index}]", 1)) from None
+            target = self._link_target(entry, content) if entry.link else self.registry.full_id(entry.name)
+            entries[entry.name] = entry
+            groups.setdefault((entry.name, label), []).append((entity, content, target))
+        aspects: list[Aspect] = []
+        q = self._q
+        with self._lock:
+            for name, label in groups:
+                self._prepare_edge(entries[name], label)
+            with self.backend.transaction() as tx:
+                now = self._now()
+                for (name, label), group in groups.items():
+                    entry = entries[name]
+                    ends = [(label, sorted({entity for entity, _, _ in group}))]
+                    if entry.link is not None:
+                        ends.append((entry.link.label, sorted({target for _, _, target in group})))
+                    for end_label, urns in ends:
+                        if end_label == "Artifact":
+                            found = {row["urn"] for row in tx.run(fill(q.EXISTING_NODES, label=end_label), {"urns": urns})}
+                            if missing := [urn for urn in urns if urn not in found]:
+                                raise NotFound(f"no artifact {missing[0]!r}")
+                        else:
+                            tx.run(fill(q.MERGE_NODES, label=end_label), {"urns": urns, "now": now})
+                    rows = []
+                    for entity, content, target in group:
+                        rows.append({
+                            "urn": f"urn:{self.namespace}:aspect:{uuid.uuid4()}",
+                            "schema": self.registry.full_id(entry.name),
+                            "entity": entity,
+                            "target": target,
+                            "content": canonical(content),
+                            "asserter": asserter,
+                            "valid_from": self._now(),
+                        })
+                    template = q.INSERT_ASPECTS_OUT if entry.direction == "out" else q.INSERT_ASPECTS_IN
+                    dst = entry.link.label if entry.link else "Schema"
+                    tx.run(fill(template, src=label, dst=dst, rel=entry.rel), {"rows": rows, "rel": entry.rel, "label": label})
+                    aspects.extend(self._aspect({**row, "valid_to": None, "retracted_by": None}, entry.rel) for row in rows)
+        return aspects
+
+    def create_artifacts(self, items: list[dict[str, Any]]) -> None:
+        """Many `create_artifact` at once: each item has `urn`, `name`, `uploader`, optional `created`, `properties`."""
+        if len(items) > MAX_LIMIT:
+            raise ValueError(f"at most {MAX_LIMIT} artifacts per batch")
+        rows = []
+        for item in items:
+            parse_urn(item["urn"], "artifact")
+            created = item.get("created")
+            rows.append({
+                "urn": item["urn"],
+                "name": item["name"],
+                "uploader": _check_asserter(item["uploader"]),
+                "created": _micros(created, "created") if created is not None else self._now(),
+                "props": canonical(item.get("properties") or {}),
+            })
+        with self._lock:
+            with self.backend.transaction() as tx:
+                tx.run(self._q.CREATE_ARTIFACTS, {"rows": rows})
+
     def _locate(self, urn: str) -> tuple[str, str, str]:
         parse_urn(urn, "aspect")
         found = self.backend.locate_aspect(urn, self.registry.rels())

@@ -183,3 +183,22 @@ def test_content_is_canonical_json(noted: AspectStore) -> None:
         "MATCH ()-[e:HAS_ASPECT]->() WHERE e.urn = $urn RETURN e.content AS content", {"urn": aspect.urn}
     )
     assert rows == [{"content": '{"tags":["z"],"text":"t"}'}]
+
+
+def test_batched_assert_is_all_or_nothing(noted: AspectStore) -> None:
+    artifacts = [ready_artifact(noted, f"b{i}").urn for i in range(3)]
+    order = new_urn("order")
+    made = noted.assert_aspects(
+        [(a, PRODUCED_BY, {"order": order}) for a in artifacts] + [(a, "note.1", {"text": a}) for a in artifacts],
+        asserter=USER,
+    )
+    assert len(made) == 6 and len({a.urn for a in made}) == 6
+    assert {noted.get_aspect(a.urn).content["text"] for a in made if a.schema.endswith("note.1")} == set(artifacts)
+    assert len(noted.lineage(order, direction="downstream").nodes) == 4
+    before = len(noted.query_aspects(limit=1000).items)
+    with pytest.raises(ValidationFailed) as caught:
+        noted.assert_aspects([(artifacts[0], "note.1", {"text": "ok"}), (artifacts[1], "note.1", {"text": 1})], asserter=USER)
+    assert caught.value.path == "$[1].text"
+    with pytest.raises(NotFound):
+        noted.assert_aspects([(artifacts[0], "note.1", {"text": "ok"}), (new_urn("artifact"), "note.1", {"text": "x"})], asserter=USER)
+    assert len(noted.query_aspects(limit=1000).items) == before
