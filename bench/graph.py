@@ -1,0 +1,167 @@
+"""Aspect-store benchmark on a synthetic provenance graph, on each backend.
+
+The graph: `--artifacts` artifacts in `--depth + 1` layers and `--orders` orders in `--depth` layers; each
+order uses `--fan-in` artifacts of the layer below and produces artifacts of its own layer, so every
+top-layer artifact has a chain `--depth` orders deep above it. Prints aspect asserts/s (single and
+batched), upstream lineage at depth 10 and 30 (p50/p99 ms) and a filtered listing (p50 ms), plus the
+ratio of each backend's figures to LadybugDB's, measured in the same run.
+
+    python bench/graph.py                       # both backends, full size (100k artifacts, 30k orders)
+    python bench/graph.py --backend ladybug --artifacts 10000 --orders 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aspects import AspectStore, open_store  # noqa: E402
+
+USER = "urn:fabric:user:bench@example.com"
+PRODUCED = "artifact-produced-by-order.1"
+USED = "artifact-used-by-order.1"
+BATCH = 5_000
+
+
+@contextmanager
+def opened(backend: str, workdir: Path) -> Iterator[AspectStore]:
+    if backend == "ladybug":
+        store = open_store(None, workdir / "ladybug")
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    from tests.fixtures_neo4j import Neo4jServer
+
+    with Neo4jServer(workdir / "neo4j", heap="2g") as server:
+        store = open_store(server.url, workdir)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def build(store: AspectStore, artifacts: int, orders: int, fan_in: int, depth: int, rng: random.Random) -> list[list[str]]:
+    per_layer = artifacts // (depth + 1)
+    orders_per_layer = max(1, orders // depth)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    layers = [[f"urn:fabric:artifact:l{layer:02d}-{i:06d}" for i in range(per_layer)] for layer in range(depth + 1)]
+    items = [
+        {"urn": urn, "name": f"l{layer:02d}-{i:06d}.csv", "uploader": USER, "created": t0 + timedelta(seconds=layer * per_layer + i)}
+        for layer, urns in enumerate(layers)
+        for i, urn in enumerate(urns)
+    ]
+    start = time.perf_counter()
+    for chunk in range(0, len(items), BATCH):
+        store.create_artifacts(items[chunk : chunk + BATCH])
+    print(f"  {len(items)} artifacts created in {time.perf_counter() - start:.1f} s")
+    aspects: list[tuple[str, str, dict[str, str]]] = []
+    for layer in range(1, depth + 1):
+        layer_orders = [f"urn:fabric:order:l{layer:02d}-{j:06d}" for j in range(orders_per_layer)]
+        for order in layer_orders:
+            for used in rng.sample(layers[layer - 1], fan_in):
+                aspects.append((used, USED, {"order": order}))
+        for i, artifact in enumerate(layers[layer]):
+            aspects.append((artifact, PRODUCED, {"order": layer_orders[i % orders_per_layer]}))
+    start = time.perf_counter()
+    for chunk in range(0, len(aspects), BATCH):
+        store.assert_aspects(aspects[chunk : chunk + BATCH], asserter=USER)
+    elapsed = time.perf_counter() - start
+    print(f"  {len(aspects)} link aspects asserted in batches of {BATCH} in {elapsed:.1f} s ({len(aspects) / elapsed:,.0f}/s)")
+    return layers
+
+
+def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    rng = random.Random(7)
+    print(f"\n== {backend}")
+    figures: dict[str, float] = {}
+    with opened(backend, workdir) as store:
+        layers = build(store, args.artifacts, args.orders, args.fan_in, args.depth, rng)
+        targets = rng.sample(layers[-1], min(args.samples, len(layers[-1])))
+
+        start = time.perf_counter()
+        n_single = args.singles
+        for i in range(n_single):
+            store.assert_aspect(targets[i % len(targets)], "policy.1", {"policy": f"urn:fabric:policy:p{i % 10}"}, asserter=USER)
+        figures["single asserts/s"] = n_single / (time.perf_counter() - start)
+
+        batch = [(rng.choice(layers[0]), "policy.1", {"policy": "urn:fabric:policy:batched"}) for _ in range(1000)]
+        start = time.perf_counter()
+        for _ in range(5):
+            store.assert_aspects(batch, asserter=USER)
+        figures["batched asserts/s (1000 per batch)"] = 5000 / (time.perf_counter() - start)
+
+        for depth in (10, 30):
+            times, sizes, truncated = [], [], 0
+            for urn in targets:
+                lineage = None
+
+                def run(urn: str = urn, depth: int = depth) -> None:
+                    nonlocal lineage
+                    lineage = store.lineage(urn, direction="upstream", depth=depth)
+
+                times.append(timed(run))
+                assert lineage is not None
+                sizes.append(len(lineage.nodes))
+                truncated += lineage.truncated
+            figures[f"lineage depth {depth} p50 ms"] = percentile(times, 0.5)
+            figures[f"lineage depth {depth} p99 ms"] = percentile(times, 0.99)
+            print(f"  lineage depth {depth}: median {statistics.median(sizes):.0f} nodes, {truncated}/{len(targets)} truncated")
+
+        listing = []
+        for i in range(args.samples):
+            prefix = f"l{rng.randrange(args.depth + 1):02d}-00{rng.randrange(10)}"
+            listing.append(timed(lambda prefix=prefix: store.list_artifacts(name_prefix=prefix, status="pending", limit=100)))
+        figures["list (name prefix + status) p50 ms"] = percentile(listing, 0.5)
+        listing = [timed(lambda: store.list_artifacts(schema="policy.1", limit=100)) for _ in range(20)]
+        figures["list (schema present) p50 ms"] = percentile(listing, 0.5)
+    for name, value in figures.items():
+        print(f"  {name:40s} {value:12,.1f}")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["ladybug", "neo4j", "both"], default="both")
+    parser.add_argument("--artifacts", type=int, default=100_000)
+    parser.add_argument("--orders", type=int, default=30_000)
+    parser.add_argument("--fan-in", type=int, default=3)
+    parser.add_argument("--depth", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--singles", type=int, default=300)
+    args = parser.parse_args()
+    backends = ["ladybug", "neo4j"] if args.backend == "both" else [args.backend]
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-graph-") as tmp:
+        for backend in backends:
+            results[backend] = measure(backend, args, Path(tmp) / backend)
+    if len(results) == 2:
+        print("\n== neo4j / ladybug (same run)")
+        for name in results["ladybug"]:
+            print(f"  {name:40s} {results['neo4j'][name] / results['ladybug'][name]:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
