@@ -93,12 +93,17 @@ def _patch(conn: http.client.HTTPConnection, path: str, source, offset: int, cou
     conn.putheader("Upload-Offset", str(offset))
     conn.putheader("Content-Length", str(count))
     conn.endheaders()
-    assert conn.sock is not None
+    sock = conn.sock
+    assert sock is not None
+    timeout = sock.gettimeout()
+    sock.settimeout(None)  # blocking: one sendfile(2) call moves the whole body; with a timeout Python loops on select()
     try:
-        sent = conn.sock.sendfile(source, offset, count)
+        sent = sock.sendfile(source, offset, count)
     except (BrokenPipeError, ConnectionResetError) as exc:  # the server refused early: show its answer
         answer = conn.getresponse()
         raise UploadError(f"PATCH at {offset} cut off by {answer.status} {answer.read()[:300]!r}") from exc
+    finally:
+        sock.settimeout(timeout)
     if sent != count:
         raise UploadError(f"sent {sent} of {count} bytes at offset {offset}")
     answer = conn.getresponse()

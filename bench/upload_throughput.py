@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="datafabric-bench-", dir="/tmp"))
     work.mkdir(parents=True, exist_ok=True)
     ok = False
+    load_before = os.getloadavg()[0]
     try:
         rows = measure(args, work)
         ok = True
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"upload of {args.size / MiB:,.0f} MiB over 127.0.0.1, chunks of {args.chunk / MiB:,.0f} MiB, {args.runs} run(s) each, "
           f"fresh server and empty data dir per run")
     print(f"data dirs and payload on {work} ({filesystem_of(work.parent)}); {os.cpu_count()} CPUs; {tool_versions()}")
+    print(f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine skews the figures)")
     print(f"servers: datafabric (this checkout), @tus/server {_tools.TUS_NODE_VERSIONS['@tus/server']} + @tus/file-store "
           f"{_tools.TUS_NODE_VERSIONS['@tus/file-store']}, tusd {_tools.TUSD_VERSION}; client: http.client + socket.sendfile")
     print()
