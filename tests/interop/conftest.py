@@ -35,8 +35,15 @@ def source_file(tmp_path: Path) -> SourceFile:
     return SourceFile(path, SOURCE_SIZE, random_file(path, SOURCE_SIZE, SEED))
 
 
+@pytest.fixture(scope="module")
+def interop_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabricServer]:
+    """One real `fabric serve` per module: every test makes its own uploads, so they can share it."""
+    with FabricServer(tmp_path_factory.mktemp("interop") / "data") as server:
+        yield server
+
+
 @pytest.fixture
-def cutting_proxy(fabric_server: FabricServer) -> Iterator[CuttingProxy]:
-    """A proxy that drops the connection after every ~3 MiB sent to the server (seed: FABRIC_INTEROP_SEED)."""
-    with CuttingProxy(fabric_server.port, cut_every=CUT_EVERY, jitter=0.25, seed=SEED) as proxy:
+def cutting_proxy(interop_server: FabricServer) -> Iterator[CuttingProxy]:
+    """A fresh proxy that drops the connection after every ~3 MiB sent to the server (seed: FABRIC_INTEROP_SEED)."""
+    with CuttingProxy(interop_server.port, cut_every=CUT_EVERY, jitter=0.25, seed=SEED) as proxy:
         yield proxy

@@ -44,16 +44,17 @@ def run_node_upload(source: Path, endpoint: str, chunk_size: str, parallel: int 
     ids=["one-patch", "chunk-2MiB", "chunk-2MiB-creation-with-upload", "3-partial-uploads-concatenated"],
 )
 def test_tus_js_client_resumes_across_cuts_to_a_byte_exact_blob(
-    fabric_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile, chunk_size: str, parallel: int, during_creation: bool
+    interop_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile, chunk_size: str, parallel: int, during_creation: bool
 ) -> None:
     result = run_node_upload(source_file.path, f"{cutting_proxy.url}/v1/uploads", chunk_size, parallel, during_creation)
+    print(f"proxy cuts: {cutting_proxy.cuts}, tus-js-client: {result}")
 
     assert cutting_proxy.cuts >= 2, f"the proxy cut only {cutting_proxy.cuts} times"
     assert isinstance(result["retries"], int) and result["retries"] >= 1, f"tus-js-client never retried: {result}"
     url = str(result["url"])
     assert urlsplit(url).netloc == f"127.0.0.1:{cutting_proxy.port}"
     upload_path(url)
-    assert durable_offset(fabric_server.url, url) == source_file.size
-    urn = artifact_urn_of(fabric_server.url, url)
+    assert durable_offset(interop_server.url, url) == source_file.size
+    urn = artifact_urn_of(interop_server.url, url)
     assert result["artifactUrn"] == urn
-    assert_blob_equals(fabric_server.url, urn, source_file.sha256, source_file.size)
+    assert_blob_equals(interop_server.url, urn, source_file.sha256, source_file.size)

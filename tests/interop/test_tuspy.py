@@ -75,25 +75,26 @@ def upload_resuming(endpoint: str, source: SourceFile, chunk_size: int, checksum
     ids=["chunk-1MiB", "chunk-5MiB", "chunk-1MiB-sha1-checksum"],
 )
 def test_tuspy_resumes_across_cuts_to_a_byte_exact_blob(
-    fabric_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile, chunk_size: int, checksum: bool
+    interop_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile, chunk_size: int, checksum: bool
 ) -> None:
     outcome = upload_resuming(f"{cutting_proxy.url}/v1/uploads", source_file, chunk_size, checksum)
+    print(f"proxy cuts: {cutting_proxy.cuts}, tuspy failures: {outcome.failures}, new uploaders: {outcome.resumed_with_new_uploader}")
 
     assert cutting_proxy.cuts >= 2, f"the proxy cut only {cutting_proxy.cuts} times"
     assert outcome.failures >= 1, "tuspy never saw a cut connection"
     # Location is absolute and built from the Host the client used: the proxy's.
     assert urlsplit(outcome.url).netloc == f"127.0.0.1:{cutting_proxy.port}"
     upload_path(outcome.url)
-    assert durable_offset(fabric_server.url, outcome.url) == source_file.size
+    assert durable_offset(interop_server.url, outcome.url) == source_file.size
 
-    urn = artifact_urn_of(fabric_server.url, outcome.url)
+    urn = artifact_urn_of(interop_server.url, outcome.url)
     if outcome.urn_from_patch is not None:  # absent only if the last PATCH's answer was the one cut
         assert outcome.urn_from_patch == urn
     assert ARTIFACT_URN.fullmatch(urn)
-    assert_blob_equals(fabric_server.url, urn, source_file.sha256, source_file.size)
+    assert_blob_equals(interop_server.url, urn, source_file.sha256, source_file.size)
 
 
-def test_tuspy_built_in_retry_survives_cuts(fabric_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile) -> None:
+def test_tuspy_built_in_retry_survives_cuts(interop_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile) -> None:
     """tuspy's own `retries` (HEAD, then PATCH from the server's offset) also gets through the cuts.
 
     tuspy counts retries per `upload_chunk()` call, and a retry chain may run across many chunks; with no
@@ -104,8 +105,9 @@ def test_tuspy_built_in_retry_survives_cuts(fabric_server: FabricServer, cutting
     url = tus.uploader(file_path=str(source_file.path)).create_url()  # POST alone: nothing to cut
     uploader = tus.uploader(file_path=str(source_file.path), chunk_size=2 * MiB, retries=RETRIES, retry_delay=0, url=url)
     uploader.upload()
+    print(f"proxy cuts: {cutting_proxy.cuts}")
 
     assert cutting_proxy.cuts >= 2, f"the proxy cut only {cutting_proxy.cuts} times"
     urn = uploader.request.response_headers.get("artifact-urn")
-    assert urn == artifact_urn_of(fabric_server.url, url)
-    assert_blob_equals(fabric_server.url, urn, source_file.sha256, source_file.size)
+    assert urn == artifact_urn_of(interop_server.url, url)
+    assert_blob_equals(interop_server.url, urn, source_file.sha256, source_file.size)
