@@ -21,7 +21,7 @@ from tests.interop.support import ARTIFACT_URN, MiB, artifact_urn_of, assert_blo
 from tests.server_process import FabricServer
 
 RETRIES = 200
-MAX_FAILURES = 60  # far above the ~8 cuts of a 24 MiB upload; a server that never progresses ends the test
+MAX_FAILURES = 200  # a liveness guard: a 409 after a stale HEAD wastes a whole chunk of the proxy's budget, so 40+ failures are normal
 
 
 @dataclass
