@@ -95,8 +95,14 @@ ASPECT_COLUMNS = (
     "e.asserter AS asserter, e.valid_from AS valid_from, e.valid_to AS valid_to, e.retracted_by AS retracted_by"
 )
 GET_ASPECT = "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.urn = $urn RETURN " + ASPECT_COLUMNS
-CLOSE_ASPECT = (
-    "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.urn = $urn AND e.valid_to IS NULL "
+# Directed on purpose: LadybugDB 0.22 silently drops a SET on an edge matched by an undirected pattern when
+# the node has several edges of the type.
+CLOSE_ASPECT_OUT = (
+    "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]->() WHERE e.urn = $urn AND e.valid_to IS NULL "
+    "SET e.valid_to = $now, e.retracted_by = $retracted_by RETURN e.urn AS urn"
+)
+CLOSE_ASPECT_IN = (
+    "MATCH (a:`{label}` {urn: $entity})<-[e:`{rel}`]-() WHERE e.urn = $urn AND e.valid_to IS NULL "
     "SET e.valid_to = $now, e.retracted_by = $retracted_by RETURN e.urn AS urn"
 )
 # `$at` is a time (or far in the future for "now"); `$include_retracted` includes retracted aspects; paging after ($after_from, $after_urn).

@@ -254,7 +254,7 @@ class AspectStore:
         """Inside a transaction: `artifact.1` replaces any current one, and the node takes its properties."""
         for old in self._query_rel(tx, entry.rel, "Artifact", urn, self.registry.full_id(entry.name), FAR_FUTURE, False, -1, "", 100):
             tx.run(
-                fill(self._q.CLOSE_ASPECT, label="Artifact", rel=entry.rel),
+                fill(self._q.CLOSE_ASPECT_OUT, label="Artifact", rel=entry.rel),
                 {"entity": urn, "urn": old["urn"], "now": now, "retracted_by": asserter},
             )
         aspect = self._insert(tx, entry, "Artifact", urn, content, asserter, now)
@@ -501,8 +501,10 @@ class AspectStore:
 
     def _close(self, tx: Runner, aspect: Aspect, asserter: str, now: int) -> None:
         label = self._label_of(aspect.entity)
+        link = self.registry.get(aspect.schema).link
+        template = self._q.CLOSE_ASPECT_IN if link is not None and link.direction == "in" else self._q.CLOSE_ASPECT_OUT
         closed = tx.run(
-            fill(self._q.CLOSE_ASPECT, label=label, rel=aspect.rel),
+            fill(template, label=label, rel=aspect.rel),
             {"entity": aspect.entity, "urn": aspect.urn, "now": now, "retracted_by": asserter},
         )
         if not closed:
