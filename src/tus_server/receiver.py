@@ -39,6 +39,7 @@ class BodyWriter:
         os.lseek(self._fd, offset, os.SEEK_SET)
         self.start = offset
         self.written = 0
+        self.dispatched = 0  # bytes handed to the write lane; `written` catches up with it
         self.digests = digests
         self.checksum = checksum
         self._buffer = bytearray()
@@ -63,6 +64,7 @@ class BodyWriter:
         if not self._buffer:
             return
         block, self._buffer = self._buffer, bytearray()
+        self.dispatched += len(block)
         loop = asyncio.get_running_loop()
         self._in_flight.append(loop.run_in_executor(self._write_lane, self._write_block, block))
         if self._md5_lane is not None and self.digests is not None:
@@ -72,6 +74,10 @@ class BodyWriter:
             self._in_flight.popleft()
         if self._error is not None:
             raise self._error
+
+    async def drain(self) -> None:
+        """Wait until every dispatched block is written and hashed."""
+        await self._drain()
 
     async def _drain(self) -> None:
         while self._in_flight:

@@ -35,6 +35,7 @@ from tus_server.receiver import BodyWriter, DiskFull
 from tus_server.store import UploadStore, is_valid_upload_id
 
 log = logging.getLogger("tus_server")
+ROOM_FOR_INFO = 1 << 20  # bytes of a just-written tail given back when a full disk leaves no room to record the offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +214,7 @@ class TusServer:
         if has_body and content_length and length is not None and content_length > length:
             raise TusError(413, "Body exceeds Upload-Length", f"the body has {content_length} bytes but Upload-Length is {length}")
         await self._run_create_hook(info, request)
-        await anyio.to_thread.run_sync(self.store.create, info)
+        await self._store_new(info)
 
         location = self._location(request, info.id)
         if not has_body:
@@ -226,6 +227,15 @@ class TusServer:
         if outcome.status >= 400:
             return TusError(outcome.status, outcome.title, outcome.detail).response(headers)
         return Response(status_code=201, headers=headers)
+
+    async def _store_new(self, info: UploadInfo) -> None:
+        try:
+            await anyio.to_thread.run_sync(self.store.create, info)
+        except OSError as exc:
+            await anyio.to_thread.run_sync(self.store.delete, info.id)
+            if self.on_abandon is not None:
+                await self.on_abandon(info)
+            raise _storage_error(exc) from exc
 
     async def _run_create_hook(self, info: UploadInfo, request: Request) -> None:
         if self.on_create is not None:
@@ -253,7 +263,7 @@ class TusServer:
             parts=[part.id for part in parts],
         )
         await self._run_create_hook(info, request)
-        await anyio.to_thread.run_sync(self.store.create, info)
+        await self._store_new(info)
         async with self.locks.hold(info.id):
             try:
                 digests = await anyio.to_thread.run_sync(self._concatenate, info)
@@ -356,7 +366,7 @@ class TusServer:
                         break
                     received += len(chunk)
                     await writer.feed(chunk)
-                    if expected is None and writer.start + writer.written - info.offset >= self.config.checkpoint_bytes:
+                    if expected is None and writer.start + writer.dispatched - info.offset >= self.config.checkpoint_bytes:
                         await self._checkpoint(info, writer)
             if scope.cancelled_caught:
                 cut_short = True
@@ -391,20 +401,39 @@ class TusServer:
         finally:
             writer.close()
 
-        info.offset = writer.start + writer.written
-        info.expires_at = utcnow() + self.config.expiry
         try:
-            await anyio.to_thread.run_sync(self.store.save, info)
+            await self._record_offset(info, writer.start + writer.written, writer.start)
         except OSError as exc:
-            # The bytes are on disk but their offset could not be recorded: the next request starts from the
-            # recorded offset and overwrites them, so nothing is lost that the client was told was kept.
             self.digests.discard(info.id)
             return _BodyOutcome(507 if exc.errno in (28, 122) else 500, "Storage error", f"could not record the offset: {exc}")
+        if info.offset != writer.start + writer.written:
+            digests = None  # the tail given up to make room is no longer covered
+            outcome = _BodyOutcome(507, "Insufficient storage", "the server ran out of disk space; the bytes that fitted were kept, resume later")
         if digests is not None:
             self.digests.put(info.id, digests)
         if info.is_complete and not info.is_partial:
             await self._finish(info, digests)
         return outcome
+
+    async def _record_offset(self, info: UploadInfo, offset: int, previous: int) -> None:
+        """Save `offset` (already durable) in the info file, or leave `info` at `previous` if that fails.
+
+        On a full disk the info file may have no room to be rewritten; a little of the tail just written is
+        then given back to make room, so a full disk costs the client at most that tail, never the request.
+        """
+        info.expires_at = utcnow() + self.config.expiry
+        for attempt in (offset, max(previous, offset - ROOM_FOR_INFO)):
+            info.offset = attempt
+            try:
+                if attempt != offset:
+                    await anyio.to_thread.run_sync(os.truncate, self.store.data_path(info.id), attempt)
+                await anyio.to_thread.run_sync(self.store.save, info)
+                return
+            except OSError as exc:
+                info.offset = previous
+                if exc.errno not in (28, 122) or attempt == previous:
+                    raise
+        raise OSError(28, "No space left on device")
 
     async def _digests_at(self, info: UploadInfo) -> UploadDigests:
         digests = self.digests.take(info.id, info.offset)
@@ -414,6 +443,7 @@ class TusServer:
 
     async def _checkpoint(self, info: UploadInfo, writer: BodyWriter) -> None:
         """Record a durable offset in the middle of a long body, so a crash loses little of it."""
+        await writer.drain()
         written = writer.written
         await writer.sync()
         info.offset = writer.start + written
