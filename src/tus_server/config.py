@@ -16,3 +16,4 @@ class TusConfig:
     sweep_interval: float = 60.0
     checkpoint_bytes: int = 64 << 20  # a long PATCH records a durable offset at least this often
     takeover_timeout: float = 10.0  # how long a new request waits for an old one to let go
+    md5: bool = True  # compute the md5 of every upload beside its sha256 (md5 is the costlier of the two)

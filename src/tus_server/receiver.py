@@ -1,8 +1,9 @@
-"""Appending a request body to an upload: receiving on the event loop, writing and hashing in worker threads.
+"""Appending a request body to an upload: receiving on the event loop, writing in a worker thread.
 
-The body is gathered into blocks of a few MiB. While blocks are written to disk and hashed (hashlib and
-os.write release the GIL), the next is received, so hashing overlaps receiving. md5 runs in its own thread
-beside the write and sha256, since it is the slowest digest. A few blocks at most are in memory per request.
+The body is gathered into blocks of a few MiB. Blocks are written in order by a serial write lane while the
+next is received; the upload's digests are fed the same blocks in lanes of their own (see `hashing`). A long
+body is made durable in checkpoints on a separate sync lane, so receiving goes on while the disk flushes.
+A few blocks at most are in memory per request.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from tus_server.checksums import Digest
 from tus_server.hashing import UploadDigests
+from tus_server.lanes import SerialLane
 
 BLOCK_SIZE = 4 << 20
-MAX_BLOCKS_IN_FLIGHT = 4  # per request: bounds memory at about (1 + 4) x BLOCK_SIZE
+MAX_BLOCKS_IN_FLIGHT = 4  # written blocks a request may have queued: bounds its memory
 
 
 class DiskFull(OSError):
@@ -25,11 +28,10 @@ class DiskFull(OSError):
 
 
 class BodyWriter:
-    """Appends to the data file at `offset`; `written` counts bytes handed to the disk so far.
+    """Appends to the data file at `offset`.
 
-    Two single-thread lanes keep their own order: one writes and computes sha256 (and the request's checksum),
-    the other computes md5. Each may lag behind receiving by a few blocks, which smooths out the moments when
-    the disk or one digest is slower than the network.
+    `dispatched` counts bytes handed to the write lane, `written` bytes the disk took, and `durable` the end of
+    the last checkpoint (bytes fdatasync'ed and recorded by the checkpoint's `save`).
     """
 
     def __init__(self, path: Path, offset: int, digests: UploadDigests | None, checksum: Digest | None) -> None:
@@ -38,14 +40,16 @@ class BodyWriter:
             os.ftruncate(self._fd, offset)
         os.lseek(self._fd, offset, os.SEEK_SET)
         self.start = offset
+        self.dispatched = 0
         self.written = 0
-        self.dispatched = 0  # bytes handed to the write lane; `written` catches up with it
+        self.durable = offset
         self.digests = digests
         self.checksum = checksum
         self._buffer = bytearray()
-        self._write_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-write")
-        self._md5_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-md5") if digests is not None else None
-        self._in_flight: deque[asyncio.Future[None]] = deque()
+        self._writes = SerialLane()
+        self._syncs = SerialLane()
+        self._in_flight: deque[Future[None]] = deque()
+        self._checkpoint: Future[None] | None = None
         self._error: BaseException | None = None
 
     @property
@@ -65,26 +69,18 @@ class BodyWriter:
             return
         block, self._buffer = self._buffer, bytearray()
         self.dispatched += len(block)
-        loop = asyncio.get_running_loop()
-        self._in_flight.append(loop.run_in_executor(self._write_lane, self._write_block, block))
-        if self._md5_lane is not None and self.digests is not None:
-            self._in_flight.append(loop.run_in_executor(self._md5_lane, self.digests.md5.update, block))
-        while len(self._in_flight) > 2 * MAX_BLOCKS_IN_FLIGHT:
-            await asyncio.shield(self._in_flight[0])  # shielded: a cancelled receive must not lose a running write
-            self._in_flight.popleft()
+        self._in_flight.append(self._writes.submit(self._write_block, block))
+        if self.digests is not None:
+            await self.digests.feed(block)
+        while len(self._in_flight) > MAX_BLOCKS_IN_FLIGHT:
+            await self._wait_oldest()
         if self._error is not None:
             raise self._error
 
-    async def drain(self) -> None:
-        """Wait until every dispatched block is written and hashed."""
-        await self._drain()
-
-    async def _drain(self) -> None:
-        while self._in_flight:
-            await asyncio.shield(self._in_flight[0])
-            self._in_flight.popleft()
-        if self._error is not None:
-            raise self._error
+    async def _wait_oldest(self) -> None:
+        # Shielded: a cancelled receive must not lose track of a running write.
+        await asyncio.shield(asyncio.wrap_future(self._in_flight[0]))
+        self._in_flight.popleft()
 
     def _write_block(self, block: bytearray) -> None:
         if self._error is not None:
@@ -97,32 +93,44 @@ class BodyWriter:
         except OSError as exc:
             self._error = DiskFull(exc.errno, exc.strerror) if exc.errno in (28, 122) else exc  # ENOSPC, EDQUOT
         finally:
-            kept = view[:done]
-            if self.digests is not None:
-                self.digests.sha256.update(kept)
             if self.checksum is not None:
-                self.checksum.update(kept)
+                self.checksum.update(view[:done])
             self.written += done
 
+    def checkpoint_running(self) -> bool:
+        return self._checkpoint is not None and not self._checkpoint.done()
+
+    def start_checkpoint(self, save: Callable[[int], None]) -> None:
+        """Make what is written so far durable and `save(offset)` it, beside the writes (which go on)."""
+
+        def run() -> None:
+            end = self.start + self.written
+            os.fdatasync(self._fd)
+            save(end)
+            self.durable = end
+
+        self._checkpoint = self._syncs.submit(run)
+
     async def finish(self) -> None:
-        """Write what is buffered and wait for every write and digest; outside any cancelled scope."""
+        """Write what is buffered, wait for every write and checkpoint; call it outside any cancelled scope."""
         try:
             await self._dispatch()
         finally:
-            try:
-                await self._drain()
-            finally:
-                if self.digests is not None:
-                    self.digests.offset = self.start + self.written
+            while self._in_flight:
+                await self._wait_oldest()
+            if self._checkpoint is not None:
+                try:
+                    await asyncio.shield(asyncio.wrap_future(self._checkpoint))
+                except OSError:
+                    pass  # a failed checkpoint leaves `durable` where it was; the final sync decides
+        if self._error is not None:
+            raise self._error
 
     async def sync(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._write_lane, os.fdatasync, self._fd)
+        await asyncio.wrap_future(self._writes.submit(os.fdatasync, self._fd))
 
     async def truncate(self, size: int) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._write_lane, os.ftruncate, self._fd, size)
+        await asyncio.wrap_future(self._writes.submit(os.ftruncate, self._fd, size))
 
     def close(self) -> None:
-        self._write_lane.shutdown(wait=True)
-        if self._md5_lane is not None:
-            self._md5_lane.shutdown(wait=True)
         os.close(self._fd)

@@ -13,7 +13,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -219,7 +219,7 @@ class TusServer:
         location = self._location(request, info.id)
         if not has_body:
             if info.is_complete and not info.is_partial:  # an empty file is complete at creation
-                await self._finish(info, UploadDigests.empty())
+                await self._finish(info, UploadDigests(with_md5=self.config.md5))
             return Response(status_code=201, headers={**self._upload_headers(info), "Location": location})
         async with self.locks.hold(info.id) as lock:
             outcome = await self._receive(request, info, lock)
@@ -289,13 +289,14 @@ class TusServer:
 
     def _concatenate(self, info: UploadInfo) -> UploadDigests:
         """Copy the partial uploads into the final one, hashing as it goes (blocking)."""
-        digests = UploadDigests.empty()
+        digests = UploadDigests(with_md5=self.config.md5)
         with open(self.store.data_path(info.id), "r+b", buffering=0) as target:
             for part_id in info.parts:
                 with open(self.store.data_path(part_id), "rb", buffering=0) as source:
                     while block := source.read(8 << 20):
                         digests.sha256.update(block)
-                        digests.md5.update(block)
+                        if digests.md5 is not None:
+                            digests.md5.update(block)
                         target.write(block)
             os.fdatasync(target.fileno())
         digests.offset = info.length or 0
@@ -349,11 +350,12 @@ class TusServer:
             raise TusError(413, "Body too large", f"{content_length} bytes at offset {info.offset} would pass {what}")
         expected = parse_checksum(request.headers.get("upload-checksum"))
         digests = None if info.is_partial else await self._digests_at(info)
-        before = digests.copy() if (digests is not None and expected is not None) else None
+        before = await digests.snapshot() if (digests is not None and expected is not None) else None
         checksum = expected.new_digest() if expected is not None else None
         writer = BodyWriter(self.store.data_path(info.id), info.offset, digests, checksum)
 
         outcome = _BodyOutcome()
+        next_checkpoint = self.config.checkpoint_bytes
         received = 0
         cut_short = False
         try:
@@ -366,8 +368,9 @@ class TusServer:
                         break
                     received += len(chunk)
                     await writer.feed(chunk)
-                    if expected is None and writer.start + writer.dispatched - info.offset >= self.config.checkpoint_bytes:
-                        await self._checkpoint(info, writer)
+                    if expected is None and writer.dispatched >= next_checkpoint and not writer.checkpoint_running():
+                        next_checkpoint = writer.dispatched + self.config.checkpoint_bytes
+                        writer.start_checkpoint(lambda offset: self.store.save(replace(info, offset=offset)))
             if scope.cancelled_caught:
                 cut_short = True
                 outcome = _BodyOutcome(409, "Upload taken over", "a newer request for this upload stopped this one; HEAD for the offset")
@@ -383,6 +386,7 @@ class TusServer:
             outcome = _BodyOutcome(500, "Storage error", str(exc))
         if writer.failed:
             digests = None
+        info.offset = writer.durable  # what checkpoints recorded
 
         try:
             if checksum is not None and (cut_short or outcome.status >= 400 or checksum.digest() != expected.digest):
@@ -402,7 +406,7 @@ class TusServer:
             writer.close()
 
         try:
-            await self._record_offset(info, writer.start + writer.written, writer.start)
+            await self._record_offset(info, writer.start + writer.written, info.offset)
         except OSError as exc:
             self.digests.discard(info.id)
             return _BodyOutcome(507 if exc.errno in (28, 122) else 500, "Storage error", f"could not record the offset: {exc}")
@@ -438,16 +442,8 @@ class TusServer:
     async def _digests_at(self, info: UploadInfo) -> UploadDigests:
         digests = self.digests.take(info.id, info.offset)
         if digests is None:
-            digests = await anyio.to_thread.run_sync(UploadDigests.of_file_prefix, self.store.data_path(info.id), info.offset)
+            digests = await anyio.to_thread.run_sync(UploadDigests.of_file_prefix, self.store.data_path(info.id), info.offset, self.config.md5)
         return digests
-
-    async def _checkpoint(self, info: UploadInfo, writer: BodyWriter) -> None:
-        """Record a durable offset in the middle of a long body, so a crash loses little of it."""
-        await writer.drain()
-        written = writer.written
-        await writer.sync()
-        info.offset = writer.start + written
-        await anyio.to_thread.run_sync(self.store.save, info)
 
     # ---- completion ---------------------------------------------------------------------------------
 
@@ -455,8 +451,8 @@ class TusServer:
         """Record the digests, then hand the upload to `on_complete`. Safe to repeat after a crash."""
         if info.sha256 is None:
             if digests is None or digests.offset != info.offset:
-                digests = await anyio.to_thread.run_sync(UploadDigests.of_file_prefix, self.store.data_path(info.id), info.offset)
-            info.sha256, info.md5 = digests.sha256.hexdigest(), digests.md5.hexdigest()
+                digests = await anyio.to_thread.run_sync(UploadDigests.of_file_prefix, self.store.data_path(info.id), info.offset, self.config.md5)
+            info.sha256, info.md5 = await digests.hexdigests()
             await anyio.to_thread.run_sync(self.store.save, info)
         self.digests.discard(info.id)
         if self.on_complete is not None:

@@ -149,3 +149,14 @@ def test_store_refuses_ids_that_are_not_32_hex_digits(tmp_path: Path, bad_id: st
     assert store.load(bad_id) is None
     with pytest.raises(ValueError):
         store.data_path(bad_id)
+
+
+def test_md5_can_be_turned_off(tmp_path: Path) -> None:
+    recorder = Recorder()
+    data = os.urandom(9 << 20)
+    with serving(tus_server(tmp_path, recorder, md5=False)) as client:
+        location = create(client, len(data)).headers["Location"]
+        assert patch(client, location, 0, data).status_code == 204
+    done = recorder.completed[0].info
+    assert done.sha256 == hashlib.sha256(data).hexdigest()
+    assert done.md5 is None
