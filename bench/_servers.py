@@ -96,11 +96,12 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def datafabric() -> ServerSpec:
+def datafabric(*extra: str) -> ServerSpec:
     return ServerSpec(
-        name="datafabric",
+        name=" ".join(["datafabric", *extra]),
         command=lambda port, data: [
             sys.executable, "-m", "fabric", "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data), "--log-level", "warning",
+            *extra,
         ],
         create_path="/v1/uploads",
         ready=("GET", "/readyz", (200,)),

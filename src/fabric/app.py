@@ -47,6 +47,7 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
             max_size=settings.max_size,
             expiry=timedelta(seconds=settings.upload_expiry),
             sweep_interval=settings.sweep_interval,
+            md5=settings.md5,
         ),
         on_create=ingest.on_create,
         on_complete=ingest.on_complete,

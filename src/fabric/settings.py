@@ -19,6 +19,7 @@ class Settings:
     max_size: int = 1 << 40
     upload_expiry: float = 24 * 3600.0
     sweep_interval: float = 60.0
+    md5: bool = True
     no_auth: bool | None = None  # None: no authentication on a loopback address, tokens required elsewhere
     token_key: str | None = None  # the HS256 signing key; None: generated into the data dir
 
