@@ -1,5 +1,6 @@
 """The aspect store: schema-validated aspects on a provenance graph (LadybugDB embedded, or Neo4j)."""
 
+from aspects.access import Reader, hmac_redactor
 from aspects.errors import Conflict, InvalidCursor, InvalidUrn, NotFound, ValidationFailed
 from aspects.model import Aspect, ArtifactRecord, Lineage, Page
 from aspects.store import AspectStore, open_store
@@ -15,9 +16,11 @@ __all__ = [
     "Lineage",
     "NotFound",
     "Page",
+    "Reader",
     "Urn",
     "ValidationFailed",
     "find_artifact_urns",
+    "hmac_redactor",
     "is_artifact_urn",
     "new_urn",
     "open_store",

@@ -70,7 +70,7 @@ class LadybugBackend:
     def setup(self, labels: list[str], connections: list[tuple[str, str, str]]) -> None:
         with self._lock:
             self._load_catalog()
-            for statement in (q.CREATE_ARTIFACT_TABLE, q.CREATE_SCHEMA_TABLE, q.CREATE_ASPECT_KEY_TABLE):
+            for statement in (q.CREATE_ARTIFACT_TABLE, q.ADD_ARTIFACT_ORG, q.CREATE_SCHEMA_TABLE, q.CREATE_ASPECT_KEY_TABLE):
                 self.run(statement)
             self._load_catalog()
             for label in labels:

@@ -11,8 +11,10 @@ go entity node (primary key) -> adjacent edges.
 
 CREATE_ARTIFACT_TABLE = (
     "CREATE NODE TABLE IF NOT EXISTS Artifact(urn STRING PRIMARY KEY, name STRING, mime_type STRING, size INT64, "
-    "md5 STRING, sha256 STRING, location STRING, status STRING, created INT64, uploader STRING, props STRING)"
+    "md5 STRING, sha256 STRING, location STRING, status STRING, created INT64, uploader STRING, props STRING, org STRING)"
 )
+# Graphs made before artifacts recorded their organisation gain the column.
+ADD_ARTIFACT_ORG = "ALTER TABLE Artifact ADD IF NOT EXISTS org STRING"
 CREATE_SCHEMA_TABLE = (
     "CREATE NODE TABLE IF NOT EXISTS Schema(urn STRING PRIMARY KEY, name STRING, body STRING, builtin BOOLEAN, "
     "asserter STRING, registered INT64)"
@@ -41,11 +43,12 @@ LOAD_REGISTERED_SCHEMAS = "MATCH (s:Schema) WHERE s.builtin = false RETURN s.bod
 
 ARTIFACT_COLUMNS = (
     "a.urn AS urn, a.name AS name, a.status AS status, a.uploader AS uploader, a.created AS created, "
-    "a.mime_type AS mime_type, a.size AS size, a.md5 AS md5, a.sha256 AS sha256, a.location AS location, a.props AS props"
+    "a.mime_type AS mime_type, a.size AS size, a.md5 AS md5, a.sha256 AS sha256, a.location AS location, a.props AS props, "
+    "a.org AS org"
 )
 CREATE_ARTIFACT = (
     "MERGE (a:Artifact {urn: $urn}) ON CREATE SET a.name = $name, a.status = 'pending', a.uploader = $uploader, "
-    "a.created = $created, a.props = $props RETURN " + ARTIFACT_COLUMNS
+    "a.created = $created, a.props = $props, a.org = $org RETURN " + ARTIFACT_COLUMNS
 )
 GET_ARTIFACT = "MATCH (a:Artifact {urn: $urn}) RETURN " + ARTIFACT_COLUMNS
 SET_ARTIFACT_READY = (
@@ -122,11 +125,43 @@ QUERY_ASPECTS = (
     + ASPECT_WINDOW + " RETURN " + ASPECT_COLUMNS + " ORDER BY valid_from, urn LIMIT $limit"
 )
 
+# -- access: the `$r_*` parameters come from `aspects.access.Reader.params` ------------------------
+
+# `a` may be read: by its creator; by an admin of its organisation (a compute token: if it existed at `$r_at`);
+# by anyone while the open policy governs it; by the users and organisations it is granted to. For a compute
+# token, `$r_at` is when it was minted: policies and grants count only if made by then and still current.
+READABLE = (
+    "(a.uploader = $r_user OR ($r_admin AND a.org = $r_org AND a.created <= $r_at) "
+    "OR EXISTS { MATCH (a)-[p:GOVERNED_BY]->(o:Policy) WHERE o.urn = $r_open AND p.schema = $r_policy_schema "
+    "AND p.valid_to IS NULL AND p.valid_from <= $r_at } "
+    "OR EXISTS { MATCH (a)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $r_user OR w.urn = $r_org) "
+    "AND g.schema = $r_grant_schema AND g.valid_to IS NULL AND g.valid_from <= $r_at })"
+)
+# `a` may be managed (grants, policy): by its creator or an admin of its organisation, never by a compute token.
+MANAGEABLE = "($r_manage AND (a.uploader = $r_user OR ($r_admin AND a.org = $r_org)))"
+FILTER_READABLE = READABLE
+# Shared with the reader by someone else: a current grant to the reader's user or organisation.
+FILTER_SHARED = (
+    "a.uploader <> $r_user AND EXISTS { MATCH (a)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $r_user OR w.urn = $r_org) "
+    "AND g.schema = $r_grant_schema AND g.valid_to IS NULL AND g.valid_from <= $r_at }"
+)
+GET_READABLE_ARTIFACT = "MATCH (a:Artifact {urn: $urn}) WHERE " + READABLE + " RETURN " + ARTIFACT_COLUMNS
+READABLE_AMONG = "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) WHERE " + READABLE + " RETURN a.urn AS urn"
+# An aspect is visible if its entity is no artifact, or an artifact the reader may read (and manage, where
+# `$r_need_manage`: grants are seen only by those who manage the artifact).
+ASPECT_VISIBLE = (
+    "NOT EXISTS { MATCH (a:Artifact {urn: e.entity}) WHERE NOT (" + READABLE + " AND (NOT $r_need_manage OR " + MANAGEABLE + ")) }"
+)
+QUERY_VISIBLE_ASPECTS = (
+    "MATCH ()-[e:`{rel}`]->() WHERE ($schema = '' OR e.schema = $schema) AND "
+    + ASPECT_WINDOW + " AND " + ASPECT_VISIBLE + " RETURN " + ASPECT_COLUMNS + " ORDER BY valid_from, urn LIMIT $limit"
+)
+
 # -- batches (one statement for many rows; the WITH keeps each MATCH a primary-key lookup) ---------
 
 CREATE_ARTIFACTS = (
     "UNWIND $rows AS r MERGE (a:Artifact {urn: r.urn}) ON CREATE SET a.name = r.name, a.status = 'pending', "
-    "a.uploader = r.uploader, a.created = r.created, a.props = r.props"
+    "a.uploader = r.uploader, a.created = r.created, a.props = r.props, a.org = r.org"
 )
 EXISTING_NODES = "UNWIND $urns AS u MATCH (n:`{label}` {urn: u}) RETURN n.urn AS urn"
 MERGE_NODES = "UNWIND $urns AS u MERGE (n:`{label}` {urn: u}) ON CREATE SET n.created = $now"

@@ -76,6 +76,7 @@ class ArtifactRecord:
     sha256: str | None = None
     location: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)  # what the upload recorded, e.g. upload_id
+    org: str | None = None  # the creator's organisation (`urn:<ns>:org:<id>`), whose admins manage it
     aspects: list[Aspect] | None = None  # the current aspects, filled by get_artifact
 
     def to_json(self) -> dict[str, Any]:
@@ -91,6 +92,7 @@ class ArtifactRecord:
             "sha256": self.sha256,
             "location": self.location,
             "properties": self.properties,
+            "org": self.org,
         }
         if self.aspects is not None:
             out["aspects"] = [aspect.to_json() for aspect in self.aspects]

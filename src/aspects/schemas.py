@@ -35,7 +35,12 @@ BUILTIN_IDS = (
     "artifact-used-by-order.1",
     "collection-member.1",
     "policy.1",
+    "grant.1",
 )
+# Link targets of these labels are named by URNs of other kinds (a grant names a user or an organisation).
+LABEL_KINDS = {"Principal": ("user", "org")}
+# Relationship types the access predicate trusts: user schemas may not make edges of these types.
+RESERVED_RELS = frozenset({"GRANTED_TO"})
 
 
 def check_label(label: Any) -> str:
@@ -53,6 +58,11 @@ def check_rel(rel: Any) -> str:
 def kind_of_label(label: str) -> str:
     """The URN kind naming nodes of `label`: `Order` -> `order`, `TrainingRun` -> `trainingrun`."""
     return label.lower()
+
+
+def kinds_of_label(label: str) -> tuple[str, ...]:
+    """Every URN kind a link target of `label` may have: `Principal` -> `user`, `org`."""
+    return LABEL_KINDS.get(label, (kind_of_label(label),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +127,8 @@ def make_entry(body: Any, *, builtin: bool) -> SchemaEntry:
     except SchemaError as exc:
         raise ValidationFailed(f"not a valid JSON Schema: {exc.message}", exc.json_path) from None
     link = parse_link(body)
+    if link is not None and link.rel in RESERVED_RELS and not builtin:
+        raise ValidationFailed(f"relationship type {link.rel} is reserved for built-in schemas", "$.x-fabric-link.rel")
     validator = Draft202012Validator(body, format_checker=Draft202012Validator.FORMAT_CHECKER)
     return SchemaEntry(urn.id, body, link, builtin, validator)
 

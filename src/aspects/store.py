@@ -7,20 +7,23 @@ so that "as of T" (`valid_from <= T < valid_to`) and keyset paging by `(valid_fr
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from aspects.access import GRANT_REL, Reader
 from aspects.backend import Backend, Runner
 from aspects.cypher import decode_cursor, encode_cursor, fill
 from aspects.errors import Conflict, InvalidUrn, NotFound, ValidationFailed
 from aspects.lineage import walk
 from aspects.model import Aspect, ArtifactRecord, Lineage, Page, from_micros, to_micros
-from aspects.schemas import CONTENT_REL, SchemaEntry, SchemaRegistry, kind_of_label, make_entry
+from aspects.schemas import CONTENT_REL, SchemaEntry, SchemaRegistry, kind_of_label, kinds_of_label, make_entry
 from aspects.urns import NAMESPACE_RE, parse_urn
 
 FAR_FUTURE = 1 << 62  # "now" in time-window queries: later than any stored time
@@ -144,7 +147,7 @@ class AspectStore:
             urn = parse_urn(target)
         except InvalidUrn as exc:
             raise ValidationFailed(str(exc), path) from None
-        if urn.kind.replace("-", "") != kind_of_label(entry.link.label):
+        if urn.kind.replace("-", "") not in kinds_of_label(entry.link.label):
             raise ValidationFailed(f"{target!r} is not a {kind_of_label(entry.link.label)} URN", path)
         return target
 
@@ -178,6 +181,7 @@ class AspectStore:
             sha256=row["sha256"],
             location=row["location"],
             properties=orjson.loads(row["props"]) if row["props"] else {},
+            org=row.get("org"),
         )
 
     # -- artifacts --------------------------------------------------------------------------------
@@ -190,8 +194,12 @@ class AspectStore:
         uploader: str,
         created: datetime | None = None,
         properties: dict[str, Any] | None = None,
+        org: str | None = None,
     ) -> ArtifactRecord:
-        """A `pending` artifact node; creating one that exists returns it unchanged."""
+        """A `pending` artifact node; creating one that exists returns it unchanged.
+
+        `org` is the creator's organisation (`urn:<ns>:org:<id>`): its admins may read and manage the artifact.
+        """
         parse_urn(urn, "artifact")
         if not isinstance(name, str) or not name:
             raise ValueError("name must be a non-empty string")
@@ -205,9 +213,16 @@ class AspectStore:
                     "uploader": _check_asserter(uploader),
                     "created": created_micros,
                     "props": canonical(properties or {}),
+                    "org": self._org(org),
                 },
             )
         return self._record(rows[0])
+
+    @staticmethod
+    def _org(org: Any) -> str | None:
+        if org is not None:
+            parse_urn(org, "org")
+        return org
 
     def _artifact_row(self, urn: str) -> dict[str, Any]:
         rows = self.backend.run(self._q.GET_ARTIFACT, {"urn": urn})
@@ -215,18 +230,36 @@ class AspectStore:
             raise NotFound(f"no artifact {urn!r}")
         return rows[0]
 
-    def get_artifact(self, urn: str) -> ArtifactRecord:
-        """The artifact with its current aspects."""
+    def get_artifact(self, urn: str, *, reader: Reader | None = None) -> ArtifactRecord:
+        """The artifact with its current aspects; NotFound too if `reader` may not read it (existence is not revealed).
+
+        Its grants are among the aspects only for a reader who may manage it."""
         parse_urn(urn, "artifact")
-        record = self._record(self._artifact_row(urn))
-        record.aspects = self._current_aspects(urn)
+        record = self._readable_record(urn, reader)
+        record.aspects = self._current_aspects(urn, reader)
         return record
 
-    def _current_aspects(self, entity: str) -> list[Aspect]:
+    def _readable_record(self, urn: str, reader: Reader | None) -> ArtifactRecord:
+        if reader is None:
+            return self._record(self._artifact_row(urn))
+        rows = self.backend.run(self._q.GET_READABLE_ARTIFACT, {"urn": urn, **reader.params(self.namespace)})
+        if not rows:
+            raise NotFound(f"no artifact {urn!r}")
+        return self._record(rows[0])
+
+    def readable_artifacts(self, urns: list[str], reader: Reader) -> set[str]:
+        """Which of `urns` name artifacts `reader` may read (one query per thousand)."""
+        found: set[str] = set()
+        for start in range(0, len(urns), 1000):
+            rows = self.backend.run(self._q.READABLE_AMONG, {"urns": urns[start:start + 1000], **reader.params(self.namespace)})
+            found.update(row["urn"] for row in rows)
+        return found
+
+    def _current_aspects(self, entity: str, reader: Reader | None = None) -> list[Aspect]:
         aspects: list[Aspect] = []
         cursor = None
         while True:
-            page = self.query_aspects(entity=entity, limit=1000, cursor=cursor)
+            page = self.query_aspects(entity=entity, limit=1000, cursor=cursor, reader=reader)
             aspects.extend(page.items)
             if page.next_cursor is None:
                 return aspects
@@ -287,12 +320,15 @@ class AspectStore:
         status: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        reader: Reader | None = None,
+        shared: bool = False,
     ) -> Page[ArtifactRecord]:
         """Artifacts newest first (by `created`, then URN, both descending), keyset-paged.
 
         `name` matches exactly, `name_prefix` by prefix; `created_after` is inclusive and `created_before`
         exclusive; `schema` keeps artifacts with a current aspect of that schema; `collection` keeps
-        current members of that collection.
+        current members of that collection. With a `reader`, only what it may read; with `shared` too, only
+        what others granted to it (its user or its organisation).
         """
         q = self._q
         clauses: list[str] = []
@@ -326,6 +362,13 @@ class AspectStore:
         if cursor is not None:
             params["cursor_created"], params["cursor_urn"] = decode_cursor("artifacts", cursor, (int, str))
             clauses.append(q.FILTER_AFTER_CURSOR)
+        if shared and reader is None:
+            raise ValueError("shared needs a reader")
+        if reader is not None:
+            clauses.append(q.FILTER_READABLE)
+            if shared:
+                clauses.append(q.FILTER_SHARED)
+            params.update(reader.params(self.namespace))
         head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if collection is not None else q.LIST_ARTIFACTS_MATCH
         if clauses:
             head += (" AND " if collection is not None else " WHERE ") + " AND ".join(clauses)
@@ -337,11 +380,14 @@ class AspectStore:
             next_cursor = encode_cursor("artifacts", last["created"], last["urn"])
         return Page(items, next_cursor)
 
-    def collection_members(self, collection_urn: str, *, limit: int = 100, cursor: str | None = None) -> Page[ArtifactRecord]:
-        """The current members of a collection, newest first; NotFound if the collection was never mentioned."""
+    def collection_members(
+        self, collection_urn: str, *, limit: int = 100, cursor: str | None = None, reader: Reader | None = None
+    ) -> Page[ArtifactRecord]:
+        """The current members of a collection (those `reader` may read), newest first; NotFound if the
+        collection was never mentioned."""
         parse_urn(collection_urn, "collection")
         self._require_node(self.backend, "Collection", collection_urn)
-        return self.list_artifacts(collection=collection_urn, limit=limit, cursor=cursor)
+        return self.list_artifacts(collection=collection_urn, limit=limit, cursor=cursor, reader=reader)
 
     def pending_artifacts(self) -> list[ArtifactRecord]:
         """Artifacts whose upload has not completed, with what the upload recorded in `properties`."""
@@ -476,6 +522,7 @@ class AspectStore:
                 "uploader": _check_asserter(item["uploader"]),
                 "created": _micros(created, "created") if created is not None else self._now(),
                 "props": canonical(item.get("properties") or {}),
+                "org": self._org(item.get("org")),
             })
         with self._lock:
             with self.backend.transaction() as tx:
@@ -496,8 +543,14 @@ class AspectStore:
             raise NotFound(f"no aspect {urn!r}")
         return self._aspect(rows[0], rel)
 
-    def get_aspect(self, urn: str) -> Aspect:
-        return self._get(self.backend, urn)
+    def get_aspect(self, urn: str, *, reader: Reader | None = None) -> Aspect:
+        """One aspect; NotFound too if `reader` may not read its entity (or, for a grant, manage it)."""
+        aspect = self._get(self.backend, urn)
+        if reader is not None and self._label_of(aspect.entity) == "Artifact":
+            record = self._readable_record(aspect.entity, reader)
+            if aspect.rel == GRANT_REL and not reader.may_manage(record):
+                raise NotFound(f"no aspect {urn!r}")
+        return aspect
 
     def _close(self, tx: Runner, aspect: Aspect, asserter: str, now: int) -> None:
         label = self._label_of(aspect.entity)
@@ -541,11 +594,14 @@ class AspectStore:
 
     def _query_rel(
         self, runner: Runner, rel: str, label: str | None, entity: str | None, schema: str, at: int, include_retracted: bool,
-        after_from: int, after_urn: str, limit: int,
+        after_from: int, after_urn: str, limit: int, reader: Reader | None = None,
     ) -> list[dict[str, Any]]:
         params = {
             "schema": schema, "at": at, "include_retracted": include_retracted, "after_from": after_from, "after_urn": after_urn, "limit": limit,
         }
+        if reader is not None and entity is None:
+            params.update(reader.params(self.namespace), r_need_manage=rel == GRANT_REL)
+            return runner.run(fill(self._q.QUERY_VISIBLE_ASPECTS, rel=rel), params)
         if entity is not None:
             assert label is not None
             return runner.run(fill(self._q.QUERY_ASPECTS_OF_ENTITY, label=label, rel=rel), {**params, "entity": entity})
@@ -560,11 +616,14 @@ class AspectStore:
         include_retracted: bool = False,
         limit: int = 100,
         cursor: str | None = None,
+        reader: Reader | None = None,
     ) -> Page[Aspect]:
         """Aspects oldest first by (valid_from, urn), keyset-paged.
 
         Without `at`: the current aspects (or every aspect ever, with `include_retracted`). With `at`: those
-        valid at that time (or every aspect asserted by then, with `include_retracted`).
+        valid at that time (or every aspect asserted by then, with `include_retracted`). With a `reader`: only
+        aspects of entities it may read (NotFound for an `entity` it may not read), and grants only of
+        artifacts it may manage.
         """
         _check_limit(limit)
         entry = self.registry.get(schema) if schema is not None else None
@@ -576,9 +635,13 @@ class AspectStore:
         at_micros = _micros(at, "at") if at is not None else FAR_FUTURE
         schema_id = self.registry.full_id(entry.name) if entry else ""
         rels = [entry.rel] if entry else self.registry.rels()
+        if reader is not None and entity is not None and label == "Artifact":
+            if not reader.may_manage(self._readable_record(entity, reader)):
+                rels = [rel for rel in rels if rel != GRANT_REL]  # user schemas may not use GRANTED_TO: only grants are dropped
         rows: dict[str, tuple[dict[str, Any], str]] = {}
         for rel in rels:
-            for row in self._query_rel(self.backend, rel, label, entity, schema_id, at_micros, include_retracted, after_from, after_urn, limit + 1):
+            found = self._query_rel(self.backend, rel, label, entity, schema_id, at_micros, include_retracted, after_from, after_urn, limit + 1, reader)
+            for row in found:
                 rows.setdefault(row["urn"], (row, rel))
         ordered = sorted(rows.values(), key=lambda item: (item[0]["valid_from"], item[0]["urn"]))
         items = [self._aspect(row, rel) for row, rel in ordered[:limit]]
@@ -620,8 +683,15 @@ class AspectStore:
         at: datetime | None = None,
         node_limit: int = 10_000,
         time_limit: float = 5.0,
+        reader: Reader | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> Lineage:
-        """The lineage graph around an artifact or order; see `aspects.lineage.walk`."""
+        """The lineage graph around an artifact or order; see `aspects.lineage.walk`.
+
+        With a `reader`: NotFound if the root is an artifact it may not read; every other artifact it may not
+        read is kept (the shape of the provenance stays honest) as a redacted node, `{"urn": redact(urn),
+        "kind": "artifact", "redacted": true}`, and the aspects of its edges are not named.
+        """
         if direction not in ("upstream", "downstream", "both"):
             raise ValueError("direction must be upstream, downstream or both")
         if not isinstance(depth, int) or not 0 <= depth <= MAX_DEPTH:
@@ -633,7 +703,9 @@ class AspectStore:
         rows = self.backend.run(fill(template, label=label), {"urn": urn})
         if not rows:
             raise NotFound(f"no {label.lower()} {urn!r}")
-        return walk(
+        if reader is not None and label == "Artifact":
+            self._readable_record(urn, reader)
+        graph = walk(
             self.backend,
             rows[0],
             rels=self.registry.lineage_rels(),
@@ -643,6 +715,27 @@ class AspectStore:
             node_limit=node_limit,
             time_limit=time_limit,
         )
+        if reader is None:
+            return graph
+        return self._redacted(graph, reader, redact or self._default_redact)
+
+    def _default_redact(self, urn: str) -> str:
+        return f"urn:{self.namespace}:redacted:{hashlib.blake2b(urn.encode(), digest_size=16).hexdigest()}"
+
+    def _redacted(self, graph: Lineage, reader: Reader, redact: Callable[[str], str]) -> Lineage:
+        artifacts = [node["urn"] for node in graph.nodes if node["kind"] == "artifact" and node["urn"] != graph.root]
+        hidden = set(artifacts) - self.readable_artifacts(artifacts, reader)
+        if not hidden:
+            return graph
+        nodes = [{"urn": redact(node["urn"]), "kind": "artifact", "redacted": True} if node["urn"] in hidden else node for node in graph.nodes]
+        edges = []
+        for edge in graph.edges:
+            if edge["from"] in hidden or edge["to"] in hidden:
+                edge = {**edge, "aspect": None}
+                edge["from"] = redact(edge["from"]) if edge["from"] in hidden else edge["from"]
+                edge["to"] = redact(edge["to"]) if edge["to"] in hidden else edge["to"]
+            edges.append(edge)
+        return Lineage(root=graph.root, nodes=nodes, edges=edges, truncated=graph.truncated)
 
     # -- life -------------------------------------------------------------------------------------
 
