@@ -57,6 +57,7 @@ SET_ARTIFACT_READY = (
     "RETURN " + ARTIFACT_COLUMNS
 )
 PENDING_ARTIFACTS = "MATCH (a:Artifact) WHERE a.status = 'pending' RETURN " + ARTIFACT_COLUMNS + " ORDER BY a.created, a.urn"
+ABANDON_ARTIFACT = "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'pending' SET a.status = 'abandoned' RETURN a.urn AS urn"
 BLOB_REFERENCED = "MATCH (a:Artifact) WHERE a.sha256 = $sha256 RETURN a.urn AS urn LIMIT 1"
 REFERENCED_BLOBS = "MATCH (a:Artifact) WHERE a.sha256 IS NOT NULL RETURN DISTINCT a.sha256 AS sha256"
 NODE_EXISTS = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn"

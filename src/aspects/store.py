@@ -28,7 +28,7 @@ from aspects.urns import NAMESPACE_RE, parse_urn
 
 FAR_FUTURE = 1 << 62  # "now" in time-window queries: later than any stored time
 ARTIFACT_SCHEMA = "artifact.1"
-STATUSES = ("pending", "ready")
+STATUSES = ("pending", "ready", "abandoned")
 MAX_LIMIT = 10_000
 MAX_DEPTH = 50
 SHA256_HEX = frozenset("0123456789abcdef")
@@ -392,6 +392,12 @@ class AspectStore:
     def pending_artifacts(self) -> list[ArtifactRecord]:
         """Artifacts whose upload has not completed, with what the upload recorded in `properties`."""
         return [self._record(row) for row in self.backend.run(self._q.PENDING_ARTIFACTS)]
+
+    def abandon_artifact(self, urn: str) -> bool:
+        """Mark a pending artifact `abandoned` (its upload is gone and its bytes will never come); False if it
+        was not pending. Nothing is deleted: the node stays, so its URN keeps answering."""
+        with self._lock:
+            return bool(self.backend.run(self._q.ABANDON_ARTIFACT, {"urn": urn}))
 
     def is_blob_referenced(self, sha256: str) -> bool:
         if not isinstance(sha256, str) or len(sha256) != 64 or not set(sha256) <= SHA256_HEX:

@@ -12,7 +12,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from aspects import AspectStore, open_store
-from fabric.api import artifacts, aspects, blobs, health, schemas
+from fabric import maintenance
+from fabric.api import access, artifacts, aspects, blobs, health, schemas
 from fabric.blobs import BlobStore
 from fabric.errors import exception_handlers
 from fabric.auth.middleware import AuthMiddleware
@@ -57,6 +58,18 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
     return AppState(settings=settings, store=store, blobs=blob_store, tus=tus)
 
 
+async def keep_consistent(state: AppState) -> None:
+    """Reconcile the graph with the uploads at start-up, then collect unreferenced blobs now and then."""
+    settings = state.settings
+    while True:
+        try:
+            await anyio.to_thread.run_sync(maintenance.reconcile, state.store, state.tus.store)
+            await anyio.to_thread.run_sync(maintenance.collect_garbage, state.store, state.blobs, settings.blob_grace)
+        except Exception:
+            log.exception("maintenance failed; retrying at the next interval")
+        await anyio.sleep(settings.gc_interval)
+
+
 def token_secret(settings: Settings) -> bytes:
     return settings.token_key.encode() if settings.token_key else load_or_create_secret(settings.data_dir)
 
@@ -70,13 +83,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with state.tus.running():
+            async with state.tus.running(), anyio.create_task_group() as tasks:
+                tasks.start_soon(keep_consistent, state)
                 yield
+                tasks.cancel_scope.cancel()
         finally:
             await anyio.to_thread.run_sync(store.close)
 
     app = Starlette(
-        routes=[*health.routes, *state.tus.routes, *blobs.routes, *artifacts.routes, *aspects.routes, *schemas.routes],
+        routes=[*health.routes, *state.tus.routes, *blobs.routes, *artifacts.routes, *access.routes, *aspects.routes, *schemas.routes],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         middleware=[
             Middleware(MetricsMiddleware),

@@ -27,12 +27,14 @@ def main() -> None:
 @click.option("--max-size", default=1 << 40, show_default=True, type=int, help="Largest upload in bytes (Tus-Max-Size).")
 @click.option("--upload-expiry", default=24 * 3600.0, show_default=True, type=float, help="Seconds an unfinished, untouched upload is kept.")
 @click.option("--sweep-interval", default=60.0, show_default=True, type=float, help="Seconds between sweeps of expired uploads.")
+@click.option("--gc-interval", default=3600.0, show_default=True, type=float, help="Seconds between collections of blobs no artifact names.")
+@click.option("--blob-grace", default=3600.0, show_default=True, type=float, help="Seconds an unreferenced blob is kept before it may be collected.")
 @click.option("--md5/--no-md5", default=True, show_default=True, help="Compute each upload's md5 beside its sha256 (md5 takes more CPU than sha256).")
 @click.option("--no-auth/--auth", "no_auth", default=None, help="Serve without tokens (one local user). Default: --no-auth on a loopback address, --auth elsewhere.")
 @click.option("--token-key", default=None, help="HS256 key that signs tokens (default: generated into the data dir).")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, data_dir: Path, graph_url: str | None, neo4j_user: str | None, neo4j_password: str | None,
-          neo4j_database: str | None, namespace: str, max_size: int, upload_expiry: float, sweep_interval: float, md5: bool, no_auth: bool | None,
+          neo4j_database: str | None, namespace: str, max_size: int, upload_expiry: float, sweep_interval: float, gc_interval: float, blob_grace: float, md5: bool, no_auth: bool | None,
           token_key: str | None, log_level: str) -> None:
     """Run the server (embedded graph and storage under --data-dir unless --graph-url is given).
 
@@ -46,7 +48,7 @@ def serve(host: str, port: int, data_dir: Path, graph_url: str | None, neo4j_use
     settings = Settings(
         data_dir=data_dir, host=host, port=port, graph_url=graph_url, neo4j_user=neo4j_user, neo4j_password=neo4j_password,
         neo4j_database=neo4j_database, namespace=namespace, max_size=max_size, upload_expiry=upload_expiry, sweep_interval=sweep_interval,
-        md5=md5, no_auth=no_auth, token_key=token_key,
+        gc_interval=gc_interval, blob_grace=blob_grace, md5=md5, no_auth=no_auth, token_key=token_key,
     )
     app = create_app(settings)
     auth = "no authentication: every caller is the local user" if settings.auth_disabled else "bearer tokens required"

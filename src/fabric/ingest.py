@@ -122,7 +122,8 @@ class UploadIngest:
                 name=name or info.id,
                 uploader=principal.user_urn,
                 created=info.created_at,
-                properties={"upload_id": info.id, "org": principal.org_urn},
+                properties={"upload_id": info.id, "org": principal.org_urn, "uploader_name": principal.display_name},
+                org=principal.org_urn,
             )
         )
         metrics.UPLOADS_CREATED.inc()
@@ -165,4 +166,7 @@ class UploadIngest:
             raise TusError(404, "Upload not found", "no upload has this id (it may have been terminated or swept after expiry)")
 
     async def on_abandon(self, info: UploadInfo) -> None:
+        urn = info.extra_headers.get(ARTIFACT_URN_HEADER)
+        if urn is not None:
+            await anyio.to_thread.run_sync(self.store.abandon_artifact, urn)
         log.info("upload %s abandoned before completion", info.id)

@@ -20,6 +20,8 @@ class Settings:
     upload_expiry: float = 24 * 3600.0
     sweep_interval: float = 60.0
     md5: bool = True
+    gc_interval: float = 3600.0  # seconds between reconciliations and collections of unreferenced blobs
+    blob_grace: float = 3600.0  # an unreferenced blob younger than this is kept (it may be being registered)
     no_auth: bool | None = None  # None: no authentication on a loopback address, tokens required elsewhere
     token_key: str | None = None  # the HS256 signing key; None: generated into the data dir
 

@@ -1,0 +1,125 @@
+"""Blobs, uploads and the graph stay consistent: abandoned uploads, start-up reconciliation, blob garbage
+collection, and a graph backend that goes away and comes back. On each backend."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures_aspects import BACKENDS, wipe_neo4j
+from tests.fixtures_neo4j import Neo4jServer, free_port
+from tests.server_process import FabricServer
+from tests.tus.helpers import TUS, blob, create, patch, upload
+
+ServerFactory = Callable[..., FabricServer]
+
+
+@pytest.fixture(params=BACKENDS)
+def make_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerFactory]:
+    """Servers on one data dir (and one graph), started with extra arguments; all stopped at the end."""
+    graph_args: list[str] = []
+    if request.param == "neo4j":
+        url = request.getfixturevalue("neo4j_url")
+        wipe_neo4j(url)
+        graph_args = ["--graph-url", url]
+    started: list[FabricServer] = []
+    port = free_port()
+
+    def factory(*args: str) -> FabricServer:
+        server = FabricServer(tmp_path / "data", port=port, args=[*graph_args, *args])
+        started.append(server)
+        return server.start()
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def status_of(client: httpx.Client, urn: str) -> str:
+    return client.get(f"/v1/artifacts/{urn}").json()["status"]
+
+
+def test_terminated_upload_leaves_an_abandoned_artifact(make_server: ServerFactory) -> None:
+    server = make_server()
+    with httpx.Client(base_url=server.url) as client:
+        created = create(client, 100)
+        assert client.delete(created.headers["Location"], headers=TUS).status_code == 204
+        assert status_of(client, created.headers["Artifact-Urn"]) == "abandoned"
+        listed = client.get("/v1/artifacts", params={"status": "abandoned"}).json()["items"]
+        assert created.headers["Artifact-Urn"] in {a["urn"] for a in listed}
+
+
+def test_start_up_abandons_artifacts_whose_upload_vanished(make_server: ServerFactory) -> None:
+    server = make_server()
+    with httpx.Client(base_url=server.url) as client:
+        kept = create(client, 10)
+        lost = create(client, 10)
+    server.kill()
+    lost_id = lost.headers["Location"].rsplit("/", 1)[1]
+    for path in (server.data_dir / "uploads").glob(f"{lost_id}*"):
+        path.unlink()  # as if the server died after sweeping the upload and before telling the graph
+    server = make_server()
+    with httpx.Client(base_url=server.url) as client:
+        assert wait_for(lambda: status_of(client, lost.headers["Artifact-Urn"]) == "abandoned")
+        assert status_of(client, kept.headers["Artifact-Urn"]) == "pending"
+        assert patch(client, httpx.URL(kept.headers["Location"]).path, 0, b"0123456789").status_code == 204
+        assert status_of(client, kept.headers["Artifact-Urn"]) == "ready"
+
+
+def test_unreferenced_blobs_are_collected_and_referenced_ones_kept(make_server: ServerFactory) -> None:
+    server = make_server("--gc-interval", "0.3", "--blob-grace", "0")
+    orphan = hashlib.sha256(b"nobody names me").hexdigest()
+    orphan_path = server.data_dir / "blobs" / "sha256" / orphan[:2] / orphan[2:4] / orphan
+    orphan_path.parent.mkdir(parents=True, exist_ok=True)
+    orphan_path.write_bytes(b"nobody names me")
+    data = os.urandom(1000)
+    with httpx.Client(base_url=server.url) as client:
+        urn = upload(client, data).headers["Artifact-Urn"]
+        assert wait_for(lambda: not orphan_path.exists()), "the orphan blob was not collected"
+        time.sleep(0.7)  # more collections have run since
+        assert blob(client, urn).content == data
+
+
+def test_graph_backend_unavailable_then_back(tmp_path: Path) -> None:
+    """Neo4j stops while an upload finishes: the bytes are kept, the server says it is not ready, and once the
+    graph is back the completion is repeated at start-up and the artifact is whole."""
+    neo4j = Neo4jServer(tmp_path / "neo4j", port=free_port())
+    url = neo4j.start()
+    server = FabricServer(tmp_path / "data", args=["--graph-url", url])
+    server.start()
+    data = os.urandom(3 << 20)
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            created = create(client, len(data))
+            location = httpx.URL(created.headers["Location"]).path
+            assert patch(client, location, 0, data[:1 << 20]).status_code == 204
+            neo4j.stop()  # its data dir is ours, so it is kept
+            finished = patch(client, location, 1 << 20, data[1 << 20 :])
+            assert finished.status_code == 500
+            assert finished.headers["Content-Type"] == "application/problem+json"
+            assert client.head(location, headers=TUS).headers["Upload-Offset"] == str(len(data))
+            assert client.get("/readyz").status_code == 503
+        server.stop()
+        neo4j.start()
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            assert wait_for(lambda: status_of(client, created.headers["Artifact-Urn"]) == "ready")
+            assert blob(client, created.headers["Artifact-Urn"]).content == data
+    finally:
+        server.stop()
+        neo4j.stop()
