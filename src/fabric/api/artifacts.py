@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.access import readable_artifact
+from fabric.access import readable_artifact, reader_of, redactor
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, page, query_int, query_time
 
@@ -17,6 +17,7 @@ LIST_FILTERS = ("name", "mime_type", "collection", "schema", "status")
 
 async def list_artifacts(request: Request) -> Response:
     store = app_state(request).store
+    reader = reader_of(request)
     filters = {key: request.query_params[key] for key in LIST_FILTERS if key in request.query_params}
     if "mime" in request.query_params:
         filters.setdefault("mime_type", request.query_params["mime"])
@@ -27,6 +28,7 @@ async def list_artifacts(request: Request) -> Response:
             created_after=query_time(request, "created_after"),
             limit=query_int(request, "limit", 100, 1, 1000),
             cursor=request.query_params.get("cursor"),
+            reader=reader,
         )
     )
     return page(request, [artifact.to_json() for artifact in result.items], result.next_cursor)
@@ -40,8 +42,11 @@ async def get_artifact(request: Request) -> Response:
 async def collection_members(request: Request) -> Response:
     store = app_state(request).store
     urn = request.path_params["urn"]
+    reader = reader_of(request)
     result = await anyio.to_thread.run_sync(
-        lambda: store.collection_members(urn, limit=query_int(request, "limit", 100, 1, 1000), cursor=request.query_params.get("cursor"))
+        lambda: store.collection_members(
+            urn, limit=query_int(request, "limit", 100, 1, 1000), cursor=request.query_params.get("cursor"), reader=reader
+        )
     )
     return page(request, [artifact.to_json() for artifact in result.items], result.next_cursor, collection=urn)
 
@@ -51,12 +56,16 @@ async def lineage(request: Request) -> Response:
     if direction not in ("upstream", "downstream", "both"):
         raise HTTPException(400, "direction must be upstream, downstream or both")
     store = app_state(request).store
+    reader = reader_of(request)
+    redact = redactor(request) if reader is not None else None
     result = await anyio.to_thread.run_sync(
         lambda: store.lineage(
             request.path_params["urn"],
             direction=direction,
             depth=query_int(request, "depth", 10, 1, 50),
             at=query_time(request, "at"),
+            reader=reader,
+            redact=redact,
         )
     )
     return ORJSONResponse(result.to_json())

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.access import current_user
+from fabric.access import check_assert, check_change, current_user, reader_of
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int, query_time, required
 
@@ -18,6 +18,7 @@ async def assert_aspect(request: Request) -> Response:
     schema = required(body, "schema", str)
     content = required(body, "content", (dict, list, str, int, float, bool))
     store = app_state(request).store
+    await anyio.to_thread.run_sync(check_assert, request, entity, schema)
     aspect = await anyio.to_thread.run_sync(lambda: store.assert_aspect(entity, schema, content, asserter=current_user(request)))
     return ORJSONResponse(aspect.to_json(), status_code=201, headers={"Location": f"/v1/aspects/{aspect.urn}"})
 
@@ -25,6 +26,7 @@ async def assert_aspect(request: Request) -> Response:
 async def query_aspects(request: Request) -> Response:
     store = app_state(request).store
     params = request.query_params
+    reader = reader_of(request)
     result = await anyio.to_thread.run_sync(
         lambda: store.query_aspects(
             entity=params.get("entity"),
@@ -33,6 +35,7 @@ async def query_aspects(request: Request) -> Response:
             include_retracted=query_bool(request, "include_retracted"),
             limit=query_int(request, "limit", 100, 1, 1000),
             cursor=params.get("cursor"),
+            reader=reader,
         )
     )
     return page(request, [aspect.to_json() for aspect in result.items], result.next_cursor)
@@ -40,7 +43,8 @@ async def query_aspects(request: Request) -> Response:
 
 async def get_aspect(request: Request) -> Response:
     store = app_state(request).store
-    aspect = await anyio.to_thread.run_sync(store.get_aspect, request.path_params["urn"])
+    reader = reader_of(request)
+    aspect = await anyio.to_thread.run_sync(lambda: store.get_aspect(request.path_params["urn"], reader=reader))
     return ORJSONResponse(aspect.to_json())
 
 
@@ -48,12 +52,14 @@ async def update_aspect(request: Request) -> Response:
     body = await json_object(request)
     content = required(body, "content", (dict, list, str, int, float, bool))
     store = app_state(request).store
+    await anyio.to_thread.run_sync(check_change, request, request.path_params["urn"])
     aspect = await anyio.to_thread.run_sync(lambda: store.update_aspect(request.path_params["urn"], content, asserter=current_user(request)))
     return ORJSONResponse(aspect.to_json(), headers={"Location": f"/v1/aspects/{aspect.urn}"})
 
 
 async def retract_aspect(request: Request) -> Response:
     store = app_state(request).store
+    await anyio.to_thread.run_sync(check_change, request, request.path_params["urn"])
     aspect = await anyio.to_thread.run_sync(lambda: store.retract_aspect(request.path_params["urn"], asserter=current_user(request)))
     return ORJSONResponse(aspect.to_json())
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.access import current_user
+from fabric.access import current_user, require_user_token
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object
 
@@ -18,6 +18,7 @@ async def list_schemas(request: Request) -> Response:
 
 
 async def register_schema(request: Request) -> Response:
+    require_user_token(request)
     schema = await json_object(request)
     store = app_state(request).store
     registered = await anyio.to_thread.run_sync(lambda: store.register_schema(schema, asserter=current_user(request)))

@@ -291,6 +291,39 @@ class Fabric:
         aliases = {"up": "upstream", "down": "downstream"}
         return self._backend.lineage(urn, direction=aliases.get(direction, direction), depth=depth, at=at)
 
+    # ---- access ------------------------------------------------------------------------------------
+
+    def _platform(self, what: str) -> PlatformBackend:
+        if not isinstance(self._backend, PlatformBackend):
+            raise ConfigurationError(f"{what} needs a server (set FABRIC_URL): local mode has one user and no sharing")
+        return self._backend
+
+    def grant_access(self, urn: str, *, email: str | None = None, org: str | None = None) -> dict[str, Any]:
+        """Let a user (by email) or an organisation (by id) read the artifact; returns the grant (its `id` revokes it)."""
+        if (email is None) == (org is None):
+            raise ValueError("give exactly one of email and org")
+        return self._platform("sharing").grant_access(urn, email=email, org=org)
+
+    def list_access(self, urn: str, *, include_revoked: bool = False) -> list[dict[str, Any]]:
+        """The artifact's grants (only its creator and its organisation's admins may list them)."""
+        return self._platform("sharing").list_access(urn, include_revoked=include_revoked)
+
+    def revoke_access(self, urn: str, grant: str) -> dict[str, Any]:
+        return self._platform("sharing").revoke_access(urn, grant)
+
+    def shared_artifacts(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """What others shared with you (or your organisation); the creator is shown as organisation and name only."""
+        return self._platform("sharing").shared_artifacts(limit)
+
+    def order_token(self, order: str, ttl: int | None = None) -> dict[str, Any]:
+        """A compute token for `order`: it can upload, and read what you can read now; nothing else."""
+        return self._platform("a compute token").order_token(order, ttl)
+
+    def with_token(self, token: str) -> "Fabric":
+        """Another client of the same server, acting with `token`."""
+        backend = self._platform("a token")
+        return Fabric(url=backend.url, token=token, timeout=backend.timeout)
+
     def order(self, service: str, inputs: Any = None, *, order_urn: str | None = None) -> "Order":
         """A context manager recording a service run: its inputs (every artifact URN in `inputs`) and outputs."""
         from fabric.client.order import Order

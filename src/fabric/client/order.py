@@ -8,6 +8,10 @@ Entering resolves every artifact URN in the inputs (each must exist and be reada
 written, so a bad input leaves no trace. Then it asserts `order-status.1` (`running`) on the order and
 `artifact-used-by-order.1` on each input. Outputs get `artifact-produced-by-order.1`. Leaving sets the status
 to `succeeded`, or `failed` with the error: an update (retract + assert), so the run's history stays queryable.
+
+Against a server with access control (the client holds a token), the order first obtains a compute token
+scoped to it: inputs are resolved and downloaded, and outputs uploaded, with that token, which reads only
+what the caller could read when the order started. The order's aspects are asserted with the caller's token.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class Order:
         self._paths: dict[str, Path] = {}
         self._scratch: Path | None = None
         self._started = _now()
+        self.compute: "Fabric" = fabric  # the client for inputs and outputs: a compute token's, when the server has auth
+        self.compute_token: str | None = None
 
     @property
     def id(self) -> str:
@@ -71,7 +77,11 @@ class Order:
     # ---- lifecycle ----------------------------------------------------------------------------------
 
     def __enter__(self) -> "Order":
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.cleanup()
+            raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
@@ -83,11 +93,22 @@ class Order:
         finally:
             self.cleanup()
 
+    def _obtain_compute_token(self) -> None:
+        if not getattr(getattr(self.fabric, "_backend", None), "token", None):
+            return  # local mode, or a server without authentication: nothing to scope
+        try:
+            self.compute_token = self.fabric.order_token(self.urn)["token"]
+        except FabricError as exc:
+            raise OrderFailed(f"order {self.urn} could not obtain a compute token: {exc}", status=exc.status) from exc
+        self.compute = self.fabric.with_token(self.compute_token)
+
     def start(self) -> None:
+        # 0. With access control, a compute token scoped to this order reads the inputs and uploads the outputs.
+        self._obtain_compute_token()
         # 1. Resolve every input before writing anything: a missing or unreadable one stops the order clean.
         for urn in find_artifact_urns(self.inputs_payload):
             try:
-                artifact = self.fabric.get_artifact(urn)
+                artifact = self.compute.get_artifact(urn)
             except FabricError as exc:
                 raise OrderFailed(f"order input {urn} cannot be used: {exc}", status=exc.status) from exc
             if artifact.status != "ready":
@@ -137,6 +158,9 @@ class Order:
         self._set_status("failed", error)
 
     def cleanup(self) -> None:
+        if self.compute is not self.fabric:
+            self.compute.close()
+            self.compute = self.fabric
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -166,7 +190,9 @@ class Order:
     def upload_artifact(self, *args: Any, **kwargs: Any) -> Artifact:
         """`Fabric.upload_artifact`, recording the result as produced by this order."""
         kwargs.setdefault("force_upload", True)  # an output is a new artifact of this order, even if the bytes are old
-        artifact = self.fabric.upload_artifact(*args, **kwargs)
+        artifact = self.compute.upload_artifact(*args, **kwargs)
+        if self.compute is not self.fabric:
+            artifact = self.fabric.get_artifact(artifact.id)  # bound to the caller's client, which outlives the compute token
         self.fabric.add_aspect(artifact.id, PRODUCED_SCHEMA, {"order": self.urn})
         self.outputs.append(artifact)
         return artifact

@@ -33,6 +33,8 @@ class PlatformBackend:
 
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 60.0, retries: int = 5, retry_delay: float = 0.5) -> None:
         self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
         headers = {"User-Agent": "datafabric-client/0.1"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -185,6 +187,25 @@ class PlatformBackend:
 
     def register_schema(self, schema: Mapping[str, Any]) -> dict[str, Any]:
         return self._json("POST", "/v1/schemas", json=dict(schema))
+
+    # ---- access ------------------------------------------------------------------------------------
+
+    def grant_access(self, urn: str, *, email: str | None, org: str | None) -> dict[str, Any]:
+        body = {"email": email} if email is not None else {"org": org}
+        return self._json("POST", f"/v1/artifacts/{_segment(urn)}/access", json=body)
+
+    def list_access(self, urn: str, *, include_revoked: bool) -> list[dict[str, Any]]:
+        params = {"include_revoked": "true"} if include_revoked else {}
+        return list(self._json("GET", f"/v1/artifacts/{_segment(urn)}/access", params=params).get("items", []))
+
+    def revoke_access(self, urn: str, grant: str) -> dict[str, Any]:
+        return self._json("DELETE", f"/v1/artifacts/{_segment(urn)}/access/{_segment(grant)}")
+
+    def shared_artifacts(self, limit: int | None) -> Iterator[dict[str, Any]]:
+        return self._pages("/v1/shared/artifacts", {}, limit)
+
+    def order_token(self, order: str, ttl: int | None = None) -> dict[str, Any]:
+        return self._json("POST", f"/v1/orders/{_segment(order)}/token", json={"ttl": ttl} if ttl else {})
 
     def lineage(self, urn: str, *, direction: str, depth: int, at: datetime | str | None) -> dict[str, Any]:
         params = {"direction": direction, "depth": depth, "at": _time(at)}
