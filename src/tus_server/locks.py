@@ -8,8 +8,8 @@ Bytes of two requests therefore never interleave, and a reconnecting client is n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
 import anyio
@@ -21,6 +21,7 @@ from tus_server.problems import TusError
 class _Holder:
     lock: anyio.Lock = field(default_factory=anyio.Lock)
     receive_scope: anyio.CancelScope | None = None
+    receiving: bool = False  # the holder is reading a body (rather than saving what it read)
     users: int = 0
 
 
@@ -35,10 +36,15 @@ class UploadLock:
         scope = self._holder.receive_scope
         return scope is not None and scope.cancel_called
 
-    def receiving(self) -> anyio.CancelScope:
-        scope = anyio.CancelScope()
-        self._holder.receive_scope = scope
-        return scope
+    @contextmanager
+    def receiving(self) -> Iterator[anyio.CancelScope]:
+        with anyio.CancelScope() as scope:
+            self._holder.receive_scope = scope
+            self._holder.receiving = True
+            try:
+                yield scope
+            finally:
+                self._holder.receiving = False
 
 
 class UploadLocks:
@@ -49,6 +55,22 @@ class UploadLocks:
     def is_busy(self, upload_id: str) -> bool:
         holder = self._holders.get(upload_id)
         return holder is not None and holder.lock.locked()
+
+    async def settled(self, upload_id: str, timeout: float = 5.0) -> None:
+        """Wait while a request for the upload is saving what it received, so that a HEAD right after a cut
+        connection reports the offset that request ends with; a request still receiving is not waited for."""
+        holder = self._holders.get(upload_id)
+        if holder is None or not holder.lock.locked() or holder.receiving:
+            return
+        holder.users += 1
+        try:
+            with anyio.move_on_after(timeout):
+                async with holder.lock:
+                    pass
+        finally:
+            holder.users -= 1
+            if holder.users == 0:
+                self._holders.pop(upload_id, None)
 
     @asynccontextmanager
     async def hold(self, upload_id: str) -> AsyncIterator[UploadLock]:

@@ -127,7 +127,8 @@ class TusServer:
             if self.check_access is not None:
                 await self.check_access(request, info)
             if method == "HEAD":
-                return self._head(info)
+                await self.locks.settled(upload_id)
+                return self._head(self._load(upload_id))
             if method == "PATCH":
                 return await self._patch(request, info)
             if method == "DELETE":
