@@ -10,29 +10,37 @@ import click
 from fabric.settings import Settings
 
 
+def server_option(*decls: str, **attrs: object):  # type: ignore[no-untyped-def]
+    """A `fabric serve` option whose environment variable is FABRIC_<OPTION>, e.g. FABRIC_GRAPH_URL."""
+    flag = next(d for d in decls if d.startswith("--")).split("/")[0]
+    attrs.setdefault("envvar", "FABRIC_" + flag[2:].replace("-", "_").upper())
+    attrs.setdefault("show_envvar", True)
+    return click.option(*decls, **attrs)  # type: ignore[arg-type]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "FABRIC"})
 def main() -> None:
     """datafabric: resumable uploads, artifacts with provenance, and who may read them."""
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--data-dir", default="./fabric-data", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Uploads, blobs and the embedded graph.")
-@click.option("--graph-url", default=None, help="bolt://host:7687 to use Neo4j instead of the embedded graph.")
-@click.option("--neo4j-user", default=None, help="Neo4j user name.")
-@click.option("--neo4j-password", default=None, help="Neo4j password.")
-@click.option("--neo4j-database", default=None, help="Neo4j database (default: the server's default).")
-@click.option("--namespace", default="fabric", show_default=True, help="The namespace word of the URNs this server mints.")
-@click.option("--max-size", default=1 << 40, show_default=True, type=int, help="Largest upload in bytes (Tus-Max-Size).")
-@click.option("--upload-expiry", default=24 * 3600.0, show_default=True, type=float, help="Seconds an unfinished, untouched upload is kept.")
-@click.option("--sweep-interval", default=60.0, show_default=True, type=float, help="Seconds between sweeps of expired uploads.")
-@click.option("--gc-interval", default=3600.0, show_default=True, type=float, help="Seconds between collections of blobs no artifact names.")
-@click.option("--blob-grace", default=3600.0, show_default=True, type=float, help="Seconds an unreferenced blob is kept before it may be collected.")
-@click.option("--md5/--no-md5", default=True, show_default=True, help="Compute each upload's md5 beside its sha256 (md5 takes more CPU than sha256).")
-@click.option("--no-auth/--auth", "no_auth", default=None, help="Serve without tokens (one local user). Default: --no-auth on a loopback address, --auth elsewhere.")
-@click.option("--token-key", default=None, help="HS256 key that signs tokens (default: generated into the data dir).")
-@click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+@server_option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@server_option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@server_option("--data-dir", default="./fabric-data", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Uploads, blobs and the embedded graph.")
+@server_option("--graph-url", default=None, help="bolt://host:7687 to use Neo4j instead of the embedded graph.")
+@server_option("--neo4j-user", default=None, help="Neo4j user name.")
+@server_option("--neo4j-password", default=None, help="Neo4j password.")
+@server_option("--neo4j-database", default=None, help="Neo4j database (default: the server's default).")
+@server_option("--namespace", default="fabric", show_default=True, help="The namespace word of the URNs this server mints.")
+@server_option("--max-size", default=1 << 40, show_default=True, type=int, help="Largest upload in bytes (Tus-Max-Size).")
+@server_option("--upload-expiry", default=24 * 3600.0, show_default=True, type=float, help="Seconds an unfinished, untouched upload is kept.")
+@server_option("--sweep-interval", default=60.0, show_default=True, type=float, help="Seconds between sweeps of expired uploads.")
+@server_option("--gc-interval", default=3600.0, show_default=True, type=float, help="Seconds between collections of blobs no artifact names.")
+@server_option("--blob-grace", default=3600.0, show_default=True, type=float, help="Seconds an unreferenced blob is kept before it may be collected.")
+@server_option("--md5/--no-md5", default=True, show_default=True, help="Compute each upload's md5 beside its sha256 (md5 takes more CPU than sha256).")
+@server_option("--no-auth/--auth", "no_auth", default=None, help="Serve without tokens (one local user). Default: --no-auth on a loopback address, --auth elsewhere.")
+@server_option("--token-key", default=None, help="HS256 key that signs tokens (default: generated into the data dir).")
+@server_option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, data_dir: Path, graph_url: str | None, neo4j_user: str | None, neo4j_password: str | None,
           neo4j_database: str | None, namespace: str, max_size: int, upload_expiry: float, sweep_interval: float, gc_interval: float, blob_grace: float, md5: bool, no_auth: bool | None,
           token_key: str | None, log_level: str) -> None:

@@ -1,0 +1,14 @@
+# The datafabric server. Data (uploads, blobs, and the embedded graph when no Neo4j is configured) in /data.
+FROM python:3.11-slim
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install --no-cache-dir . && useradd --system --home /data fabric && mkdir -p /data && chown fabric /data
+
+USER fabric
+ENV FABRIC_HOST=0.0.0.0 FABRIC_PORT=8000 FABRIC_DATA_DIR=/data
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz')"
+CMD ["fabric", "serve"]
