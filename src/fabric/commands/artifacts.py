@@ -74,7 +74,7 @@ FILTERS = ("name", "mime_type", "collection", "schema", "status", "created_befor
 @click.option("--mime-type", default=None, help="MIME type, e.g. text/csv.")
 @click.option("--collection", default=None, help="Collection URN or name.")
 @click.option("--schema", default=None, help="Only artifacts with a current aspect of this schema.")
-@click.option("--status", default=None, type=click.Choice(["pending", "ready"]), help="Artifact status.")
+@click.option("--status", default=None, type=click.Choice(["pending", "ready", "abandoned"]), help="Artifact status.")
 @click.option("--created-before", default=None, help="ISO 8601 time.")
 @click.option("--created-after", default=None, help="ISO 8601 time.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1), help="At most this many artifacts.")
