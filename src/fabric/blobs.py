@@ -7,15 +7,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from tus_server.store import fsync_directory
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlobStore:
@@ -57,7 +51,7 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(source, 0o440)
         os.replace(source, target)
-        _fsync_dir(target.parent)
+        fsync_directory(target.parent)
         return target
 
     def delete(self, sha256: str) -> None:

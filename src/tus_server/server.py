@@ -28,7 +28,7 @@ from tus_server.checksums import ALGORITHMS, parse_checksum
 from tus_server.config import EXTENSIONS, OFFSET_CONTENT_TYPE, TUS_VERSION, TusConfig
 from tus_server.hashing import DigestCache, UploadDigests
 from tus_server.headers import encode_metadata, parse_metadata, parse_size
-from tus_server.info import UploadInfo, utcnow
+from tus_server.info import ConcatKind, UploadInfo, utcnow
 from tus_server.locks import UploadLock, UploadLocks
 from tus_server.problems import TusError
 from tus_server.receiver import BodyWriter, DiskFull
@@ -203,13 +203,7 @@ class TusServer:
         if length is not None and length > self.config.max_size:
             raise TusError(413, "Upload too large", f"Upload-Length {length} exceeds Tus-Max-Size {self.config.max_size}")
 
-        info = UploadInfo(
-            id=uuid.uuid4().hex,
-            length=length,
-            metadata=parse_metadata(request.headers.get("upload-metadata")),
-            expires_at=utcnow() + self.config.expiry,
-            concat="partial" if concat is not None else None,
-        )
+        info = self._new_info(request, length, concat="partial" if concat is not None else None)
         has_body = request.headers.get("content-type", "").split(";")[0].strip().lower() == OFFSET_CONTENT_TYPE
         content_length = parse_size(request.headers.get("content-length"), "Content-Length")
         if has_body and content_length and length is not None and content_length > length:
@@ -228,6 +222,16 @@ class TusServer:
         if outcome.status >= 400:
             return TusError(outcome.status, outcome.title, outcome.detail).response(headers)
         return Response(status_code=201, headers=headers)
+
+    def _new_info(self, request: Request, length: int | None, *, concat: ConcatKind | None, parts: list[str] | None = None) -> UploadInfo:
+        return UploadInfo(
+            id=uuid.uuid4().hex,
+            length=length,
+            metadata=parse_metadata(request.headers.get("upload-metadata")),
+            expires_at=utcnow() + self.config.expiry,
+            concat=concat,
+            parts=parts or [],
+        )
 
     async def _store_new(self, info: UploadInfo) -> None:
         try:
@@ -255,14 +259,7 @@ class TusServer:
         length = sum(part.length or 0 for part in parts)
         if length > self.config.max_size:
             raise TusError(413, "Upload too large", f"the partial uploads add up to {length} bytes, over Tus-Max-Size")
-        info = UploadInfo(
-            id=uuid.uuid4().hex,
-            length=length,
-            metadata=parse_metadata(request.headers.get("upload-metadata")),
-            expires_at=utcnow() + self.config.expiry,
-            concat="final",
-            parts=[part.id for part in parts],
-        )
+        info = self._new_info(request, length, concat="final", parts=[part.id for part in parts])
         await self._run_create_hook(info, request)
         await self._store_new(info)
         async with self.locks.hold(info.id):
