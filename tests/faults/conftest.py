@@ -14,10 +14,6 @@ from tests.server_process import FabricServer
 SEED = 7
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: moves tens of MiB or restarts servers; deselect with -m 'not slow'")
-
-
 @dataclass(frozen=True)
 class Source:
     path: Path

@@ -18,10 +18,6 @@ SOURCE_SIZE = 24 * MiB + 12345  # not a multiple of any chunk size
 SEED = int(os.environ.get("FABRIC_INTEROP_SEED", "20240611"))
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: moves tens of MiB or restarts servers; deselect with -m 'not slow'")
-
-
 @dataclass(frozen=True)
 class SourceFile:
     path: Path
