@@ -181,13 +181,19 @@ INSERT_ASPECTS_IN = (
 
 # -- lineage: one query per hop and frontier label ------------------------------------------------
 
+# The edges hang off an OPTIONAL MATCH on purpose. Written as one pattern, `(a {urn: u})-[e]->(b)` after
+# an UNWIND, LadybugDB 0.22 plans a hash join whose build side scans every edge of the types (~50 ms a hop
+# at 100k artifacts, growing with the graph); splitting it with `WITH a, u MATCH` is planned the same way.
+# The OPTIONAL MATCH is planned from the looked-up frontier nodes (a semi-mask on `a`), so a hop costs what
+# its frontier's adjacency lists cost. A frontier node without a matching edge yields one row with a null
+# neighbour, which the walk skips.
 LINEAGE_EDGE_WINDOW = "e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
 LINEAGE_OUT = (
-    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u})-[e:{rels}]->(b) WHERE " + LINEAGE_EDGE_WINDOW +
+    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u}) OPTIONAL MATCH (a)-[e:{rels}]->(b) WHERE " + LINEAGE_EDGE_WINDOW +
     " RETURN a.urn AS src, b.urn AS dst, label(b) AS label, label(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
 )
 LINEAGE_IN = (
-    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u})<-[e:{rels}]-(b) WHERE " + LINEAGE_EDGE_WINDOW +
+    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u}) OPTIONAL MATCH (a)<-[e:{rels}]-(b) WHERE " + LINEAGE_EDGE_WINDOW +
     " RETURN b.urn AS src, a.urn AS dst, label(b) AS label, label(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
 )
 LINEAGE_ROOT = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, label(n) AS label, n.name AS name, n.status AS status"

@@ -59,6 +59,8 @@ def walk(
                 rows = backend.run(fill(template, label=label, rels=rels), {"frontier": urns, "at": at})
                 for row in rows:
                     other = row["dst"] if way == "out" else row["src"]
+                    if other is None:  # a frontier node without edges (LadybugDB's OPTIONAL MATCH form)
+                        continue
                     if other not in nodes:
                         if len(nodes) >= node_limit:
                             truncated = True
