@@ -45,14 +45,15 @@ def grant_json(aspect: Aspect) -> dict[str, Any]:
     }
 
 
-def _grantee(body: dict[str, Any], namespace: str) -> str:
+def _grantee(body: dict[str, Any]) -> str:
+    """The grantee's URN, spelt as `Principal.user_urn` / `org_urn` spell the caller's."""
     given = [key for key in ("email", "org") if body.get(key) is not None]
     if len(given) != 1 or not isinstance(body[given[0]], str) or not body[given[0]].strip():
         raise HTTPException(400, "The body needs exactly one of 'email' (a user) or 'org' (an organisation id)")
     value = body[given[0]].strip()
     if given[0] == "email" and ("@" not in value or value.startswith("@") or value.endswith("@")):
         raise HTTPException(400, f"{value!r} is not an email address")
-    urn = f"urn:{namespace}:{'user' if given[0] == 'email' else 'org'}:{value}"
+    urn = f"urn:fabric:{'user' if given[0] == 'email' else 'org'}:{value}"
     parse_urn(urn)  # characters a URN cannot hold are a 400
     return urn
 
@@ -74,7 +75,7 @@ async def create_grant(request: Request) -> Response:
     await anyio.to_thread.run_sync(manageable_artifact, request, urn)
     body = await json_object(request)
     state = app_state(request)
-    grantee = _grantee(body, state.settings.namespace)
+    grantee = _grantee(body)
 
     def grant() -> tuple[Aspect, bool]:
         for existing in _grants(request, urn, include_revoked=False):
