@@ -18,7 +18,7 @@ from fabric.client.models import Artifact, Aspect
 from fabric.client.platform import PlatformBackend
 from fabric.client.schemas import CLIENT_SCHEMAS, METADATA_SCHEMA
 from fabric.client.sidecar import FileStamp, Sidecar, file_digests
-from fabric.client.sources import SeekableSource, Source, source_for_stream
+from fabric.client.sources import SeekableSource, source_for_stream
 from fabric.client.tus import Progress, UploadState
 from fabric.names import guess_mime_type
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from fabric.commands.common import client_command, echo_json, human_size, is_terminal
+from fabric.commands.common import client_command, echo_json, human_size
 from fabric.commands.progress import transfer_progress
 
 
