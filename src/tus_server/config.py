@@ -14,6 +14,6 @@ class TusConfig:
     max_size: int = 1 << 40  # Tus-Max-Size, advertised and enforced
     expiry: timedelta = timedelta(hours=24)  # an unfinished upload untouched this long is removed
     sweep_interval: float = 60.0
-    checkpoint_bytes: int = 64 << 20  # a long PATCH records a durable offset at least this often
+    checkpoint_bytes: int = 16 << 20  # a long PATCH records a durable offset at least this often
     takeover_timeout: float = 10.0  # how long a new request waits for an old one to let go
     md5: bool = True  # compute the md5 of every upload beside its sha256 (md5 is the costlier of the two)

@@ -37,7 +37,7 @@ def kill_and_restart(server: FabricServer, *open_requests: RawRequest) -> None:
         (32 * MiB, 0, 9 * MiB),
         (32 * MiB, 0, 20 * MiB),
         (32 * MiB, 4 * MiB, 9 * MiB),
-        (80 * MiB, 0, 72 * MiB),  # past the server's mid-body checkpoint (64 MiB today)
+        (80 * MiB, 0, 72 * MiB),  # past the server's mid-body checkpoint (16 MiB today)
     ],
     ids=["32MiB-at-1MiB", "32MiB-at-9MiB", "32MiB-at-20MiB", "32MiB-at-4+9MiB", "80MiB-at-72MiB"],
 )
