@@ -30,12 +30,12 @@ class UploadDigests:
         self._md5_lane = SerialLane()
         self._pending: deque[Future[None]] = deque()
 
-    async def feed(self, block: bytes | bytearray) -> None:
-        """Queue `block` for both digests; the block must not change afterwards."""
-        self.offset += len(block)
-        self._pending.append(self._sha256_lane.submit(self.sha256.update, block))
+    async def feed(self, parts: list[bytes]) -> None:
+        """Queue a block (a list of byte strings, in order) for both digests."""
+        self.offset += sum(len(part) for part in parts)
+        self._pending.append(self._sha256_lane.submit(_update_all, self.sha256, parts))
         if self.md5 is not None:
-            self._pending.append(self._md5_lane.submit(self.md5.update, block))
+            self._pending.append(self._md5_lane.submit(_update_all, self.md5, parts))
         while len(self._pending) > 2 * MAX_BLOCKS_BEHIND:
             await asyncio.shield(asyncio.wrap_future(self._pending[0]))
             self._pending.popleft()
@@ -69,6 +69,11 @@ class UploadDigests:
                     md5.update(block)
                 remaining -= len(block)
         return cls(length, sha256, md5, with_md5=with_md5)
+
+
+def _update_all(digest: Any, parts: list[bytes]) -> None:
+    for part in parts:
+        digest.update(part)
 
 
 class DigestCache:

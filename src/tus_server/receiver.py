@@ -20,6 +20,7 @@ from tus_server.hashing import UploadDigests
 from tus_server.lanes import SerialLane
 
 BLOCK_SIZE = 4 << 20
+MAX_PARTS = 512  # chunks gathered into one block at most (writev takes up to IOV_MAX = 1024)
 MAX_BLOCKS_IN_FLIGHT = 4  # written blocks a request may have queued: bounds its memory
 
 
@@ -45,7 +46,8 @@ class BodyWriter:
         self.durable = offset
         self.digests = digests
         self.checksum = checksum
-        self._buffer = bytearray()
+        self._parts: list[bytes] = []  # received chunks not yet dispatched, written with writev: no gathering copy
+        self._buffered = 0
         self._writes = SerialLane()
         self._syncs = SerialLane()
         self._in_flight: deque[Future[None]] = deque()
@@ -58,17 +60,21 @@ class BodyWriter:
         return self._error is not None
 
     async def feed(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        if len(self._buffer) >= BLOCK_SIZE:
+        if not chunk:
+            return
+        self._parts.append(bytes(chunk))
+        self._buffered += len(chunk)
+        if self._buffered >= BLOCK_SIZE or len(self._parts) >= MAX_PARTS:
             await self._dispatch()
 
     async def _dispatch(self) -> None:
         if self._error is not None:
             raise self._error
-        if not self._buffer:
+        if not self._parts:
             return
-        block, self._buffer = self._buffer, bytearray()
-        self.dispatched += len(block)
+        block, self._parts = self._parts, []
+        self.dispatched += self._buffered
+        self._buffered = 0
         self._in_flight.append(self._writes.submit(self._write_block, block))
         if self.digests is not None:
             await self.digests.feed(block)
@@ -82,19 +88,19 @@ class BodyWriter:
         await asyncio.shield(asyncio.wrap_future(self._in_flight[0]))
         self._in_flight.popleft()
 
-    def _write_block(self, block: bytearray) -> None:
+    def _write_block(self, parts: list[bytes]) -> None:
         if self._error is not None:
             return  # an earlier block failed: keep the file a prefix of the body
-        view = memoryview(block)
         done = 0
         try:
-            while done < len(view):
-                done += os.write(self._fd, view[done:])
-        except OSError as exc:
-            self._error = DiskFull(exc.errno, exc.strerror) if exc.errno in (28, 122) else exc  # ENOSPC, EDQUOT
+            done = _writev_all(self._fd, parts)
+        except _PartialWrite as partial:
+            done = partial.done
+            cause = partial.cause
+            self._error = DiskFull(cause.errno, cause.strerror) if cause.errno in (28, 122) else cause  # ENOSPC, EDQUOT
         finally:
             if self.checksum is not None:
-                self.checksum.update(view[:done])
+                _update_prefix(self.checksum, parts, done)
             self.written += done
 
     def checkpoint_running(self) -> bool:
@@ -134,3 +140,36 @@ class BodyWriter:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+class _PartialWrite(Exception):
+    def __init__(self, done: int, cause: OSError) -> None:
+        self.done = done
+        self.cause = cause
+
+
+def _writev_all(fd: int, parts: list[bytes]) -> int:
+    """Write every part in order with as few writev calls as the kernel allows; the count of bytes written."""
+    views = [memoryview(part) for part in parts]
+    done = 0
+    while views:
+        try:
+            n = os.writev(fd, views)
+        except OSError as exc:
+            raise _PartialWrite(done, exc) from exc
+        done += n
+        while views and n >= len(views[0]):
+            n -= len(views[0])
+            views.pop(0)
+        if n:
+            views[0] = views[0][n:]
+    return done
+
+
+def _update_prefix(digest: Digest, parts: list[bytes], length: int) -> None:
+    """Feed the first `length` bytes of `parts` to `digest`."""
+    for part in parts:
+        if length <= 0:
+            return
+        digest.update(part[:length] if len(part) > length else part)
+        length -= len(part)
