@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
@@ -126,3 +127,26 @@ __all__ = [
     "MANAGED_SCHEMAS", "NotFound", "artifact_urn", "check_assert", "check_change", "current_user", "manageable_artifact",
     "readable_artifact", "reader_of", "redactor", "require_user_token", "server_secret",
 ]
+
+
+def artifact_view(connection: HTTPConnection, artifact: ArtifactRecord) -> dict[str, Any]:
+    """The JSON of an artifact as the caller may see it.
+
+    Its creator and those who manage it see everything. Other readers (granted, or by the open policy) see who made it only as
+    organisation and display name, as `/v1/shared/artifacts` shows it: no email of other users, in the
+    artifact, its `artifact.1` content or who asserted its aspects.
+    """
+    body = artifact.to_json()
+    reader = reader_of(connection)
+    if reader is None or artifact.uploader == reader.user or reader.may_manage(artifact):
+        return body
+    org = artifact.org or str(artifact.properties.get("org") or "")
+    body["uploader"] = None
+    body["creator"] = {"org": parse_urn(org).id if org else None, "name": artifact.properties.get("uploader_name")}
+    for aspect in body.get("aspects") or []:
+        for key in ("asserter", "retracted_by"):
+            if aspect.get(key) not in (None, reader.user):
+                aspect[key] = None
+        if isinstance(aspect.get("content"), dict) and "uploader" in aspect["content"]:
+            aspect["content"] = {**aspect["content"], "uploader": None}
+    return body

@@ -381,3 +381,26 @@ def test_token_create_mints_what_the_server_accepts(tmp_path: Path) -> None:
         good = {"Authorization": f"Bearer {minted.output.strip()}"}
         assert httpx.get(f"{server.url}/v1/artifacts", headers=good).status_code == 200
         assert httpx.get(f"{server.url}/v1/artifacts").status_code == 401
+
+
+@pytest.mark.parametrize("role", ["granted_user", "granted_org", "other"])
+def test_readers_who_do_not_manage_see_the_creator_without_email(world: World, role: str) -> None:
+    readable = world.shared if role != "other" else world.open
+    views = [
+        world.api.get(f"/v1/artifacts/{readable}", headers=auth(role)),
+        world.api.get("/v1/artifacts", params={"collection": world.collection}, headers=auth(role)),
+        world.api.get(f"/v1/collections/{world.collection}", headers=auth(role)),
+    ]
+    for view in views:
+        assert view.status_code == 200, view.text
+        assert "alice@acme.test" not in view.text
+    artifact = views[0].json()
+    assert artifact["creator"] == {"org": "acme", "name": "Alice"}
+    assert artifact["uploader"] is None
+    assert artifact["sha256"] and artifact["aspects"], "everything but who made it is still there"
+
+
+def test_managers_see_the_uploader(world: World) -> None:
+    for role in MANAGERS:
+        artifact = world.api.get(f"/v1/artifacts/{world.shared}", headers=auth(role)).json()
+        assert artifact["uploader"] == "urn:fabric:user:alice@acme.test"

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.access import readable_artifact, reader_of, redactor
+from fabric.access import artifact_view, readable_artifact, reader_of, redactor
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, page, query_int, query_time
 
@@ -31,12 +31,12 @@ async def list_artifacts(request: Request) -> Response:
             reader=reader,
         )
     )
-    return page(request, [artifact.to_json() for artifact in result.items], result.next_cursor)
+    return page(request, [artifact_view(request, artifact) for artifact in result.items], result.next_cursor)
 
 
 async def get_artifact(request: Request) -> Response:
     artifact = await anyio.to_thread.run_sync(readable_artifact, request, request.path_params["urn"])
-    return ORJSONResponse(artifact.to_json())
+    return ORJSONResponse(artifact_view(request, artifact))
 
 
 async def collection_members(request: Request) -> Response:
@@ -48,7 +48,7 @@ async def collection_members(request: Request) -> Response:
             urn, limit=query_int(request, "limit", 100, 1, 1000), cursor=request.query_params.get("cursor"), reader=reader
         )
     )
-    return page(request, [artifact.to_json() for artifact in result.items], result.next_cursor, collection=urn)
+    return page(request, [artifact_view(request, artifact) for artifact in result.items], result.next_cursor, collection=urn)
 
 
 async def lineage(request: Request) -> Response:
