@@ -56,12 +56,13 @@ class UploadLocks:
         holder = self._holders.get(upload_id)
         return holder is not None and holder.lock.locked()
 
-    async def settled(self, upload_id: str, timeout: float = 5.0) -> None:
+    async def settled(self, upload_id: str, timeout: float = 5.0) -> bool:
         """Wait while a request for the upload is saving what it received, so that a HEAD right after a cut
-        connection reports the offset that request ends with; a request still receiving is not waited for."""
+        connection reports the offset that request ends with; a request still receiving is not waited for.
+        True if it waited (what was read of the upload before may be stale)."""
         holder = self._holders.get(upload_id)
         if holder is None or not holder.lock.locked() or holder.receiving:
-            return
+            return False
         holder.users += 1
         try:
             with anyio.move_on_after(timeout):
@@ -71,6 +72,7 @@ class UploadLocks:
             holder.users -= 1
             if holder.users == 0:
                 self._holders.pop(upload_id, None)
+        return True
 
     @asynccontextmanager
     async def hold(self, upload_id: str) -> AsyncIterator[UploadLock]:

@@ -51,7 +51,7 @@ class BodyWriter:
         self._writes = SerialLane()
         self._syncs = SerialLane()
         self._in_flight: deque[Future[None]] = deque()
-        self._checkpoint: Future[None] | None = None
+        self._checkpoint: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
 
     @property
@@ -107,15 +107,25 @@ class BodyWriter:
         return self._checkpoint is not None and not self._checkpoint.done()
 
     def start_checkpoint(self, save: Callable[[int], None]) -> None:
-        """Make what is written so far durable and `save(offset)` it, beside the writes (which go on)."""
+        """Make what is dispatched so far durable and `save(offset)` it, once written, beside the writes and the
+        receiving (which go on). Only the event loop waits for the writes, so no pool thread ever blocks."""
+        if self._checkpoint is not None and self._checkpoint.done() and not self._checkpoint.cancelled():
+            self._checkpoint.exception()  # a failed checkpoint only means `durable` stayed where it was
+        target = self.start + self.dispatched
+        last_write = self._in_flight[-1] if self._in_flight else None
 
         def run() -> None:
-            end = self.start + self.written
+            end = min(target, self.start + self.written)  # less only if a write failed
             os.fdatasync(self._fd)
             save(end)
             self.durable = end
 
-        self._checkpoint = self._syncs.submit(run)
+        async def checkpoint() -> None:
+            if last_write is not None:
+                await asyncio.wrap_future(last_write)
+            await asyncio.wrap_future(self._syncs.submit(run))
+
+        self._checkpoint = asyncio.ensure_future(checkpoint())
 
     async def finish(self) -> None:
         """Write what is buffered, wait for every write and checkpoint; call it outside any cancelled scope."""
@@ -126,7 +136,7 @@ class BodyWriter:
                 await self._wait_oldest()
             if self._checkpoint is not None:
                 try:
-                    await asyncio.shield(asyncio.wrap_future(self._checkpoint))
+                    await asyncio.shield(self._checkpoint)
                 except OSError:
                     pass  # a failed checkpoint leaves `durable` where it was; the final sync decides
         if self._error is not None:

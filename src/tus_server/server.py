@@ -127,8 +127,7 @@ class TusServer:
             if self.check_access is not None:
                 await self.check_access(request, info)
             if method == "HEAD":
-                await self.locks.settled(upload_id)
-                return self._head(self._load(upload_id))
+                return self._head(self._load(upload_id) if await self.locks.settled(upload_id) else info)
             if method == "PATCH":
                 return await self._patch(request, info)
             if method == "DELETE":
