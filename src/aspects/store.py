@@ -230,13 +230,15 @@ class AspectStore:
             raise NotFound(f"no artifact {urn!r}")
         return rows[0]
 
-    def get_artifact(self, urn: str, *, reader: Reader | None = None) -> ArtifactRecord:
-        """The artifact with its current aspects; NotFound too if `reader` may not read it (existence is not revealed).
+    def get_artifact(self, urn: str, *, reader: Reader | None = None, aspects: bool = True) -> ArtifactRecord:
+        """The artifact with its current aspects (unless `aspects=False`, for paths that need only the record, such
+        as a download); NotFound too if `reader` may not read it (existence is not revealed).
 
         Its grants are among the aspects only for a reader who may manage it."""
         parse_urn(urn, "artifact")
         record = self._readable_record(urn, reader)
-        record.aspects = self._current_aspects(urn, reader)
+        if aspects:
+            record.aspects = self._current_aspects(urn, reader)
         return record
 
     def _readable_record(self, urn: str, reader: Reader | None) -> ArtifactRecord:

@@ -43,9 +43,10 @@ def reader_of(connection: HTTPConnection) -> Reader | None:
     return Reader(user=principal.user_urn, org=principal.org_urn, admin=principal.admin, as_of=as_of)
 
 
-def readable_artifact(connection: HTTPConnection, urn: str) -> ArtifactRecord:
-    """The artifact if the caller may read it; NotFound otherwise, so existence is not revealed (blocking)."""
-    return app_state(connection).store.get_artifact(artifact_urn(urn), reader=reader_of(connection))
+def readable_artifact(connection: HTTPConnection, urn: str, *, aspects: bool = True) -> ArtifactRecord:
+    """The artifact (with its aspects unless `aspects=False`) if the caller may read it; NotFound otherwise, so
+    existence is not revealed (blocking)."""
+    return app_state(connection).store.get_artifact(artifact_urn(urn), reader=reader_of(connection), aspects=aspects)
 
 
 def require_user_token(connection: HTTPConnection) -> None:
@@ -58,7 +59,7 @@ def manageable_artifact(connection: HTTPConnection, urn: str) -> ArtifactRecord:
     """The artifact if the caller may manage it (its creator, or an admin of its organisation): 404 if the caller
     cannot even read it, 403 if it can read but not manage (blocking)."""
     require_user_token(connection)
-    artifact = readable_artifact(connection, urn)
+    artifact = readable_artifact(connection, urn, aspects=False)
     reader = reader_of(connection)
     if reader is not None and not reader.may_manage(artifact):
         raise HTTPException(403, "only the artifact's creator or an admin of its organisation may do this")
@@ -78,7 +79,7 @@ def check_assert(connection: HTTPConnection, entity: str, schema: str) -> None:
     if _schema_name(schema) in MANAGED_SCHEMAS:
         manageable_artifact(connection, entity)
     else:
-        readable_artifact(connection, entity)
+        readable_artifact(connection, entity, aspects=False)
 
 
 def check_change(connection: HTTPConnection, urn: str) -> Aspect:
@@ -91,7 +92,7 @@ def check_change(connection: HTTPConnection, urn: str) -> Aspect:
     if reader is None:
         return aspect
     if parse_urn(aspect.entity).kind == "artifact":
-        if reader.may_manage(store.get_artifact(aspect.entity, reader=reader)):
+        if reader.may_manage(store.get_artifact(aspect.entity, reader=reader, aspects=False)):
             return aspect
         if aspect.asserter == reader.user and _schema_name(aspect.schema) not in MANAGED_SCHEMAS:
             return aspect

@@ -26,7 +26,7 @@ def content_disposition(name: str) -> str:
 async def get_blob(request: Request) -> Response:
     state = app_state(request)
     urn = request.path_params["urn"]
-    artifact = await anyio.to_thread.run_sync(readable_artifact, request, urn)
+    artifact = await anyio.to_thread.run_sync(lambda: readable_artifact(request, urn, aspects=False))
     if artifact.status != "ready" or not artifact.sha256:
         return problem(409, "Artifact not ready", f"{urn} has no bytes yet: its upload has not finished")
     path = state.blobs.path(artifact.sha256)
