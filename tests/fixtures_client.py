@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from fabric.client import Fabric
-from tests.client.proxy import CuttingProxy
+from tests.client.proxy import CountingProxy
 from tests.server_process import FabricServer
 
 MODES = ["local", "platform"]
@@ -24,8 +24,8 @@ def client_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabricSe
 
 
 @pytest.fixture
-def proxy(client_server: FabricServer) -> Iterator[CuttingProxy]:
-    running = CuttingProxy(client_server.port)
+def proxy(client_server: FabricServer) -> Iterator[CountingProxy]:
+    running = CountingProxy(client_server.port)
     yield running
     running.close()
 
@@ -42,7 +42,7 @@ def fab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fabric]:
     if request.param == "local":
         client = Fabric.local(tmp_path / "fabric-local")
     else:
-        proxy: CuttingProxy = request.getfixturevalue("proxy")
+        proxy: CountingProxy = request.getfixturevalue("proxy")
         client = Fabric(url=proxy.url)
     try:
         yield client

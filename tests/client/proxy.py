@@ -1,7 +1,8 @@
-"""A loopback TCP proxy that counts the bytes it forwards and can cut connections at a chosen byte.
+"""A loopback TCP proxy that counts the bytes it forwards and can cut connections at a chosen byte, once per armed cut.
 
 Tests put it between the client and a real server: to prove that nothing was sent (the byte counters), and
-to cut a transfer midway, in either direction, exactly once per armed cut.
+to cut a transfer midway, in either direction, exactly once per armed cut. (tests/interop/cutting_proxy.py is the
+other proxy: it cuts again and again at random points, as a bad network does.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class Cut:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-class CuttingProxy:
+class CountingProxy:
     def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
         self.upstream = (upstream_host, upstream_port)
         self.listener = socket.create_server(("127.0.0.1", 0))

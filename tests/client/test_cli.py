@@ -12,14 +12,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fabric.cli import main
-from tests.client.proxy import CuttingProxy
+from tests.client.proxy import CountingProxy
 
 
 @pytest.fixture(params=["local", "platform"])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     if request.param == "local":
         return {"FABRIC_LOCAL_DIR": str(tmp_path / "local")}
-    proxy: CuttingProxy = request.getfixturevalue("proxy")
+    proxy: CountingProxy = request.getfixturevalue("proxy")
     return {"FABRIC_URL": proxy.url}
 
 
@@ -133,7 +133,7 @@ def test_help_everywhere(command: list[str]) -> None:
     assert result.exit_code == 0 and result.stdout.startswith("Usage: ")
 
 
-def test_real_subprocess_upload_and_download(tmp_path: Path, proxy: CuttingProxy) -> None:
+def test_real_subprocess_upload_and_download(tmp_path: Path, proxy: CountingProxy) -> None:
     data = os.urandom(100_000)
     (tmp_path / "blob.bin").write_bytes(data)
     env = {**os.environ, "FABRIC_URL": proxy.url}

@@ -11,7 +11,7 @@ import pytest
 
 from fabric.client import Fabric
 from fabric.client.sidecar import sidecar_path
-from tests.client.proxy import CuttingProxy
+from tests.client.proxy import CountingProxy
 from tests.fixtures_client import upload_requests
 from tests.server_process import FabricServer
 
@@ -101,7 +101,7 @@ def test_artifact_for_file_without_an_upload_is_none(fab: Fabric, tmp_path: Path
     assert fab.artifact_for_file(tmp_path / "missing.txt") is None
 
 
-def test_destinations_are_kept_apart(tmp_path: Path, proxy: CuttingProxy) -> None:
+def test_destinations_are_kept_apart(tmp_path: Path, proxy: CountingProxy) -> None:
     path = tmp_path / "f.txt"
     path.write_bytes(b"both places")
     with Fabric.local(tmp_path / "local") as local, Fabric(url=proxy.url) as platform:

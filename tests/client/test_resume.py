@@ -12,7 +12,7 @@ import pytest
 
 from fabric.client import Fabric, UploadFailed
 from fabric.client.sidecar import sidecar_path
-from tests.client.proxy import CuttingProxy
+from tests.client.proxy import CountingProxy
 from tests.fixtures_client import request_counts
 from tests.server_process import FabricServer
 
@@ -31,7 +31,7 @@ def big_file(tmp_path: Path, size: int) -> tuple[Path, bytes]:
 
 
 @pytest.mark.parametrize("cut_at", [1, 3 * MiB + 12345, 13 * MiB])
-def test_upload_resumes_after_the_connection_is_cut(tmp_path: Path, client_server: FabricServer, proxy: CuttingProxy, cut_at: int) -> None:
+def test_upload_resumes_after_the_connection_is_cut(tmp_path: Path, client_server: FabricServer, proxy: CountingProxy, cut_at: int) -> None:
     path, data = big_file(tmp_path, 16 * MiB)
     created_before = creations(client_server.url)
     cut = proxy.cut_after(cut_at, "up")
@@ -43,7 +43,7 @@ def test_upload_resumes_after_the_connection_is_cut(tmp_path: Path, client_serve
     assert proxy.bytes_up < len(data) + 2 * MiB  # what was cut off is resent, not the whole file
 
 
-def test_upload_stream_resumes_after_a_cut(tmp_path: Path, client_server: FabricServer, proxy: CuttingProxy) -> None:
+def test_upload_stream_resumes_after_a_cut(tmp_path: Path, client_server: FabricServer, proxy: CountingProxy) -> None:
     """A one-way stream of unknown size resends from its spooled chunk."""
     import io
 
@@ -100,7 +100,7 @@ class Interrupted(Exception):
     pass
 
 
-def test_interrupted_upload_is_resumed_from_the_sidecar_on_the_next_call(tmp_path: Path, client_server: FabricServer, proxy: CuttingProxy) -> None:
+def test_interrupted_upload_is_resumed_from_the_sidecar_on_the_next_call(tmp_path: Path, client_server: FabricServer, proxy: CountingProxy) -> None:
     path, data = big_file(tmp_path, 12 * MiB)
     created_before = creations(client_server.url)
 
@@ -127,7 +127,7 @@ def test_interrupted_upload_is_resumed_from_the_sidecar_on_the_next_call(tmp_pat
     assert json.loads(sidecar_path(path).read_text())["destinations"][proxy.url]["upload"] is None
 
 
-def test_changed_file_does_not_resume_a_stale_upload(tmp_path: Path, client_server: FabricServer, proxy: CuttingProxy) -> None:
+def test_changed_file_does_not_resume_a_stale_upload(tmp_path: Path, client_server: FabricServer, proxy: CountingProxy) -> None:
     path, _ = big_file(tmp_path, 4 * MiB)
 
     def stop(done: int, total: int | None) -> None:
@@ -155,7 +155,7 @@ def test_upload_gives_up_after_its_retries(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("cut_at", [300_000, 5 * MiB + 7])
-def test_download_resumes_with_range_after_a_cut(tmp_path: Path, proxy: CuttingProxy, cut_at: int) -> None:
+def test_download_resumes_with_range_after_a_cut(tmp_path: Path, proxy: CountingProxy, cut_at: int) -> None:
     data = os.urandom(8 * MiB)
     with Fabric(url=proxy.url) as fab:
         src = tmp_path / "d.bin"
@@ -173,7 +173,7 @@ def test_download_resumes_with_range_after_a_cut(tmp_path: Path, proxy: CuttingP
     assert b"if-range: \"" + artifact.sha256.encode() + b"\"" in headers
 
 
-def test_stream_and_open_resume_too(tmp_path: Path, proxy: CuttingProxy) -> None:
+def test_stream_and_open_resume_too(tmp_path: Path, proxy: CountingProxy) -> None:
     data = os.urandom(4 * MiB)
     src = tmp_path / "s.bin"
     src.write_bytes(data)
