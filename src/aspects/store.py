@@ -238,7 +238,7 @@ class AspectStore:
         parse_urn(urn, "artifact")
         record = self._readable_record(urn, reader)
         if aspects:
-            record.aspects = self._current_aspects(urn, reader)
+            record.aspects = self._current_aspects(record, reader)
         return record
 
     def _readable_record(self, urn: str, reader: Reader | None) -> ArtifactRecord:
@@ -257,15 +257,19 @@ class AspectStore:
             found.update(row["urn"] for row in rows)
         return found
 
-    def _current_aspects(self, entity: str, reader: Reader | None = None) -> list[Aspect]:
+    def _current_aspects(self, record: ArtifactRecord, reader: Reader | None = None) -> list[Aspect]:
+        """The artifact's current aspects; `record` was already found readable, so that is not asked again."""
+        rels = self.registry.rels()
+        if reader is not None and not reader.may_manage(record):
+            rels = [rel for rel in rels if rel != GRANT_REL]  # grants are seen by those who manage the artifact
         aspects: list[Aspect] = []
-        cursor = None
+        after_from, after_urn = -1, ""
         while True:
-            page = self.query_aspects(entity=entity, limit=1000, cursor=cursor, reader=reader)
+            page = self._aspects_page(rels, "Artifact", record.urn, "", FAR_FUTURE, False, after_from, after_urn, 1000, reader)
             aspects.extend(page.items)
             if page.next_cursor is None:
                 return aspects
-            cursor = page.next_cursor
+            after_from, after_urn = decode_cursor("aspects", page.next_cursor, (int, str))
 
     def complete_artifact(self, urn: str, content: dict[str, Any], *, asserter: str) -> ArtifactRecord:
         """Assert `artifact.1` and make the artifact `ready`; a repeat with the same sha256 changes nothing."""
@@ -646,9 +650,17 @@ class AspectStore:
         if reader is not None and entity is not None and label == "Artifact":
             if not reader.may_manage(self._readable_record(entity, reader)):
                 rels = [rel for rel in rels if rel != GRANT_REL]  # user schemas may not use GRANTED_TO: only grants are dropped
+        return self._aspects_page(rels, label, entity, schema_id, at_micros, include_retracted, after_from, after_urn, limit, reader)
+
+    def _aspects_page(
+        self, rels: list[str], label: str | None, entity: str | None, schema_id: str, at: int, include_retracted: bool,
+        after_from: int, after_urn: str, limit: int, reader: Reader | None,
+    ) -> Page[Aspect]:
+        """One page of aspects over `rels`, merged by (valid_from, urn); the entity's existence and the reader's
+        right to it are the caller's to check."""
         rows: dict[str, tuple[dict[str, Any], str]] = {}
         for rel in rels:
-            found = self._query_rel(self.backend, rel, label, entity, schema_id, at_micros, include_retracted, after_from, after_urn, limit + 1, reader)
+            found = self._query_rel(self.backend, rel, label, entity, schema_id, at, include_retracted, after_from, after_urn, limit + 1, reader)
             for row in found:
                 rows.setdefault(row["urn"], (row, rel))
         ordered = sorted(rows.values(), key=lambda item: (item[0]["valid_from"], item[0]["urn"]))
