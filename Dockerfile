@@ -3,7 +3,10 @@ FROM python:3.11-slim
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY src ./src
+COPY fabric ./fabric
+COPY tus_server ./tus_server
+COPY aspects ./aspects
+COPY schemas ./schemas
 RUN pip install --no-cache-dir . && useradd --system --home /data fabric && mkdir -p /data && chown fabric /data
 
 USER fabric

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JS := tests/interop/js
 
-.PHONY: serve test install test-deps bench clean
+.PHONY: serve test lint install test-deps bench clean
 
 $(BIN)/fabric: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 test-deps: install $(JS)/node_modules/.installed
 	scripts/neo4j-prepare
 
-test: test-deps
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: test-deps lint
 	$(BIN)/pytest
 
 clean:

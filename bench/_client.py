@@ -69,7 +69,9 @@ def upload(create_url: str, payload: Path, size: int, chunk: int | None) -> Uplo
             created = conn.getresponse()
             created.read()
             if created.status != 201 or not created.getheader("Location"):
-                raise UploadError(f"creation answered {created.status} {created.reason}, Location={created.getheader('Location')}")
+                raise UploadError(
+                    f"creation answered {created.status} {created.reason}, Location={created.getheader('Location')}"
+                )
             location = urljoin(create_url, created.getheader("Location", ""))
             if urlsplit(location).netloc != urlsplit(create_url).netloc:
                 raise UploadError(f"the upload URL {location} is not on the server {create_url}")
@@ -96,7 +98,9 @@ def _patch(conn: http.client.HTTPConnection, path: str, source, offset: int, cou
     sock = conn.sock
     assert sock is not None
     timeout = sock.gettimeout()
-    sock.settimeout(None)  # blocking: one sendfile(2) call moves the whole body; with a timeout Python loops on select()
+    sock.settimeout(
+        None
+    )  # blocking: one sendfile(2) call moves the whole body; with a timeout Python loops on select()
     try:
         sent = sock.sendfile(source, offset, count)
     except (BrokenPipeError, ConnectionResetError) as exc:  # the server refused early: show its answer

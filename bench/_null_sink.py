@@ -19,7 +19,12 @@ _ids = itertools.count(1)
 
 
 def _answer(status: str, headers: dict[str, str]) -> bytes:
-    lines = [f"HTTP/1.1 {status}", "Tus-Resumable: 1.0.0", "Content-Length: 0", *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        f"HTTP/1.1 {status}",
+        "Tus-Resumable: 1.0.0",
+        "Content-Length: 0",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -36,7 +41,9 @@ def _respond(port: int, head: bytes) -> tuple[bytes, int]:
         location = f"http://127.0.0.1:{port}{target.rstrip('/')}/{next(_ids)}"
         return _answer("201 Created", {"Location": location, "Upload-Offset": "0"}), length
     if method == "PATCH":
-        return _answer("204 No Content", {"Upload-Offset": str(int(headers.get("upload-offset", "0")) + length)}), length
+        return _answer(
+            "204 No Content", {"Upload-Offset": str(int(headers.get("upload-offset", "0")) + length)}
+        ), length
     if method in ("GET", "HEAD", "OPTIONS"):
         return _answer("200 OK", {}), length
     return _answer("405 Method Not Allowed", {}), length

@@ -33,15 +33,17 @@ def table(rows: list[Series], references: dict[str, dict[str, Series]]) -> str:
     for series in rows:
         if not series.mib_s:
             continue
-        lines.append([
-            series.server,
-            series.mode,
-            f"{series.median:,.0f}",
-            f"{min(series.mib_s):,.0f} – {max(series.mib_s):,.0f}",
-            _ratio(series, references.get("@tus/server", {}).get(series.mode)),
-            _ratio(series, references.get("tusd", {}).get(series.mode)),
-            f"{statistics.median(series.cpu_s):.1f}" if series.cpu_s else "—",
-        ])
+        lines.append(
+            [
+                series.server,
+                series.mode,
+                f"{series.median:,.0f}",
+                f"{min(series.mib_s):,.0f} – {max(series.mib_s):,.0f}",
+                _ratio(series, references.get("@tus/server", {}).get(series.mode)),
+                _ratio(series, references.get("tusd", {}).get(series.mode)),
+                f"{statistics.median(series.cpu_s):.1f}" if series.cpu_s else "—",
+            ]
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths)) + " |" for line in lines]
     out.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
@@ -53,7 +55,7 @@ def parse_size(text: str) -> int:
     units = {"": 1, "k": 1 << 10, "kib": 1 << 10, "m": MiB, "mib": MiB, "g": 1 << 30, "gib": 1 << 30}
     cleaned = text.strip().lower().replace(" ", "")
     number = cleaned.rstrip("kmgib")
-    unit = cleaned[len(number):]
+    unit = cleaned[len(number) :]
     if unit not in units or not number:
         raise ValueError(f"not a size: {text!r} (try 1GiB, 64MiB, or bytes)")
     return int(float(number) * units[unit])

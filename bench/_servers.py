@@ -70,7 +70,12 @@ def running(spec: ServerSpec, data_dir: Path, log_path: Path) -> Iterator[Runnin
     port = free_port()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            spec.command(port, data_dir), cwd=spec.cwd, env={**os.environ, **(spec.env or {})}, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            spec.command(port, data_dir),
+            cwd=spec.cwd,
+            env={**os.environ, **(spec.env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         )
     server = Running(spec, process, f"http://127.0.0.1:{port}")
     try:
@@ -100,7 +105,18 @@ def datafabric(*extra: str) -> ServerSpec:
     return ServerSpec(
         name=" ".join(["datafabric", *extra]),
         command=lambda port, data: [
-            sys.executable, "-m", "fabric", "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data), "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "fabric",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            "--log-level",
+            "warning",
             *extra,
         ],
         create_path="/v1/uploads",
@@ -112,8 +128,18 @@ def tusd(binary: Path) -> ServerSpec:
     return ServerSpec(
         name="tusd",
         command=lambda port, data: [
-            str(binary), "-host", "127.0.0.1", "-port", str(port), "-upload-dir", str(data), "-base-path", "/files/",
-            "-verbose=false", "-show-startup-logs=false", "-expose-metrics=false",
+            str(binary),
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-upload-dir",
+            str(data),
+            "-base-path",
+            "/files/",
+            "-verbose=false",
+            "-show-startup-logs=false",
+            "-expose-metrics=false",
         ],
         create_path="/files/",
         ready=("OPTIONS", "/files/", (200, 204)),

@@ -22,7 +22,10 @@ TUS_NODE_VERSIONS = {"@tus/server": "2.4.5", "@tus/file-store": "2.1.1"}
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("DATAFABRIC_BENCH_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "datafabric-bench"
+    root = (
+        os.environ.get("DATAFABRIC_BENCH_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "datafabric-bench"
+    )
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -35,7 +38,9 @@ def _say(message: str) -> None:
 def _need(tool: str) -> str:
     found = shutil.which(tool)
     if found is None:
-        raise SystemExit(f"{tool} is needed for the reference servers (see bench/README.md); use --only datafabric to skip them")
+        raise SystemExit(
+            f"{tool} is needed for the reference servers (see bench/README.md); use --only datafabric to skip them"
+        )
     return found
 
 
@@ -56,17 +61,30 @@ def ensure_tusd(cache: Path) -> Path:
     staging.mkdir(parents=True)
     _say(f"go install {TUSD_MODULE}/cmd/tusd@{TUSD_VERSION} (first time only, takes a few minutes)")
     installed = subprocess.run(
-        [go, "install", f"{TUSD_MODULE}/cmd/tusd@{TUSD_VERSION}"], env={**env, "GOBIN": str(staging)}, cwd=staging, capture_output=True, text=True
+        [go, "install", f"{TUSD_MODULE}/cmd/tusd@{TUSD_VERSION}"],
+        env={**env, "GOBIN": str(staging)},
+        cwd=staging,
+        capture_output=True,
+        text=True,
     )
     if installed.returncode == 0:
         (staging / "tusd").replace(binary)
         return binary
-    _say(f"go install failed ({installed.stderr.strip().splitlines()[-1:]}); building the same module from `go mod download`")
+    _say(
+        f"go install failed ({installed.stderr.strip().splitlines()[-1:]}); building the same module from `go mod download`"
+    )
     downloaded = subprocess.run(
-        [go, "mod", "download", "-json", f"{TUSD_MODULE}@{TUSD_VERSION}"], env=env, cwd=staging, capture_output=True, text=True, check=True
+        [go, "mod", "download", "-json", f"{TUSD_MODULE}@{TUSD_VERSION}"],
+        env=env,
+        cwd=staging,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     module_dir = json.loads(downloaded.stdout)["Dir"]
-    subprocess.run([go, "build", "-trimpath", "-o", str(staging / "tusd"), "./cmd/tusd"], env=env, cwd=module_dir, check=True)
+    subprocess.run(
+        [go, "build", "-trimpath", "-o", str(staging / "tusd"), "./cmd/tusd"], env=env, cwd=module_dir, check=True
+    )
     (staging / "tusd").replace(binary)
     return binary
 
@@ -80,7 +98,9 @@ def ensure_tus_node(cache: Path) -> Path:
     _need("node")
     npm = _need("npm")
     root.mkdir(parents=True, exist_ok=True)
-    (root / "package.json").write_text(json.dumps({"name": "datafabric-bench-tus-node", "private": True, "dependencies": wanted}, indent=1))
+    (root / "package.json").write_text(
+        json.dumps({"name": "datafabric-bench-tus-node", "private": True, "dependencies": wanted}, indent=1)
+    )
     _say("npm install " + " ".join(f"{n}@{v}" for n, v in wanted.items()))
     subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=root, check=True)
     return root

@@ -37,8 +37,22 @@ def free_port() -> int:
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     log = open(data_dir.parent / "server.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "fabric", "serve", "--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning"],
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fabric",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -95,8 +109,10 @@ def main() -> None:
         print("| mode | real upload | MiB/s | re-upload (dedup) median | max | speed-up | goal < 50 ms |")
         print("|---|---|---|---|---|---|---|")
         for mode, upload_s, median, worst in rows:
-            print(f"| {mode} | {upload_s:.2f} s | {args.size_mib / upload_s:.0f} | {median * 1000:.2f} ms | {worst * 1000:.2f} ms | "
-                  f"{upload_s / median:,.0f}x | {'yes' if median < 0.05 else 'NO'} |")
+            print(
+                f"| {mode} | {upload_s:.2f} s | {args.size_mib / upload_s:.0f} | {median * 1000:.2f} ms | {worst * 1000:.2f} ms | "
+                f"{upload_s / median:,.0f}x | {'yes' if median < 0.05 else 'NO'} |"
+            )
     finally:
         if process is not None:
             process.terminate()

@@ -20,12 +20,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aspects import AspectStore, Reader, open_store  # noqa: E402
+from aspects import AspectStore, Reader, open_store
 
 USER = "urn:fabric:user:bench@example.com"
 PRODUCED = "artifact-produced-by-order.1"
@@ -63,13 +63,20 @@ def timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def build(store: AspectStore, artifacts: int, orders: int, fan_in: int, depth: int, rng: random.Random) -> list[list[str]]:
+def build(
+    store: AspectStore, artifacts: int, orders: int, fan_in: int, depth: int, rng: random.Random
+) -> list[list[str]]:
     per_layer = artifacts // (depth + 1)
     orders_per_layer = max(1, orders // depth)
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     layers = [[f"urn:fabric:artifact:l{layer:02d}-{i:06d}" for i in range(per_layer)] for layer in range(depth + 1)]
     items = [
-        {"urn": urn, "name": f"l{layer:02d}-{i:06d}.csv", "uploader": USER, "created": t0 + timedelta(seconds=layer * per_layer + i)}
+        {
+            "urn": urn,
+            "name": f"l{layer:02d}-{i:06d}.csv",
+            "uploader": USER,
+            "created": t0 + timedelta(seconds=layer * per_layer + i),
+        }
         for layer, urns in enumerate(layers)
         for i, urn in enumerate(urns)
     ]
@@ -89,7 +96,9 @@ def build(store: AspectStore, artifacts: int, orders: int, fan_in: int, depth: i
     for chunk in range(0, len(aspects), BATCH):
         store.assert_aspects(aspects[chunk : chunk + BATCH], asserter=USER)
     elapsed = time.perf_counter() - start
-    print(f"  {len(aspects)} link aspects asserted in batches of {BATCH} in {elapsed:.1f} s ({len(aspects) / elapsed:,.0f}/s)")
+    print(
+        f"  {len(aspects)} link aspects asserted in batches of {BATCH} in {elapsed:.1f} s ({len(aspects) / elapsed:,.0f}/s)"
+    )
     return layers
 
 
@@ -104,7 +113,9 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
         start = time.perf_counter()
         n_single = args.singles
         for i in range(n_single):
-            store.assert_aspect(targets[i % len(targets)], "policy.1", {"policy": f"urn:fabric:policy:p{i % 10}"}, asserter=USER)
+            store.assert_aspect(
+                targets[i % len(targets)], "policy.1", {"policy": f"urn:fabric:policy:p{i % 10}"}, asserter=USER
+            )
         figures["single asserts/s"] = n_single / (time.perf_counter() - start)
 
         batch = [(rng.choice(layers[0]), "policy.1", {"policy": "urn:fabric:policy:batched"}) for _ in range(1000)]
@@ -128,21 +139,30 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
                 truncated += lineage.truncated
             figures[f"lineage depth {depth} p50 ms"] = percentile(times, 0.5)
             figures[f"lineage depth {depth} p99 ms"] = percentile(times, 0.99)
-            print(f"  lineage depth {depth}: median {statistics.median(sizes):.0f} nodes, {truncated}/{len(targets)} truncated")
+            print(
+                f"  lineage depth {depth}: median {statistics.median(sizes):.0f} nodes, {truncated}/{len(targets)} truncated"
+            )
 
         # The same walks as a user of another organisation granted the roots only: every other artifact is checked
         # by the access predicate and redacted; this is what every read costs with authentication on.
         stranger = Reader(user="urn:fabric:user:stranger@elsewhere.org", org="urn:fabric:org:elsewhere")
-        store.assert_aspects([(urn, "grant.1", {"grantee": stranger.user}) for urn in targets], asserter=USER)  # the roots only
-        times = [timed(lambda urn=urn: store.lineage(urn, direction="upstream", depth=10, reader=stranger)) for urn in targets]
+        store.assert_aspects(
+            [(urn, "grant.1", {"grantee": stranger.user}) for urn in targets], asserter=USER
+        )  # the roots only
+        times = [
+            timed(lambda urn=urn: store.lineage(urn, direction="upstream", depth=10, reader=stranger))
+            for urn in targets
+        ]
         figures["lineage depth 10 p50 ms, as a reader (redacted)"] = percentile(times, 0.5)
         listing = [timed(lambda: store.list_artifacts(status="pending", limit=100, reader=stranger)) for _ in range(20)]
         figures["list (status) p50 ms, as a reader (nothing readable)"] = percentile(listing, 0.5)
 
         listing = []
-        for i in range(args.samples):
+        for _ in range(args.samples):
             prefix = f"l{rng.randrange(args.depth + 1):02d}-00{rng.randrange(10)}"
-            listing.append(timed(lambda prefix=prefix: store.list_artifacts(name_prefix=prefix, status="pending", limit=100)))
+            listing.append(
+                timed(lambda prefix=prefix: store.list_artifacts(name_prefix=prefix, status="pending", limit=100))
+            )
         figures["list (name prefix + status) p50 ms"] = percentile(listing, 0.5)
         listing = [timed(lambda: store.list_artifacts(schema="policy.1", limit=100)) for _ in range(20)]
         figures["list (schema present) p50 ms"] = percentile(listing, 0.5)

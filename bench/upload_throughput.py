@@ -31,10 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _servers  # noqa: E402
-import _tools  # noqa: E402
-from _client import sha256_of_download, upload  # noqa: E402
-from _report import MiB, Series, parse_size, table  # noqa: E402
+import _servers
+import _tools
+from _client import sha256_of_download, upload
+from _report import MiB, Series, parse_size, table
 
 TARGETS = ("datafabric", "tus-node", "tusd", "null", "dd")
 ALIASES = {"@tus/server": "tus-node", "tus-node-server": "tus-node", "sink": "null", "null-sink": "null"}
@@ -43,19 +43,32 @@ DD_BLOCK = 4 << 20
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=parse_size, default=1 << 30, help="bytes per upload, e.g. 1GiB, 256MiB (default 1GiB)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--size", type=parse_size, default=1 << 30, help="bytes per upload, e.g. 1GiB, 256MiB (default 1GiB)"
+    )
     parser.add_argument("--chunk", type=parse_size, default=64 * MiB, help="PATCH size in chunked mode (default 64MiB)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each configuration (default 3)")
     parser.add_argument(
-        "--only", action="append", default=None, metavar="TARGET",
+        "--only",
+        action="append",
+        default=None,
+        metavar="TARGET",
         help=f"measure only these (repeat or comma-separate): {', '.join(TARGETS)} (default: all)",
     )
-    parser.add_argument("--mode", action="append", choices=("single", "chunks"), default=None, help="only this mode (default both)")
-    parser.add_argument("--work-dir", type=Path, default=None, help="payload, data dirs and logs (default: a new dir under /tmp)")
+    parser.add_argument(
+        "--mode", action="append", choices=("single", "chunks"), default=None, help="only this mode (default both)"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help="payload, data dirs and logs (default: a new dir under /tmp)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (server logs) afterwards")
     args = parser.parse_args(argv)
-    wanted = [ALIASES.get(t.strip(), t.strip()) for item in (args.only or TARGETS) for t in item.split(",") if t.strip()]
+    wanted = [
+        ALIASES.get(t.strip(), t.strip()) for item in (args.only or TARGETS) for t in item.split(",") if t.strip()
+    ]
     unknown = sorted(set(wanted) - set(TARGETS))
     if unknown:
         parser.error(f"unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")
@@ -96,7 +109,10 @@ def run_dd(work: Path, size: int) -> float:
     os.sync()
     started = time.perf_counter()
     result = subprocess.run(
-        ["dd", "if=/dev/zero", f"of={target}", f"bs={DD_BLOCK}", f"count={count}", "conv=fdatasync"], capture_output=True, text=True, check=True
+        ["dd", "if=/dev/zero", f"of={target}", f"bs={DD_BLOCK}", f"count={count}", "conv=fdatasync"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     elapsed = time.perf_counter() - started
     target.unlink()
@@ -144,7 +160,9 @@ def measure(args: argparse.Namespace, work: Path) -> list[Series]:
                 mib_s = args.size / result.seconds / MiB
                 series[(spec.name, mode)].mib_s.append(mib_s)
                 series[(spec.name, mode)].cpu_s.append(cpu)
-                say(f"run {run}/{args.runs}  {spec.name:<12} {mode:<8} {mib_s:8,.0f} MiB/s  {result.seconds:6.2f} s  server CPU {cpu:5.1f} s")
+                say(
+                    f"run {run}/{args.runs}  {spec.name:<12} {mode:<8} {mib_s:8,.0f} MiB/s  {result.seconds:6.2f} s  server CPU {cpu:5.1f} s"
+                )
         if "dd" in args.targets:
             dd.mib_s.append(run_dd(work, args.size))
             say(f"run {run}/{args.runs}  dd conv=fdatasync     {dd.mib_s[-1]:8,.0f} MiB/s")
@@ -157,7 +175,9 @@ def verify_blob(base_url: str, headers: dict[str, str], expected: str, size: int
         raise SystemExit(f"datafabric finished the upload but sent no Artifact-Urn (headers: {headers})")
     digest, length = sha256_of_download(f"{base_url}/v1/artifacts/{urn}/blob")
     if (digest, length) != (expected, size):
-        raise SystemExit(f"datafabric stored {length} bytes with sha256 {digest}; sent {size} bytes with sha256 {expected}")
+        raise SystemExit(
+            f"datafabric stored {length} bytes with sha256 {digest}; sent {size} bytes with sha256 {expected}"
+        )
 
 
 def tool_versions() -> str:
@@ -186,12 +206,18 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         references[r.server][r.mode] = r
     print()
-    print(f"upload of {args.size / MiB:,.0f} MiB over 127.0.0.1, chunks of {args.chunk / MiB:,.0f} MiB, {args.runs} run(s) each, "
-          f"fresh server and empty data dir per run")
+    print(
+        f"upload of {args.size / MiB:,.0f} MiB over 127.0.0.1, chunks of {args.chunk / MiB:,.0f} MiB, {args.runs} run(s) each, "
+        f"fresh server and empty data dir per run"
+    )
     print(f"data dirs and payload on {work} ({filesystem_of(work.parent)}); {os.cpu_count()} CPUs; {tool_versions()}")
-    print(f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine skews the figures)")
-    print(f"servers: datafabric (this checkout), @tus/server {_tools.TUS_NODE_VERSIONS['@tus/server']} + @tus/file-store "
-          f"{_tools.TUS_NODE_VERSIONS['@tus/file-store']}, tusd {_tools.TUSD_VERSION}; client: http.client + socket.sendfile")
+    print(
+        f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine skews the figures)"
+    )
+    print(
+        f"servers: datafabric (this checkout), @tus/server {_tools.TUS_NODE_VERSIONS['@tus/server']} + @tus/file-store "
+        f"{_tools.TUS_NODE_VERSIONS['@tus/file-store']}, tusd {_tools.TUSD_VERSION}; client: http.client + socket.sendfile"
+    )
     print()
     print(table(rows, references))
     print_aims(references)
@@ -201,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
 def print_aims(references: dict[str, dict[str, Series]]) -> None:
     node, tusd = references.get("@tus/server", {}), references.get("tusd", {})
     lines = []
-    ours = [(name, mode, series) for name, by_mode in references.items() if name.startswith("datafabric") for mode, series in by_mode.items()]
+    ours = [
+        (name, mode, series)
+        for name, by_mode in references.items()
+        if name.startswith("datafabric")
+        for mode, series in by_mode.items()
+    ]
     for name, mode, series in ours:
         checks = []
         if mode in node:

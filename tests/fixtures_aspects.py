@@ -28,7 +28,9 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def open_aspect_store(request: pytest.FixtureRequest, backend_name: str, tmp_path: Path) -> Iterator[Callable[[], AspectStore]]:
+def open_aspect_store(
+    request: pytest.FixtureRequest, backend_name: str, tmp_path: Path
+) -> Iterator[Callable[[], AspectStore]]:
     url: str | None = None
     if backend_name == "neo4j":
         url = request.getfixturevalue("neo4j_url")

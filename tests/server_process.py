@@ -22,7 +22,14 @@ def free_port() -> int:
 class FabricServer:
     """`fabric serve` on 127.0.0.1 with its own data dir; restartable on the same port and dir."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, args: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.args = list(args or [])
@@ -34,10 +41,22 @@ class FabricServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "FabricServer":
+    def start(self, timeout: float = 60.0) -> FabricServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        cmd = [sys.executable, "-m", "fabric", "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "fabric",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.args,
+        ]
         self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         deadline = time.monotonic() + timeout
@@ -73,7 +92,7 @@ class FabricServer:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def __enter__(self) -> "FabricServer":
+    def __enter__(self) -> FabricServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -24,9 +24,7 @@ def driver(neo4j_url: str) -> Iterator[Driver]:
 
 def test_server_is_neo4j_5_26_community(driver: Driver) -> None:
     records, _, _ = driver.execute_query("CALL dbms.components() YIELD name, versions, edition")
-    assert [(r["name"], r["versions"][0][:4], r["edition"]) for r in records] == [
-        ("Neo4j Kernel", "5.26", "community")
-    ]
+    assert [(r["name"], r["versions"][0][:4], r["edition"]) for r in records] == [("Neo4j Kernel", "5.26", "community")]
 
 
 def test_writes_and_reads_a_node(driver: Driver) -> None:
@@ -53,9 +51,7 @@ def test_uniqueness_constraint_refuses_a_duplicate(driver: Driver) -> None:
     with pytest.raises(ConstraintError):
         driver.execute_query(f"CREATE (:{LABEL} {{urn: $urn}})", urn=urn)
 
-    records, _, _ = driver.execute_query(
-        f"MATCH (n:{LABEL} {{urn: $urn}}) RETURN count(n) AS c", urn=urn
-    )
+    records, _, _ = driver.execute_query(f"MATCH (n:{LABEL} {{urn: $urn}}) RETURN count(n) AS c", urn=urn)
     assert records[0]["c"] == 1
 
 
@@ -71,4 +67,4 @@ def test_a_server_that_cannot_start_raises_with_its_output(tmp_path: Path) -> No
     assert "before it was ready" in message
     assert "occupied" in message  # the tail of the server's own output is carried along
     with pytest.raises(RuntimeError):
-        server.url
+        _ = server.url

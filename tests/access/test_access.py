@@ -56,11 +56,22 @@ def b64(value: str) -> str:
 
 def upload(api: httpx.Client, headers: dict[str, str], data: bytes, **meta: str) -> tuple[str, str]:
     """(artifact URN, upload URL) of a finished upload."""
-    created = api.post("/v1/uploads", headers={**TUS, **headers, "Upload-Length": str(len(data)),
-                                               "Upload-Metadata": ",".join(f"{k} {b64(v)}" for k, v in meta.items())})
+    created = api.post(
+        "/v1/uploads",
+        headers={
+            **TUS,
+            **headers,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": ",".join(f"{k} {b64(v)}" for k, v in meta.items()),
+        },
+    )
     assert created.status_code == 201, created.text
     location = created.headers["Location"]
-    done = api.patch(location, headers={**TUS, **headers, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}, content=data)
+    done = api.patch(
+        location,
+        headers={**TUS, **headers, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"},
+        content=data,
+    )
     assert done.status_code == 204, done.text
     return created.headers["Artifact-Urn"], location
 
@@ -82,7 +93,13 @@ class World:
     note: str = ""  # an aspect gus asserted on `shared`
 
     def names(self) -> dict[str, str]:
-        return {self.shared: "shared", self.private: "private", self.open: "open", self.eve_own: "eve_own", self.output: "output"}
+        return {
+            self.shared: "shared",
+            self.private: "private",
+            self.open: "open",
+            self.eve_own: "eve_own",
+            self.output: "output",
+        }
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -97,11 +114,17 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             w = World(server, api, uuid.uuid4().hex[:8])
             w.collection = f"urn:fabric:collection:c-{w.tag}"
             alice = auth("creator")
-            w.shared, w.shared_upload = upload(api, alice, b"shared bytes", filename="shared.csv", collection=w.collection)
+            w.shared, w.shared_upload = upload(
+                api, alice, b"shared bytes", filename="shared.csv", collection=w.collection
+            )
             w.private, _ = upload(api, alice, b"private bytes", filename="private.csv", collection=w.collection)
             w.open, _ = upload(api, alice, b"open bytes", filename="open.csv", collection=w.collection, policy="open")
             w.eve_own, _ = upload(api, auth("other"), b"eve's bytes", filename="eve.csv", collection=w.collection)
-            for key, body in (("granted_user", {"email": "gus@partner.test"}), ("granted_org", {"org": "friends"}), ("revoked", {"email": "rex@gone.test"})):
+            for key, body in (
+                ("granted_user", {"email": "gus@partner.test"}),
+                ("granted_org", {"org": "friends"}),
+                ("revoked", {"email": "rex@gone.test"}),
+            ):
                 r = api.post(f"/v1/artifacts/{w.shared}/access", json=body, headers=alice)
                 assert r.status_code == 201, r.text
                 w.grants[key] = r.json()["id"]
@@ -110,11 +133,25 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             # provenance: an order of eve's used alice's shared artifact (eve may not read it) and produced an open output
             w.order = f"urn:fabric:order:{uuid.uuid4()}"
             w.output, _ = upload(api, auth("other"), b"output", filename="output.csv", policy="open")
-            for entity, schema, headers in ((w.shared, "artifact-used-by-order.1", auth("granted_user")), (w.output, "artifact-produced-by-order.1", auth("other"))):
-                r = api.post("/v1/aspects", json={"entity": entity, "schema": schema, "content": {"order": w.order}}, headers=headers)
+            for entity, schema, headers in (
+                (w.shared, "artifact-used-by-order.1", auth("granted_user")),
+                (w.output, "artifact-produced-by-order.1", auth("other")),
+            ):
+                r = api.post(
+                    "/v1/aspects",
+                    json={"entity": entity, "schema": schema, "content": {"order": w.order}},
+                    headers=headers,
+                )
                 assert r.status_code == 201, r.text
-            r = api.post("/v1/aspects", json={"entity": w.shared, "schema": "collection-member.1",
-                                              "content": {"collection": f"urn:fabric:collection:gus-{w.tag}"}}, headers=auth("granted_user"))
+            r = api.post(
+                "/v1/aspects",
+                json={
+                    "entity": w.shared,
+                    "schema": "collection-member.1",
+                    "content": {"collection": f"urn:fabric:collection:gus-{w.tag}"},
+                },
+                headers=auth("granted_user"),
+            )
             assert r.status_code == 201, r.text
             w.note = r.json()["urn"]
             yield w
@@ -137,8 +174,13 @@ def test_reading_an_artifact(world: World, role: str) -> None:
         world.eve_own: status_for(role, {"other"}),
     }
     for urn, want in expected.items():
-        for method, path in (("GET", f"/v1/artifacts/{urn}"), ("GET", f"/v1/artifacts/{urn}/blob"), ("HEAD", f"/v1/artifacts/{urn}/blob"),
-                             ("GET", f"/v1/aspects?entity={urn}"), ("GET", f"/v1/lineage/{urn}")):
+        for method, path in (
+            ("GET", f"/v1/artifacts/{urn}"),
+            ("GET", f"/v1/artifacts/{urn}/blob"),
+            ("HEAD", f"/v1/artifacts/{urn}/blob"),
+            ("GET", f"/v1/aspects?entity={urn}"),
+            ("GET", f"/v1/lineage/{urn}"),
+        ):
             r = api.request(method, path, headers=h)
             assert r.status_code == want, (role, world.names()[urn], method, path, r.text)
     if role != "anonymous":
@@ -178,7 +220,9 @@ def test_grants_are_managed_by_the_creator_and_org_admins_only(world: World, rol
     if want == 200:
         grants = {(g.get("email") or g.get("org")): g["id"] for g in listed.json()["items"]}
         assert grants == {"gus@partner.test": world.grants["granted_user"], "friends": world.grants["granted_org"]}
-        history = api.get(f"/v1/artifacts/{world.shared}/access", params={"include_revoked": "true"}, headers=h).json()["items"]
+        history = api.get(f"/v1/artifacts/{world.shared}/access", params={"include_revoked": "true"}, headers=h).json()[
+            "items"
+        ]
         revoked = [g for g in history if g["id"] == world.grants["revoked"]]
         assert revoked and revoked[0]["revoked_at"] and revoked[0]["email"] == "rex@gone.test"
     # granting anew: managers 201 (or 200 for a grantee already granted), readers 403, others 404
@@ -205,26 +249,46 @@ def test_grants_are_managed_by_the_creator_and_org_admins_only(world: World, rol
 def test_aspects_assert_update_and_retract(world: World, role: str) -> None:
     api, h = world.api, auth(role)
     reads = status_for(role, READERS_OF_SHARED)
-    asserted = api.post("/v1/aspects", json={"entity": world.shared, "schema": "collection-member.1",
-                                             "content": {"collection": f"urn:fabric:collection:{role}-{world.tag}"}}, headers=h)
+    asserted = api.post(
+        "/v1/aspects",
+        json={
+            "entity": world.shared,
+            "schema": "collection-member.1",
+            "content": {"collection": f"urn:fabric:collection:{role}-{world.tag}"},
+        },
+        headers=h,
+    )
     assert asserted.status_code == (201 if reads == 200 else reads), (role, asserted.text)
     if reads == 200:  # the asserter may retract its own aspect
         assert api.delete(f"/v1/aspects/{asserted.json()['urn']}", headers=h).status_code == 200
     # policy, grants and artifact.1 need a manager; a reader that is not one gets 403
-    opened = api.post("/v1/aspects", json={"entity": world.private, "schema": "policy.1", "content": {"policy": "urn:fabric:policy:open"}}, headers=h)
+    opened = api.post(
+        "/v1/aspects",
+        json={"entity": world.private, "schema": "policy.1", "content": {"policy": "urn:fabric:policy:open"}},
+        headers=h,
+    )
     want_private = status_for(role, MANAGERS)
     assert opened.status_code == (201 if want_private == 200 else want_private), (role, opened.text)
     if opened.status_code == 201:
         assert api.delete(f"/v1/aspects/{opened.json()['urn']}", headers=h).status_code == 200
     if role in ("granted_user", "granted_org"):
-        r = api.post("/v1/aspects", json={"entity": world.shared, "schema": "policy.1", "content": {"policy": "urn:fabric:policy:open"}}, headers=h)
+        r = api.post(
+            "/v1/aspects",
+            json={"entity": world.shared, "schema": "policy.1", "content": {"policy": "urn:fabric:policy:open"}},
+            headers=h,
+        )
         assert r.status_code == 403
     # gus's note on `shared`: gus (asserter) and managers may change it; other readers 403; the rest 404
     note = api.get(f"/v1/aspects/{world.note}", headers=h)
     assert note.status_code == reads
     if role == "granted_org":
         assert api.delete(f"/v1/aspects/{world.note}", headers=h).status_code == 403
-        assert api.put(f"/v1/aspects/{world.note}", json={"content": {"collection": "urn:fabric:collection:x"}}, headers=h).status_code == 403
+        assert (
+            api.put(
+                f"/v1/aspects/{world.note}", json={"content": {"collection": "urn:fabric:collection:x"}}, headers=h
+            ).status_code
+            == 403
+        )
     elif role in ("member", "other", "revoked", "anonymous"):
         assert api.delete(f"/v1/aspects/{world.note}", headers=h).status_code == reads
 
@@ -238,7 +302,11 @@ def test_global_aspect_queries_are_filtered(world: World, role: str) -> None:
     entities = {a["entity"] for a in r.json()["items"]}
     names = world.names()
     seen = {names[e] for e in entities if e in names}
-    grants = {a["urn"] for a in r.json()["items"] if a["schema"] == "urn:fabric:schema:grant.1" and a["entity"] == world.shared}
+    grants = {
+        a["urn"]
+        for a in r.json()["items"]
+        if a["schema"] == "urn:fabric:schema:grant.1" and a["entity"] == world.shared
+    }
     assert ("shared" in seen) == (role in READERS_OF_SHARED)
     assert ("private" in seen) == (role in MANAGERS)
     assert bool(grants) == (role in MANAGERS)
@@ -267,7 +335,9 @@ def test_shared_with_me_lists_grants_from_others_without_the_creators_email(worl
 def test_lineage_through_an_unreadable_artifact_is_redacted(world: World) -> None:
     api = world.api
     seen_by_eve = api.get(f"/v1/lineage/{world.output}", headers=auth("other"), params={"direction": "upstream"}).json()
-    seen_by_gus = api.get(f"/v1/lineage/{world.output}", headers=auth("granted_user"), params={"direction": "upstream"}).json()
+    seen_by_gus = api.get(
+        f"/v1/lineage/{world.output}", headers=auth("granted_user"), params={"direction": "upstream"}
+    ).json()
     assert {n["urn"] for n in seen_by_gus["nodes"]} == {world.output, world.order, world.shared}
     redacted = [n for n in seen_by_eve["nodes"] if n.get("redacted")]
     assert len(redacted) == 1 and set(redacted[0]) == {"urn", "kind", "redacted"} and redacted[0]["kind"] == "artifact"
@@ -285,9 +355,18 @@ def test_expired_tampered_and_foreign_tokens_are_refused(world: World) -> None:
     assert api.get(path, headers=auth("creator")).status_code == 200
     expired = mint_token(KEY.encode(), PEOPLE["creator"], ttl=-10)
     header, payload, signature = token("creator").split(".")
-    forged_payload = base64.urlsafe_b64encode(base64.urlsafe_b64decode(payload + "==").replace(b"acme", b"evil")).decode().rstrip("=")
-    for bad in (expired, f"{header}.{forged_payload}.{signature}", f"{header}.{payload}.{signature[:-4]}AAAA",
-                mint_token(b"another key, also long enough for HS256!", PEOPLE["creator"]), "not-a-token"):
+    forged_payload = (
+        base64.urlsafe_b64encode(base64.urlsafe_b64decode(payload + "==").replace(b"acme", b"evil"))
+        .decode()
+        .rstrip("=")
+    )
+    for bad in (
+        expired,
+        f"{header}.{forged_payload}.{signature}",
+        f"{header}.{payload}.{signature[:-4]}AAAA",
+        mint_token(b"another key, also long enough for HS256!", PEOPLE["creator"]),
+        "not-a-token",
+    ):
         r = api.get(path, headers={"Authorization": f"Bearer {bad}"})
         assert r.status_code == 401, bad
         assert r.headers["WWW-Authenticate"].startswith("Bearer")
@@ -298,13 +377,17 @@ def test_compute_token_reads_what_its_caller_could_at_minting_and_can_upload(wor
     api, alice, gus = world.api, auth("creator"), auth("granted_user")
     later, _ = upload(api, alice, b"granted later", filename="later.csv")
     revoked_after, _ = upload(api, alice, b"revoked after", filename="revoked-after.csv")
-    grant = api.post(f"/v1/artifacts/{revoked_after}/access", json={"email": "gus@partner.test"}, headers=alice).json()["id"]
+    grant = api.post(f"/v1/artifacts/{revoked_after}/access", json={"email": "gus@partner.test"}, headers=alice).json()[
+        "id"
+    ]
     order = f"urn:fabric:order:{uuid.uuid4()}"
     minted = api.post(f"/v1/orders/{order}/token", headers=gus)
     assert minted.status_code == 201, minted.text
     compute = {"Authorization": f"Bearer {minted.json()['token']}"}
     time.sleep(0.01)
-    assert api.post(f"/v1/artifacts/{later}/access", json={"email": "gus@partner.test"}, headers=alice).status_code == 201
+    assert (
+        api.post(f"/v1/artifacts/{later}/access", json={"email": "gus@partner.test"}, headers=alice).status_code == 201
+    )
     assert api.delete(f"/v1/artifacts/{revoked_after}/access/{grant}", headers=alice).status_code == 200
     # gus himself now reads `later`; his compute token does not (granted after minting), nor the revoked one
     assert api.get(f"/v1/artifacts/{later}", headers=gus).status_code == 200
@@ -321,11 +404,24 @@ def test_compute_token_reads_what_its_caller_could_at_minting_and_can_upload(wor
     assert api.get(f"/v1/artifacts/{made}", headers=compute).json()["uploader"] == "urn:fabric:user:gus@partner.test"
     assert api.get(f"/v1/artifacts/{made}", headers=gus).status_code == 200
     # and nothing else
-    assert api.post(f"/v1/artifacts/{made}/access", json={"email": "eve@rival.test"}, headers=compute).status_code == 403
-    assert api.post("/v1/aspects", json={"entity": made, "schema": "policy.1", "content": {"policy": "urn:fabric:policy:open"}},
-                    headers=compute).status_code == 403
+    assert (
+        api.post(f"/v1/artifacts/{made}/access", json={"email": "eve@rival.test"}, headers=compute).status_code == 403
+    )
+    assert (
+        api.post(
+            "/v1/aspects",
+            json={"entity": made, "schema": "policy.1", "content": {"policy": "urn:fabric:policy:open"}},
+            headers=compute,
+        ).status_code
+        == 403
+    )
     assert api.post(f"/v1/orders/{order}/token", headers=compute).status_code == 403
-    assert api.post("/v1/schemas", json={"$id": f"urn:fabric:schema:x{world.tag}.1", "type": "object"}, headers=compute).status_code == 403
+    assert (
+        api.post(
+            "/v1/schemas", json={"$id": f"urn:fabric:schema:x{world.tag}.1", "type": "object"}, headers=compute
+        ).status_code
+        == 403
+    )
 
 
 # ---- the client and the CLI ----------------------------------------------------------------------
@@ -334,7 +430,10 @@ def test_compute_token_reads_what_its_caller_could_at_minting_and_can_upload(wor
 def test_client_and_cli_share_list_and_revoke(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = tmp_path / "report.txt"
     source.write_bytes(os.urandom(256))
-    with Fabric(url=world.server.url, token=token("creator")) as alice, Fabric(url=world.server.url, token=token("other")) as eve:
+    with (
+        Fabric(url=world.server.url, token=token("creator")) as alice,
+        Fabric(url=world.server.url, token=token("other")) as eve,
+    ):
         artifact = alice.upload_artifact(file_path=source, name="report.txt")
         with pytest.raises(NotFound):
             eve.get_artifact(artifact.id)
@@ -375,8 +474,22 @@ def test_client_order_uses_a_compute_token(world: World, tmp_path: Path) -> None
 def test_token_create_mints_what_the_server_accepts(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with FabricServer(data, args=["--auth"]) as server:
-        minted = CliRunner().invoke(cli, ["token", "create", "--user", "zoe@acme.test", "--org", "acme", "--admin", "--ttl", "600",
-                                          "--data-dir", str(data)])
+        minted = CliRunner().invoke(
+            cli,
+            [
+                "token",
+                "create",
+                "--user",
+                "zoe@acme.test",
+                "--org",
+                "acme",
+                "--admin",
+                "--ttl",
+                "600",
+                "--data-dir",
+                str(data),
+            ],
+        )
         assert minted.exit_code == 0, minted.output
         good = {"Authorization": f"Bearer {minted.output.strip()}"}
         assert httpx.get(f"{server.url}/v1/artifacts", headers=good).status_code == 200

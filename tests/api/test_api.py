@@ -10,7 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
@@ -45,14 +45,20 @@ def new_artifact(api: httpx.Client, data: bytes | None = None, **meta: str) -> s
 
 def register_quality_schema(api: httpx.Client) -> str:
     schema_id = f"urn:fabric:schema:{unique('quality')}.1"
-    r = api.post("/v1/schemas", json={
-        "$id": schema_id,
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "type": "object",
-        "properties": {"score": {"type": "number", "minimum": 0, "maximum": 1}, "checked": {"type": "string", "format": "date-time"}},
-        "required": ["score"],
-        "additionalProperties": False,
-    })
+    r = api.post(
+        "/v1/schemas",
+        json={
+            "$id": schema_id,
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "properties": {
+                "score": {"type": "number", "minimum": 0, "maximum": 1},
+                "checked": {"type": "string", "format": "date-time"},
+            },
+            "required": ["score"],
+            "additionalProperties": False,
+        },
+    )
     assert r.status_code == 201, r.text
     return schema_id
 
@@ -72,7 +78,16 @@ def all_pages(api: httpx.Client, url: str) -> list[dict]:
 
 def test_builtin_schemas_are_listed(api: httpx.Client) -> None:
     ids = {schema["$id"] for schema in api.get("/v1/schemas").json()["items"]}
-    assert {f"urn:fabric:schema:{name}" for name in ("artifact.1", "artifact-produced-by-order.1", "artifact-used-by-order.1", "policy.1", "collection-member.1")} <= ids
+    assert {
+        f"urn:fabric:schema:{name}"
+        for name in (
+            "artifact.1",
+            "artifact-produced-by-order.1",
+            "artifact-used-by-order.1",
+            "policy.1",
+            "collection-member.1",
+        )
+    } <= ids
 
 
 def test_registered_schema_can_be_read_back(api: httpx.Client) -> None:
@@ -83,12 +98,15 @@ def test_registered_schema_can_be_read_back(api: httpx.Client) -> None:
     assert schema_id in {schema["$id"] for schema in api.get("/v1/schemas").json()["items"]}
 
 
-@pytest.mark.parametrize("body", [
-    {"type": "object"},  # no $id
-    {"$id": "not-a-urn", "type": "object"},
-    {"$id": "urn:fabric:schema:bad", "type": "object"},  # no version
-    {"$id": "urn:fabric:schema:broken.1", "type": "no-such-type"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "object"},  # no $id
+        {"$id": "not-a-urn", "type": "object"},
+        {"$id": "urn:fabric:schema:bad", "type": "object"},  # no version
+        {"$id": "urn:fabric:schema:broken.1", "type": "no-such-type"},
+    ],
+)
 def test_invalid_schemas_are_refused(api: httpx.Client, body: dict) -> None:
     r = api.post("/v1/schemas", json=body)
     assert r.status_code in (400, 422), r.text
@@ -122,9 +140,13 @@ def test_assert_get_update_retract_and_history(api: httpx.Client) -> None:
 
     current = api.get("/v1/aspects", params={"entity": artifact, "schema": schema}).json()["items"]
     assert [a["content"] for a in current] == [{"score": 0.9}]
-    history = api.get("/v1/aspects", params={"entity": artifact, "schema": schema, "include_retracted": "true"}).json()["items"]
+    history = api.get("/v1/aspects", params={"entity": artifact, "schema": schema, "include_retracted": "true"}).json()[
+        "items"
+    ]
     assert sorted(a["content"]["score"] for a in history) == [0.5, 0.9]
-    as_of_first = api.get("/v1/aspects", params={"entity": artifact, "schema": schema, "at": first["valid_from"]}).json()["items"]
+    as_of_first = api.get(
+        "/v1/aspects", params={"entity": artifact, "schema": schema, "at": first["valid_from"]}
+    ).json()["items"]
     assert [a["content"] for a in as_of_first] == [{"score": 0.5}]
 
     retracted = api.delete(f"/v1/aspects/{second['urn']}")
@@ -148,12 +170,22 @@ def test_aspects_of_an_artifact_are_in_its_view(api: httpx.Client) -> None:
     assert content["location"] == f"blob:sha256:{view['sha256']}"
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"entity": "urn:fabric:artifact:00000000-0000-4000-8000-000000000000", "schema": "urn:fabric:schema:policy.1", "content": {"policy": "urn:fabric:policy:open"}}, 404),
-    ({"entity": "not a urn", "schema": "urn:fabric:schema:policy.1", "content": {}}, 400),
-    ({"schema": "urn:fabric:schema:policy.1", "content": {}}, 400),
-    ({"entity": 3, "schema": "urn:fabric:schema:policy.1", "content": {}}, 400),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (
+            {
+                "entity": "urn:fabric:artifact:00000000-0000-4000-8000-000000000000",
+                "schema": "urn:fabric:schema:policy.1",
+                "content": {"policy": "urn:fabric:policy:open"},
+            },
+            404,
+        ),
+        ({"entity": "not a urn", "schema": "urn:fabric:schema:policy.1", "content": {}}, 400),
+        ({"schema": "urn:fabric:schema:policy.1", "content": {}}, 400),
+        ({"entity": 3, "schema": "urn:fabric:schema:policy.1", "content": {}}, 400),
+    ],
+)
 def test_bad_aspect_requests(api: httpx.Client, body: dict, status: int) -> None:
     r = api.post("/v1/aspects", json=body)
     assert r.status_code == status, r.text
@@ -167,15 +199,26 @@ def test_schema_violation_is_422_with_the_message(api: httpx.Client) -> None:
     assert r.status_code == 422
     assert r.headers["Content-Type"] == PROBLEM
     assert "7" in r.json()["detail"]
-    r = api.post("/v1/aspects", json={"entity": artifact, "schema": schema, "content": {"score": 0.1, "checked": "yesterday"}})
+    r = api.post(
+        "/v1/aspects", json={"entity": artifact, "schema": schema, "content": {"score": 0.1, "checked": "yesterday"}}
+    )
     assert r.status_code == 422, "format checks are on"
-    r = api.post("/v1/aspects", json={"entity": artifact, "schema": "urn:fabric:schema:artifact-used-by-order.1", "content": {"order": "urn:fabric:artifact:x"}})
+    r = api.post(
+        "/v1/aspects",
+        json={
+            "entity": artifact,
+            "schema": "urn:fabric:schema:artifact-used-by-order.1",
+            "content": {"order": "urn:fabric:artifact:x"},
+        },
+    )
     assert r.status_code in (400, 422)
 
 
 def test_unknown_schema_or_aspect_is_404(api: httpx.Client) -> None:
     artifact = new_artifact(api)
-    r = api.post("/v1/aspects", json={"entity": artifact, "schema": "urn:fabric:schema:never-registered.1", "content": {}})
+    r = api.post(
+        "/v1/aspects", json={"entity": artifact, "schema": "urn:fabric:schema:never-registered.1", "content": {}}
+    )
     assert r.status_code == 404
     assert api.get(f"/v1/aspects/urn:fabric:aspect:{uuid.uuid4()}").status_code == 404
     assert api.delete(f"/v1/aspects/urn:fabric:aspect:{uuid.uuid4()}").status_code == 404
@@ -183,7 +226,9 @@ def test_unknown_schema_or_aspect_is_404(api: httpx.Client) -> None:
 
 
 def test_malformed_bodies(api: httpx.Client) -> None:
-    assert api.post("/v1/aspects", content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 400
+    assert (
+        api.post("/v1/aspects", content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 400
+    )
     assert api.post("/v1/aspects", json=[1, 2]).status_code == 400
     huge = b'{"entity": "' + b"x" * (2 << 20) + b'"}'
     assert api.post("/v1/aspects", content=huge, headers={"Content-Type": "application/json"}).status_code == 413
@@ -201,8 +246,10 @@ def test_bad_query_parameters_are_400(api: httpx.Client) -> None:
 
 def test_list_filters_and_keyset_paging(api: httpx.Client) -> None:
     collection = unique("coll")
-    before = datetime.now(timezone.utc) - timedelta(seconds=1)
-    urns = {new_artifact(api, os.urandom(100), filename=f"{collection}-{i}.csv", collection=collection) for i in range(5)}
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    urns = {
+        new_artifact(api, os.urandom(100), filename=f"{collection}-{i}.csv", collection=collection) for i in range(5)
+    }
     other = new_artifact(api, os.urandom(100), filename=f"{collection}-x.json")
     collection_urn = f"urn:fabric:collection:{collection}"
 
@@ -217,10 +264,14 @@ def test_list_filters_and_keyset_paging(api: httpx.Client) -> None:
     by_name = api.get("/v1/artifacts", params={"name": f"{collection}-3.csv"}).json()["items"]
     assert len(by_name) == 1 and by_name[0]["urn"] in urns
 
-    after = api.get("/v1/artifacts", params={"collection": collection_urn, "created_after": before.isoformat()}).json()["items"]
+    after = api.get("/v1/artifacts", params={"collection": collection_urn, "created_after": before.isoformat()}).json()[
+        "items"
+    ]
     assert len(after) == 5
-    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
-    assert api.get("/v1/artifacts", params={"collection": collection_urn, "created_after": future}).json()["items"] == []
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert (
+        api.get("/v1/artifacts", params={"collection": collection_urn, "created_after": future}).json()["items"] == []
+    )
 
     members = all_pages(api, f"/v1/collections/{collection_urn}?limit=3")
     assert {a["urn"] for a in members} == urns
@@ -228,7 +279,10 @@ def test_list_filters_and_keyset_paging(api: httpx.Client) -> None:
 
 def test_pending_artifacts_are_listed_with_their_status(api: httpx.Client) -> None:
     name = unique("pending") + ".bin"
-    r = api.post("/v1/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "100", "Upload-Metadata": metadata(filename=name)})
+    r = api.post(
+        "/v1/uploads",
+        headers={"Tus-Resumable": "1.0.0", "Upload-Length": "100", "Upload-Metadata": metadata(filename=name)},
+    )
     urn = r.headers["Artifact-Urn"]
     view = api.get(f"/v1/artifacts/{urn}").json()
     assert view["status"] == "pending"
@@ -256,9 +310,29 @@ def test_unknown_and_malformed_artifact_urns(api: httpx.Client) -> None:
 def record_order(api: httpx.Client, inputs: list[str], outputs: list[str]) -> str:
     order = f"urn:fabric:order:{uuid.uuid4()}"
     for urn in inputs:
-        assert api.post("/v1/aspects", json={"entity": urn, "schema": "urn:fabric:schema:artifact-used-by-order.1", "content": {"order": order}}).status_code == 201
+        assert (
+            api.post(
+                "/v1/aspects",
+                json={
+                    "entity": urn,
+                    "schema": "urn:fabric:schema:artifact-used-by-order.1",
+                    "content": {"order": order},
+                },
+            ).status_code
+            == 201
+        )
     for urn in outputs:
-        assert api.post("/v1/aspects", json={"entity": urn, "schema": "urn:fabric:schema:artifact-produced-by-order.1", "content": {"order": order}}).status_code == 201
+        assert (
+            api.post(
+                "/v1/aspects",
+                json={
+                    "entity": urn,
+                    "schema": "urn:fabric:schema:artifact-produced-by-order.1",
+                    "content": {"order": order},
+                },
+            ).status_code
+            == 201
+        )
     return order
 
 
@@ -266,7 +340,7 @@ def test_lineage_upstream_downstream_depth_and_at(api: httpx.Client) -> None:
     raw, cleaned, model = (new_artifact(api) for _ in range(3))
     clean_order = record_order(api, [raw], [cleaned])
     time.sleep(0.01)
-    between = datetime.now(timezone.utc).isoformat()
+    between = datetime.now(UTC).isoformat()
     time.sleep(0.01)
     train_order = record_order(api, [cleaned], [model])
 
@@ -275,7 +349,9 @@ def test_lineage_upstream_downstream_depth_and_at(api: httpx.Client) -> None:
     assert {n["urn"] for n in up["nodes"]} >= {model, train_order, cleaned, clean_order, raw}
     kinds = {n["urn"]: n["kind"] for n in up["nodes"]}
     assert kinds[train_order] == "order" and kinds[raw] == "artifact"
-    assert {"from": model, "to": train_order, "rel": "WAS_GENERATED_BY"} in [{k: e[k] for k in ("from", "to", "rel")} for e in up["edges"]]
+    assert {"from": model, "to": train_order, "rel": "WAS_GENERATED_BY"} in [
+        {k: e[k] for k in ("from", "to", "rel")} for e in up["edges"]
+    ]
     assert all(e["aspect"].startswith("urn:fabric:aspect:") for e in up["edges"])
     assert up["truncated"] is False
 
@@ -295,12 +371,24 @@ def test_lineage_upstream_downstream_depth_and_at(api: httpx.Client) -> None:
 def test_lineage_follows_retractions(api: httpx.Client) -> None:
     source, derived = new_artifact(api), new_artifact(api)
     order = f"urn:fabric:order:{uuid.uuid4()}"
-    used = api.post("/v1/aspects", json={"entity": source, "schema": "urn:fabric:schema:artifact-used-by-order.1", "content": {"order": order}}).json()
-    produced = api.post("/v1/aspects", json={"entity": derived, "schema": "urn:fabric:schema:artifact-produced-by-order.1", "content": {"order": order}}).json()
+    used = api.post(
+        "/v1/aspects",
+        json={"entity": source, "schema": "urn:fabric:schema:artifact-used-by-order.1", "content": {"order": order}},
+    ).json()
+    produced = api.post(
+        "/v1/aspects",
+        json={
+            "entity": derived,
+            "schema": "urn:fabric:schema:artifact-produced-by-order.1",
+            "content": {"order": order},
+        },
+    ).json()
     assert source in {n["urn"] for n in api.get(f"/v1/lineage/{derived}").json()["nodes"]}
     api.delete(f"/v1/aspects/{used['urn']}")
     assert source not in {n["urn"] for n in api.get(f"/v1/lineage/{derived}").json()["nodes"]}
-    assert source in {n["urn"] for n in api.get(f"/v1/lineage/{derived}", params={"at": produced["valid_from"]}).json()["nodes"]}
+    assert source in {
+        n["urn"] for n in api.get(f"/v1/lineage/{derived}", params={"at": produced["valid_from"]}).json()["nodes"]
+    }
 
 
 @pytest.mark.parametrize("params", [{"direction": "sideways"}, {"depth": "0"}, {"depth": "1000"}, {"at": "soon"}])

@@ -107,7 +107,7 @@ def test_graph_backend_unavailable_then_back(tmp_path: Path) -> None:
         with httpx.Client(base_url=server.url, timeout=60) as client:
             created = create(client, len(data))
             location = httpx.URL(created.headers["Location"]).path
-            assert patch(client, location, 0, data[:1 << 20]).status_code == 204
+            assert patch(client, location, 0, data[: 1 << 20]).status_code == 204
             neo4j.stop()  # its data dir is ours, so it is kept
             finished = patch(client, location, 1 << 20, data[1 << 20 :])
             assert finished.status_code == 500

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from aspects import AspectStore, ArtifactRecord, new_urn
+from aspects import ArtifactRecord, AspectStore, new_urn
 
 USER = "urn:fabric:user:alice@example.com"
 PRODUCED_BY = "urn:fabric:schema:artifact-produced-by-order.1"
@@ -16,7 +16,13 @@ POLICY = "urn:fabric:schema:policy.1"
 ARTIFACT = "urn:fabric:schema:artifact.1"
 
 
-def artifact_content(name: str = "data.csv", *, body: bytes | None = None, mime_type: str = "text/csv", created: str = "2026-01-02T03:04:05Z") -> dict[str, Any]:
+def artifact_content(
+    name: str = "data.csv",
+    *,
+    body: bytes | None = None,
+    mime_type: str = "text/csv",
+    created: str = "2026-01-02T03:04:05Z",
+) -> dict[str, Any]:
     body = name.encode() if body is None else body
     sha256 = hashlib.sha256(body).hexdigest()
     return {
@@ -31,12 +37,16 @@ def artifact_content(name: str = "data.csv", *, body: bytes | None = None, mime_
     }
 
 
-def ready_artifact(store: AspectStore, name: str = "data.csv", *, mime_type: str = "text/csv", created: datetime | None = None) -> ArtifactRecord:
+def ready_artifact(
+    store: AspectStore, name: str = "data.csv", *, mime_type: str = "text/csv", created: datetime | None = None
+) -> ArtifactRecord:
     urn = new_urn("artifact")
-    created = created or datetime.now(timezone.utc)
+    created = created or datetime.now(UTC)
     store.create_artifact(urn, name=name, uploader=USER, created=created)
-    stamp = created.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    return store.complete_artifact(urn, artifact_content(name, body=urn.encode(), mime_type=mime_type, created=stamp), asserter=USER)
+    stamp = created.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return store.complete_artifact(
+        urn, artifact_content(name, body=urn.encode(), mime_type=mime_type, created=stamp), asserter=USER
+    )
 
 
 def produced_by(store: AspectStore, artifact: str, order: str) -> str:

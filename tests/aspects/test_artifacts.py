@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aspects import AspectStore, ArtifactRecord, Conflict, InvalidCursor, NotFound, ValidationFailed, new_urn
+from aspects import ArtifactRecord, AspectStore, Conflict, InvalidCursor, NotFound, ValidationFailed, new_urn
 from tests.aspects.helpers import ARTIFACT, MEMBER, POLICY, USER, artifact_content, ready_artifact
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_lifecycle_pending_to_ready(store: AspectStore) -> None:
     urn = new_urn("artifact")
     created = store.create_artifact(urn, name="report.pdf", uploader=USER, created=T0, properties={"upload_id": "u1"})
-    assert (created.status, created.name, created.created, created.properties) == ("pending", "report.pdf", T0, {"upload_id": "u1"})
+    assert (created.status, created.name, created.created, created.properties) == (
+        "pending",
+        "report.pdf",
+        T0,
+        {"upload_id": "u1"},
+    )
     assert store.create_artifact(urn, name="other", uploader=USER) == created  # idempotent
     assert [a.urn for a in store.pending_artifacts()] == [urn]
     assert store.pending_artifacts()[0].properties == {"upload_id": "u1"}
@@ -55,7 +60,10 @@ def test_updating_artifact_1_refreshes_the_node(store: AspectStore) -> None:
     current = store.query_aspects(entity=artifact.urn, schema=ARTIFACT).items[0]
     store.update_aspect(current.urn, {**current.content, "name": "renamed.csv"}, asserter=USER)
     assert store.get_artifact(artifact.urn).name == "renamed.csv"
-    assert [a.content["name"] for a in store.query_aspects(entity=artifact.urn, schema=ARTIFACT, include_retracted=True).items] == ["a.csv", "renamed.csv"]
+    assert [
+        a.content["name"]
+        for a in store.query_aspects(entity=artifact.urn, schema=ARTIFACT, include_retracted=True).items
+    ] == ["a.csv", "renamed.csv"]
 
 
 def all_pages(store: AspectStore, limit: int, **filters: object) -> list[ArtifactRecord]:
@@ -73,7 +81,11 @@ def test_list_filters_and_paging(store: AspectStore) -> None:
     made = []
     for i in range(12):
         mime = "text/csv" if i % 2 else "image/png"
-        made.append(ready_artifact(store, f"{'img' if i % 2 == 0 else 'tab'}-{i:02d}", mime_type=mime, created=T0 + timedelta(hours=i)))
+        made.append(
+            ready_artifact(
+                store, f"{'img' if i % 2 == 0 else 'tab'}-{i:02d}", mime_type=mime, created=T0 + timedelta(hours=i)
+            )
+        )
     # Two artifacts created in the same microsecond still page apart (the URN breaks the tie).
     made.append(ready_artifact(store, "tie-a", created=T0 + timedelta(hours=20)))
     made.append(ready_artifact(store, "tie-b", created=T0 + timedelta(hours=20)))
@@ -115,7 +127,9 @@ def test_collection_membership_and_paging(store: AspectStore) -> None:
     members = [ready_artifact(store, f"m{i}", created=T0 + timedelta(minutes=i)) for i in range(7)]
     outsider = ready_artifact(store, "outsider")
     links = [store.assert_aspect(a.urn, MEMBER, {"collection": collection}, asserter=USER) for a in members]
-    store.assert_aspect(members[0].urn, MEMBER, {"collection": collection}, asserter=USER)  # a second link, still one member
+    store.assert_aspect(
+        members[0].urn, MEMBER, {"collection": collection}, asserter=USER
+    )  # a second link, still one member
 
     seen: list[str] = []
     cursor = None

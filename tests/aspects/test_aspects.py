@@ -28,7 +28,9 @@ def noted(store: AspectStore) -> AspectStore:
 
 def test_assert_then_get(noted: AspectStore) -> None:
     artifact = ready_artifact(noted)
-    aspect = noted.assert_aspect(artifact.urn, "urn:fabric:schema:note.1", {"text": "hello", "tags": ["b", "a"]}, asserter=USER)
+    aspect = noted.assert_aspect(
+        artifact.urn, "urn:fabric:schema:note.1", {"text": "hello", "tags": ["b", "a"]}, asserter=USER
+    )
     assert aspect.urn.startswith("urn:fabric:aspect:")
     got = noted.get_aspect(aspect.urn)
     assert got == aspect
@@ -115,7 +117,9 @@ def test_query_paging_covers_every_aspect_exactly_once(noted: AspectStore) -> No
             made.add(noted.assert_aspect(target, POLICY, {"policy": f"urn:fabric:policy:p{i}"}, asserter=USER).urn)
         else:
             made.add(noted.assert_aspect(target, "note.1", {"text": str(i)}, asserter=USER).urn)
-    made |= {a.urn for artifact in artifacts for a in noted.get_artifact(artifact.urn).aspects or []}  # the artifact.1 aspects
+    made |= {
+        a.urn for artifact in artifacts for a in noted.get_artifact(artifact.urn).aspects or []
+    }  # the artifact.1 aspects
     for page_size in (1, 4, 1000):
         seen: list[str] = []
         cursor = None
@@ -152,7 +156,9 @@ def test_unknown_names_raise_not_found(store: AspectStore) -> None:
     assert store.get_artifact(artifact.urn).urn == artifact.urn
 
 
-@pytest.mark.parametrize("bad", ["nope", "urn:fabric:aspect", "urn:fabric:aspect:a b", "urn:fabric:aspect:x'}) DETACH DELETE n//"])
+@pytest.mark.parametrize(
+    "bad", ["nope", "urn:fabric:aspect", "urn:fabric:aspect:a b", "urn:fabric:aspect:x'}) DETACH DELETE n//"]
+)
 def test_malformed_urns_raise_invalid_urn(store: AspectStore, bad: str) -> None:
     with pytest.raises(InvalidUrn):
         store.get_aspect(bad)
@@ -197,8 +203,12 @@ def test_batched_assert_is_all_or_nothing(noted: AspectStore) -> None:
     assert len(noted.lineage(order, direction="downstream").nodes) == 4
     before = len(noted.query_aspects(limit=1000).items)
     with pytest.raises(ValidationFailed) as caught:
-        noted.assert_aspects([(artifacts[0], "note.1", {"text": "ok"}), (artifacts[1], "note.1", {"text": 1})], asserter=USER)
+        noted.assert_aspects(
+            [(artifacts[0], "note.1", {"text": "ok"}), (artifacts[1], "note.1", {"text": 1})], asserter=USER
+        )
     assert caught.value.path == "$[1].text"
     with pytest.raises(NotFound):
-        noted.assert_aspects([(artifacts[0], "note.1", {"text": "ok"}), (new_urn("artifact"), "note.1", {"text": "x"})], asserter=USER)
+        noted.assert_aspects(
+            [(artifacts[0], "note.1", {"text": "ok"}), (new_urn("artifact"), "note.1", {"text": "x"})], asserter=USER
+        )
     assert len(noted.query_aspects(limit=1000).items) == before

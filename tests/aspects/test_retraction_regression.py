@@ -11,7 +11,12 @@ def test_each_retraction_closes_its_own_edge(store: AspectStore) -> None:
     artifact = f"urn:fabric:artifact:{uuid.uuid4()}"
     store.create_artifact(artifact, name="a", uploader="urn:fabric:user:u@x")
     used = [
-        store.assert_aspect(artifact, "urn:fabric:schema:artifact-used-by-order.1", {"order": f"urn:fabric:order:{uuid.uuid4()}"}, asserter="urn:fabric:user:u@x")
+        store.assert_aspect(
+            artifact,
+            "urn:fabric:schema:artifact-used-by-order.1",
+            {"order": f"urn:fabric:order:{uuid.uuid4()}"},
+            asserter="urn:fabric:user:u@x",
+        )
         for _ in range(3)
     ]
     for aspect in used[1:]:

@@ -22,7 +22,9 @@ GOOD_AND_BAD: list[tuple[str, Any, Any, str]] = [
 
 
 @pytest.mark.parametrize(("schema", "good", "bad", "path"), GOOD_AND_BAD)
-def test_builtin_schemas_accept_good_and_refuse_bad_content(store: AspectStore, schema: str, good: Any, bad: Any, path: str) -> None:
+def test_builtin_schemas_accept_good_and_refuse_bad_content(
+    store: AspectStore, schema: str, good: Any, bad: Any, path: str
+) -> None:
     entry = store.registry.get(schema)
     store.registry.validate(entry, good)
     with pytest.raises(ValidationFailed) as caught:
@@ -64,7 +66,13 @@ def derived_schema() -> dict[str, Any]:
         "type": "object",
         "required": ["dataset"],
         "properties": {"dataset": {"type": "string"}},
-        "x-fabric-link": {"property": "dataset", "rel": "DERIVED_FROM", "label": "Dataset", "direction": "out", "lineage": True},
+        "x-fabric-link": {
+            "property": "dataset",
+            "rel": "DERIVED_FROM",
+            "label": "Dataset",
+            "direction": "out",
+            "lineage": True,
+        },
     }
 
 
@@ -75,7 +83,9 @@ def test_registered_schemas_survive_a_restart(open_aspect_store: Callable[[], As
     store.register_schema(derived_schema(), asserter=USER)
     artifact = ready_artifact(store)
     aspect = store.assert_aspect(artifact.urn, "quality.1", {"score": 0.5}, asserter=USER)
-    link = store.assert_aspect(artifact.urn, "artifact-derived-from-dataset.1", {"dataset": "urn:fabric:dataset:imagenet"}, asserter=USER)
+    link = store.assert_aspect(
+        artifact.urn, "artifact-derived-from-dataset.1", {"dataset": "urn:fabric:dataset:imagenet"}, asserter=USER
+    )
     assert link.rel == "DERIVED_FROM"
     store.close()
 
@@ -112,12 +122,44 @@ def test_registering_again_is_idempotent_but_other_content_conflicts(store: Aspe
         ({"$id": "urn:fabric:schema:q'}) DETACH DELETE n//.1"}, "$['$id']"),
         ({"type": "no-such-type"}, "$.type"),
         ({"$schema": "http://json-schema.org/draft-04/schema#"}, "$['$schema']"),
-        ({"x-fabric-link": {"property": "score", "rel": "X`]-() DETACH DELETE n//", "label": "Thing", "direction": "out"}}, "$.x-fabric-link.rel"),
-        ({"x-fabric-link": {"property": "score", "rel": "RATES", "label": "Thing) DETACH DELETE n//", "direction": "out"}}, "$.x-fabric-link.label"),
-        ({"x-fabric-link": {"property": "score", "rel": "RATES", "label": "Schema", "direction": "out"}}, "$.x-fabric-link.label"),
-        ({"x-fabric-link": {"property": "score", "rel": "HAS_ASPECT", "label": "Thing", "direction": "out"}}, "$.x-fabric-link.rel"),
-        ({"x-fabric-link": {"property": "score", "rel": "RATES", "label": "Thing", "direction": "sideways"}}, "$.x-fabric-link.direction"),
-        ({"x-fabric-link": {"property": "nope", "rel": "RATES", "label": "Thing", "direction": "out"}}, "$.x-fabric-link.property"),
+        (
+            {
+                "x-fabric-link": {
+                    "property": "score",
+                    "rel": "X`]-() DETACH DELETE n//",
+                    "label": "Thing",
+                    "direction": "out",
+                }
+            },
+            "$.x-fabric-link.rel",
+        ),
+        (
+            {
+                "x-fabric-link": {
+                    "property": "score",
+                    "rel": "RATES",
+                    "label": "Thing) DETACH DELETE n//",
+                    "direction": "out",
+                }
+            },
+            "$.x-fabric-link.label",
+        ),
+        (
+            {"x-fabric-link": {"property": "score", "rel": "RATES", "label": "Schema", "direction": "out"}},
+            "$.x-fabric-link.label",
+        ),
+        (
+            {"x-fabric-link": {"property": "score", "rel": "HAS_ASPECT", "label": "Thing", "direction": "out"}},
+            "$.x-fabric-link.rel",
+        ),
+        (
+            {"x-fabric-link": {"property": "score", "rel": "RATES", "label": "Thing", "direction": "sideways"}},
+            "$.x-fabric-link.direction",
+        ),
+        (
+            {"x-fabric-link": {"property": "nope", "rel": "RATES", "label": "Thing", "direction": "out"}},
+            "$.x-fabric-link.property",
+        ),
         ({"x-fabric-link": "RATES"}, "$.x-fabric-link"),
     ],
 )
@@ -126,7 +168,9 @@ def test_bad_schemas_and_injection_attempts_are_refused(store: AspectStore, chan
         store.register_schema({**quality_schema(), **change}, asserter=USER)
     assert caught.value.path == path
     assert store.get_schema(ARTIFACT)  # the graph is intact
-    assert len(store.list_schemas()) == 6  # the built-ins: artifact, produced-by, used-by, collection-member, policy, grant
+    assert (
+        len(store.list_schemas()) == 6
+    )  # the built-ins: artifact, produced-by, used-by, collection-member, policy, grant
 
 
 def test_unknown_and_malformed_schema_ids(store: AspectStore) -> None:
@@ -145,7 +189,9 @@ def test_a_link_target_of_the_wrong_kind_is_refused(store: AspectStore) -> None:
     store.register_schema(derived_schema(), asserter=USER)
     artifact = ready_artifact(store)
     with pytest.raises(ValidationFailed) as caught:
-        store.assert_aspect(artifact.urn, "artifact-derived-from-dataset.1", {"dataset": new_urn("order")}, asserter=USER)
+        store.assert_aspect(
+            artifact.urn, "artifact-derived-from-dataset.1", {"dataset": new_urn("order")}, asserter=USER
+        )
     assert caught.value.path == "$.dataset"
     with pytest.raises(ValidationFailed):
         store.assert_aspect(artifact.urn, "artifact-derived-from-dataset.1", {"dataset": "imagenet"}, asserter=USER)

@@ -80,7 +80,11 @@ class CountingProxy:
                 with self.lock:
                     total = self.bytes_up if direction == "up" else self.bytes_down
                     for cut in self.cuts:
-                        if cut.direction == direction and not cut.done.is_set() and total + len(data) >= cut.armed_at + cut.after:
+                        if (
+                            cut.direction == direction
+                            and not cut.done.is_set()
+                            and total + len(data) >= cut.armed_at + cut.after
+                        ):
                             data = data[: max(0, cut.armed_at + cut.after - total)]
                             cut.done.set()
                             cut_now = True

@@ -67,16 +67,23 @@ def test_show_ls_and_download(env: dict[str, str], tmp_path: Path) -> None:
 def test_aspect_and_schema_commands(env: dict[str, str], tmp_path: Path) -> None:
     urn = ok(env, "upload", "-", "--name", "x.txt", input="x").strip()
     schema = tmp_path / "rating.json"
-    schema.write_text(json.dumps({
-        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "urn:fabric:schema:rating.1", "type": "object",
-        "required": ["stars"], "properties": {"stars": {"type": "integer", "minimum": 1, "maximum": 5}},
-    }))
+    schema.write_text(
+        json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": "urn:fabric:schema:rating.1",
+                "type": "object",
+                "required": ["stars"],
+                "properties": {"stars": {"type": "integer", "minimum": 1, "maximum": 5}},
+            }
+        )
+    )
     assert ok(env, "schema", "add", str(schema)).strip() == "urn:fabric:schema:rating.1"
     assert "urn:fabric:schema:rating.1" in ok(env, "schema", "list")
     aspect = ok(env, "aspect", "add", urn, "urn:fabric:schema:rating.1", '{"stars": 4}').strip()
     assert aspect.startswith("urn:fabric:aspect:")
     listed = ok(env, "aspect", "list", "--entity", urn, "--schema", "urn:fabric:schema:rating.1").splitlines()
-    assert listed == [f"{aspect}\t{urn}\turn:fabric:schema:rating.1\tcurrent\t{{\"stars\":4}}"]
+    assert listed == [f'{aspect}\t{urn}\turn:fabric:schema:rating.1\tcurrent\t{{"stars":4}}']
     bad = run(env, "aspect", "add", urn, "urn:fabric:schema:rating.1", '{"stars": 9}')
     assert bad.exit_code == 1
     assert bad.stderr.startswith("Error: ") and "stars" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
@@ -88,14 +95,18 @@ def test_aspect_and_schema_commands(env: dict[str, str], tmp_path: Path) -> None
 def test_lineage_formats(env: dict[str, str], tmp_path: Path) -> None:
     from fabric.client import Fabric
 
-    with (Fabric(url=env["FABRIC_URL"]) if "FABRIC_URL" in env else Fabric.local(env["FABRIC_LOCAL_DIR"])) as fab:
+    with Fabric(url=env["FABRIC_URL"]) if "FABRIC_URL" in env else Fabric.local(env["FABRIC_LOCAL_DIR"]) as fab:
         source = fab.upload_artifact(name="in.csv", file_path=_write(tmp_path / "in.csv", b"1"))
         with fab.order(service="double", inputs={"x": source.id}) as order:
             result = order.upload_artifact(name="out.csv", file_path=_write(tmp_path / "out.csv", b"2"))
     tree = ok(env, "lineage", result.id)
     assert tree.splitlines()[0].startswith(result.id)
     assert f"WAS_GENERATED_BY → {order.urn}" in tree and f"USED → {source.id}" in tree
-    assert {n["urn"] for n in json.loads(ok(env, "lineage", result.id, "--format", "json"))["nodes"]} >= {result.id, order.urn, source.id}
+    assert {n["urn"] for n in json.loads(ok(env, "lineage", result.id, "--format", "json"))["nodes"]} >= {
+        result.id,
+        order.urn,
+        source.id,
+    }
     dot = ok(env, "lineage", result.id, "--format", "dot")
     assert dot.startswith("digraph lineage {") and f'"{result.id}" -> "{order.urn}"' in dot
     mermaid = ok(env, "lineage", result.id, "--format", "mermaid")
@@ -126,8 +137,24 @@ def test_token_without_url_is_an_error() -> None:
     assert result.exit_code == 1 and "FABRIC_URL" in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["upload"], ["download"], ["ls"], ["show"], ["aspect"], ["aspect", "add"], ["aspect", "list"],
-                                     ["aspect", "retract"], ["schema"], ["schema", "add"], ["schema", "list"], ["lineage"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["upload"],
+        ["download"],
+        ["ls"],
+        ["show"],
+        ["aspect"],
+        ["aspect", "add"],
+        ["aspect", "list"],
+        ["aspect", "retract"],
+        ["schema"],
+        ["schema", "add"],
+        ["schema", "list"],
+        ["lineage"],
+    ],
+)
 def test_help_everywhere(command: list[str]) -> None:
     result = run({}, *command, "--help")
     assert result.exit_code == 0 and result.stdout.startswith("Usage: ")
@@ -138,11 +165,17 @@ def test_real_subprocess_upload_and_download(tmp_path: Path, proxy: CountingProx
     (tmp_path / "blob.bin").write_bytes(data)
     env = {**os.environ, "FABRIC_URL": proxy.url}
     env.pop("FABRIC_TOKEN", None)
-    up = subprocess.run([sys.executable, "-m", "fabric", "upload", "blob.bin"], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    up = subprocess.run(
+        [sys.executable, "-m", "fabric", "upload", "blob.bin"], cwd=tmp_path, env=env, capture_output=True, timeout=120
+    )
     assert up.returncode == 0, up.stderr
     assert up.stderr == b""  # piped: no progress bar
     urn = up.stdout.decode().strip()
-    down = subprocess.run([sys.executable, "-m", "fabric", "download", urn, "-o", "-"], env=env, capture_output=True, timeout=120)
+    down = subprocess.run(
+        [sys.executable, "-m", "fabric", "download", urn, "-o", "-"], env=env, capture_output=True, timeout=120
+    )
     assert down.returncode == 0 and down.stdout == data
-    bad = subprocess.run([sys.executable, "-m", "fabric", "show", "urn:fabric:artifact:nope"], env=env, capture_output=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "fabric", "show", "urn:fabric:artifact:nope"], env=env, capture_output=True, timeout=120
+    )
     assert bad.returncode == 1 and bad.stderr.decode().startswith("Error: ") and bad.stdout == b""

@@ -80,13 +80,17 @@ def test_content_type_guessed_and_name_generated_keeping_the_extension(fab: Fabr
     assert artifact.mime_type == "text/csv"
     named = fab.upload_artifact(name="x.json", file_path=write(tmp_path / "blob", b"{}"))
     assert named.mime_type == "application/json"
-    explicit = fab.upload_artifact(name="x.json", file_path=tmp_path / "blob", content_type="application/x-thing", force_upload=True)
+    explicit = fab.upload_artifact(
+        name="x.json", file_path=tmp_path / "blob", content_type="application/x-thing", force_upload=True
+    )
     assert explicit.mime_type == "application/x-thing"
 
 
 def test_upload_in_memory_stream_of_known_size(fab: Fabric) -> None:
     data = b"col1,col2\n1,2\n3,4\n"
-    artifact = fab.upload_artifact(name="my-data.csv", io_stream=io.BytesIO(data), content_type="text/csv", content_size=len(data))
+    artifact = fab.upload_artifact(
+        name="my-data.csv", io_stream=io.BytesIO(data), content_type="text/csv", content_size=len(data)
+    )
     assert (artifact.size, artifact.mime_type, artifact.name) == (len(data), "text/csv", "my-data.csv")
     assert artifact.read_bytes() == data
 
@@ -129,7 +133,9 @@ def test_upload_needs_exactly_one_source(fab: Fabric, tmp_path: Path) -> None:
 
 
 def test_collection_and_policy_are_applied(fab: Fabric, tmp_path: Path) -> None:
-    artifact = fab.upload_artifact(file_path=write(tmp_path / "c.txt", b"c"), collection="results", policy="urn:fabric:policy:open")
+    artifact = fab.upload_artifact(
+        file_path=write(tmp_path / "c.txt", b"c"), collection="results", policy="urn:fabric:policy:open"
+    )
     schemas = {a.schema: a.content for a in artifact.aspects}
     assert schemas["urn:fabric:schema:collection-member.1"] == {"collection": "urn:fabric:collection:results"}
     assert schemas["urn:fabric:schema:policy.1"] == {"policy": "urn:fabric:policy:open"}
@@ -160,7 +166,9 @@ def test_get_artifact_and_unknown_urn(fab: Fabric) -> None:
 
 def test_list_artifacts_follows_next_links_and_filters(fab: Fabric) -> None:
     tag = os.urandom(4).hex()
-    made = [fab.upload_artifact(name=f"{tag}-{i}.txt", io_stream=io.BytesIO(b"%d" % i), collection=tag) for i in range(5)]
+    made = [
+        fab.upload_artifact(name=f"{tag}-{i}.txt", io_stream=io.BytesIO(b"%d" % i), collection=tag) for i in range(5)
+    ]
     listed = list(fab.list_artifacts(collection=f"urn:fabric:collection:{tag}"))
     assert sorted(a.id for a in listed) == sorted(a.id for a in made)
     assert len(list(fab.list_artifacts(limit=3, collection=f"urn:fabric:collection:{tag}"))) == 3
@@ -228,11 +236,20 @@ def test_open_reads_in_pieces_and_as_stream_yields_chunks(fab: Fabric) -> None:
 def test_add_metadata_free_form_and_with_a_schema(fab: Fabric) -> None:
     artifact = fab.upload_artifact(name="m.txt", io_stream=io.BytesIO(b"m"))
     free = artifact.add_metadata({"tags": ["marine", "coral"], "site": 3})
-    assert (free.schema, free.content, free.entity) == ("urn:fabric:schema:metadata.1", {"tags": ["marine", "coral"], "site": 3}, artifact.id)
-    registered = fab.register_schema({
-        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "urn:fabric:schema:tag.1", "type": "object",
-        "required": ["tags"], "properties": {"tags": {"type": "array", "items": {"type": "string"}}},
-    })
+    assert (free.schema, free.content, free.entity) == (
+        "urn:fabric:schema:metadata.1",
+        {"tags": ["marine", "coral"], "site": 3},
+        artifact.id,
+    )
+    registered = fab.register_schema(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "urn:fabric:schema:tag.1",
+            "type": "object",
+            "required": ["tags"],
+            "properties": {"tags": {"type": "array", "items": {"type": "string"}}},
+        }
+    )
     assert registered["$id"] == "urn:fabric:schema:tag.1"
     typed = artifact.add_metadata({"$schema": "urn:fabric:schema:tag.1", "tags": ["reef"]})
     assert (typed.schema, typed.content) == ("urn:fabric:schema:tag.1", {"tags": ["reef"]})
@@ -268,4 +285,8 @@ def test_schemas_list_contains_builtins_and_client_schemas(fab: Fabric) -> None:
     artifact = fab.upload_artifact(name="s.txt", io_stream=io.BytesIO(b"s"))
     artifact.add_metadata({"k": "v"})
     ids = {s.get("$id") for s in fab.list_schemas()}
-    assert {"urn:fabric:schema:artifact.1", "urn:fabric:schema:artifact-used-by-order.1", "urn:fabric:schema:metadata.1"} <= ids
+    assert {
+        "urn:fabric:schema:artifact.1",
+        "urn:fabric:schema:artifact-used-by-order.1",
+        "urn:fabric:schema:metadata.1",
+    } <= ids

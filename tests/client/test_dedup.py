@@ -27,7 +27,9 @@ def sent(fab: Fabric, request: pytest.FixtureRequest) -> int:
     return artifact_count(fab)
 
 
-def test_second_upload_of_an_unchanged_file_sends_nothing(fab: Fabric, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_second_upload_of_an_unchanged_file_sends_nothing(
+    fab: Fabric, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     path = tmp_path / "data" / "file.csv"
     path.parent.mkdir()
     path.write_bytes(os.urandom(2 << 20))
@@ -109,7 +111,10 @@ def test_destinations_are_kept_apart(tmp_path: Path, proxy: CountingProxy) -> No
         b = platform.upload_artifact(file_path=path)
         assert a.id != b.id
         assert local.artifact_for_file(path) == a and platform.artifact_for_file(path) == b
-        assert set(json.loads(sidecar_path(path).read_text())["destinations"]) == {local.destination, platform.destination}
+        assert set(json.loads(sidecar_path(path).read_text())["destinations"]) == {
+            local.destination,
+            platform.destination,
+        }
 
 
 def test_local_artifact_gone_means_upload_again(tmp_path: Path) -> None:
@@ -130,16 +135,14 @@ def test_server_artifact_gone_means_upload_again(tmp_path: Path) -> None:
     path = tmp_path / "f.txt"
     path.write_bytes(b"on a server that forgot")
     server = FabricServer(tmp_path / "data")
-    with server:
-        with Fabric(url=server.url) as fab:
-            first = fab.upload_artifact(file_path=path)
+    with server, Fabric(url=server.url) as fab:
+        first = fab.upload_artifact(file_path=path)
     shutil.rmtree(tmp_path / "data")
-    with FabricServer(tmp_path / "data", port=server.port) as again:
-        with Fabric(url=again.url) as fab:
-            assert fab.artifact_for_file(path) is None
-            second = fab.upload_artifact(file_path=path)
-            assert second.id != first.id
-            assert upload_requests(again.url) >= 2  # POST and PATCH: really sent
+    with FabricServer(tmp_path / "data", port=server.port) as again, Fabric(url=again.url) as fab:
+        assert fab.artifact_for_file(path) is None
+        second = fab.upload_artifact(file_path=path)
+        assert second.id != first.id
+        assert upload_requests(again.url) >= 2  # POST and PATCH: really sent
 
 
 def test_unwritable_directory_still_uploads(fab: Fabric, tmp_path: Path) -> None:

@@ -15,7 +15,11 @@ from fabric.client.schemas import ORDER_STATUS_SCHEMA
 def test_order_records_inputs_outputs_and_lineage(fab: Fabric, tmp_path: Path) -> None:
     image = fab.upload_artifact(name="photo.jpg", io_stream=io.BytesIO(b"jpeg bytes"))
     mask = fab.upload_artifact(name="mask.png", io_stream=io.BytesIO(b"png bytes"))
-    payload = {"image": image.id, "params": {"threshold": 0.8, "masks": [mask.id, image.id]}, "note": "urn:fabric:artifact is not a URN"}
+    payload = {
+        "image": image.id,
+        "params": {"threshold": 0.8, "masks": [mask.id, image.id]},
+        "note": "urn:fabric:artifact is not a URN",
+    }
     with fab.order(service="resize", inputs=payload) as order:
         assert order.urn.startswith("urn:fabric:order:")
         assert list(order.inputs) == [image.id, mask.id]
@@ -67,9 +71,8 @@ def test_missing_input_stops_the_order_before_anything_is_recorded(fab: Fabric) 
     good = fab.upload_artifact(name="ok.txt", io_stream=io.BytesIO(b"ok"))
     missing = "urn:fabric:artifact:00000000-0000-4000-8000-000000000000"
     order = fab.order(service="join", inputs=[good.id, {"other": missing}])
-    with pytest.raises(OrderFailed, match=missing) as caught:
-        with order:
-            pytest.fail("the body must not run")
+    with pytest.raises(OrderFailed, match=missing) as caught, order:
+        pytest.fail("the body must not run")
     assert caught.value.status == 404
     assert list(fab.list_aspects(entity=good.id, schema=USED_SCHEMA)) == []
     with pytest.raises(NotFound):  # the order was never written: not even its node exists

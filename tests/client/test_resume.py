@@ -31,7 +31,9 @@ def big_file(tmp_path: Path, size: int) -> tuple[Path, bytes]:
 
 
 @pytest.mark.parametrize("cut_at", [1, 3 * MiB + 12345, 13 * MiB])
-def test_upload_resumes_after_the_connection_is_cut(tmp_path: Path, client_server: FabricServer, proxy: CountingProxy, cut_at: int) -> None:
+def test_upload_resumes_after_the_connection_is_cut(
+    tmp_path: Path, client_server: FabricServer, proxy: CountingProxy, cut_at: int
+) -> None:
     path, data = big_file(tmp_path, 16 * MiB)
     created_before = creations(client_server.url)
     cut = proxy.cut_after(cut_at, "up")
@@ -89,9 +91,14 @@ def test_upload_survives_kill_9_and_restart_of_the_server(tmp_path: Path) -> Non
             assert b"".join(artifact.as_stream()) == data
             # after the restart the upload went on from the durable offset (≥ 8 MiB, two whole 4 MiB PATCHes),
             # it did not start again from 0
-            restart = offsets.index(max(o for o in offsets[: offsets.index(next(o for o in offsets if o >= 10 * MiB)) + 1])) + 1
+            restart = (
+                offsets.index(max(o for o in offsets[: offsets.index(next(o for o in offsets if o >= 10 * MiB)) + 1]))
+                + 1
+            )
             assert min(offsets[restart:]) >= 8 * MiB
-            assert request_counts(server.url).get(("POST", "/v1/uploads"), 0) == 0  # the restarted server saw no new upload
+            assert (
+                request_counts(server.url).get(("POST", "/v1/uploads"), 0) == 0
+            )  # the restarted server saw no new upload
     finally:
         server.stop()
 
@@ -100,7 +107,9 @@ class Interrupted(Exception):
     pass
 
 
-def test_interrupted_upload_is_resumed_from_the_sidecar_on_the_next_call(tmp_path: Path, client_server: FabricServer, proxy: CountingProxy) -> None:
+def test_interrupted_upload_is_resumed_from_the_sidecar_on_the_next_call(
+    tmp_path: Path, client_server: FabricServer, proxy: CountingProxy
+) -> None:
     path, data = big_file(tmp_path, 12 * MiB)
     created_before = creations(client_server.url)
 
@@ -119,7 +128,9 @@ def test_interrupted_upload_is_resumed_from_the_sidecar_on_the_next_call(tmp_pat
 
         proxy.reset_counters()
         starts: list[int] = []
-        artifact = fab.upload_artifact(file_path=path, chunk_size=2 * MiB, progress=lambda done, total: starts.append(done))
+        artifact = fab.upload_artifact(
+            file_path=path, chunk_size=2 * MiB, progress=lambda done, total: starts.append(done)
+        )
     assert starts[0] >= 6 * MiB  # the first progress report is the offset the server already had
     assert proxy.bytes_up < len(data) - 3 * MiB  # 6 MiB resumed (plus at most one refused 2 MiB chunk), not 12
     assert creations(client_server.url) - created_before == 1
@@ -127,7 +138,9 @@ def test_interrupted_upload_is_resumed_from_the_sidecar_on_the_next_call(tmp_pat
     assert json.loads(sidecar_path(path).read_text())["destinations"][proxy.url]["upload"] is None
 
 
-def test_changed_file_does_not_resume_a_stale_upload(tmp_path: Path, client_server: FabricServer, proxy: CountingProxy) -> None:
+def test_changed_file_does_not_resume_a_stale_upload(
+    tmp_path: Path, client_server: FabricServer, proxy: CountingProxy
+) -> None:
     path, _ = big_file(tmp_path, 4 * MiB)
 
     def stop(done: int, total: int | None) -> None:
@@ -170,7 +183,7 @@ def test_download_resumes_with_range_after_a_cut(tmp_path: Path, proxy: Counting
     assert proxy.bytes_down < len(data) + MiB  # the rest was fetched, not the whole again
     headers = bytes(proxy.captured_up).lower()
     assert b"range: bytes=" in headers
-    assert b"if-range: \"" + artifact.sha256.encode() + b"\"" in headers
+    assert b'if-range: "' + artifact.sha256.encode() + b'"' in headers
 
 
 def test_stream_and_open_resume_too(tmp_path: Path, proxy: CountingProxy) -> None:

@@ -33,7 +33,16 @@ class ConnectionBroken(Exception):
 
 
 class RawRequest:
-    def __init__(self, port: int, method: str, path: str, headers: dict[str, str], content_length: int, timeout: float = 30.0, expect_continue: bool = False) -> None:
+    def __init__(
+        self,
+        port: int,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        content_length: int,
+        timeout: float = 30.0,
+        expect_continue: bool = False,
+    ) -> None:
         self.port = port
         self.content_length = content_length
         self.sent = 0
@@ -65,7 +74,16 @@ class RawRequest:
         self.sent += len(data)
         return True
 
-    def send_file(self, path: Path, start: int, count: int, *, piece: int = PIECE, pause: float = 0.0, stop_when_answered: bool = True) -> int:
+    def send_file(
+        self,
+        path: Path,
+        start: int,
+        count: int,
+        *,
+        piece: int = PIECE,
+        pause: float = 0.0,
+        stop_when_answered: bool = True,
+    ) -> int:
         """Send bytes [start, start+count) of `path`; stops early if the server answers or the connection breaks.
 
         Returns how many bytes were sent by this call. `pause` slows the stream down (seconds per piece).
@@ -143,7 +161,7 @@ class RawRequest:
         except OSError:
             pass
 
-    def __enter__(self) -> "RawRequest":
+    def __enter__(self) -> RawRequest:
         return self
 
     def __exit__(self, *exc: object) -> None:

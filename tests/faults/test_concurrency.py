@@ -69,7 +69,9 @@ class Writer(threading.Thread):
 
     MAX_ATTEMPTS = 300
 
-    def __init__(self, server: FabricServer, url: str, source: Source, seed: int, start_together: threading.Barrier) -> None:
+    def __init__(
+        self, server: FabricServer, url: str, source: Source, seed: int, start_together: threading.Barrier
+    ) -> None:
         super().__init__(name=f"writer-{seed}", daemon=True)
         self.server, self.url, self.source = server, url, source
         self.start_together = start_together  # both first PATCHes claim offset 0: a collision is certain
@@ -186,7 +188,9 @@ def test_taken_over_patch_with_checksum_keeps_nothing(server: FabricServer, sour
     for block in file_range(source16.path, 0, source16.size):
         digest.update(block)
     old = RawRequest(
-        server.port, "PATCH", upload_path(url),
+        server.port,
+        "PATCH",
+        upload_path(url),
         {**OCTETS, "Upload-Offset": "0", "Upload-Checksum": "sha256 " + base64.b64encode(digest.digest()).decode()},
         source16.size,
     )

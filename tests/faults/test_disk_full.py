@@ -38,8 +38,14 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A `DISK`-byte tmpfs at tmp_path/data (so the server's log, beside it, stays on the big disk)."""
     mount_point = tmp_path / "data"
     mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK},mode=0755", "tmpfs", str(mount_point)], capture_output=True, text=True)
-    assert done.returncode == 0, f"the disk-full test mounts a tmpfs and needs root (CAP_SYS_ADMIN): {done.stderr.strip()}"
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK},mode=0755", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, (
+        f"the disk-full test mounts a tmpfs and needs root (CAP_SYS_ADMIN): {done.stderr.strip()}"
+    )
     try:
         yield mount_point
     finally:
@@ -103,7 +109,9 @@ def test_patch_that_fills_the_disk_gets_507_and_resumes_once_space_is_back(small
         offset = durable_offset(server.url, url)
         assert 0 <= offset <= min(free, request.sent), f"offset {offset} with {free} bytes free and {request.sent} sent"
         told = answer.headers.get("upload-offset")
-        assert told is None or int(told) == offset, f"the 507 said Upload-Offset {told} but HEAD says {offset} is durable"
+        assert told is None or int(told) == offset, (
+            f"the 507 said Upload-Offset {told} but HEAD says {offset} is durable"
+        )
 
         # Still full: a retry is refused the same way and loses nothing.
         again = open_patch(server.port, url, offset, source.size - offset)
@@ -120,13 +128,17 @@ def test_patch_that_fills_the_disk_gets_507_and_resumes_once_space_is_back(small
 
 
 @pytest.mark.slow
-def test_creation_with_upload_that_fills_the_disk_answers_507_with_a_location_to_resume(small_disk: Path, tmp_path: Path) -> None:
+def test_creation_with_upload_that_fills_the_disk_answers_507_with_a_location_to_resume(
+    small_disk: Path, tmp_path: Path
+) -> None:
     source: Source = make_source(tmp_path, UPLOAD)
     with FabricServer(small_disk) as server:
         filler = fill(small_disk, LEFT_FREE)
         free = free_bytes(small_disk)
         request = RawRequest(
-            server.port, "POST", "/v1/uploads",
+            server.port,
+            "POST",
+            "/v1/uploads",
             {**OCTETS, "Upload-Length": str(source.size), "Upload-Metadata": metadata(filename="full.bin")},
             source.size,
         )
@@ -139,7 +151,9 @@ def test_creation_with_upload_that_fills_the_disk_answers_507_with_a_location_to
         offset = durable_offset(server.url, url)
         assert 0 <= offset <= min(free, request.sent)
         told = answer.headers.get("upload-offset")
-        assert told is None or int(told) == offset, f"the 507 said Upload-Offset {told} but HEAD says {offset} is durable"
+        assert told is None or int(told) == offset, (
+            f"the 507 said Upload-Offset {told} but HEAD says {offset} is durable"
+        )
 
         filler.unlink()
         assert finish_and_verify(server.url, url, source.path, source.sha256, source.size) == offset

@@ -16,7 +16,15 @@ import pytest
 from tests.faults.conftest import Source, make_source
 from tests.faults.rawhttp import RawRequest
 from tests.faults.tus_ops import create, finish_and_verify, metadata, open_patch, patch_range
-from tests.interop.support import OCTETS, MiB, artifact_urn_of, assert_blob_equals, durable_offset, file_range, upload_path
+from tests.interop.support import (
+    OCTETS,
+    MiB,
+    artifact_urn_of,
+    assert_blob_equals,
+    durable_offset,
+    file_range,
+    upload_path,
+)
 from tests.server_process import FabricServer
 
 SLOW = 0.0005  # seconds between 64 KiB pieces: the PATCH is still streaming when the kill comes
@@ -41,7 +49,9 @@ def kill_and_restart(server: FabricServer, *open_requests: RawRequest) -> None:
     ],
     ids=["32MiB-at-1MiB", "32MiB-at-9MiB", "32MiB-at-20MiB", "32MiB-at-4+9MiB", "80MiB-at-72MiB"],
 )
-def test_kill_mid_patch_resumes_from_a_durable_prefix(server: FabricServer, tmp_path: Path, size: int, acknowledged: int, kill_after: int) -> None:
+def test_kill_mid_patch_resumes_from_a_durable_prefix(
+    server: FabricServer, tmp_path: Path, size: int, acknowledged: int, kill_after: int
+) -> None:
     source = make_source(tmp_path, size)
     url = create(server.url, source.size)
     if acknowledged:
@@ -82,8 +92,14 @@ def test_kill_during_creation_with_upload(server: FabricServer, source32: Source
     uploads = server.data_dir / "uploads"
     before = {path.stem for path in uploads.glob("*.info")}
     request = RawRequest(
-        server.port, "POST", "/v1/uploads",
-        {**OCTETS, "Upload-Length": str(source32.size), "Upload-Metadata": metadata(filename="created-with-upload.bin")},
+        server.port,
+        "POST",
+        "/v1/uploads",
+        {
+            **OCTETS,
+            "Upload-Length": str(source32.size),
+            "Upload-Metadata": metadata(filename="created-with-upload.bin"),
+        },
         source32.size,
     )
     sent = request.send_file(source32.path, 0, 6 * MiB, pause=SLOW)
@@ -110,8 +126,14 @@ def test_kill_mid_patch_with_checksum_keeps_none_of_its_body(server: FabricServe
     for block in file_range(source32.path, 4 * MiB, source32.size):
         digest.update(block)
     request = RawRequest(
-        server.port, "PATCH", upload_path(url),
-        {**OCTETS, "Upload-Offset": str(4 * MiB), "Upload-Checksum": "sha256 " + base64.b64encode(digest.digest()).decode()},
+        server.port,
+        "PATCH",
+        upload_path(url),
+        {
+            **OCTETS,
+            "Upload-Offset": str(4 * MiB),
+            "Upload-Checksum": "sha256 " + base64.b64encode(digest.digest()).decode(),
+        },
         source32.size - 4 * MiB,
     )
     assert request.send_file(source32.path, 4 * MiB, 16 * MiB, pause=SLOW) == 16 * MiB

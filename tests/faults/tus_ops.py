@@ -7,8 +7,18 @@ from pathlib import Path
 
 import httpx
 
-from tests.interop.support import OCTETS, TUS, ARTIFACT_URN, artifact_urn_of, assert_blob_equals, durable_offset, file_range, prefix_sha256, upload_path
 from tests.faults.rawhttp import RawRequest
+from tests.interop.support import (
+    ARTIFACT_URN,
+    OCTETS,
+    TUS,
+    artifact_urn_of,
+    assert_blob_equals,
+    durable_offset,
+    file_range,
+    prefix_sha256,
+    upload_path,
+)
 
 
 def metadata(**values: str) -> str:
@@ -17,14 +27,20 @@ def metadata(**values: str) -> str:
 
 def create(server_url: str, length: int, filename: str = "fault.bin") -> str:
     """POST a new upload; returns its absolute URL."""
-    r = httpx.post(f"{server_url}/v1/uploads", headers={**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata(filename=filename)}, timeout=30)
+    r = httpx.post(
+        f"{server_url}/v1/uploads",
+        headers={**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata(filename=filename)},
+        timeout=30,
+    )
     assert r.status_code == 201, f"POST /v1/uploads: {r.status_code} {r.text}"
     assert ARTIFACT_URN.fullmatch(r.headers.get("Artifact-Urn", "")), r.headers
     upload_path(r.headers["Location"])
     return r.headers["Location"]
 
 
-def patch_range(server_url: str, upload_url: str, source: Path, start: int, end: int, timeout: float = 120.0) -> httpx.Response:
+def patch_range(
+    server_url: str, upload_url: str, source: Path, start: int, end: int, timeout: float = 120.0
+) -> httpx.Response:
     """PATCH bytes [start, end) of `source` at offset `start`, streamed from the file."""
     return httpx.patch(
         server_url + upload_path(upload_url),
@@ -36,7 +52,14 @@ def patch_range(server_url: str, upload_url: str, source: Path, start: int, end:
 
 def open_patch(port: int, upload_url: str, offset: int, length: int, *, expect_continue: bool = False) -> RawRequest:
     """A PATCH at `offset` announcing `length` body bytes, none sent yet."""
-    return RawRequest(port, "PATCH", upload_path(upload_url), {**OCTETS, "Upload-Offset": str(offset)}, length, expect_continue=expect_continue)
+    return RawRequest(
+        port,
+        "PATCH",
+        upload_path(upload_url),
+        {**OCTETS, "Upload-Offset": str(offset)},
+        length,
+        expect_continue=expect_continue,
+    )
 
 
 def finish_and_verify(server_url: str, upload_url: str, source: Path, sha256: str, size: int) -> int:
@@ -55,6 +78,6 @@ def finish_and_verify(server_url: str, upload_url: str, source: Path, sha256: st
     return offset
 
 
-__all__ = ["PROBLEM_JSON", "create", "patch_range", "open_patch", "finish_and_verify", "metadata", "prefix_sha256"]
+__all__ = ["PROBLEM_JSON", "create", "finish_and_verify", "metadata", "open_patch", "patch_range", "prefix_sha256"]
 
 PROBLEM_JSON = "application/problem+json"

@@ -23,7 +23,15 @@ READ_SIZE = 64 << 10
 
 
 class CuttingProxy:
-    def __init__(self, upstream_port: int, *, cut_every: int, jitter: float = 0.2, seed: int = 0, upstream_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        upstream_port: int,
+        *,
+        cut_every: int,
+        jitter: float = 0.2,
+        seed: int = 0,
+        upstream_host: str = "127.0.0.1",
+    ) -> None:
         if cut_every <= 0:
             raise ValueError("cut_every must be positive")
         self.upstream = (upstream_host, upstream_port)
@@ -54,7 +62,7 @@ class CuttingProxy:
 
     # ---- lifecycle (called from the test's thread) ----------------------------------------------------
 
-    def start(self) -> "CuttingProxy":
+    def start(self) -> CuttingProxy:
         self._thread = threading.Thread(target=self._run, name="cutting-proxy", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -64,16 +72,23 @@ class CuttingProxy:
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._stopped is not None and self._thread is not None and self._thread.is_alive():
+        if (
+            self._loop is not None
+            and self._stopped is not None
+            and self._thread is not None
+            and self._thread.is_alive()
+        ):
             self._loop.call_soon_threadsafe(self._stopped.set)
             self._thread.join(10)
             if self._thread.is_alive():
                 raise RuntimeError("the cutting proxy did not stop")
 
-    def __enter__(self) -> "CuttingProxy":
+    def __enter__(self) -> CuttingProxy:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # ---- the loop thread ------------------------------------------------------------------------------

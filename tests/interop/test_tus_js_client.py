@@ -23,17 +23,33 @@ JS_DIR = Path(__file__).parent / "js"
 RETRY_DELAYS = ",".join(["0", "20", "50", "100"] + ["200"] * 16)  # the attempt count resets whenever bytes got through
 
 
-def run_node_upload(source: Path, endpoint: str, chunk_size: str, parallel: int = 1, during_creation: bool = False) -> dict[str, object]:
+def run_node_upload(
+    source: Path, endpoint: str, chunk_size: str, parallel: int = 1, during_creation: bool = False
+) -> dict[str, object]:
     node = shutil.which("node")
     assert node is not None, "node is not on PATH: the tus-js-client interop test needs Node.js >= 18"
     assert (JS_DIR / "node_modules" / "tus-js-client" / "package.json").is_file(), (
         f"tus-js-client is not installed: run `npm ci --prefix {JS_DIR}` (make test-deps does it)"
     )
     done = subprocess.run(
-        [node, "upload.mjs", str(source), endpoint, chunk_size, RETRY_DELAYS, str(parallel), "1" if during_creation else "0"],
-        cwd=JS_DIR, capture_output=True, text=True, timeout=240,
+        [
+            node,
+            "upload.mjs",
+            str(source),
+            endpoint,
+            chunk_size,
+            RETRY_DELAYS,
+            str(parallel),
+            "1" if during_creation else "0",
+        ],
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
-    assert done.returncode == 0, f"node upload.mjs exited {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, (
+        f"node upload.mjs exited {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-4000:]}"
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -44,7 +60,12 @@ def run_node_upload(source: Path, endpoint: str, chunk_size: str, parallel: int 
     ids=["one-patch", "chunk-2MiB", "chunk-2MiB-creation-with-upload", "3-partial-uploads-concatenated"],
 )
 def test_tus_js_client_resumes_across_cuts_to_a_byte_exact_blob(
-    interop_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile, chunk_size: str, parallel: int, during_creation: bool
+    interop_server: FabricServer,
+    cutting_proxy: CuttingProxy,
+    source_file: SourceFile,
+    chunk_size: str,
+    parallel: int,
+    during_creation: bool,
 ) -> None:
     result = run_node_upload(source_file.path, f"{cutting_proxy.url}/v1/uploads", chunk_size, parallel, during_creation)
     print(f"proxy cuts: {cutting_proxy.cuts}, tus-js-client: {result}")

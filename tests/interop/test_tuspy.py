@@ -78,7 +78,9 @@ def test_tuspy_resumes_across_cuts_to_a_byte_exact_blob(
     interop_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile, chunk_size: int, checksum: bool
 ) -> None:
     outcome = upload_resuming(f"{cutting_proxy.url}/v1/uploads", source_file, chunk_size, checksum)
-    print(f"proxy cuts: {cutting_proxy.cuts}, tuspy failures: {outcome.failures}, new uploaders: {outcome.resumed_with_new_uploader}")
+    print(
+        f"proxy cuts: {cutting_proxy.cuts}, tuspy failures: {outcome.failures}, new uploaders: {outcome.resumed_with_new_uploader}"
+    )
 
     assert cutting_proxy.cuts >= 2, f"the proxy cut only {cutting_proxy.cuts} times"
     assert outcome.failures >= 1, "tuspy never saw a cut connection"
@@ -94,7 +96,9 @@ def test_tuspy_resumes_across_cuts_to_a_byte_exact_blob(
     assert_blob_equals(interop_server.url, urn, source_file.sha256, source_file.size)
 
 
-def test_tuspy_built_in_retry_survives_cuts(interop_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile) -> None:
+def test_tuspy_built_in_retry_survives_cuts(
+    interop_server: FabricServer, cutting_proxy: CuttingProxy, source_file: SourceFile
+) -> None:
     """tuspy's own `retries` (HEAD, then PATCH from the server's offset) also gets through the cuts.
 
     tuspy counts retries per `upload_chunk()` call, and a retry chain may run across many chunks; with no
@@ -103,7 +107,9 @@ def test_tuspy_built_in_retry_survives_cuts(interop_server: FabricServer, cuttin
     """
     tus = client.TusClient(f"{cutting_proxy.url}/v1/uploads")
     url = tus.uploader(file_path=str(source_file.path)).create_url()  # POST alone: nothing to cut
-    uploader = tus.uploader(file_path=str(source_file.path), chunk_size=2 * MiB, retries=RETRIES, retry_delay=0, url=url)
+    uploader = tus.uploader(
+        file_path=str(source_file.path), chunk_size=2 * MiB, retries=RETRIES, retry_delay=0, url=url
+    )
     uploader.upload()
     print(f"proxy cuts: {cutting_proxy.cuts}")
 

@@ -57,7 +57,9 @@ class Recorder:
 
 
 def tus_server(directory: Path, recorder: Recorder, **config: object) -> TusServer:
-    return TusServer(FileUploadStore(directory), TusConfig(**config), on_create=recorder.on_create, on_complete=recorder.on_complete)  # type: ignore[arg-type]
+    return TusServer(
+        FileUploadStore(directory), TusConfig(**config), on_create=recorder.on_create, on_complete=recorder.on_complete
+    )  # type: ignore[arg-type]
 
 
 def test_hooks_run_once_with_the_digests_of_the_whole_upload(tmp_path: Path) -> None:
@@ -128,7 +130,11 @@ def test_a_long_patch_records_durable_checkpoints(tmp_path: Path) -> None:
             yield b"x" * (total - (12 << 20))
 
         result: list[httpx.Response] = []
-        sender = threading.Thread(target=lambda: result.append(client.patch(location, headers={**OCTETS, "Upload-Offset": "0"}, content=body())))
+        sender = threading.Thread(
+            target=lambda: result.append(
+                client.patch(location, headers={**OCTETS, "Upload-Offset": "0"}, content=body())
+            )
+        )
         sender.start()
         seen = 0
         deadline = time.monotonic() + 60  # generous: on ext4 an fdatasync waits for every dirty file of the disk

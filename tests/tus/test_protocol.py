@@ -38,7 +38,13 @@ def test_options_advertises_version_extensions_max_size_and_checksums(client: ht
     assert r.status_code == 204
     assert r.headers["Tus-Version"] == "1.0.0"
     assert set(r.headers["Tus-Extension"].split(",")) == {
-        "creation", "creation-with-upload", "creation-defer-length", "expiration", "checksum", "termination", "concatenation"
+        "creation",
+        "creation-with-upload",
+        "creation-defer-length",
+        "expiration",
+        "checksum",
+        "termination",
+        "concatenation",
     }
     assert r.headers["Tus-Max-Size"] == str(MAX_SIZE)
     assert set(r.headers["Tus-Checksum-Algorithm"].split(",")) == {"md5", "sha1", "sha256", "crc32"}
@@ -89,7 +95,9 @@ def test_creation_answers_location_expiry_and_artifact_urn(client: httpx.Client)
         ({"Upload-Length": "10", "Upload-Concat": "whole"}, 400),
     ],
 )
-def test_bad_creation_requests_are_refused_with_problem_json(client: httpx.Client, headers: dict[str, str], status: int) -> None:
+def test_bad_creation_requests_are_refused_with_problem_json(
+    client: httpx.Client, headers: dict[str, str], status: int
+) -> None:
     r = client.post("/v1/uploads", headers={**TUS, **headers})
     assert r.status_code == status, r.text
     assert r.headers["Content-Type"] == "application/problem+json"
@@ -158,7 +166,12 @@ def test_chunked_patch_passing_upload_length_keeps_only_the_bytes_that_fit(clien
 
 
 def test_unknown_and_malformed_upload_ids_are_404(client: httpx.Client) -> None:
-    for path in ["/v1/uploads/" + "0" * 32, "/v1/uploads/xyz", "/v1/uploads/..%2F..%2Fetc%2Fpasswd", "/v1/uploads/%2e%2e"]:
+    for path in [
+        "/v1/uploads/" + "0" * 32,
+        "/v1/uploads/xyz",
+        "/v1/uploads/..%2F..%2Fetc%2Fpasswd",
+        "/v1/uploads/%2e%2e",
+    ]:
         r = client.head(path, headers=TUS)
         assert r.status_code == 404, path
         assert patch(client, path, 0, b"x").status_code == 404, path
@@ -249,7 +262,9 @@ def test_termination(client: httpx.Client) -> None:
 
 def test_method_override(client: httpx.Client) -> None:
     location = create(client, 3).headers["Location"]
-    r = client.post(location, headers={**OCTETS, "Upload-Offset": "0", "X-HTTP-Method-Override": "PATCH"}, content=b"abc")
+    r = client.post(
+        location, headers={**OCTETS, "Upload-Offset": "0", "X-HTTP-Method-Override": "PATCH"}, content=b"abc"
+    )
     assert r.status_code == 204
     assert r.headers["Upload-Offset"] == "3"
     other = create(client, 3).headers["Location"]
@@ -266,7 +281,14 @@ def test_concatenation_of_partials_uploaded_in_any_order(client: httpx.Client) -
         assert "Artifact-Urn" not in r.headers  # a partial upload is not an artifact
     assert client.head(locations[0], headers=TUS).headers["Upload-Concat"] == "partial"
     relative = [re.sub(r"^http://[^/]+", "", location) for location in locations]
-    final = client.post("/v1/uploads", headers={**TUS, "Upload-Concat": "final;" + " ".join([locations[0], *relative[1:]]), "Upload-Metadata": metadata(filename="whole.bin")})
+    final = client.post(
+        "/v1/uploads",
+        headers={
+            **TUS,
+            "Upload-Concat": "final;" + " ".join([locations[0], *relative[1:]]),
+            "Upload-Metadata": metadata(filename="whole.bin"),
+        },
+    )
     assert final.status_code == 201, final.text
     head = client.head(final.headers["Location"], headers=TUS)
     assert head.headers["Upload-Concat"] == "final;" + " ".join(relative)
@@ -368,7 +390,10 @@ def test_health_and_readiness(client: httpx.Client) -> None:
 
 
 def test_expired_uploads_answer_410_then_are_swept_to_404(tmp_path: Path) -> None:
-    with FabricServer(tmp_path / "data", args=["--upload-expiry", "1", "--sweep-interval", "2.5"]) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        FabricServer(tmp_path / "data", args=["--upload-expiry", "1", "--sweep-interval", "2.5"]) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
         created = create(client, 10)
         location = created.headers["Location"]
         upload_id = location.rsplit("/", 1)[1]

@@ -1,0 +1,28 @@
+"""The aspect store: schema-validated aspects on a provenance graph (LadybugDB embedded, or Neo4j)."""
+
+from aspects.access import Reader, hmac_redactor
+from aspects.errors import Conflict, InvalidCursor, InvalidUrn, NotFound, ValidationFailed
+from aspects.model import ArtifactRecord, Aspect, Lineage, Page
+from aspects.store import AspectStore, open_store
+from aspects.urns import Urn, find_artifact_urns, is_artifact_urn, new_urn, parse_urn
+
+__all__ = [
+    "ArtifactRecord",
+    "Aspect",
+    "AspectStore",
+    "Conflict",
+    "InvalidCursor",
+    "InvalidUrn",
+    "Lineage",
+    "NotFound",
+    "Page",
+    "Reader",
+    "Urn",
+    "ValidationFailed",
+    "find_artifact_urns",
+    "hmac_redactor",
+    "is_artifact_urn",
+    "new_urn",
+    "open_store",
+    "parse_urn",
+]

@@ -1,0 +1,121 @@
+"""The embedded backend: LadybugDB (a Kùzu descendant) in a directory on local disk.
+
+LadybugDB needs node and relationship tables declared. Node tables: `Artifact`, `Schema`, `AspectKey`, and
+one per label named by a link schema (built in or registered). Relationship tables: one per relationship
+type, with a FROM/TO connection added on demand for every label pair it joins; `HAS_ASPECT` connects each
+entity label to `Schema`. One connection, used under a lock, serves every thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ladybug
+
+from aspects import ladybug_queries as q
+from aspects.cypher import fill
+
+
+class LadybugBackend:
+    name = "ladybug"
+    q = q
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = ladybug.Database(str(path))
+        self._conn = ladybug.Connection(self._db)
+        self._lock = threading.RLock()
+        self._in_tx = False
+        self._tables: dict[str, str] = {}
+        self._connections: set[tuple[str, str, str]] = set()
+
+    def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            result = self._conn.execute(query, params or {})
+            assert not isinstance(result, list)
+            columns = result.get_column_names()
+            rows = [dict(zip(columns, row)) for row in result.get_all()]
+            result.close()
+            return rows
+
+    @contextmanager
+    def transaction(self) -> Iterator[LadybugBackend]:
+        with self._lock:
+            if self._in_tx:
+                yield self
+                return
+            self._conn.execute("BEGIN TRANSACTION")
+            self._in_tx = True
+            try:
+                yield self
+            except BaseException:
+                self._in_tx = False
+                self._conn.execute("ROLLBACK")
+                raise
+            self._in_tx = False
+            self._conn.execute("COMMIT")
+
+    def _load_catalog(self) -> None:
+        self._tables = {row["name"]: row["type"] for row in self.run(q.SHOW_TABLES)}
+        for name, kind in self._tables.items():
+            if kind == "REL":
+                for row in self.run(fill(q.SHOW_CONNECTIONS, rel=name)):
+                    values = list(row.values())
+                    self._connections.add((name, values[0], values[1]))
+
+    def setup(self, labels: list[str], connections: list[tuple[str, str, str]]) -> None:
+        with self._lock:
+            self._load_catalog()
+            for statement in (
+                q.CREATE_ARTIFACT_TABLE,
+                q.ADD_ARTIFACT_ORG,
+                q.CREATE_SCHEMA_TABLE,
+                q.CREATE_ASPECT_KEY_TABLE,
+            ):
+                self.run(statement)
+            self._load_catalog()
+            for label in labels:
+                self.ensure_label(label)
+            for connection in connections:
+                self.ensure_connection(*connection)
+
+    def ensure_label(self, label: str) -> None:
+        with self._lock:
+            if label not in self._tables:
+                self.run(fill(q.CREATE_LABEL_TABLE, label=label))
+                self._tables[label] = "NODE"
+            self.ensure_connection("HAS_ASPECT", label, "Schema")
+
+    def ensure_connection(self, rel: str, src: str, dst: str) -> None:
+        with self._lock:
+            if (rel, src, dst) in self._connections:
+                return
+            if rel in self._tables:
+                self.run(fill(q.ADD_REL_CONNECTION, rel=rel, src=src, dst=dst))
+            else:
+                self.run(fill(q.CREATE_REL_TABLE, rel=rel, src=src, dst=dst))
+                self._tables[rel] = "REL"
+            self._connections.add((rel, src, dst))
+
+    def locate_aspect(self, urn: str, rels: list[str]) -> tuple[str, str] | None:
+        rows = self.run(q.LOCATE_ASPECT, {"urn": urn})
+        return (rows[0]["rel"], rows[0]["entity"]) if rows else None
+
+    def set_timeout(self, seconds: float | None) -> None:
+        with self._lock:
+            self._conn.set_query_timeout(int(seconds * 1000) if seconds else 0)
+
+    def ping(self) -> None:
+        self.run(q.PING)
+
+    def wipe(self) -> None:
+        self.run(q.WIPE)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            self._db.close()

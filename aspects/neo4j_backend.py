@@ -1,0 +1,93 @@
+"""The server backend: Neo4j over Bolt with the official driver.
+
+No tables to declare: start-up creates a uniqueness constraint on `urn` for every label and indexes on
+`urn`, `schema` and `entity` for every aspect relationship type (more as link schemas are registered).
+The driver is thread-safe; each call takes a session of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from neo4j import Driver, GraphDatabase, Query
+
+from aspects import neo4j_queries as q
+from aspects.cypher import fill
+
+
+class _TxRunner:
+    def __init__(self, tx: Any) -> None:
+        self._tx = tx
+
+    def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return [record.data() for record in self._tx.run(query, params or {})]
+
+
+class Neo4jBackend:
+    name = "neo4j"
+    q = q
+
+    def __init__(self, url: str, user: str | None, password: str | None, database: str | None) -> None:
+        auth = (user, password or "") if user else None
+        # Notifications off: absent property keys on a fresh graph would otherwise warn on every query.
+        self._driver: Driver = GraphDatabase.driver(url, auth=auth, notifications_min_severity="OFF")
+        self._database = database or None
+        self._lock = threading.RLock()
+        self._labels: set[str] = set()
+        self._rels: set[str] = set()
+        self._timeout: float | None = None
+        self._driver.verify_connectivity()
+
+    def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._driver.session(database=self._database) as session:
+            return [record.data() for record in session.run(Query(query, timeout=self._timeout), params or {})]  # type: ignore[arg-type]
+
+    @contextmanager
+    def transaction(self) -> Iterator[_TxRunner]:
+        with self._driver.session(database=self._database) as session, session.begin_transaction() as tx:
+            yield _TxRunner(tx)
+            tx.commit()
+
+    def setup(self, labels: list[str], connections: list[tuple[str, str, str]]) -> None:
+        for label in ("Artifact", "Schema", *labels):
+            self.ensure_label(label)
+        for statement in q.CREATE_ARTIFACT_INDEXES:
+            self.run(statement)
+        for rel, src, dst in [("HAS_ASPECT", "Artifact", "Schema"), *connections]:
+            self.ensure_connection(rel, src, dst)
+        self.run(q.AWAIT_INDEXES)
+
+    def ensure_label(self, label: str) -> None:
+        with self._lock:
+            if label not in self._labels:
+                self.run(fill(q.CREATE_URN_CONSTRAINT, label=label))
+                self._labels.add(label)
+
+    def ensure_connection(self, rel: str, src: str, dst: str) -> None:
+        with self._lock:
+            if rel not in self._rels:
+                for statement in q.CREATE_REL_INDEXES:
+                    self.run(fill(statement, rel=rel))
+                self._rels.add(rel)
+
+    def locate_aspect(self, urn: str, rels: list[str]) -> tuple[str, str] | None:
+        for rel in rels:
+            rows = self.run(fill(q.LOCATE_ASPECT_IN_REL, rel=rel), {"urn": urn})
+            if rows:
+                return rel, rows[0]["entity"]
+        return None
+
+    def set_timeout(self, seconds: float | None) -> None:
+        self._timeout = seconds
+
+    def ping(self) -> None:
+        self.run(q.PING)
+
+    def wipe(self) -> None:
+        self.run(q.WIPE)
+
+    def close(self) -> None:
+        self._driver.close()

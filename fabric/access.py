@@ -1,0 +1,163 @@
+"""Who may read and change what. Every read path asks here: the request becomes a `Reader`, the store filters.
+
+With authentication off (`--no-auth`) there is no `Reader` (None): one local user sees and manages everything.
+A compute token (scoped to an order) reads what its caller could read when it was minted, uploads, and does
+nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
+
+from aspects import ArtifactRecord, Aspect, InvalidUrn, NotFound, Reader, hmac_redactor, parse_urn
+from fabric.auth.middleware import principal_of
+from fabric.auth.tokens import load_or_create_secret
+from fabric.state import app_state
+
+# Aspects that decide access or describe the bytes: only those who manage the artifact assert or change them.
+MANAGED_SCHEMAS = frozenset({"artifact.1", "policy.1", "grant.1"})
+
+
+def artifact_urn(text: str) -> str:
+    """`text` if it is an artifact URN (any namespace), else InvalidUrn (a 400)."""
+    urn = parse_urn(text)
+    if urn.kind != "artifact":
+        raise InvalidUrn(f"{text!r} is not an artifact URN")
+    return text
+
+
+def reader_of(connection: HTTPConnection) -> Reader | None:
+    """The caller as the store's `Reader`; None (unrestricted) when the server runs without authentication."""
+    if app_state(connection).settings.auth_disabled:
+        return None
+    principal = principal_of(connection)
+    as_of = int((principal.reads_before or 0) * 1_000_000) if principal.order else None
+    return Reader(user=principal.user_urn, org=principal.org_urn, admin=principal.admin, as_of=as_of)
+
+
+def readable_artifact(connection: HTTPConnection, urn: str, *, aspects: bool = True) -> ArtifactRecord:
+    """The artifact (with its aspects unless `aspects=False`) if the caller may read it; NotFound otherwise, so
+    existence is not revealed (blocking)."""
+    return app_state(connection).store.get_artifact(artifact_urn(urn), reader=reader_of(connection), aspects=aspects)
+
+
+def require_user_token(connection: HTTPConnection) -> None:
+    """403 for a compute token: it may upload and read, nothing else."""
+    if principal_of(connection).order is not None:
+        raise HTTPException(403, "a compute token may only upload artifacts and read; this needs the user's own token")
+
+
+def manageable_artifact(connection: HTTPConnection, urn: str) -> ArtifactRecord:
+    """The artifact if the caller may manage it (its creator, or an admin of its organisation): 404 if the caller
+    cannot even read it, 403 if it can read but not manage (blocking)."""
+    require_user_token(connection)
+    artifact = readable_artifact(connection, urn, aspects=False)
+    reader = reader_of(connection)
+    if reader is not None and not reader.may_manage(artifact):
+        raise HTTPException(403, "only the artifact's creator or an admin of its organisation may do this")
+    return artifact
+
+
+def _schema_name(schema: str) -> str:
+    return schema if not schema.startswith("urn:") else parse_urn(schema, "schema").id
+
+
+def check_assert(connection: HTTPConnection, entity: str, schema: str) -> None:
+    """May the caller assert an aspect of `schema` on `entity`? Artifacts: it must read it (else 404), and manage
+    it for access and content schemas (else 403). Other entities (orders, collections) are open to users."""
+    require_user_token(connection)
+    if parse_urn(entity).kind != "artifact":
+        return
+    if _schema_name(schema) in MANAGED_SCHEMAS:
+        manageable_artifact(connection, entity)
+    else:
+        readable_artifact(connection, entity, aspects=False)
+
+
+def check_change(connection: HTTPConnection, urn: str) -> Aspect:
+    """May the caller update or retract aspect `urn`? 404 if it cannot read it; 403 unless it manages the entity
+    or asserted the aspect (and the aspect is not one only managers may change)."""
+    require_user_token(connection)
+    store = app_state(connection).store
+    reader = reader_of(connection)
+    aspect = store.get_aspect(urn, reader=reader)
+    if reader is None:
+        return aspect
+    if parse_urn(aspect.entity).kind == "artifact":
+        if reader.may_manage(store.get_artifact(aspect.entity, reader=reader, aspects=False)):
+            return aspect
+        if aspect.asserter == reader.user and _schema_name(aspect.schema) not in MANAGED_SCHEMAS:
+            return aspect
+    elif aspect.asserter == reader.user:
+        return aspect
+    raise HTTPException(403, "only whoever asserted this aspect, or who manages its artifact, may change it")
+
+
+@functools.lru_cache(maxsize=8)
+def _server_secret(data_dir: Path, token_key: str | None) -> bytes:
+    return token_key.encode() if token_key else load_or_create_secret(data_dir)
+
+
+def server_secret(connection: HTTPConnection) -> bytes:
+    """The key that signs this server's tokens (the same one the middleware verifies with)."""
+    settings = app_state(connection).settings
+    return _server_secret(settings.data_dir, settings.token_key)
+
+
+def redactor(connection: HTTPConnection) -> Callable[[str], str]:
+    """Opaque ids for artifacts in lineage the caller may not read: stable per artifact, not reversible."""
+    state = app_state(connection)
+    key = hmac.new(server_secret(connection), b"datafabric lineage redaction", hashlib.sha256).digest()
+    return hmac_redactor(key, state.settings.namespace)
+
+
+def current_user(connection: HTTPConnection) -> str:
+    """The URN of the caller."""
+    return principal_of(connection).user_urn
+
+
+__all__ = [
+    "MANAGED_SCHEMAS",
+    "NotFound",
+    "artifact_urn",
+    "check_assert",
+    "check_change",
+    "current_user",
+    "manageable_artifact",
+    "readable_artifact",
+    "reader_of",
+    "redactor",
+    "require_user_token",
+    "server_secret",
+]
+
+
+def artifact_view(connection: HTTPConnection, artifact: ArtifactRecord) -> dict[str, Any]:
+    """The JSON of an artifact as the caller may see it.
+
+    Its creator and those who manage it see everything. Other readers (granted, or by the open policy) see who made it only as
+    organisation and display name, as `/v1/shared/artifacts` shows it: no email of other users, in the
+    artifact, its `artifact.1` content or who asserted its aspects.
+    """
+    body = artifact.to_json()
+    reader = reader_of(connection)
+    if reader is None or artifact.uploader == reader.user or reader.may_manage(artifact):
+        return body
+    org = artifact.org or str(artifact.properties.get("org") or "")
+    body["uploader"] = None
+    body["creator"] = {"org": parse_urn(org).id if org else None, "name": artifact.properties.get("uploader_name")}
+    for aspect in body.get("aspects") or []:
+        for key in ("asserter", "retracted_by"):
+            if aspect.get(key) not in (None, reader.user):
+                aspect[key] = None
+        if isinstance(aspect.get("content"), dict) and "uploader" in aspect["content"]:
+            aspect["content"] = {**aspect["content"], "uploader": None}
+    return body

@@ -1,0 +1,84 @@
+"""`/v1/artifacts`, `/v1/collections/{urn}`, `/v1/lineage/{urn}`: reading the graph of artifacts."""
+
+from __future__ import annotations
+
+import anyio
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fabric.access import artifact_view, readable_artifact, reader_of, redactor
+from fabric.state import app_state
+from fabric.web import ORJSONResponse, page, query_int, query_time
+
+LIST_FILTERS = ("name", "mime_type", "collection", "schema", "status")
+
+
+async def list_artifacts(request: Request) -> Response:
+    store = app_state(request).store
+    reader = reader_of(request)
+    filters = {key: request.query_params[key] for key in LIST_FILTERS if key in request.query_params}
+    if "mime" in request.query_params:
+        filters.setdefault("mime_type", request.query_params["mime"])
+    result = await anyio.to_thread.run_sync(
+        lambda: store.list_artifacts(
+            **filters,
+            created_before=query_time(request, "created_before"),
+            created_after=query_time(request, "created_after"),
+            limit=query_int(request, "limit", 100, 1, 1000),
+            cursor=request.query_params.get("cursor"),
+            reader=reader,
+        )
+    )
+    return page(request, [artifact_view(request, artifact) for artifact in result.items], result.next_cursor)
+
+
+async def get_artifact(request: Request) -> Response:
+    artifact = await anyio.to_thread.run_sync(readable_artifact, request, request.path_params["urn"])
+    return ORJSONResponse(artifact_view(request, artifact))
+
+
+async def collection_members(request: Request) -> Response:
+    store = app_state(request).store
+    urn = request.path_params["urn"]
+    reader = reader_of(request)
+    result = await anyio.to_thread.run_sync(
+        lambda: store.collection_members(
+            urn,
+            limit=query_int(request, "limit", 100, 1, 1000),
+            cursor=request.query_params.get("cursor"),
+            reader=reader,
+        )
+    )
+    return page(
+        request, [artifact_view(request, artifact) for artifact in result.items], result.next_cursor, collection=urn
+    )
+
+
+async def lineage(request: Request) -> Response:
+    direction = request.query_params.get("direction", "upstream")
+    if direction not in ("upstream", "downstream", "both"):
+        raise HTTPException(400, "direction must be upstream, downstream or both")
+    store = app_state(request).store
+    reader = reader_of(request)
+    redact = redactor(request) if reader is not None else None
+    result = await anyio.to_thread.run_sync(
+        lambda: store.lineage(
+            request.path_params["urn"],
+            direction=direction,
+            depth=query_int(request, "depth", 10, 1, 50),
+            at=query_time(request, "at"),
+            reader=reader,
+            redact=redact,
+        )
+    )
+    return ORJSONResponse(result.to_json())
+
+
+routes = [
+    Route("/v1/artifacts", list_artifacts, methods=["GET"]),
+    Route("/v1/artifacts/{urn}", get_artifact, methods=["GET"]),
+    Route("/v1/collections/{urn}", collection_members, methods=["GET"]),
+    Route("/v1/lineage/{urn}", lineage, methods=["GET"]),
+]

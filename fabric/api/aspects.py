@@ -1,0 +1,79 @@
+"""`/v1/aspects`: assert, read, query, update (retract + assert) and retract aspects."""
+
+from __future__ import annotations
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fabric.access import check_assert, check_change, current_user, reader_of
+from fabric.state import app_state
+from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int, query_time, required
+
+
+async def assert_aspect(request: Request) -> Response:
+    body = await json_object(request)
+    entity = required(body, "entity", str)
+    schema = required(body, "schema", str)
+    content = required(body, "content", (dict, list, str, int, float, bool))
+    store = app_state(request).store
+    await anyio.to_thread.run_sync(check_assert, request, entity, schema)
+    aspect = await anyio.to_thread.run_sync(
+        lambda: store.assert_aspect(entity, schema, content, asserter=current_user(request))
+    )
+    return ORJSONResponse(aspect.to_json(), status_code=201, headers={"Location": f"/v1/aspects/{aspect.urn}"})
+
+
+async def query_aspects(request: Request) -> Response:
+    store = app_state(request).store
+    params = request.query_params
+    reader = reader_of(request)
+    result = await anyio.to_thread.run_sync(
+        lambda: store.query_aspects(
+            entity=params.get("entity"),
+            schema=params.get("schema"),
+            at=query_time(request, "at"),
+            include_retracted=query_bool(request, "include_retracted"),
+            limit=query_int(request, "limit", 100, 1, 1000),
+            cursor=params.get("cursor"),
+            reader=reader,
+        )
+    )
+    return page(request, [aspect.to_json() for aspect in result.items], result.next_cursor)
+
+
+async def get_aspect(request: Request) -> Response:
+    store = app_state(request).store
+    reader = reader_of(request)
+    aspect = await anyio.to_thread.run_sync(lambda: store.get_aspect(request.path_params["urn"], reader=reader))
+    return ORJSONResponse(aspect.to_json())
+
+
+async def update_aspect(request: Request) -> Response:
+    body = await json_object(request)
+    content = required(body, "content", (dict, list, str, int, float, bool))
+    store = app_state(request).store
+    await anyio.to_thread.run_sync(check_change, request, request.path_params["urn"])
+    aspect = await anyio.to_thread.run_sync(
+        lambda: store.update_aspect(request.path_params["urn"], content, asserter=current_user(request))
+    )
+    return ORJSONResponse(aspect.to_json(), headers={"Location": f"/v1/aspects/{aspect.urn}"})
+
+
+async def retract_aspect(request: Request) -> Response:
+    store = app_state(request).store
+    await anyio.to_thread.run_sync(check_change, request, request.path_params["urn"])
+    aspect = await anyio.to_thread.run_sync(
+        lambda: store.retract_aspect(request.path_params["urn"], asserter=current_user(request))
+    )
+    return ORJSONResponse(aspect.to_json())
+
+
+routes = [
+    Route("/v1/aspects", assert_aspect, methods=["POST"]),
+    Route("/v1/aspects", query_aspects, methods=["GET"]),
+    Route("/v1/aspects/{urn}", get_aspect, methods=["GET"]),
+    Route("/v1/aspects/{urn}", update_aspect, methods=["PUT"]),
+    Route("/v1/aspects/{urn}", retract_aspect, methods=["DELETE"]),
+]

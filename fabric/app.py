@@ -1,0 +1,111 @@
+"""The datafabric server: tus uploads, blobs and the aspect graph composed into one Starlette app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import anyio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from aspects import AspectStore, open_store
+from fabric import maintenance
+from fabric.api import access, artifacts, aspects, blobs, health, schemas
+from fabric.auth.middleware import AuthMiddleware
+from fabric.auth.tokens import load_or_create_secret
+from fabric.blobs import BlobStore
+from fabric.errors import exception_handlers
+from fabric.ingest import UploadIngest
+from fabric.metrics import MetricsMiddleware
+from fabric.settings import Settings
+from fabric.state import AppState
+from tus_server import FileUploadStore, TusConfig, TusServer
+
+log = logging.getLogger("fabric")
+
+
+def open_graph(settings: Settings) -> AspectStore:
+    return open_store(
+        settings.graph_url,
+        settings.data_dir,
+        neo4j_user=settings.neo4j_user,
+        neo4j_password=settings.neo4j_password,
+        neo4j_database=settings.neo4j_database,
+        namespace=settings.namespace,
+    )
+
+
+def build_state(settings: Settings, store: AspectStore) -> AppState:
+    blob_store = BlobStore(settings.blobs_dir)
+    ingest = UploadIngest(store, blob_store, settings.namespace)
+    tus = TusServer(
+        FileUploadStore(settings.uploads_dir),
+        TusConfig(
+            base_path="/v1/uploads",
+            max_size=settings.max_size,
+            expiry=timedelta(seconds=settings.upload_expiry),
+            sweep_interval=settings.sweep_interval,
+            md5=settings.md5,
+        ),
+        on_create=ingest.on_create,
+        on_complete=ingest.on_complete,
+        on_abandon=ingest.on_abandon,
+        check_access=ingest.check_access,
+    )
+    return AppState(settings=settings, store=store, blobs=blob_store, tus=tus)
+
+
+async def keep_consistent(state: AppState) -> None:
+    """Reconcile the graph with the uploads at start-up, then collect unreferenced blobs now and then."""
+    settings = state.settings
+    while True:
+        try:
+            await anyio.to_thread.run_sync(maintenance.reconcile, state.store, state.tus.store)
+            await anyio.to_thread.run_sync(maintenance.collect_garbage, state.store, state.blobs, settings.blob_grace)
+        except Exception:
+            log.exception("maintenance failed; retrying at the next interval")
+        await anyio.sleep(settings.gc_interval)
+
+
+def token_secret(settings: Settings) -> bytes:
+    return settings.token_key.encode() if settings.token_key else load_or_create_secret(settings.data_dir)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_graph(settings)
+    state = build_state(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with state.tus.running(), anyio.create_task_group() as tasks:
+                tasks.start_soon(keep_consistent, state)
+                yield
+                tasks.cancel_scope.cancel()
+        finally:
+            await anyio.to_thread.run_sync(store.close)
+
+    app = Starlette(
+        routes=[
+            *health.routes,
+            *state.tus.routes,
+            *blobs.routes,
+            *artifacts.routes,
+            *access.routes,
+            *aspects.routes,
+            *schemas.routes,
+        ],
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        middleware=[
+            Middleware(MetricsMiddleware),
+            Middleware(AuthMiddleware, secret=token_secret(settings), no_auth=settings.auth_disabled),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.fabric = state
+    return app

@@ -1,0 +1,372 @@
+"""`Fabric`: the one object a user holds, the same calls in platform mode (a server) and local mode."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote, urlsplit
+
+from fabric.client.errors import ConfigurationError, IntegrityError, NotFound, UploadFailed
+from fabric.client.local import LocalBackend
+from fabric.client.models import Artifact, Aspect
+from fabric.client.platform import PlatformBackend
+from fabric.client.schemas import CLIENT_SCHEMAS, METADATA_SCHEMA
+from fabric.client.sidecar import FileStamp, Sidecar, file_digests
+from fabric.client.sources import SeekableSource, source_for_stream
+from fabric.client.tus import Progress, UploadState
+from fabric.names import guess_mime_type
+
+DEFAULT_LOCAL_DIR = "./fabric-artifacts"
+DEFAULT_CHUNK_SIZE = 128 << 20
+
+
+def _generated_name(extension: str) -> str:
+    return f"{uuid.uuid4()}{extension}"
+
+
+def file_urn_path(urn: str) -> Path | None:
+    """The absolute path an `urn:file:///abs/path` (or `file:///abs/path`) names; None for other URNs."""
+    text = urn[4:] if urn.startswith("urn:file:") else urn
+    if not text.startswith("file://"):
+        return None
+    parts = urlsplit(text)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(f"{urn!r} names a file on another host")
+    return Path(unquote(parts.path))
+
+
+class Fabric:
+    """The datafabric client.
+
+    `Fabric()` works against the server at `FABRIC_URL` (with `FABRIC_TOKEN`) when that is set, else in local
+    mode under `FABRIC_LOCAL_DIR` (default `./fabric-artifacts`). `Fabric(url=..., token=...)` names a server;
+    `Fabric.local(base_dir=...)` forces local mode.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        local_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        url = url or os.environ.get("FABRIC_URL") or None
+        token = token or os.environ.get("FABRIC_TOKEN") or None
+        if url:
+            self._backend: PlatformBackend | LocalBackend = PlatformBackend(url, token, timeout=timeout)
+        elif token:
+            raise ConfigurationError(
+                "a token was given but no server URL: set FABRIC_URL (or pass url=...) to use a server, "
+                "or drop the token (FABRIC_TOKEN) for local mode"
+            )
+        else:
+            self._backend = LocalBackend(local_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
+        self._known_schemas: set[str] = set()
+
+    @classmethod
+    def local(cls, base_dir: str | os.PathLike[str] | None = None) -> Fabric:
+        """Local mode under `base_dir` (default `FABRIC_LOCAL_DIR`, else `./fabric-artifacts`), whatever the environment says."""
+        fab = cls.__new__(cls)
+        fab._backend = LocalBackend(base_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
+        fab._known_schemas = set()
+        return fab
+
+    @property
+    def mode(self) -> str:
+        return self._backend.mode
+
+    @property
+    def destination(self) -> str:
+        """The server URL, or `local:<base dir>`."""
+        return self._backend.key
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> Fabric:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Fabric {self.mode} {self.destination}>"
+
+    # ---- uploads ------------------------------------------------------------------------------------
+
+    def upload_artifact(
+        self,
+        name: str | None = None,
+        file_path: str | os.PathLike[str] | None = None,
+        io_stream: IO[bytes] | IO[str] | None = None,
+        content_type: str | None = None,
+        content_size: int = -1,
+        collection: str | None = None,
+        policy: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        retries: int = 10,
+        retry_delay: float = 0.5,
+        force_upload: bool = False,
+        progress: Progress | None = None,
+    ) -> Artifact:
+        """Upload a file or a stream; returns the ready artifact.
+
+        A file already uploaded unchanged to this destination (its sidecar says so, and the artifact still
+        exists) is not sent again unless `force_upload`; an interrupted upload of it is resumed. `progress`
+        is called with (bytes the server has, total or None).
+        """
+        if (file_path is None) == (io_stream is None):
+            raise ValueError("give exactly one of file_path and io_stream")
+        options = dict(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress)
+        if file_path is not None:
+            path = Path(file_path).expanduser().resolve()
+            if not path.is_file():
+                raise FileNotFoundError(f"no such file: {file_path}")
+            name = name or _generated_name("".join(path.suffixes[-1:]))
+            metadata = {
+                "filename": name,
+                "content_type": content_type or guess_mime_type(name if "." in name else path.name),
+                "collection": collection,
+                "policy": policy,
+            }
+            return self._upload_file(path, metadata, force_upload, **options)
+        assert io_stream is not None
+        if name is None:
+            extension = (mimetypes.guess_extension(content_type, strict=False) if content_type else None) or ""
+            name = _generated_name(extension)
+        metadata = {
+            "filename": name,
+            "content_type": content_type or guess_mime_type(name),
+            "collection": collection,
+            "policy": policy,
+        }
+        source = source_for_stream(io_stream, content_size if content_size >= 0 else None)  # type: ignore[arg-type]
+        try:
+            state = self._backend.upload(source, metadata, resume_url=None, on_created=lambda state: None, **options)
+            _, sha256 = source.finish_hash()
+        finally:
+            source.close()
+        return self._finished(state, sha256)
+
+    def _upload_file(self, path: Path, metadata: dict[str, str | None], force: bool, **options: Any) -> Artifact:
+        stamp = FileStamp.of(path)
+        sidecar = Sidecar.load(path)
+        destination = self._backend.key
+        entry = sidecar.entry(destination)
+        if not force:
+            existing = self._deduplicated(path, stamp, sidecar, destination)
+            if existing is not None:
+                return existing
+        resume_url = entry.resumable_upload(stamp)
+        source = SeekableSource.open(path)
+        try:
+            state = self._backend.upload(
+                source,
+                metadata,
+                resume_url=resume_url,
+                on_created=lambda state: state.url and sidecar.record_upload_started(destination, state.url, stamp),
+                **options,
+            )
+            md5, sha256 = source.finish_hash()
+        finally:
+            source.close()
+        artifact = self._finished(state, sha256)
+        if FileStamp.of(path) == stamp:
+            sidecar.record_uploaded(destination, artifact.id, stamp, md5, sha256)
+        return artifact
+
+    def _deduplicated(self, path: Path, stamp: FileStamp, sidecar: Sidecar, destination: str) -> Artifact | None:
+        """The artifact this unchanged file already is at this destination, if the sidecar knows it and it still exists."""
+        entry = sidecar.entry(destination)
+        if entry.artifact is None:
+            return None
+        if not entry.matches(stamp):
+            if entry.size != stamp.size or not entry.sha256:
+                return None
+            md5, sha256 = file_digests(path)  # same size, new mtime: touched, or changed?
+            if sha256 != entry.sha256:
+                return None
+            sidecar.record_uploaded(destination, entry.artifact, stamp, md5, sha256)
+        try:
+            artifact = self.get_artifact(entry.artifact)
+        except NotFound:
+            return None
+        return artifact if artifact.status == "ready" else None
+
+    def _finished(self, state: UploadState, sha256: str) -> Artifact:
+        """The artifact an upload became, once the server has made it ready, checked against what was sent."""
+        if not state.artifact_urn:
+            raise UploadFailed(f"the server finished the upload {state.url} but named no artifact (no Artifact-Urn)")
+        delay = 0.05
+        for _ in range(40):
+            artifact = self.get_artifact(state.artifact_urn)
+            if artifact.status == "ready":
+                if artifact.sha256 and artifact.sha256 != sha256:
+                    raise IntegrityError(
+                        f"{artifact.id}: the server stored sha256 {artifact.sha256} but the client sent {sha256} (did the file change during the upload?)"
+                    )
+                return artifact
+            time.sleep(delay)
+            delay = min(1.0, delay * 2)
+        raise UploadFailed(f"{state.artifact_urn} received all its bytes but did not become ready")
+
+    def artifact_for_file(self, file_path: str | os.PathLike[str]) -> Artifact | None:
+        """The artifact an unchanged file was uploaded as (to this destination), from its sidecar; None otherwise."""
+        path = Path(file_path).expanduser().resolve()
+        if not path.is_file():
+            return None
+        return self._deduplicated(path, FileStamp.of(path), Sidecar.load(path), self._backend.key)
+
+    # ---- artifacts ----------------------------------------------------------------------------------
+
+    def get_artifact(self, urn: str) -> Artifact:
+        """The artifact `urn` names; `urn:file:///abs/path` gives a view of that local file."""
+        path = file_urn_path(urn)
+        if path is not None:
+            return self._file_artifact(path)
+        data = self._backend.get_artifact(urn)
+        local = self._backend.blob_path(data) if isinstance(self._backend, LocalBackend) else None
+        return Artifact(self, data, local_path=local)
+
+    def _file_artifact(self, path: Path) -> Artifact:
+        if not path.is_file():
+            raise NotFound(f"no such file: {path}")
+        stat = path.stat()
+        data = {
+            "urn": f"urn:file://{path}",
+            "name": path.name,
+            "status": "ready",
+            "size": stat.st_size,
+            "mime_type": guess_mime_type(path.name),
+            "created": datetime.fromtimestamp(stat.st_mtime).astimezone().isoformat(),
+            "location": f"file://{path}",
+            "aspects": [],
+        }
+        return Artifact(self, data, local_path=path)
+
+    def list_artifacts(self, limit: int | None = None, **filters: Any) -> Iterator[Artifact]:
+        """Artifacts matching `filters` (name, mime_type, collection, schema, status, created_before, created_after), across pages."""
+        for data in self._backend.list_artifacts(filters, limit):
+            local = self._backend.blob_path(data) if isinstance(self._backend, LocalBackend) else None
+            yield Artifact(self, data, local_path=local)
+
+    def collection(self, urn: str, limit: int | None = None) -> Iterator[Artifact]:
+        """The artifacts in a collection (a name or `urn:fabric:collection:<name>`)."""
+        if not urn.startswith("urn:"):
+            urn = f"urn:fabric:collection:{urn}"
+        for data in self._backend.collection_members(urn, limit):
+            yield Artifact(self, data)
+
+    # ---- aspects ------------------------------------------------------------------------------------
+
+    def _ensure_schema(self, schema: str) -> None:
+        """Register the client's own schemas (metadata.1, order-status.1) where the fabric lacks them."""
+        if schema not in CLIENT_SCHEMAS or schema in self._known_schemas:
+            return
+        try:
+            self._backend.get_schema(schema)
+        except NotFound:
+            self._backend.register_schema(CLIENT_SCHEMAS[schema])
+        self._known_schemas.add(schema)
+
+    def add_aspect(self, entity: str, schema: str, content: Any) -> Aspect:
+        self._ensure_schema(schema)
+        return Aspect.from_json(self._backend.assert_aspect(entity, schema, content))
+
+    def update_aspect(self, urn: str, content: Any) -> Aspect:
+        """Retract the aspect and assert `content` in its place; returns the new aspect."""
+        return Aspect.from_json(self._backend.update_aspect(urn, content))
+
+    def retract_aspect(self, urn: str) -> Aspect:
+        return Aspect.from_json(self._backend.retract_aspect(urn))
+
+    def get_aspect(self, urn: str) -> Aspect:
+        return Aspect.from_json(self._backend.get_aspect(urn))
+
+    def list_aspects(
+        self,
+        entity: str | None = None,
+        schema: str | None = None,
+        *,
+        at: datetime | str | None = None,
+        include_retracted: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[Aspect]:
+        for data in self._backend.query_aspects(
+            entity=entity, schema=schema, at=at, include_retracted=include_retracted, limit=limit
+        ):
+            yield Aspect.from_json(data)
+
+    def add_metadata(self, entity: str, metadata: Mapping[str, Any]) -> Aspect:
+        """User metadata on any entity: a `$schema` key names a registered schema, else the free-form `metadata.1`."""
+        content = dict(metadata)
+        return self.add_aspect(entity, content.pop("$schema", None) or METADATA_SCHEMA, content)
+
+    # ---- schemas ------------------------------------------------------------------------------------
+
+    def list_schemas(self) -> list[dict[str, Any]]:
+        return self._backend.list_schemas()
+
+    def get_schema(self, schema_id: str) -> dict[str, Any]:
+        return self._backend.get_schema(schema_id)
+
+    def register_schema(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        return self._backend.register_schema(schema)
+
+    # ---- lineage and orders ------------------------------------------------------------------------
+
+    def lineage(
+        self, urn: str, direction: str = "upstream", depth: int = 10, at: datetime | str | None = None
+    ) -> dict[str, Any]:
+        """Nodes and edges reachable from `urn` (`upstream`: what it came from; `downstream`: what came of it; `both`)."""
+        aliases = {"up": "upstream", "down": "downstream"}
+        return self._backend.lineage(urn, direction=aliases.get(direction, direction), depth=depth, at=at)
+
+    # ---- access ------------------------------------------------------------------------------------
+
+    def _platform(self, what: str) -> PlatformBackend:
+        if not isinstance(self._backend, PlatformBackend):
+            raise ConfigurationError(f"{what} needs a server (set FABRIC_URL): local mode has one user and no sharing")
+        return self._backend
+
+    def grant_access(self, urn: str, *, email: str | None = None, org: str | None = None) -> dict[str, Any]:
+        """Let a user (by email) or an organisation (by id) read the artifact; returns the grant (its `id` revokes it)."""
+        if (email is None) == (org is None):
+            raise ValueError("give exactly one of email and org")
+        return self._platform("sharing").grant_access(urn, email=email, org=org)
+
+    def list_access(self, urn: str, *, include_revoked: bool = False) -> list[dict[str, Any]]:
+        """The artifact's grants (only its creator and its organisation's admins may list them)."""
+        return self._platform("sharing").list_access(urn, include_revoked=include_revoked)
+
+    def revoke_access(self, urn: str, grant: str) -> dict[str, Any]:
+        return self._platform("sharing").revoke_access(urn, grant)
+
+    def shared_artifacts(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """What others shared with you (or your organisation); the creator is shown as organisation and name only."""
+        return self._platform("sharing").shared_artifacts(limit)
+
+    def order_token(self, order: str, ttl: int | None = None) -> dict[str, Any]:
+        """A compute token for `order`: it can upload, and read what you can read now; nothing else."""
+        return self._platform("a compute token").order_token(order, ttl)
+
+    def with_token(self, token: str) -> Fabric:
+        """Another client of the same server, acting with `token`."""
+        backend = self._platform("a token")
+        return Fabric(url=backend.url, token=token, timeout=backend.timeout)
+
+    def order(self, service: str, inputs: Any = None, *, order_urn: str | None = None) -> Order:
+        """A context manager recording a service run: its inputs (every artifact URN in `inputs`) and outputs."""
+        from fabric.client.order import Order
+
+        return Order(self, service, inputs, order_urn=order_urn)
+
+
+from fabric.client.order import Order  # noqa: E402  (for the annotation above)

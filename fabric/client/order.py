@@ -1,0 +1,211 @@
+"""Orders: a service run that records which artifacts it used and which it produced.
+
+    with fab.order(service="resize", inputs={"image": "urn:fabric:artifact:..."}) as order:
+        with open(order.input_path("urn:fabric:artifact:...")) as f: ...
+        order.upload_artifact(name="small.jpg", file_path="/tmp/small.jpg")
+
+Entering resolves every artifact URN in the inputs (each must exist and be readable) before anything is
+written, so a bad input leaves no trace. Then it asserts `order-status.1` (`running`) on the order and
+`artifact-used-by-order.1` on each input. Outputs get `artifact-produced-by-order.1`. Leaving sets the status
+to `succeeded`, or `failed` with the error: an update (retract + assert), so the run's history stays queryable.
+
+Against a server with access control (the client holds a token), the order first obtains a compute token
+scoped to it: inputs are resolved and downloaded, and outputs uploaded, with that token, which reads only
+what the caller could read when the order started. The order's aspects are asserted with the caller's token.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fabric.client.errors import FabricError
+from fabric.client.models import Artifact, Aspect
+from fabric.client.schemas import ORDER_STATUS_SCHEMA
+
+if TYPE_CHECKING:
+    from fabric.client.fabric import Fabric
+
+USED_SCHEMA = "urn:fabric:schema:artifact-used-by-order.1"
+PRODUCED_SCHEMA = "urn:fabric:schema:artifact-produced-by-order.1"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def find_artifact_urns(value: Any) -> list[str]:
+    from aspects import find_artifact_urns as find
+
+    return find(value)
+
+
+class OrderFailed(FabricError):
+    """The order could not be started: an input is missing or unreadable. Nothing was recorded."""
+
+
+class Order:
+    def __init__(self, fabric: Fabric, service: str, inputs: Any = None, *, order_urn: str | None = None) -> None:
+        if not service:
+            raise ValueError("an order needs a service name")
+        self.fabric = fabric
+        self.service = service
+        self.inputs_payload = inputs
+        self.urn = order_urn or f"urn:fabric:order:{_uuid()}"
+        self.inputs: dict[str, Artifact] = {}
+        self.outputs: list[Artifact] = []
+        self.status: str = "new"
+        self.error: str | None = None
+        self._status_aspect: Aspect | None = None
+        self._used: list[Aspect] = []
+        self._paths: dict[str, Path] = {}
+        self._scratch: Path | None = None
+        self._started = _now()
+        self.compute: Fabric = fabric  # the client for inputs and outputs: a compute token's, when the server has auth
+        self.compute_token: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.urn
+
+    def __repr__(self) -> str:
+        return f"<Order {self.urn} service={self.service!r} status={self.status}>"
+
+    # ---- lifecycle ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> Order:
+        try:
+            self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            if exc is None:
+                self.finish()
+            else:
+                self.fail(f"{exc_type.__name__ if exc_type else 'Error'}: {exc}")
+        finally:
+            self.cleanup()
+
+    def _obtain_compute_token(self) -> None:
+        if not getattr(getattr(self.fabric, "_backend", None), "token", None):
+            return  # local mode, or a server without authentication: nothing to scope
+        try:
+            self.compute_token = self.fabric.order_token(self.urn)["token"]
+        except FabricError as exc:
+            raise OrderFailed(f"order {self.urn} could not obtain a compute token: {exc}", status=exc.status) from exc
+        self.compute = self.fabric.with_token(self.compute_token)
+
+    def start(self) -> None:
+        # 0. With access control, a compute token scoped to this order reads the inputs and uploads the outputs.
+        self._obtain_compute_token()
+        # 1. Resolve every input before writing anything: a missing or unreadable one stops the order clean.
+        for urn in find_artifact_urns(self.inputs_payload):
+            try:
+                artifact = self.compute.get_artifact(urn)
+            except FabricError as exc:
+                raise OrderFailed(f"order input {urn} cannot be used: {exc}", status=exc.status) from exc
+            if artifact.status != "ready":
+                raise OrderFailed(f"order input {urn} is not ready (status {artifact.status})")
+            self.inputs[urn] = artifact
+        # 2. Record the order, then what it uses. If that fails halfway, what was asserted is retracted.
+        try:
+            self._status_aspect = self.fabric.add_aspect(self.urn, ORDER_STATUS_SCHEMA, self._status_content("running"))
+            for urn in self.inputs:
+                if urn.startswith("urn:file:"):
+                    continue  # a local file is not in the graph: nothing to link
+                self._used.append(self.fabric.add_aspect(urn, USED_SCHEMA, {"order": self.urn}))
+        except BaseException:
+            self._undo_start()
+            raise
+        self.status = "running"
+
+    def _undo_start(self) -> None:
+        for aspect in [*self._used, *([self._status_aspect] if self._status_aspect else [])]:
+            try:
+                self.fabric.retract_aspect(aspect.urn)
+            except FabricError:
+                pass
+        self._used.clear()
+        self._status_aspect = None
+
+    def _status_content(self, status: str, error: str | None = None) -> dict[str, Any]:
+        content: dict[str, Any] = {
+            "service": self.service,
+            "status": status,
+            "inputs": list(self.inputs),
+            "started": self._started,
+        }
+        if status != "running":
+            content["outputs"] = [artifact.id for artifact in self.outputs]
+            content["finished"] = _now()
+        if error:
+            content["error"] = error[:4000]
+        return content
+
+    def _set_status(self, status: str, error: str | None = None) -> None:
+        if self._status_aspect is None:
+            return
+        self._status_aspect = self.fabric.update_aspect(self._status_aspect.urn, self._status_content(status, error))
+        self.status = status
+        self.error = error
+
+    def finish(self) -> None:
+        self._set_status("succeeded")
+
+    def fail(self, error: str) -> None:
+        self._set_status("failed", error)
+
+    def cleanup(self) -> None:
+        if self.compute is not self.fabric:
+            self.compute.close()
+            self.compute = self.fabric
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    # ---- inside the order ---------------------------------------------------------------------------
+
+    def input(self, urn: str) -> Artifact:
+        if urn not in self.inputs:
+            raise KeyError(f"{urn} is not among this order's inputs")
+        return self.inputs[urn]
+
+    def input_path(self, urn: str) -> Path:
+        """A local file with the input's bytes: downloaded once per order, then reused."""
+        if urn in self._paths:
+            return self._paths[urn]
+        artifact = self.input(urn)
+        if artifact.local_path is not None:
+            path = Path(artifact.local_path)
+        else:
+            if self._scratch is None:
+                self._scratch = Path(tempfile.mkdtemp(prefix="fabric-order-"))
+            folder = self._scratch / str(len(self._paths))
+            path = Path(artifact.as_local_file(folder))
+        self._paths[urn] = path
+        return path
+
+    def upload_artifact(self, *args: Any, **kwargs: Any) -> Artifact:
+        """`Fabric.upload_artifact`, recording the result as produced by this order."""
+        kwargs.setdefault("force_upload", True)  # an output is a new artifact of this order, even if the bytes are old
+        artifact = self.compute.upload_artifact(*args, **kwargs)
+        if self.compute is not self.fabric:
+            artifact = self.fabric.get_artifact(
+                artifact.id
+            )  # bound to the caller's client, which outlives the compute token
+        self.fabric.add_aspect(artifact.id, PRODUCED_SCHEMA, {"order": self.urn})
+        self.outputs.append(artifact)
+        return artifact
+
+
+def _uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())

@@ -1,0 +1,244 @@
+"""Platform mode: the fabric behind its HTTP API."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from fabric.client.errors import IntegrityError, NotFound, error_for, raise_for_problem
+from fabric.client.retry import Backoff, is_retryable
+from fabric.client.sources import Source
+from fabric.client.tus import Progress, TusClient, UploadState
+
+DOWNLOAD_BLOCK = 1 << 20
+
+
+def _segment(urn: str) -> str:
+    return quote(urn, safe=":@")
+
+
+def _time(value: datetime | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+class PlatformBackend:
+    mode = "platform"
+
+    def __init__(
+        self, url: str, token: str | None = None, *, timeout: float = 60.0, retries: int = 5, retry_delay: float = 0.5
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        headers = {"User-Agent": "datafabric-client/0.1"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0))
+        self.retries = retries
+        self.retry_delay = retry_delay
+
+    @property
+    def key(self) -> str:
+        """How a sidecar names this destination."""
+        return self.url
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A request; reads (and PUT/DELETE, idempotent here) are retried on connection errors and 5xx."""
+        backoff = Backoff(self.retries, self.retry_delay)
+        idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
+        while True:
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if not idempotent:
+                    raise
+                backoff.wait(exc)
+                continue
+            if idempotent and response.status_code in (502, 503, 504):
+                backoff.wait(error_for(response))
+                continue
+            return raise_for_problem(response)
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    def _pages(self, path: str, params: Mapping[str, Any], limit: int | None) -> Iterator[dict[str, Any]]:
+        """Items across pages, following `next` links, stopping after `limit` items."""
+        query = {key: value for key, value in params.items() if value is not None}
+        if limit is not None:
+            query["limit"] = min(limit, 1000)
+        page = self._json("GET", path, params=query)
+        count = 0
+        while True:
+            for item in page.get("items", []):
+                yield item
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+            link = page.get("next")
+            if not link:
+                return
+            page = self._json("GET", link)
+
+    # ---- artifacts ----------------------------------------------------------------------------------
+
+    def get_artifact(self, urn: str) -> dict[str, Any]:
+        return self._json("GET", f"/v1/artifacts/{_segment(urn)}")
+
+    def list_artifacts(self, filters: Mapping[str, Any], limit: int | None) -> Iterator[dict[str, Any]]:
+        params = {key: _time(value) if isinstance(value, datetime) else value for key, value in filters.items()}
+        return self._pages("/v1/artifacts", params, limit)
+
+    def collection_members(self, urn: str, limit: int | None) -> Iterator[dict[str, Any]]:
+        return self._pages(f"/v1/collections/{_segment(urn)}", {}, limit)
+
+    def upload(
+        self,
+        source: Source,
+        metadata: Mapping[str, str | None],
+        *,
+        resume_url: str | None,
+        on_created: Callable[[UploadState], None],
+        chunk_size: int,
+        retries: int,
+        retry_delay: float,
+        progress: Progress | None,
+    ) -> UploadState:
+        """Send `source` over tus, resuming `resume_url` if the server still has it; returns the final state."""
+        tus = TusClient(
+            self.http, "/v1/uploads", chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress
+        )
+        state: UploadState | None = None
+        if resume_url:
+            try:
+                state = tus.head(resume_url)
+            except NotFound:
+                state = None
+        if state is None:
+            state = tus.create(source.size, metadata)
+        on_created(state)
+        if progress is not None:
+            progress(state.offset, source.size)
+        return tus.upload(source, state)
+
+    def blob_chunks(self, urn: str, *, start: int = 0, expected_sha256: str | None = None) -> Iterator[bytes]:
+        """The artifact's bytes, resumed with Range after a cut and checked against the ETag (sha256) at the end."""
+        path = f"/v1/artifacts/{_segment(urn)}/blob"
+        backoff = Backoff(self.retries, self.retry_delay)
+        position = start
+        etag: str | None = None
+        digest = hashlib.sha256() if start == 0 else None
+        while True:
+            headers = {"Accept-Encoding": "identity"}  # byte ranges of the stored bytes, never of an encoding
+            if position:
+                headers["Range"] = f"bytes={position}-"
+                if etag:
+                    headers["If-Range"] = etag
+            try:
+                with self.http.stream("GET", path, headers=headers) as response:
+                    if response.status_code == 416 and position:
+                        break  # asked past the end: everything was received
+                    if response.status_code >= 400:
+                        if (
+                            is_retryable(httpx.HTTPStatusError("", request=response.request, response=response))
+                            and response.status_code != 409
+                        ):
+                            response.read()
+                            backoff.wait(error_for(response))
+                            continue
+                        raise_for_problem(response)
+                    new_etag = response.headers.get("ETag")
+                    if position and response.status_code == 200:
+                        raise IntegrityError(
+                            f"{urn} changed while it was being downloaded (the server ignored the range)"
+                        )
+                    etag = etag or new_etag
+                    for block in response.iter_bytes():  # as received: a cut loses nothing already read
+                        if digest is not None:
+                            digest.update(block)
+                        position += len(block)
+                        backoff.progressed()
+                        yield block
+                break
+            except httpx.TransportError as exc:
+                backoff.wait(exc)
+        want = (expected_sha256 or (etag or "").strip('"')).lower()
+        if digest is not None and want and digest.hexdigest() != want:
+            raise IntegrityError(f"{urn}: received bytes have sha256 {digest.hexdigest()}, the server said {want}")
+
+    # ---- aspects, schemas, lineage -----------------------------------------------------------------
+
+    def assert_aspect(self, entity: str, schema: str, content: Any) -> dict[str, Any]:
+        return self._json("POST", "/v1/aspects", json={"entity": entity, "schema": schema, "content": content})
+
+    def get_aspect(self, urn: str) -> dict[str, Any]:
+        return self._json("GET", f"/v1/aspects/{_segment(urn)}")
+
+    def update_aspect(self, urn: str, content: Any) -> dict[str, Any]:
+        return self._json("PUT", f"/v1/aspects/{_segment(urn)}", json={"content": content})
+
+    def retract_aspect(self, urn: str) -> dict[str, Any]:
+        return self._json("DELETE", f"/v1/aspects/{_segment(urn)}")
+
+    def query_aspects(
+        self,
+        *,
+        entity: str | None,
+        schema: str | None,
+        at: datetime | str | None,
+        include_retracted: bool,
+        limit: int | None,
+    ) -> Iterator[dict[str, Any]]:
+        params = {
+            "entity": entity,
+            "schema": schema,
+            "at": _time(at),
+            "include_retracted": "true" if include_retracted else None,
+        }
+        return self._pages("/v1/aspects", params, limit)
+
+    def list_schemas(self) -> list[dict[str, Any]]:
+        return list(self._json("GET", "/v1/schemas").get("items", []))
+
+    def get_schema(self, schema_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/v1/schemas/{_segment(schema_id)}")
+
+    def register_schema(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/v1/schemas", json=dict(schema))
+
+    # ---- access ------------------------------------------------------------------------------------
+
+    def grant_access(self, urn: str, *, email: str | None, org: str | None) -> dict[str, Any]:
+        body = {"email": email} if email is not None else {"org": org}
+        return self._json("POST", f"/v1/artifacts/{_segment(urn)}/access", json=body)
+
+    def list_access(self, urn: str, *, include_revoked: bool) -> list[dict[str, Any]]:
+        params = {"include_revoked": "true"} if include_revoked else {}
+        return list(self._json("GET", f"/v1/artifacts/{_segment(urn)}/access", params=params).get("items", []))
+
+    def revoke_access(self, urn: str, grant: str) -> dict[str, Any]:
+        return self._json("DELETE", f"/v1/artifacts/{_segment(urn)}/access/{_segment(grant)}")
+
+    def shared_artifacts(self, limit: int | None) -> Iterator[dict[str, Any]]:
+        return self._pages("/v1/shared/artifacts", {}, limit)
+
+    def order_token(self, order: str, ttl: int | None = None) -> dict[str, Any]:
+        return self._json("POST", f"/v1/orders/{_segment(order)}/token", json={"ttl": ttl} if ttl else {})
+
+    def lineage(self, urn: str, *, direction: str, depth: int, at: datetime | str | None) -> dict[str, Any]:
+        params = {"direction": direction, "depth": depth, "at": _time(at)}
+        return self._json(
+            "GET", f"/v1/lineage/{_segment(urn)}", params={k: v for k, v in params.items() if v is not None}
+        )

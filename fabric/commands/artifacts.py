@@ -1,0 +1,156 @@
+"""`fabric upload`, `fabric download`, `fabric ls`, `fabric show`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fabric.commands.common import client_command, echo_json, human_size
+from fabric.commands.progress import transfer_progress
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option(
+    "--name", default=None, help="Artifact name (one PATH only; default: a generated name keeping the extension)."
+)
+@click.option("--content-type", default=None, help="MIME type (default: guessed from the name).")
+@click.option("--collection", default=None, help="Add to this collection (a name or urn:fabric:collection:<name>).")
+@click.option("--policy", default=None, help="Access policy URN.")
+@click.option("--force", is_flag=True, help="Upload even if the file was uploaded unchanged before.")
+@click.option("--chunk-size", default=128, show_default=True, type=click.IntRange(1), help="MiB per PATCH request.")
+@click.option(
+    "--retries", default=10, show_default=True, type=click.IntRange(0), help="Consecutive failed attempts allowed."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@client_command
+def upload(
+    fab: Any,
+    paths: tuple[Path, ...],
+    name: str | None,
+    content_type: str | None,
+    collection: str | None,
+    policy: str | None,
+    force: bool,
+    chunk_size: int,
+    retries: int,
+    quiet: bool,
+) -> None:
+    """Upload files (or - for stdin) and print each artifact's URN.
+
+    An unchanged file uploaded before is not sent again (a .fabric-<name>.json sidecar beside it remembers),
+    and an interrupted upload resumes where it stopped.
+    """
+    if name and len(paths) > 1:
+        raise click.UsageError("--name needs a single PATH")
+    for path in paths:
+        common = dict(
+            name=name,
+            content_type=content_type,
+            collection=collection,
+            policy=policy,
+            chunk_size=chunk_size << 20,
+            retries=retries,
+        )
+        if str(path) == "-":
+            with transfer_progress("stdin", None, enabled=False if quiet else None) as progress:
+                artifact = fab.upload_artifact(io_stream=sys.stdin.buffer, progress=progress, **common)
+        else:
+            if not path.is_file():
+                raise click.ClickException(f"no such file: {path}")
+            with transfer_progress(path.name, path.stat().st_size, enabled=False if quiet else None) as progress:
+                artifact = fab.upload_artifact(file_path=path, force_upload=force, progress=progress, **common)
+        click.echo(artifact.id)
+
+
+@click.command()
+@click.argument("urn")
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    type=click.Path(allow_dash=True, path_type=Path),
+    help="File or directory to write to, or - for stdout (default: the artifact's name in the current directory).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@client_command
+def download(fab: Any, urn: str, output: Path | None, quiet: bool) -> None:
+    """Download an artifact's bytes (resumed after a cut, checked against its sha256)."""
+    artifact = fab.get_artifact(urn)
+    if output is not None and str(output) == "-":
+        out = sys.stdout.buffer
+        for chunk in artifact.as_stream():
+            out.write(chunk)
+        out.flush()
+        return
+    target = output or Path.cwd()
+    with transfer_progress(artifact.name or urn, artifact.size, enabled=False if quiet else None) as progress:
+        path = artifact.as_local_file(target, progress=progress)
+    click.echo(str(path))
+
+
+FILTERS = ("name", "mime_type", "collection", "schema", "status", "created_before", "created_after")
+
+
+@click.command("ls")
+@click.option("--name", default=None, help="Exact artifact name.")
+@click.option("--mime-type", default=None, help="MIME type, e.g. text/csv.")
+@click.option("--collection", default=None, help="Collection URN or name.")
+@click.option("--schema", default=None, help="Only artifacts with a current aspect of this schema.")
+@click.option("--status", default=None, type=click.Choice(["pending", "ready", "abandoned"]), help="Artifact status.")
+@click.option("--created-before", default=None, help="ISO 8601 time.")
+@click.option("--created-after", default=None, help="ISO 8601 time.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1), help="At most this many artifacts.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of artifacts.")
+@client_command
+def ls(fab: Any, limit: int, as_json: bool, **filters: Any) -> None:
+    """List artifacts (newest first where the server orders them)."""
+    chosen = {key: value for key, value in filters.items() if value is not None}
+    if "collection" in chosen and not chosen["collection"].startswith("urn:"):
+        chosen["collection"] = f"urn:fabric:collection:{chosen['collection']}"
+    artifacts = fab.list_artifacts(limit=limit, **chosen)
+    if as_json:
+        echo_json([artifact.to_json() for artifact in artifacts])
+        return
+    for artifact in artifacts:
+        click.echo(
+            "\t".join(
+                [
+                    artifact.id,
+                    artifact.status or "-",
+                    str(artifact.size if artifact.size is not None else "-"),
+                    artifact.mime_type or "-",
+                    artifact.name or "-",
+                ]
+            )
+        )
+
+
+@click.command()
+@click.argument("urn")
+@click.option("--json", "as_json", is_flag=True, help="The artifact and its aspects as JSON.")
+@client_command
+def show(fab: Any, urn: str, as_json: bool) -> None:
+    """Show an artifact and its current aspects."""
+    artifact = fab.get_artifact(urn)
+    if as_json:
+        echo_json(artifact.to_json())
+        return
+    rows = [
+        ("urn", artifact.id),
+        ("name", artifact.name),
+        ("status", artifact.status),
+        ("size", f"{artifact.size} ({human_size(artifact.size)})"),
+        ("mime type", artifact.mime_type),
+        ("sha256", artifact.sha256),
+        ("created", artifact.created),
+    ]
+    for key, value in rows:
+        click.echo(f"{key + ':':<11}{value if value is not None else '-'}")
+    aspects = artifact.aspects
+    click.echo(f"aspects:   {len(aspects)}")
+    for aspect in aspects:
+        click.echo(f"  {aspect.urn}  {aspect.schema}")

@@ -1,0 +1,185 @@
+"""Turning uploads into artifacts: the hooks `fabric` gives `tus_server`.
+
+At creation the upload is given an artifact URN and a `pending` artifact node. At completion the bytes,
+already durable, move into content-addressed blob storage; only then is `artifact.1` asserted and the
+artifact made `ready`, together with the collection and policy the uploader asked for. A crash between the
+two steps is repaired at start-up, since `tus_server` repeats the completion of a complete upload.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import anyio
+from starlette.requests import Request
+
+from aspects import AspectStore, InvalidUrn, new_urn, parse_urn
+from fabric import metrics
+from fabric.auth.middleware import LOCAL_PRINCIPAL, principal_of
+from fabric.blobs import BlobStore
+from fabric.names import guess_mime_type, safe_name
+from tus_server import CompletedUpload, TusError, UploadInfo
+
+log = logging.getLogger("fabric.ingest")
+
+ARTIFACT_URN_HEADER = "Artifact-Urn"
+LOCAL_USER = LOCAL_PRINCIPAL.user_urn
+COLLECTION_SCHEMA = "urn:fabric:schema:collection-member.1"
+POLICY_SCHEMA = "urn:fabric:schema:policy.1"
+
+
+def upload_name(metadata: Mapping[str, str | None]) -> str | None:
+    raw = metadata.get("filename") or metadata.get("name")
+    return safe_name(raw) if raw else None
+
+
+def upload_mime_type(metadata: Mapping[str, str | None], name: str | None) -> str:
+    return metadata.get("content_type") or metadata.get("filetype") or guess_mime_type(name)
+
+
+class InvalidLink(ValueError):
+    """A collection or policy asked for at upload that is not a URN of its kind."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def link_targets(metadata: Mapping[str, str | None], namespace: str = "fabric") -> dict[str, str]:
+    """The collection and policy URNs asked for in upload metadata (a bare name becomes `urn:<ns>:<kind>:<name>`)."""
+    targets: dict[str, str] = {}
+    for key, kind in (("collection", "collection"), ("policy", "policy")):
+        value = metadata.get(key)
+        if not value:
+            continue
+        if not value.startswith("urn:"):
+            value = f"urn:{namespace}:{kind}:{value}"
+        try:
+            urn = parse_urn(value)
+        except InvalidUrn as exc:
+            raise InvalidLink(key, str(exc)) from None
+        if urn.kind != kind:
+            raise InvalidLink(key, f"{value!r} is not a {kind} URN")
+        targets[key] = value
+    return targets
+
+
+def artifact_content(
+    *,
+    name: str,
+    mime_type: str,
+    size: int,
+    md5: str | None,
+    sha256: str,
+    location: str,
+    created: datetime,
+    uploader: str,
+) -> dict[str, object]:
+    """The `artifact.1` content of finished bytes."""
+    return {
+        "name": name,
+        "mime_type": mime_type,
+        "size": size,
+        "md5": md5,
+        "sha256": sha256,
+        "location": location,
+        "created": created.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "uploader": uploader,
+    }
+
+
+def register_artifact(
+    store: AspectStore, urn: str, content: Mapping[str, object], targets: Mapping[str, str], *, asserter: str
+) -> None:
+    """Make a pending artifact ready once its bytes are durable (blocking; safe to repeat after a crash).
+
+    Links first, `ready` last: a repeat after a crash finds the artifact not ready and the links there.
+    """
+    for key, schema in (("collection", COLLECTION_SCHEMA), ("policy", POLICY_SCHEMA)):
+        if key in targets and not store.query_aspects(entity=urn, schema=schema, limit=1).items:
+            store.assert_aspect(urn, schema, {key: targets[key]}, asserter=asserter)
+    store.complete_artifact(urn, dict(content), asserter=asserter)
+
+
+class UploadIngest:
+    def __init__(self, store: AspectStore, blobs: BlobStore, namespace: str = "fabric") -> None:
+        self.store = store
+        self.blobs = blobs
+        self.namespace = namespace
+
+    def _link_targets(self, metadata: Mapping[str, str | None]) -> dict[str, str]:
+        """The collection and policy URNs asked for in the metadata, checked before any byte is accepted."""
+        try:
+            return link_targets(metadata, self.namespace)
+        except InvalidLink as exc:
+            raise TusError(400, f"Invalid {exc.key}", str(exc)) from None
+
+    async def on_create(self, info: UploadInfo, request: Request) -> Mapping[str, str] | None:
+        try:
+            name = upload_name(info.metadata)
+        except ValueError as exc:
+            raise TusError(400, "Invalid file name", str(exc)) from None
+        self._link_targets(info.metadata)
+        principal = principal_of(request)
+        info.tags.update(uploader=principal.user_urn, org=principal.org_urn)
+        if info.is_partial:
+            return None  # a partial upload becomes part of an artifact, not one of its own
+        urn = new_urn("artifact", ns=self.namespace)
+        await anyio.to_thread.run_sync(
+            lambda: self.store.create_artifact(
+                urn,
+                name=name or info.id,
+                uploader=principal.user_urn,
+                created=info.created_at,
+                properties={"upload_id": info.id, "org": principal.org_urn, "uploader_name": principal.display_name},
+                org=principal.org_urn,
+            )
+        )
+        metrics.UPLOADS_CREATED.inc()
+        return {ARTIFACT_URN_HEADER: urn}
+
+    async def on_complete(self, upload: CompletedUpload) -> None:
+        info = upload.info
+        urn = info.extra_headers.get(ARTIFACT_URN_HEADER)
+        if urn is None or info.sha256 is None:
+            return
+        if await anyio.to_thread.run_sync(self.blobs.exists, info.sha256):
+            metrics.BLOBS_DEDUPLICATED.inc()
+        await anyio.to_thread.run_sync(self.blobs.ingest, upload.data_path, info.sha256)
+        name = upload_name(info.metadata) or info.id
+        uploader = info.tags.get("uploader", LOCAL_USER)
+        content = artifact_content(
+            name=name,
+            mime_type=upload_mime_type(info.metadata, name),
+            size=info.length or 0,
+            md5=info.md5,
+            sha256=info.sha256,
+            location=self.blobs.location(info.sha256),
+            created=info.created_at,
+            uploader=uploader,
+        )
+        targets = self._link_targets(info.metadata)
+
+        def register() -> None:
+            register_artifact(self.store, urn, content, targets, asserter=uploader)
+
+        await anyio.to_thread.run_sync(register)
+        metrics.UPLOADS_COMPLETED.inc()
+        metrics.UPLOAD_BYTES_COMPLETED.inc(info.length or 0)
+
+    async def check_access(self, request: Request, info: UploadInfo) -> None:
+        """Only the uploader, or an admin of the uploader's organisation, may see or touch an upload."""
+        principal = principal_of(request)
+        owner, org = info.tags.get("uploader"), info.tags.get("org")
+        if principal.user_urn != owner and not (principal.admin and principal.org_urn == org):
+            raise TusError(
+                404, "Upload not found", "no upload has this id (it may have been terminated or swept after expiry)"
+            )
+
+    async def on_abandon(self, info: UploadInfo) -> None:
+        urn = info.extra_headers.get(ARTIFACT_URN_HEADER)
+        if urn is not None:
+            await anyio.to_thread.run_sync(self.store.abandon_artifact, urn)
+        log.info("upload %s abandoned before completion", info.id)

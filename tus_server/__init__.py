@@ -1,0 +1,19 @@
+"""tus 1.0.0 resumable uploads as a Starlette component. Knows uploads, not what they mean."""
+
+from tus_server.app import create_tus_app
+from tus_server.config import TusConfig
+from tus_server.info import UploadInfo
+from tus_server.problems import TusError
+from tus_server.server import CompletedUpload, TusServer
+from tus_server.store import FileUploadStore, UploadStore
+
+__all__ = [
+    "CompletedUpload",
+    "FileUploadStore",
+    "TusConfig",
+    "TusError",
+    "TusServer",
+    "UploadInfo",
+    "UploadStore",
+    "create_tus_app",
+]

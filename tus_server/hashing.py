@@ -1,0 +1,100 @@
+"""The sha256 and md5 of a whole upload, kept up to date as bytes arrive.
+
+Each digest runs in its own serial lane and may lag receiving by a few blocks, across requests too: a PATCH
+is answered once its bytes are durable, not once they are hashed. Completion waits for the digests to settle.
+hashlib objects cannot be persisted, so after a restart (or when an upload's state was evicted) the digests
+are rebuilt once by reading the bytes already on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict, deque
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from tus_server.lanes import SerialLane
+
+READ_BLOCK = 8 << 20
+MAX_BLOCKS_BEHIND = 8  # per digest: bounds the memory an upload's lagging digests hold
+
+
+class UploadDigests:
+    def __init__(self, offset: int = 0, sha256: Any = None, md5: Any = None, *, with_md5: bool = True) -> None:
+        self.offset = offset  # bytes fed so far
+        self.sha256 = sha256 or hashlib.sha256()
+        self.md5 = md5 or (hashlib.md5() if with_md5 else None)  # md5 costs more CPU than sha256: it can be off
+        self._sha256_lane = SerialLane()
+        self._md5_lane = SerialLane()
+        self._pending: deque[Future[None]] = deque()
+
+    async def feed(self, parts: list[bytes]) -> None:
+        """Queue a block (a list of byte strings, in order) for both digests."""
+        self.offset += sum(len(part) for part in parts)
+        self._pending.append(self._sha256_lane.submit(_update_all, self.sha256, parts))
+        if self.md5 is not None:
+            self._pending.append(self._md5_lane.submit(_update_all, self.md5, parts))
+        while len(self._pending) > 2 * MAX_BLOCKS_BEHIND:
+            await asyncio.shield(asyncio.wrap_future(self._pending[0]))
+            self._pending.popleft()
+
+    async def settle(self) -> None:
+        """Wait until every fed block is hashed."""
+        while self._pending:
+            await asyncio.shield(asyncio.wrap_future(self._pending[0]))
+            self._pending.popleft()
+
+    async def snapshot(self) -> UploadDigests:
+        await self.settle()
+        return UploadDigests(
+            self.offset, self.sha256.copy(), self.md5.copy() if self.md5 else None, with_md5=self.md5 is not None
+        )
+
+    async def hexdigests(self) -> tuple[str, str | None]:
+        await self.settle()
+        return self.sha256.hexdigest(), self.md5.hexdigest() if self.md5 else None
+
+    @classmethod
+    def of_file_prefix(cls, path: Path, length: int, with_md5: bool = True) -> UploadDigests:
+        """Digests of the first `length` bytes of a file (blocking: run it in a worker thread)."""
+        sha256, md5 = hashlib.sha256(), (hashlib.md5() if with_md5 else None)
+        with open(path, "rb", buffering=0) as f:
+            remaining = length
+            while remaining:
+                block = f.read(min(READ_BLOCK, remaining))
+                if not block:
+                    raise OSError(f"{path} is shorter than {length} bytes")
+                sha256.update(block)
+                if md5 is not None:
+                    md5.update(block)
+                remaining -= len(block)
+        return cls(length, sha256, md5, with_md5=with_md5)
+
+
+def _update_all(digest: Any, parts: list[bytes]) -> None:
+    for part in parts:
+        digest.update(part)
+
+
+class DigestCache:
+    """The running digests of recently active uploads, least recently used evicted first."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._entries: OrderedDict[str, UploadDigests] = OrderedDict()
+        self.capacity = capacity
+
+    def take(self, upload_id: str, offset: int) -> UploadDigests | None:
+        """The digests of the upload if they cover exactly `offset` bytes."""
+        entry = self._entries.pop(upload_id, None)
+        return entry if entry is not None and entry.offset == offset else None
+
+    def put(self, upload_id: str, digests: UploadDigests) -> None:
+        self._entries[upload_id] = digests
+        self._entries.move_to_end(upload_id)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def discard(self, upload_id: str) -> None:
+        self._entries.pop(upload_id, None)

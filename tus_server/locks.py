@@ -1,0 +1,101 @@
+"""One writer per upload, with take-over.
+
+A client whose connection died often reconnects while the server still waits on the old, half-open request.
+Like tusd, a new request for an upload asks the running one to stop: the running request's receive loop is
+cancelled, it saves what it durably wrote and releases the lock, and the new request goes on from there.
+Bytes of two requests therefore never interleave, and a reconnecting client is never locked out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+
+import anyio
+
+from tus_server.problems import TusError
+
+
+@dataclass(eq=False)
+class _Holder:
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    receive_scope: anyio.CancelScope | None = None
+    receiving: bool = False  # the holder is reading a body (rather than saving what it read)
+    users: int = 0
+
+
+class UploadLock:
+    """Held by one request; `receiving()` marks the part that a newer request may interrupt."""
+
+    def __init__(self, holder: _Holder) -> None:
+        self._holder = holder
+
+    @property
+    def interrupted(self) -> bool:
+        scope = self._holder.receive_scope
+        return scope is not None and scope.cancel_called
+
+    @contextmanager
+    def receiving(self) -> Iterator[anyio.CancelScope]:
+        with anyio.CancelScope() as scope:
+            self._holder.receive_scope = scope
+            self._holder.receiving = True
+            try:
+                yield scope
+            finally:
+                self._holder.receiving = False
+
+
+class UploadLocks:
+    def __init__(self, takeover_timeout: float = 10.0) -> None:
+        self._holders: dict[str, _Holder] = {}
+        self.takeover_timeout = takeover_timeout
+
+    def is_busy(self, upload_id: str) -> bool:
+        holder = self._holders.get(upload_id)
+        return holder is not None and holder.lock.locked()
+
+    async def settled(self, upload_id: str, timeout: float = 5.0) -> bool:
+        """Wait while a request for the upload is saving what it received, so that a HEAD right after a cut
+        connection reports the offset that request ends with; a request still receiving is not waited for.
+        True if it waited (what was read of the upload before may be stale)."""
+        holder = self._holders.get(upload_id)
+        if holder is None or not holder.lock.locked() or holder.receiving:
+            return False
+        holder.users += 1
+        try:
+            with anyio.move_on_after(timeout):
+                async with holder.lock:
+                    pass
+        finally:
+            holder.users -= 1
+            if holder.users == 0:
+                self._holders.pop(upload_id, None)
+        return True
+
+    @asynccontextmanager
+    async def hold(self, upload_id: str) -> AsyncIterator[UploadLock]:
+        holder = self._holders.setdefault(upload_id, _Holder())
+        holder.users += 1
+        try:
+            if holder.lock.locked() and holder.receive_scope is not None:
+                holder.receive_scope.cancel()
+            with anyio.move_on_after(self.takeover_timeout) as waited:
+                await holder.lock.acquire()
+            if waited.cancelled_caught:
+                raise TusError(
+                    423,
+                    "Upload is locked",
+                    "another request holds this upload and did not release it in time; retry shortly",
+                )
+            try:
+                holder.receive_scope = None
+                yield UploadLock(holder)
+            finally:
+                holder.receive_scope = None
+                holder.lock.release()
+        finally:
+            holder.users -= 1
+            if holder.users == 0:
+                self._holders.pop(upload_id, None)

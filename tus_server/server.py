@@ -1,0 +1,590 @@
+"""The tus 1.0.0 protocol over an `UploadStore`: request handling, completion and expiry.
+
+`TusServer` knows uploads and nothing else. What an upload means is up to the hooks it is given:
+`on_create` may veto a creation or return headers that are stored with the upload and sent on every answer
+about it; `on_complete` runs once the bytes of a non-partial upload are durable and complete; `on_abandon`
+runs when an unfinished upload is terminated or expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import anyio
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tus_server.checksums import ALGORITHMS, parse_checksum
+from tus_server.config import EXTENSIONS, OFFSET_CONTENT_TYPE, TUS_VERSION, TusConfig
+from tus_server.hashing import DigestCache, UploadDigests
+from tus_server.headers import encode_metadata, parse_metadata, parse_size
+from tus_server.info import ConcatKind, UploadInfo, utcnow
+from tus_server.locks import UploadLock, UploadLocks
+from tus_server.problems import TusError
+from tus_server.receiver import BodyWriter, DiskFull
+from tus_server.store import UploadStore, is_valid_upload_id
+
+log = logging.getLogger("tus_server")
+ROOM_FOR_INFO = 1 << 20  # bytes of a just-written tail given back when a full disk leaves no room to record the offset
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedUpload:
+    """A finished upload handed to `on_complete`: its info (with sha256 and md5) and where its bytes are."""
+
+    info: UploadInfo
+    data_path: Path
+
+
+CreateHook = Callable[[UploadInfo, Request], Awaitable[Mapping[str, str] | None]]
+CompleteHook = Callable[[CompletedUpload], Awaitable[None]]
+AbandonHook = Callable[[UploadInfo], Awaitable[None]]
+AccessHook = Callable[[Request, UploadInfo], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _BodyOutcome:
+    """What became of one request body."""
+
+    status: int = 204
+    title: str = ""
+    detail: str = ""
+
+
+class TusServer:
+    def __init__(
+        self,
+        store: UploadStore,
+        config: TusConfig | None = None,
+        *,
+        on_create: CreateHook | None = None,
+        on_complete: CompleteHook | None = None,
+        on_abandon: AbandonHook | None = None,
+        check_access: AccessHook | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or TusConfig()
+        self.on_create = on_create
+        self.on_complete = on_complete
+        self.on_abandon = on_abandon
+        self.check_access = check_access
+        self.locks = UploadLocks(self.config.takeover_timeout)
+        self.digests = DigestCache()
+
+    # ---- wiring -------------------------------------------------------------------------------------
+
+    @property
+    def routes(self) -> list[Route]:
+        base = self.config.base_path.rstrip("/")
+        return [
+            Route(base, self._collection_endpoint, methods=["OPTIONS", "POST"]),
+            Route(base + "/{upload_id}", self._upload_endpoint, methods=["OPTIONS", "HEAD", "PATCH", "DELETE", "POST"]),
+        ]
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Recover uploads left by a crash, then sweep expired ones in the background while the app runs."""
+        await self.recover()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._sweep_forever)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+
+    # ---- endpoints ----------------------------------------------------------------------------------
+
+    async def _collection_endpoint(self, request: Request) -> Response:
+        method = _effective_method(request)
+        try:
+            if method == "OPTIONS":
+                return self._options()
+            _check_version(request)
+            if method == "POST":
+                return await self._create(request)
+            raise TusError(405, "Method not allowed", f"{method} is not allowed on {self.config.base_path}")
+        except TusError as error:
+            return error.response(self._base_headers())
+
+    async def _upload_endpoint(self, request: Request) -> Response:
+        method = _effective_method(request)
+        upload_id = request.path_params["upload_id"]
+        try:
+            if method == "OPTIONS":
+                return self._options()
+            _check_version(request)
+            info = self._load(upload_id)
+            if self.check_access is not None:
+                await self.check_access(request, info)
+            if method == "HEAD":
+                return self._head(self._load(upload_id) if await self.locks.settled(upload_id) else info)
+            if method == "PATCH":
+                return await self._patch(request, info)
+            if method == "DELETE":
+                return await self._terminate(info)
+            raise TusError(405, "Method not allowed", f"{method} is not allowed on an upload")
+        except TusError as error:
+            return error.response(self._base_headers())
+
+    # ---- OPTIONS, HEAD ------------------------------------------------------------------------------
+
+    def _base_headers(self) -> dict[str, str]:
+        return {"Tus-Resumable": TUS_VERSION}
+
+    def _options(self) -> Response:
+        return Response(
+            status_code=204,
+            headers={
+                "Tus-Resumable": TUS_VERSION,
+                "Tus-Version": TUS_VERSION,
+                "Tus-Extension": EXTENSIONS,
+                "Tus-Max-Size": str(self.config.max_size),
+                "Tus-Checksum-Algorithm": ",".join(ALGORITHMS),
+            },
+        )
+
+    def _load(self, upload_id: str) -> UploadInfo:
+        info = self.store.load(upload_id) if is_valid_upload_id(upload_id) else None
+        if info is None:
+            raise TusError(
+                404, "Upload not found", "no upload has this id (it may have been terminated or swept after expiry)"
+            )
+        if not info.finished and info.is_expired():
+            raise TusError(
+                410,
+                "Upload expired",
+                f"this upload expired at {info.expires_at:%Y-%m-%dT%H:%M:%SZ} and will be removed",
+            )
+        return info
+
+    def _upload_headers(self, info: UploadInfo) -> dict[str, str]:
+        headers = {**self._base_headers(), **info.extra_headers, "Upload-Offset": str(info.offset)}
+        if info.expires_at is not None and not info.finished:
+            headers["Upload-Expires"] = format_datetime(info.expires_at, usegmt=True)
+        return headers
+
+    def _head(self, info: UploadInfo) -> Response:
+        headers = self._upload_headers(info)
+        headers["Cache-Control"] = "no-store"
+        if info.length is None:
+            headers["Upload-Defer-Length"] = "1"
+        else:
+            headers["Upload-Length"] = str(info.length)
+        if info.metadata:
+            headers["Upload-Metadata"] = encode_metadata(info.metadata)
+        if info.concat == "partial":
+            headers["Upload-Concat"] = "partial"
+        elif info.concat == "final":
+            headers["Upload-Concat"] = "final;" + " ".join(f"{self.config.base_path}/{part}" for part in info.parts)
+        return Response(status_code=200, headers=headers)
+
+    # ---- creation -----------------------------------------------------------------------------------
+
+    async def _create(self, request: Request) -> Response:
+        concat = request.headers.get("upload-concat")
+        if concat is not None and concat.strip().startswith("final"):
+            return await self._create_final(request, concat)
+        if concat is not None and concat.strip() != "partial":
+            raise TusError(400, "Invalid Upload-Concat", "expected 'partial' or 'final;<url> <url> ...'")
+
+        length = parse_size(request.headers.get("upload-length"), "Upload-Length")
+        defer = request.headers.get("upload-defer-length")
+        if defer is not None and defer.strip() != "1":
+            raise TusError(400, "Invalid Upload-Defer-Length", "Upload-Defer-Length must be 1")
+        if length is None and defer is None:
+            raise TusError(
+                400, "Missing Upload-Length", "send Upload-Length, or Upload-Defer-Length: 1 to give it later"
+            )
+        if length is not None and defer is not None:
+            raise TusError(400, "Conflicting headers", "send either Upload-Length or Upload-Defer-Length, not both")
+        if length is not None and length > self.config.max_size:
+            raise TusError(
+                413, "Upload too large", f"Upload-Length {length} exceeds Tus-Max-Size {self.config.max_size}"
+            )
+
+        info = self._new_info(request, length, concat="partial" if concat is not None else None)
+        has_body = request.headers.get("content-type", "").split(";")[0].strip().lower() == OFFSET_CONTENT_TYPE
+        content_length = parse_size(request.headers.get("content-length"), "Content-Length")
+        if has_body and content_length and length is not None and content_length > length:
+            raise TusError(
+                413, "Body exceeds Upload-Length", f"the body has {content_length} bytes but Upload-Length is {length}"
+            )
+        await self._run_create_hook(info, request)
+        await self._store_new(info)
+
+        location = self._location(request, info.id)
+        if not has_body:
+            if info.is_complete and not info.is_partial:  # an empty file is complete at creation
+                await self._finish(info, UploadDigests(with_md5=self.config.md5))
+            return Response(status_code=201, headers={**self._upload_headers(info), "Location": location})
+        async with self.locks.hold(info.id) as lock:
+            outcome = await self._receive(request, info, lock)
+        headers = {**self._upload_headers(info), "Location": location}
+        if outcome.status >= 400:
+            return TusError(outcome.status, outcome.title, outcome.detail).response(headers)
+        return Response(status_code=201, headers=headers)
+
+    def _new_info(
+        self, request: Request, length: int | None, *, concat: ConcatKind | None, parts: list[str] | None = None
+    ) -> UploadInfo:
+        return UploadInfo(
+            id=uuid.uuid4().hex,
+            length=length,
+            metadata=parse_metadata(request.headers.get("upload-metadata")),
+            expires_at=utcnow() + self.config.expiry,
+            concat=concat,
+            parts=parts or [],
+        )
+
+    async def _store_new(self, info: UploadInfo) -> None:
+        try:
+            await anyio.to_thread.run_sync(self.store.create, info)
+        except OSError as exc:
+            await anyio.to_thread.run_sync(self.store.delete, info.id)
+            if self.on_abandon is not None:
+                await self.on_abandon(info)
+            raise _storage_error(exc) from exc
+
+    async def _run_create_hook(self, info: UploadInfo, request: Request) -> None:
+        if self.on_create is not None:
+            info.extra_headers = dict(await self.on_create(info, request) or {})
+
+    def _location(self, request: Request, upload_id: str) -> str:
+        return str(request.base_url).rstrip("/") + f"{self.config.base_path}/{upload_id}"
+
+    async def _create_final(self, request: Request, concat: str) -> Response:
+        if request.headers.get("upload-length") is not None or request.headers.get("upload-defer-length") is not None:
+            raise TusError(
+                400, "Upload-Length not allowed", "a final upload's length is the sum of its partial uploads"
+            )
+        urls = concat.strip()[len("final") :].lstrip(";").split()
+        if not urls:
+            raise TusError(400, "Invalid Upload-Concat", "a final upload names at least one partial upload")
+        parts = [self._partial_for_concat(url) for url in urls]
+        length = sum(part.length or 0 for part in parts)
+        if length > self.config.max_size:
+            raise TusError(413, "Upload too large", f"the partial uploads add up to {length} bytes, over Tus-Max-Size")
+        info = self._new_info(request, length, concat="final", parts=[part.id for part in parts])
+        await self._run_create_hook(info, request)
+        await self._store_new(info)
+        async with self.locks.hold(info.id):
+            try:
+                digests = await anyio.to_thread.run_sync(self._concatenate, info)
+            except OSError as exc:
+                await anyio.to_thread.run_sync(self.store.delete, info.id)
+                raise _storage_error(exc) from exc
+            info.offset = length
+            await self._finish(info, digests)
+        return Response(
+            status_code=201, headers={**self._upload_headers(info), "Location": self._location(request, info.id)}
+        )
+
+    def _partial_for_concat(self, url: str) -> UploadInfo:
+        path = urlsplit(url).path.rstrip("/")
+        prefix = self.config.base_path.rstrip("/") + "/"
+        upload_id = path[len(prefix) :] if path.startswith(prefix) else ""
+        info = self.store.load(upload_id) if is_valid_upload_id(upload_id) else None
+        if info is None:
+            raise TusError(400, "Unknown partial upload", f"{url!r} is not an upload of this server")
+        if not info.is_partial:
+            raise TusError(400, "Not a partial upload", f"{url!r} was not created with Upload-Concat: partial")
+        if not info.is_complete:
+            raise TusError(
+                400, "Partial upload unfinished", f"{url!r} has {info.offset} of {info.length} bytes; finish it first"
+            )
+        return info
+
+    def _concatenate(self, info: UploadInfo) -> UploadDigests:
+        """Copy the partial uploads into the final one, hashing as it goes (blocking)."""
+        digests = UploadDigests(with_md5=self.config.md5)
+        with open(self.store.data_path(info.id), "r+b", buffering=0) as target:
+            for part_id in info.parts:
+                with open(self.store.data_path(part_id), "rb", buffering=0) as source:
+                    while block := source.read(8 << 20):
+                        digests.sha256.update(block)
+                        if digests.md5 is not None:
+                            digests.md5.update(block)
+                        target.write(block)
+            os.fdatasync(target.fileno())
+        digests.offset = info.length or 0
+        return digests
+
+    # ---- PATCH --------------------------------------------------------------------------------------
+
+    async def _patch(self, request: Request, info: UploadInfo) -> Response:
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != OFFSET_CONTENT_TYPE:
+            raise TusError(415, "Unsupported Content-Type", f"PATCH bodies must be {OFFSET_CONTENT_TYPE}")
+        offset = parse_size(request.headers.get("upload-offset"), "Upload-Offset")
+        if offset is None:
+            raise TusError(400, "Missing Upload-Offset", "a PATCH must say at which offset its bytes belong")
+        new_length = parse_size(request.headers.get("upload-length"), "Upload-Length")
+        parse_checksum(request.headers.get("upload-checksum"))  # a bad header is a 400 before anything is read
+
+        async with self.locks.hold(info.id) as lock:
+            info = self._load(info.id)  # what the previous holder left
+            if info.concat == "final":
+                raise TusError(
+                    403, "Final upload", "a final upload is assembled from its partial uploads and takes no PATCH"
+                )
+            if offset != info.offset:
+                raise TusError(
+                    409,
+                    "Offset mismatch",
+                    f"Upload-Offset is {offset} but the upload is at {info.offset}; HEAD for the offset",
+                    headers=self._upload_headers(info),
+                )
+            if new_length is not None:
+                self._set_deferred_length(info, new_length)
+            if info.is_complete and info.finished:
+                if parse_size(request.headers.get("content-length"), "Content-Length"):
+                    raise TusError(413, "Upload already complete", "this upload has all its bytes")
+                return Response(status_code=204, headers=self._upload_headers(info))
+            outcome = await self._receive(request, info, lock)
+            if outcome.status >= 400:
+                raise TusError(outcome.status, outcome.title, outcome.detail, headers=self._upload_headers(info))
+            return Response(status_code=204, headers=self._upload_headers(info))
+
+    def _set_deferred_length(self, info: UploadInfo, length: int) -> None:
+        if info.length is not None:
+            if length != info.length:
+                raise TusError(400, "Upload-Length already set", f"this upload's length is {info.length}")
+            return
+        if length > self.config.max_size:
+            raise TusError(
+                413, "Upload too large", f"Upload-Length {length} exceeds Tus-Max-Size {self.config.max_size}"
+            )
+        if length < info.offset:
+            raise TusError(400, "Upload-Length too small", f"{info.offset} bytes were already received")
+        info.length = length
+
+    async def _receive(self, request: Request, info: UploadInfo, lock: UploadLock) -> _BodyOutcome:
+        """Append the request body at `info.offset`, make it durable, update `info`, and complete the upload."""
+        limit = (info.length if info.length is not None else self.config.max_size) - info.offset
+        content_length = parse_size(request.headers.get("content-length"), "Content-Length")
+        if content_length is not None and content_length > limit:
+            what = "Upload-Length" if info.length is not None else "Tus-Max-Size"
+            raise TusError(413, "Body too large", f"{content_length} bytes at offset {info.offset} would pass {what}")
+        expected = parse_checksum(request.headers.get("upload-checksum"))
+        digests = None if info.is_partial else await self._digests_at(info)
+        before = await digests.snapshot() if (digests is not None and expected is not None) else None
+        checksum = expected.new_digest() if expected is not None else None
+        writer = BodyWriter(self.store.data_path(info.id), info.offset, digests, checksum)
+
+        outcome = _BodyOutcome()
+        next_checkpoint = self.config.checkpoint_bytes
+        received = 0
+        cut_short = False
+        try:
+            with lock.receiving() as scope:
+                async for chunk in request.stream():
+                    if received + len(chunk) > limit:
+                        await writer.feed(chunk[: limit - received])
+                        received = limit
+                        outcome = _BodyOutcome(
+                            413,
+                            "Body too large",
+                            f"the body goes past the upload's length {info.length}; the bytes up to it were kept",
+                        )
+                        break
+                    received += len(chunk)
+                    await writer.feed(chunk)
+                    if expected is None and writer.dispatched >= next_checkpoint and not writer.checkpoint_running():
+                        next_checkpoint = writer.dispatched + self.config.checkpoint_bytes
+                        writer.start_checkpoint(lambda offset: self.store.save(replace(info, offset=offset)))
+            if scope.cancelled_caught:
+                cut_short = True
+                outcome = _BodyOutcome(
+                    409, "Upload taken over", "a newer request for this upload stopped this one; HEAD for the offset"
+                )
+        except ClientDisconnect:
+            cut_short = True
+        except DiskFull:
+            pass  # reported below, once what was written is accounted for
+        try:
+            await writer.finish()
+        except DiskFull:
+            outcome = _BodyOutcome(
+                507,
+                "Insufficient storage",
+                "the server ran out of disk space; the bytes that fitted were kept, resume later",
+            )
+        except OSError as exc:
+            outcome = _BodyOutcome(500, "Storage error", str(exc))
+        if writer.failed:
+            digests = None
+        info.offset = writer.durable  # what checkpoints recorded
+
+        try:
+            if checksum is not None and (cut_short or outcome.status >= 400 or checksum.digest() != expected.digest):
+                # The checksum covers the whole body: without all of it, or with a mismatch, nothing is kept.
+                await writer.truncate(writer.start)
+                if before is not None:
+                    self.digests.put(info.id, before)
+                if not cut_short and outcome.status < 400:
+                    outcome = _BodyOutcome(
+                        460,
+                        "Checksum mismatch",
+                        f"the body's {expected.algorithm} does not match Upload-Checksum; it was discarded",
+                    )
+                return outcome
+            await writer.sync()
+        except OSError as exc:
+            await writer.truncate(info.offset)
+            self.digests.discard(info.id)
+            return _BodyOutcome(507 if isinstance(exc, DiskFull) or exc.errno == 28 else 500, "Storage error", str(exc))
+        finally:
+            writer.close()
+
+        try:
+            await self._record_offset(info, writer.start + writer.written, info.offset)
+        except OSError as exc:
+            self.digests.discard(info.id)
+            return _BodyOutcome(
+                507 if exc.errno in (28, 122) else 500, "Storage error", f"could not record the offset: {exc}"
+            )
+        if info.offset != writer.start + writer.written:
+            digests = None  # the tail given up to make room is no longer covered
+            outcome = _BodyOutcome(
+                507,
+                "Insufficient storage",
+                "the server ran out of disk space; the bytes that fitted were kept, resume later",
+            )
+        if digests is not None:
+            self.digests.put(info.id, digests)
+        if info.is_complete and not info.is_partial:
+            await self._finish(info, digests)
+        return outcome
+
+    async def _record_offset(self, info: UploadInfo, offset: int, previous: int) -> None:
+        """Save `offset` (already durable) in the info file, or leave `info` at `previous` if that fails.
+
+        On a full disk the info file may have no room to be rewritten; a little of the tail just written is
+        then given back to make room, so a full disk costs the client at most that tail, never the request.
+        """
+        info.expires_at = utcnow() + self.config.expiry
+        for attempt in (offset, max(previous, offset - ROOM_FOR_INFO)):
+            info.offset = attempt
+            try:
+                if attempt != offset:
+                    await anyio.to_thread.run_sync(os.truncate, self.store.data_path(info.id), attempt)
+                await anyio.to_thread.run_sync(self.store.save, info)
+                return
+            except OSError as exc:
+                info.offset = previous
+                if exc.errno not in (28, 122) or attempt == previous:
+                    raise
+        raise OSError(28, "No space left on device")
+
+    async def _digests_at(self, info: UploadInfo) -> UploadDigests:
+        digests = self.digests.take(info.id, info.offset)
+        if digests is None:
+            digests = await anyio.to_thread.run_sync(
+                UploadDigests.of_file_prefix, self.store.data_path(info.id), info.offset, self.config.md5
+            )
+        return digests
+
+    # ---- completion ---------------------------------------------------------------------------------
+
+    async def _finish(self, info: UploadInfo, digests: UploadDigests | None) -> None:
+        """Record the digests, then hand the upload to `on_complete`. Safe to repeat after a crash."""
+        if info.sha256 is None:
+            if digests is None or digests.offset != info.offset:
+                digests = await anyio.to_thread.run_sync(
+                    UploadDigests.of_file_prefix, self.store.data_path(info.id), info.offset, self.config.md5
+                )
+            info.sha256, info.md5 = await digests.hexdigests()
+            await anyio.to_thread.run_sync(self.store.save, info)
+        self.digests.discard(info.id)
+        if self.on_complete is not None:
+            try:
+                await self.on_complete(CompletedUpload(info, self.store.data_path(info.id)))
+            except TusError:
+                raise
+            except Exception as exc:
+                log.exception("completion of upload %s failed", info.id)
+                raise TusError(
+                    500,
+                    "Completion failed",
+                    f"the bytes are stored but registering them failed ({exc}); it is retried at the next start",
+                ) from exc
+        info.finished = True
+        info.expires_at = utcnow() + self.config.expiry  # how long the finished upload stays answerable to HEAD
+        await anyio.to_thread.run_sync(self.store.save, info)
+
+    # ---- termination, expiry, recovery --------------------------------------------------------------
+
+    async def _terminate(self, info: UploadInfo) -> Response:
+        async with self.locks.hold(info.id):
+            await anyio.to_thread.run_sync(self.store.delete, info.id)
+            self.digests.discard(info.id)
+        if not info.finished and self.on_abandon is not None:
+            await self.on_abandon(info)
+        return Response(status_code=204, headers=self._base_headers())
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Remove every expired upload not in use; returns how many were removed."""
+        removed = 0
+        for upload_id in await anyio.to_thread.run_sync(lambda: list(self.store.ids())):
+            info = self.store.load(upload_id)
+            if info is None or not info.is_expired(now) or self.locks.is_busy(upload_id):
+                continue
+            await anyio.to_thread.run_sync(self.store.delete, upload_id)
+            self.digests.discard(upload_id)
+            removed += 1
+            if not info.finished and self.on_abandon is not None:
+                try:
+                    await self.on_abandon(info)
+                except Exception:
+                    log.exception("abandon hook failed for upload %s", upload_id)
+        return removed
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await anyio.sleep(self.config.sweep_interval)
+            try:
+                removed = await self.sweep()
+                if removed:
+                    log.info("swept %d expired uploads", removed)
+            except Exception:
+                log.exception("upload sweep failed")
+
+    async def recover(self) -> None:
+        """After a crash: cut every upload back to its durable offset and complete those that had all their bytes."""
+        for info in await anyio.to_thread.run_sync(self.store.recover):
+            if info.is_complete and not info.is_partial and not info.finished:
+                try:
+                    await self._finish(info, None)
+                    log.info("completed upload %s at start-up", info.id)
+                except Exception:
+                    log.exception("could not complete upload %s at start-up", info.id)
+
+
+def _effective_method(request: Request) -> str:
+    """`X-HTTP-Method-Override` on a POST stands for the method a restrictive environment cannot send."""
+    override = request.headers.get("x-http-method-override")
+    if request.method == "POST" and override:
+        return override.strip().upper()
+    return request.method
+
+
+def _check_version(request: Request) -> None:
+    if request.headers.get("tus-resumable") != TUS_VERSION:
+        raise TusError(
+            412, "Unsupported tus version", f"send Tus-Resumable: {TUS_VERSION}", headers={"Tus-Version": TUS_VERSION}
+        )
+
+
+def _storage_error(exc: OSError) -> TusError:
+    if exc.errno in (28, 122):
+        return TusError(507, "Insufficient storage", "the server ran out of disk space")
+    return TusError(500, "Storage error", str(exc))
