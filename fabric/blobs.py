@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from tus_server.store import fsync_directory
+from tus_server.file_store import fsync_directory
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 

@@ -2,10 +2,11 @@
 
 from tus_server.app import create_tus_app
 from tus_server.config import TusConfig
+from tus_server.file_store import FileUploadStore
 from tus_server.info import UploadInfo
 from tus_server.problems import TusError
 from tus_server.server import CompletedUpload, TusServer
-from tus_server.store import FileUploadStore, UploadStore
+from tus_server.upload_store import UploadStore
 
 __all__ = [
     "CompletedUpload",

@@ -32,7 +32,7 @@ from tus_server.info import ConcatKind, UploadInfo, utcnow
 from tus_server.locks import UploadLock, UploadLocks
 from tus_server.problems import TusError
 from tus_server.receiver import BodyWriter, DiskFull
-from tus_server.store import UploadStore, is_valid_upload_id
+from tus_server.upload_store import UploadStore, is_valid_upload_id
 
 log = logging.getLogger("tus_server")
 ROOM_FOR_INFO = 1 << 20  # bytes of a just-written tail given back when a full disk leaves no room to record the offset

@@ -1,4 +1,4 @@
-"""Where uploads live: the `UploadStore` interface and its file-backed implementation.
+"""The default upload store: each upload is two files in one directory.
 
 Each upload is `<id>` (the bytes) and `<id>.info` (an `UploadInfo` as JSON). The info file is replaced by
 write-then-rename after an fsync, and always after the data it describes is fdatasync'ed, so the offset it
@@ -8,31 +8,12 @@ records is never past what is durably on disk.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 from tus_server.info import UploadInfo
-
-_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
-
-
-def is_valid_upload_id(upload_id: str) -> bool:
-    """Ids are 32 lowercase hex digits, so no id can name a path outside the store."""
-    return bool(_UPLOAD_ID.fullmatch(upload_id))
-
-
-class UploadStore(Protocol):
-    def create(self, info: UploadInfo) -> None: ...
-    def load(self, upload_id: str) -> UploadInfo | None: ...
-    def save(self, info: UploadInfo) -> None: ...
-    def data_path(self, upload_id: str) -> Path: ...
-    def delete(self, upload_id: str) -> None: ...
-    def ids(self) -> Iterator[str]: ...
-    def recover(self) -> list[UploadInfo]: ...
-    def free_bytes(self) -> int: ...
+from tus_server.upload_store import is_valid_upload_id
 
 
 def fsync_directory(path: Path) -> None:
