@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 
 from aspects import AspectStore, open_store
 from fabric import maintenance
-from fabric.api import access, artifacts, aspects, blobs, health, schemas
+from fabric.api import artifacts, aspects, blobs, health, schema_registry, sharing
 from fabric.auth.middleware import AuthMiddleware
 from fabric.auth.tokens import load_or_create_secret
 from fabric.blobs import BlobStore
@@ -96,9 +96,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *state.tus.routes,
             *blobs.routes,
             *artifacts.routes,
-            *access.routes,
+            *sharing.routes,
             *aspects.routes,
-            *schemas.routes,
+            *schema_registry.routes,
         ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         middleware=[

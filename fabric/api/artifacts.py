@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.access import artifact_view, readable_artifact, reader_of, redactor
+from fabric.permissions import artifact_view, readable_artifact, reader_of, redactor
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, page, query_int, query_time
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.access import check_assert, check_change, current_user, reader_of
+from fabric.permissions import check_assert, check_change, current_user, reader_of
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int, query_time, required
 

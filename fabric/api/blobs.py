@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from fabric.access import readable_artifact
+from fabric.permissions import readable_artifact
 from fabric.problems import problem
 from fabric.state import app_state
 

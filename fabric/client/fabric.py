@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
+from fabric.client.client_schemas import CLIENT_SCHEMAS, METADATA_SCHEMA
 from fabric.client.errors import ConfigurationError, IntegrityError, NotFound, UploadFailed
-from fabric.client.local import LocalBackend
+from fabric.client.http_transport import HttpTransport
+from fabric.client.local_transport import LocalTransport
 from fabric.client.models import Artifact, Aspect
-from fabric.client.platform import PlatformBackend
-from fabric.client.schemas import CLIENT_SCHEMAS, METADATA_SCHEMA
 from fabric.client.sidecar import FileStamp, Sidecar, file_digests
 from fabric.client.sources import SeekableSource, source_for_stream
 from fabric.client.tus import Progress, UploadState
@@ -60,35 +60,35 @@ class Fabric:
         url = url or os.environ.get("FABRIC_URL") or None
         token = token or os.environ.get("FABRIC_TOKEN") or None
         if url:
-            self._backend: PlatformBackend | LocalBackend = PlatformBackend(url, token, timeout=timeout)
+            self._transport: HttpTransport | LocalTransport = HttpTransport(url, token, timeout=timeout)
         elif token:
             raise ConfigurationError(
                 "a token was given but no server URL: set FABRIC_URL (or pass url=...) to use a server, "
                 "or drop the token (FABRIC_TOKEN) for local mode"
             )
         else:
-            self._backend = LocalBackend(local_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
+            self._transport = LocalTransport(local_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
         self._known_schemas: set[str] = set()
 
     @classmethod
     def local(cls, base_dir: str | os.PathLike[str] | None = None) -> Fabric:
         """Local mode under `base_dir` (default `FABRIC_LOCAL_DIR`, else `./fabric-artifacts`), whatever the environment says."""
         fab = cls.__new__(cls)
-        fab._backend = LocalBackend(base_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
+        fab._transport = LocalTransport(base_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
         fab._known_schemas = set()
         return fab
 
     @property
     def mode(self) -> str:
-        return self._backend.mode
+        return self._transport.mode
 
     @property
     def destination(self) -> str:
         """The server URL, or `local:<base dir>`."""
-        return self._backend.key
+        return self._transport.key
 
     def close(self) -> None:
-        self._backend.close()
+        self._transport.close()
 
     def __enter__(self) -> Fabric:
         return self
@@ -149,7 +149,7 @@ class Fabric:
         }
         source = source_for_stream(io_stream, content_size if content_size >= 0 else None)  # type: ignore[arg-type]
         try:
-            state = self._backend.upload(source, metadata, resume_url=None, on_created=lambda state: None, **options)
+            state = self._transport.upload(source, metadata, resume_url=None, on_created=lambda state: None, **options)
             _, sha256 = source.finish_hash()
         finally:
             source.close()
@@ -158,7 +158,7 @@ class Fabric:
     def _upload_file(self, path: Path, metadata: dict[str, str | None], force: bool, **options: Any) -> Artifact:
         stamp = FileStamp.of(path)
         sidecar = Sidecar.load(path)
-        destination = self._backend.key
+        destination = self._transport.key
         entry = sidecar.entry(destination)
         if not force:
             existing = self._deduplicated(path, stamp, sidecar, destination)
@@ -167,7 +167,7 @@ class Fabric:
         resume_url = entry.resumable_upload(stamp)
         source = SeekableSource.open(path)
         try:
-            state = self._backend.upload(
+            state = self._transport.upload(
                 source,
                 metadata,
                 resume_url=resume_url,
@@ -222,7 +222,7 @@ class Fabric:
         path = Path(file_path).expanduser().resolve()
         if not path.is_file():
             return None
-        return self._deduplicated(path, FileStamp.of(path), Sidecar.load(path), self._backend.key)
+        return self._deduplicated(path, FileStamp.of(path), Sidecar.load(path), self._transport.key)
 
     # ---- artifacts ----------------------------------------------------------------------------------
 
@@ -231,8 +231,8 @@ class Fabric:
         path = file_urn_path(urn)
         if path is not None:
             return self._file_artifact(path)
-        data = self._backend.get_artifact(urn)
-        local = self._backend.blob_path(data) if isinstance(self._backend, LocalBackend) else None
+        data = self._transport.get_artifact(urn)
+        local = self._transport.blob_path(data) if isinstance(self._transport, LocalTransport) else None
         return Artifact(self, data, local_path=local)
 
     def _file_artifact(self, path: Path) -> Artifact:
@@ -253,15 +253,15 @@ class Fabric:
 
     def list_artifacts(self, limit: int | None = None, **filters: Any) -> Iterator[Artifact]:
         """Artifacts matching `filters` (name, mime_type, collection, schema, status, created_before, created_after), across pages."""
-        for data in self._backend.list_artifacts(filters, limit):
-            local = self._backend.blob_path(data) if isinstance(self._backend, LocalBackend) else None
+        for data in self._transport.list_artifacts(filters, limit):
+            local = self._transport.blob_path(data) if isinstance(self._transport, LocalTransport) else None
             yield Artifact(self, data, local_path=local)
 
     def collection(self, urn: str, limit: int | None = None) -> Iterator[Artifact]:
         """The artifacts in a collection (a name or `urn:fabric:collection:<name>`)."""
         if not urn.startswith("urn:"):
             urn = f"urn:fabric:collection:{urn}"
-        for data in self._backend.collection_members(urn, limit):
+        for data in self._transport.collection_members(urn, limit):
             yield Artifact(self, data)
 
     # ---- aspects ------------------------------------------------------------------------------------
@@ -271,24 +271,24 @@ class Fabric:
         if schema not in CLIENT_SCHEMAS or schema in self._known_schemas:
             return
         try:
-            self._backend.get_schema(schema)
+            self._transport.get_schema(schema)
         except NotFound:
-            self._backend.register_schema(CLIENT_SCHEMAS[schema])
+            self._transport.register_schema(CLIENT_SCHEMAS[schema])
         self._known_schemas.add(schema)
 
     def add_aspect(self, entity: str, schema: str, content: Any) -> Aspect:
         self._ensure_schema(schema)
-        return Aspect.from_json(self._backend.assert_aspect(entity, schema, content))
+        return Aspect.from_json(self._transport.assert_aspect(entity, schema, content))
 
     def update_aspect(self, urn: str, content: Any) -> Aspect:
         """Retract the aspect and assert `content` in its place; returns the new aspect."""
-        return Aspect.from_json(self._backend.update_aspect(urn, content))
+        return Aspect.from_json(self._transport.update_aspect(urn, content))
 
     def retract_aspect(self, urn: str) -> Aspect:
-        return Aspect.from_json(self._backend.retract_aspect(urn))
+        return Aspect.from_json(self._transport.retract_aspect(urn))
 
     def get_aspect(self, urn: str) -> Aspect:
-        return Aspect.from_json(self._backend.get_aspect(urn))
+        return Aspect.from_json(self._transport.get_aspect(urn))
 
     def list_aspects(
         self,
@@ -299,7 +299,7 @@ class Fabric:
         include_retracted: bool = False,
         limit: int | None = None,
     ) -> Iterator[Aspect]:
-        for data in self._backend.query_aspects(
+        for data in self._transport.query_aspects(
             entity=entity, schema=schema, at=at, include_retracted=include_retracted, limit=limit
         ):
             yield Aspect.from_json(data)
@@ -312,13 +312,13 @@ class Fabric:
     # ---- schemas ------------------------------------------------------------------------------------
 
     def list_schemas(self) -> list[dict[str, Any]]:
-        return self._backend.list_schemas()
+        return self._transport.list_schemas()
 
     def get_schema(self, schema_id: str) -> dict[str, Any]:
-        return self._backend.get_schema(schema_id)
+        return self._transport.get_schema(schema_id)
 
     def register_schema(self, schema: Mapping[str, Any]) -> dict[str, Any]:
-        return self._backend.register_schema(schema)
+        return self._transport.register_schema(schema)
 
     # ---- lineage and orders ------------------------------------------------------------------------
 
@@ -327,14 +327,14 @@ class Fabric:
     ) -> dict[str, Any]:
         """Nodes and edges reachable from `urn` (`upstream`: what it came from; `downstream`: what came of it; `both`)."""
         aliases = {"up": "upstream", "down": "downstream"}
-        return self._backend.lineage(urn, direction=aliases.get(direction, direction), depth=depth, at=at)
+        return self._transport.lineage(urn, direction=aliases.get(direction, direction), depth=depth, at=at)
 
     # ---- access ------------------------------------------------------------------------------------
 
-    def _platform(self, what: str) -> PlatformBackend:
-        if not isinstance(self._backend, PlatformBackend):
+    def _platform(self, what: str) -> HttpTransport:
+        if not isinstance(self._transport, HttpTransport):
             raise ConfigurationError(f"{what} needs a server (set FABRIC_URL): local mode has one user and no sharing")
-        return self._backend
+        return self._transport
 
     def grant_access(self, urn: str, *, email: str | None = None, org: str | None = None) -> dict[str, Any]:
         """Let a user (by email) or an organisation (by id) read the artifact; returns the grant (its `id` revokes it)."""

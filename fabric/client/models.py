@@ -198,7 +198,7 @@ class Artifact:
         """The bytes in chunks, streamed (a cut download resumes with Range; sha256 checked at the end)."""
         if self.local_path is not None:
             return _file_chunks(self.local_path)
-        return self._fabric._backend.blob_chunks(self.id, expected_sha256=self.sha256)
+        return self._fabric._transport.blob_chunks(self.id, expected_sha256=self.sha256)
 
     def open(self) -> io.BufferedReader:
         """A read-only file object over the streamed bytes: `read(n)` pulls only what it needs."""

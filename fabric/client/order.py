@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fabric.client.client_schemas import ORDER_STATUS_SCHEMA
 from fabric.client.errors import FabricError
 from fabric.client.models import Artifact, Aspect
-from fabric.client.schemas import ORDER_STATUS_SCHEMA
 
 if TYPE_CHECKING:
     from fabric.client.fabric import Fabric
@@ -94,7 +94,7 @@ class Order:
             self.cleanup()
 
     def _obtain_compute_token(self) -> None:
-        if not getattr(getattr(self.fabric, "_backend", None), "token", None):
+        if not getattr(getattr(self.fabric, "_transport", None), "token", None):
             return  # local mode, or a server without authentication: nothing to scope
         try:
             self.compute_token = self.fabric.order_token(self.urn)["token"]

@@ -1,10 +1,10 @@
 """The user-facing `fabric` commands, one module per group; `COMMANDS` are added to `fabric.cli.main`."""
 
-from fabric.commands.access import access
 from fabric.commands.artifacts import download, ls, show, upload
 from fabric.commands.aspects import aspect
 from fabric.commands.lineage import lineage
-from fabric.commands.schemas import schema
+from fabric.commands.schema_registry import schema
+from fabric.commands.sharing import access
 
 COMMANDS = [upload, download, ls, show, aspect, schema, lineage, access]
 

@@ -12,7 +12,7 @@ import pytest
 
 from fabric import Artifact, Fabric
 from fabric.client import BadRequest, ConfigurationError, NotFound
-from fabric.client.platform import PlatformBackend
+from fabric.client.http_transport import HttpTransport
 
 ARTIFACT_URN = re.compile(r"urn:fabric:artifact:[0-9a-f-]{36}")
 
@@ -31,8 +31,8 @@ def test_fabric_picks_platform_mode_from_fabric_url(monkeypatch: pytest.MonkeyPa
     fab = Fabric()
     assert fab.mode == "platform"
     assert fab.destination == "http://127.0.0.1:9"
-    assert isinstance(fab._backend, PlatformBackend)
-    assert fab._backend.http.headers["Authorization"] == "Bearer t0ken"
+    assert isinstance(fab._transport, HttpTransport)
+    assert fab._transport.http.headers["Authorization"] == "Bearer t0ken"
 
 
 def test_fabric_without_url_is_local_under_fabric_local_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_list_artifacts_follows_next_links_and_filters(fab: Fabric) -> None:
     by_name = list(fab.list_artifacts(name=f"{tag}-2.txt"))
     assert [a.id for a in by_name] == [made[2].id]
     if fab.mode == "platform":  # paging over HTTP: a page size of 2 needs three pages for five items
-        pages = fab._backend._pages("/v1/artifacts", {"collection": f"urn:fabric:collection:{tag}", "limit": 2}, None)
+        pages = fab._transport._pages("/v1/artifacts", {"collection": f"urn:fabric:collection:{tag}", "limit": 2}, None)
         assert len(list(pages)) == 5
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fabric.client import Fabric, NotFound, OrderFailed
+from fabric.client.client_schemas import ORDER_STATUS_SCHEMA
 from fabric.client.order import PRODUCED_SCHEMA, USED_SCHEMA
-from fabric.client.schemas import ORDER_STATUS_SCHEMA
 
 
 def test_order_records_inputs_outputs_and_lineage(fab: Fabric, tmp_path: Path) -> None:

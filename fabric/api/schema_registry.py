@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.access import current_user, require_user_token
+from fabric.permissions import current_user, require_user_token
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object
 

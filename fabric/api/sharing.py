@@ -17,9 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aspects import ArtifactRecord, Aspect, NotFound, parse_urn
-from fabric.access import current_user, manageable_artifact, reader_of, require_user_token, server_secret
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import Principal, mint_token
+from fabric.permissions import current_user, manageable_artifact, reader_of, require_user_token, server_secret
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int
 

@@ -28,7 +28,9 @@ def _time(value: datetime | str | None) -> str | None:
     return value.isoformat()
 
 
-class PlatformBackend:
+class HttpTransport:
+    """Platform mode: a datafabric server over its HTTP API (tus for uploads, Range for downloads)."""
+
     mode = "platform"
 
     def __init__(

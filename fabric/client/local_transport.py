@@ -45,7 +45,9 @@ def _parse_time(value: datetime | str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class LocalBackend:
+class LocalTransport:
+    """Local mode: the fabric in this process (blobs and the embedded graph under `base_dir`), no server."""
+
     mode = "local"
 
     def __init__(self, base_dir: str | os.PathLike[str], *, namespace: str = "fabric", user: str | None = None) -> None:
