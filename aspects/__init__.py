@@ -1,8 +1,8 @@
 """The aspect store: schema-validated aspects on a provenance graph (LadybugDB embedded, or Neo4j)."""
 
-from aspects.access import Reader, hmac_redactor
 from aspects.errors import Conflict, InvalidCursor, InvalidUrn, NotFound, ValidationFailed
 from aspects.model import ArtifactRecord, Aspect, Lineage, Page
+from aspects.reader import Reader, hmac_redactor
 from aspects.store import AspectStore, open_store
 from aspects.urns import Urn, find_artifact_urns, is_artifact_urn, new_urn, parse_urn
 

@@ -10,8 +10,8 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from aspects.backend import Backend
-from aspects.cypher import fill
+from aspects.backends.cypher import fill
+from aspects.backends.protocol import Backend
 from aspects.model import Lineage
 
 

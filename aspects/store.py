@@ -17,13 +17,14 @@ from typing import Any
 
 import orjson
 
-from aspects.access import GRANT_REL, Reader
-from aspects.backend import Backend, Runner
-from aspects.cypher import decode_cursor, encode_cursor, fill
+from aspects.backends import Backend, Runner, open_backend
+from aspects.backends.cypher import fill
+from aspects.cursors import decode_cursor, encode_cursor
 from aspects.errors import Conflict, InvalidUrn, NotFound, ValidationFailed
 from aspects.lineage import walk
 from aspects.model import ArtifactRecord, Aspect, Lineage, Page, from_micros, to_micros
-from aspects.schemas import CONTENT_REL, SchemaEntry, SchemaRegistry, kind_of_label, kinds_of_label, make_entry
+from aspects.reader import GRANT_REL, Reader
+from aspects.schema_registry import CONTENT_REL, SchemaEntry, SchemaRegistry, kind_of_label, kinds_of_label, make_entry
 from aspects.urns import NAMESPACE_RE, parse_urn
 
 FAR_FUTURE = 1 << 62  # "now" in time-window queries: later than any stored time
@@ -51,9 +52,7 @@ def _check_asserter(asserter: Any) -> str:
     return asserter
 
 
-def _micros(moment: datetime | None, name: str) -> int | None:
-    if moment is None:
-        return None
+def _micros(moment: datetime, name: str) -> int:
     if not isinstance(moment, datetime):
         raise ValueError(f"{name} must be a datetime")
     return to_micros(moment)
@@ -141,7 +140,7 @@ class AspectStore:
 
     def _link_target(self, entry: SchemaEntry, content: Any) -> str:
         assert entry.link is not None
-        target = content[entry.link.property]
+        target: str = content[entry.link.property]
         path = f"$.{entry.link.property}"
         try:
             urn = parse_urn(target)
@@ -220,9 +219,10 @@ class AspectStore:
 
     @staticmethod
     def _org(org: Any) -> str | None:
-        if org is not None:
-            parse_urn(org, "org")
-        return org
+        if org is None:
+            return None
+        parse_urn(org, "org")
+        return str(org)
 
     def _artifact_row(self, urn: str) -> dict[str, Any]:
         rows = self.backend.run(self._q.GET_ARTIFACT, {"urn": urn})
@@ -851,15 +851,7 @@ def open_store(
     namespace: str = "fabric",
 ) -> AspectStore:
     """LadybugDB at `data_dir/graph` when `graph_url` is empty; Neo4j for `bolt://`/`neo4j://` URLs."""
-    if not graph_url:
-        from aspects.ladybug_backend import LadybugBackend
-
-        return AspectStore(LadybugBackend(Path(data_dir) / "graph"), namespace)
-    scheme = graph_url.split("://", 1)[0]
-    if scheme in ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"):
-        from aspects.neo4j_backend import Neo4jBackend
-
-        return AspectStore(Neo4jBackend(graph_url, neo4j_user, neo4j_password, neo4j_database), namespace)
-    raise ValueError(
-        f"unsupported graph URL {graph_url!r}: use bolt:// or neo4j://, or none for the embedded LadybugDB"
+    backend = open_backend(
+        graph_url, data_dir, neo4j_user=neo4j_user, neo4j_password=neo4j_password, neo4j_database=neo4j_database
     )
+    return AspectStore(backend, namespace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from aspects.schemas import BUILTIN_IDS, builtin_schema_folder
+from aspects.schema_registry import BUILTIN_IDS, builtin_schema_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 

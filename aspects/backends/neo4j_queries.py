@@ -1,36 +1,28 @@
-"""Every Cypher statement the LadybugDB backend runs, in one place.
+"""Every Cypher statement the Neo4j backend runs, in one place.
 
 `{label}`, `{rel}`, `{src}`, `{dst}` and `{rels}` are filled only with identifiers checked against the strict
-patterns in `aspects.schemas` (see `aspects.cypher.fill`); every value travels as a `$parameter`.
-Times are INT64 microseconds since the epoch. LadybugDB (like Kùzu) indexes only primary keys, so an
-`AspectKey` node per aspect maps an aspect URN to its relationship type and entity, and aspect lookups
-go entity node (primary key) -> adjacent edges.
+patterns in `aspects.schema_registry` (see `aspects.backends.cypher.fill`); every value travels as a `$parameter`.
+Times are integers: microseconds since the epoch. Each label has a uniqueness constraint on `urn`; each
+aspect relationship type has indexes on `urn`, `schema` and `entity`.
 """
 
-# -- schema (DDL) ---------------------------------------------------------------------------------
+# -- schema (constraints and indexes) -------------------------------------------------------------
 
-CREATE_ARTIFACT_TABLE = (
-    "CREATE NODE TABLE IF NOT EXISTS Artifact(urn STRING PRIMARY KEY, name STRING, mime_type STRING, size INT64, "
-    "md5 STRING, sha256 STRING, location STRING, status STRING, created INT64, uploader STRING, props STRING, org STRING)"
+CREATE_URN_CONSTRAINT = "CREATE CONSTRAINT IF NOT EXISTS FOR (n:`{label}`) REQUIRE n.urn IS UNIQUE"
+CREATE_ARTIFACT_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS FOR (a:Artifact) ON (a.created)",
+    "CREATE INDEX IF NOT EXISTS FOR (a:Artifact) ON (a.name)",
+    "CREATE INDEX IF NOT EXISTS FOR (a:Artifact) ON (a.mime_type)",
+    "CREATE INDEX IF NOT EXISTS FOR (a:Artifact) ON (a.status)",
+    "CREATE INDEX IF NOT EXISTS FOR (a:Artifact) ON (a.sha256)",
+    "CREATE INDEX IF NOT EXISTS FOR (s:Schema) ON (s.builtin)",
 )
-# Graphs made before artifacts recorded their organisation gain the column.
-ADD_ARTIFACT_ORG = "ALTER TABLE Artifact ADD IF NOT EXISTS org STRING"
-CREATE_SCHEMA_TABLE = (
-    "CREATE NODE TABLE IF NOT EXISTS Schema(urn STRING PRIMARY KEY, name STRING, body STRING, builtin BOOLEAN, "
-    "asserter STRING, registered INT64)"
+CREATE_REL_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS FOR ()-[e:`{rel}`]-() ON (e.urn)",
+    "CREATE INDEX IF NOT EXISTS FOR ()-[e:`{rel}`]-() ON (e.schema)",
+    "CREATE INDEX IF NOT EXISTS FOR ()-[e:`{rel}`]-() ON (e.entity)",
 )
-CREATE_ASPECT_KEY_TABLE = (
-    "CREATE NODE TABLE IF NOT EXISTS AspectKey(urn STRING PRIMARY KEY, rel STRING, label STRING, entity STRING)"
-)
-CREATE_LABEL_TABLE = "CREATE NODE TABLE IF NOT EXISTS `{label}`(urn STRING PRIMARY KEY, created INT64)"
-ASPECT_EDGE_PROPERTIES = (
-    "urn STRING, schema STRING, entity STRING, target STRING, content STRING, asserter STRING, "
-    "valid_from INT64, valid_to INT64, retracted_by STRING"
-)
-CREATE_REL_TABLE = "CREATE REL TABLE IF NOT EXISTS `{rel}`(FROM `{src}` TO `{dst}`, " + ASPECT_EDGE_PROPERTIES + ")"
-ADD_REL_CONNECTION = "ALTER TABLE `{rel}` ADD IF NOT EXISTS FROM `{src}` TO `{dst}`"
-SHOW_TABLES = "CALL show_tables() RETURN name, type"
-SHOW_CONNECTIONS = "CALL show_connection('{rel}') RETURN *"
+AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
 PING = "RETURN 1 AS ok"
 
 # -- schemas --------------------------------------------------------------------------------------
@@ -98,15 +90,16 @@ EDGE_VALUES = (
 )
 INSERT_ASPECT_OUT = (
     "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
-    "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b), "
-    "(k:AspectKey {urn: $urn, rel: $rel, label: $label, entity: $entity}) RETURN e.urn AS urn"
+    "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b) "
+    "RETURN e.urn AS urn"
 )
 INSERT_ASPECT_IN = (
     "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
-    "CREATE (b)-[e:`{rel}` {" + EDGE_VALUES + "}]->(a), "
-    "(k:AspectKey {urn: $urn, rel: $rel, label: $label, entity: $entity}) RETURN e.urn AS urn"
+    "CREATE (b)-[e:`{rel}` {" + EDGE_VALUES + "}]->(a) "
+    "RETURN e.urn AS urn"
 )
-LOCATE_ASPECT = "MATCH (k:AspectKey {urn: $urn}) RETURN k.rel AS rel, k.label AS label, k.entity AS entity"
+# Relationship indexes are per type, so an aspect is looked for in each type in turn.
+LOCATE_ASPECT_IN_REL = "MATCH ()-[e:`{rel}`]->() WHERE e.urn = $urn RETURN e.entity AS entity LIMIT 1"
 ASPECT_COLUMNS = (
     "e.urn AS urn, e.entity AS entity, e.schema AS schema, e.target AS target, e.content AS content, "
     "e.asserter AS asserter, e.valid_from AS valid_from, e.valid_to AS valid_to, e.retracted_by AS retracted_by"
@@ -142,7 +135,7 @@ QUERY_ASPECTS = (
     + " ORDER BY valid_from, urn LIMIT $limit"
 )
 
-# -- access: the `$r_*` parameters come from `aspects.access.Reader.params` ------------------------
+# -- access: the `$r_*` parameters come from `aspects.reader.Reader.params` ------------------------
 
 # `a` may be read: by its creator; by an admin of its organisation (a compute token: if it existed at `$r_at`);
 # by anyone while the open policy governs it; by the users and organisations it is granted to. For a compute
@@ -197,40 +190,30 @@ BATCH_EDGE_VALUES = (
 )
 INSERT_ASPECTS_OUT = (
     "UNWIND $rows AS r MATCH (a:`{src}` {urn: r.entity}) WITH a, r MATCH (b:`{dst}` {urn: r.target}) "
-    "CREATE (a)-[e:`{rel}` {"
-    + BATCH_EDGE_VALUES
-    + "}]->(b), (k:AspectKey {urn: r.urn, rel: $rel, label: $label, entity: r.entity})"
+    "CREATE (a)-[e:`{rel}` {" + BATCH_EDGE_VALUES + "}]->(b)"
 )
 INSERT_ASPECTS_IN = (
     "UNWIND $rows AS r MATCH (a:`{src}` {urn: r.entity}) WITH a, r MATCH (b:`{dst}` {urn: r.target}) "
-    "CREATE (b)-[e:`{rel}` {"
-    + BATCH_EDGE_VALUES
-    + "}]->(a), (k:AspectKey {urn: r.urn, rel: $rel, label: $label, entity: r.entity})"
+    "CREATE (b)-[e:`{rel}` {" + BATCH_EDGE_VALUES + "}]->(a)"
 )
 
 # -- lineage: one query per hop and frontier label ------------------------------------------------
 
-# The edges hang off an OPTIONAL MATCH on purpose. Written as one pattern, `(a {urn: u})-[e]->(b)` after
-# an UNWIND, LadybugDB 0.22 plans a hash join whose build side scans every edge of the types (~50 ms a hop
-# at 100k artifacts, growing with the graph); splitting it with `WITH a, u MATCH` is planned the same way.
-# The OPTIONAL MATCH is planned from the looked-up frontier nodes (a semi-mask on `a`), so a hop costs what
-# its frontier's adjacency lists cost. A frontier node without a matching edge yields one row with a null
-# neighbour, which the walk skips.
 LINEAGE_EDGE_WINDOW = "e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
 LINEAGE_OUT = (
-    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u}) OPTIONAL MATCH (a)-[e:{rels}]->(b) WHERE "
+    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u})-[e:{rels}]->(b) WHERE "
     + LINEAGE_EDGE_WINDOW
-    + " RETURN a.urn AS src, b.urn AS dst, label(b) AS label, label(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
+    + " RETURN a.urn AS src, b.urn AS dst, labels(b)[0] AS label, type(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
 )
 LINEAGE_IN = (
-    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u}) OPTIONAL MATCH (a)<-[e:{rels}]-(b) WHERE "
+    "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u})<-[e:{rels}]-(b) WHERE "
     + LINEAGE_EDGE_WINDOW
-    + " RETURN b.urn AS src, a.urn AS dst, label(b) AS label, label(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
+    + " RETURN b.urn AS src, a.urn AS dst, labels(b)[0] AS label, type(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
 )
 LINEAGE_ROOT = (
-    "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, label(n) AS label, n.name AS name, n.status AS status"
+    "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, labels(n)[0] AS label, n.name AS name, n.status AS status"
 )
-LINEAGE_ROOT_PLAIN = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, label(n) AS label"
+LINEAGE_ROOT_PLAIN = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, labels(n)[0] AS label"
 
 # -- tests and benchmarks -------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from neo4j import Driver, GraphDatabase, Query
 
-from aspects import neo4j_queries as q
-from aspects.cypher import fill
+from aspects.backends import neo4j_queries as q
+from aspects.backends.cypher import fill
 
 
 class _TxRunner:
@@ -43,7 +43,7 @@ class Neo4jBackend:
 
     def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self._driver.session(database=self._database) as session:
-            return [record.data() for record in session.run(Query(query, timeout=self._timeout), params or {})]  # type: ignore[arg-type]
+            return [record.data() for record in session.run(Query(query, timeout=self._timeout), params or {})]
 
     @contextmanager
     def transaction(self) -> Iterator[_TxRunner]:

@@ -13,7 +13,10 @@ class Runner(Protocol):
 
 class Backend(Runner, Protocol):
     name: str
-    q: ModuleType  # the backend's query constants, same names in every backend
+
+    @property
+    def q(self) -> ModuleType:
+        """The backend's query constants, same names in every backend."""
 
     def setup(self, labels: list[str], connections: list[tuple[str, str, str]]) -> None:
         """Create the tables, constraints and indexes the store needs (idempotent)."""

@@ -16,8 +16,8 @@ from typing import Any
 
 import ladybug
 
-from aspects import ladybug_queries as q
-from aspects.cypher import fill
+from aspects.backends import ladybug_queries as q
+from aspects.backends.cypher import fill
 
 
 class LadybugBackend:

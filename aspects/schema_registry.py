@@ -111,7 +111,8 @@ def parse_link(body: dict[str, Any]) -> LinkSpec | None:
             "x-fabric-link needs property, rel, label, direction and optionally lineage", "$.x-fabric-link"
         )
     prop = raw["property"]
-    properties = body.get("properties") if isinstance(body.get("properties"), dict) else {}
+    declared = body.get("properties")
+    properties: dict[str, Any] = declared if isinstance(declared, dict) else {}
     if not isinstance(prop, str) or prop not in properties or prop not in (body.get("required") or []):
         raise ValidationFailed(
             "x-fabric-link.property must name a required property of the schema", "$.x-fabric-link.property"
