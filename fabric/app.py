@@ -6,6 +6,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from importlib.metadata import version
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -13,13 +15,16 @@ from starlette.middleware import Middleware
 
 from aspects import AspectStore, open_store
 from fabric import maintenance
-from fabric.api import artifacts, aspects, blobs, health, schema_registry, sharing
+from fabric.api import artifacts, aspects, blobs, docs, health, schema_registry, sharing
+from fabric.api.options import OptionsMiddleware
 from fabric.auth.middleware import AuthMiddleware
 from fabric.auth.tokens import load_or_create_secret
 from fabric.blobs import BlobStore
 from fabric.errors import exception_handlers
 from fabric.ingest import UploadIngest
 from fabric.metrics import MetricsMiddleware
+from fabric.openapi import build_document
+from fabric.openapi import tus as tus_description
 from fabric.settings import Settings
 from fabric.state import AppState
 from tus_server import FileUploadStore, TusConfig, TusServer
@@ -74,6 +79,23 @@ def token_secret(settings: Settings) -> bytes:
     return settings.token_key.encode() if settings.token_key else load_or_create_secret(settings.data_dir)
 
 
+def api_description() -> dict[str, Any]:
+    """The OpenAPI document of every route below; a new route module adds its `paths` here beside its `routes`."""
+    return build_document(
+        [
+            health.paths,
+            docs.paths,
+            tus_description.paths,
+            blobs.paths,
+            artifacts.paths,
+            sharing.paths,
+            aspects.paths,
+            schema_registry.paths,
+        ],
+        version=version("datafabric"),
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -90,22 +112,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await anyio.to_thread.run_sync(store.close)
 
+    routes = [
+        *health.routes,
+        *docs.routes,
+        *state.tus.routes,
+        *blobs.routes,
+        *artifacts.routes,
+        *sharing.routes,
+        *aspects.routes,
+        *schema_registry.routes,
+    ]
     app = Starlette(
-        routes=[
-            *health.routes,
-            *state.tus.routes,
-            *blobs.routes,
-            *artifacts.routes,
-            *sharing.routes,
-            *aspects.routes,
-            *schema_registry.routes,
-        ],
+        routes=routes,
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         middleware=[
             Middleware(MetricsMiddleware),
+            Middleware(OptionsMiddleware, routes=routes),
             Middleware(AuthMiddleware, secret=token_secret(settings), no_auth=settings.auth_disabled),
         ],
         lifespan=lifespan,
     )
+    app.state.openapi = api_description()
     app.state.fabric = state
     return app

@@ -9,7 +9,12 @@ import pytest
 
 from tests.server_process import FabricServer
 
-pytest_plugins: list[str] = ["tests.fixtures_neo4j", "tests.fixtures_client", "tests.fixtures_aspects"]
+pytest_plugins: list[str] = [
+    "tests.fixtures_neo4j",
+    "tests.fixtures_client",
+    "tests.fixtures_aspects",
+    "tests.fixtures_backends",
+]
 
 
 @pytest.fixture

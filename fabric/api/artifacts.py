@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, ok_json, operation, path_param, query_param, ref
 from fabric.permissions import artifact_view, readable_artifact, reader_of, redactor
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, page, query_int, query_time
@@ -82,3 +83,69 @@ routes = [
     Route("/v1/collections/{urn}", collection_members, methods=["GET"]),
     Route("/v1/lineage/{urn}", lineage, methods=["GET"]),
 ]
+
+TIME_QUERY = {"type": "string", "format": "date-time"}
+paths = {
+    "/v1/artifacts": {
+        "get": operation(
+            "listArtifacts",
+            "List the artifacts the caller may read, newest first, in pages",
+            access="user",
+            tag="artifacts",
+            parameters=[
+                query_param("name", "Exact name"),
+                query_param("mime_type", "Exact media type"),
+                query_param("mime", "Alias of mime_type"),
+                query_param("collection", "A collection URN"),
+                query_param("schema", "Only artifacts with a current aspect of this schema"),
+                query_param("status", "pending, ready or abandoned"),
+                query_param("created_before", "ISO 8601 time", TIME_QUERY),
+                query_param("created_after", "ISO 8601 time", TIME_QUERY),
+                LIMIT,
+                CURSOR,
+            ],
+            ok={200: ok_json(ref("ArtifactPage"))},
+            errors=(400,),
+        )
+    },
+    "/v1/artifacts/{urn}": {
+        "get": operation(
+            "getArtifact",
+            "One artifact and its current aspects",
+            access="read",
+            tag="artifacts",
+            parameters=[URN_PARAM],
+            ok={200: ok_json(ref("Artifact"))},
+            errors=(400, 404),
+        )
+    },
+    "/v1/collections/{urn}": {
+        "get": operation(
+            "listCollection",
+            "The members of a collection the caller may read",
+            access="user",
+            tag="artifacts",
+            parameters=[path_param("urn", "A collection URN, `urn:fabric:collection:<name>`"), LIMIT, CURSOR],
+            ok={200: ok_json(ref("ArtifactPage"))},
+            errors=(400,),
+        )
+    },
+    "/v1/lineage/{urn}": {
+        "get": operation(
+            "getLineage",
+            "Upstream and downstream provenance of an entity; nodes the caller may not read come back redacted",
+            access="user",
+            tag="artifacts",
+            parameters=[
+                path_param("urn", "An artifact or order URN"),
+                query_param(
+                    "direction", "upstream (default), downstream or both", {"enum": ["upstream", "downstream", "both"]}
+                ),
+                query_param("depth", "1 to 50 (default 10)", {"type": "integer", "minimum": 1, "maximum": 50}),
+                query_param("at", "See the graph as of this ISO 8601 time", TIME_QUERY),
+            ],
+            ok={200: ok_json(ref("Lineage"))},
+            errors=(400, 404),
+        )
+    },
+}

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fabric.openapi.spec import CURSOR, LIMIT, json_body, ok_json, operation, path_param, query_param, ref
 from fabric.permissions import check_assert, check_change, current_user, reader_of
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int, query_time, required
@@ -77,3 +78,64 @@ routes = [
     Route("/v1/aspects/{urn}", update_aspect, methods=["PUT"]),
     Route("/v1/aspects/{urn}", retract_aspect, methods=["DELETE"]),
 ]
+
+ASPECT_URN = path_param("urn", "An aspect URN, `urn:fabric:aspect:<uuid>`")
+paths = {
+    "/v1/aspects": {
+        "post": operation(
+            "assertAspect",
+            "Assert an aspect on an entity; the content is validated by the schema",
+            access="user-token",
+            tag="aspects",
+            body=json_body(ref("AspectAssertion")),
+            ok={201: ok_json(ref("Aspect"), "Asserted", {"Location": {"schema": {"type": "string"}}})},
+            errors=(400, 403, 404, 409, 413, 422),
+        ),
+        "get": operation(
+            "queryAspects",
+            "Aspects by entity and schema, as of a time",
+            access="user",
+            tag="aspects",
+            parameters=[
+                query_param("entity", "An entity URN"),
+                query_param("schema", "A schema id"),
+                query_param("at", "ISO 8601 time", {"type": "string", "format": "date-time"}),
+                query_param("include_retracted", "true or false", {"type": "boolean"}),
+                LIMIT,
+                CURSOR,
+            ],
+            ok={200: ok_json(ref("AspectPage"))},
+            errors=(400, 404),
+        ),
+    },
+    "/v1/aspects/{urn}": {
+        "get": operation(
+            "getAspect",
+            "One aspect",
+            access="user",
+            tag="aspects",
+            parameters=[ASPECT_URN],
+            ok={200: ok_json(ref("Aspect"))},
+            errors=(400, 404),
+        ),
+        "put": operation(
+            "updateAspect",
+            "Replace an aspect's content (a retraction and a new assertion)",
+            access="user-token",
+            tag="aspects",
+            parameters=[ASPECT_URN],
+            body=json_body(ref("AspectUpdate")),
+            ok={200: ok_json(ref("Aspect"))},
+            errors=(400, 403, 404, 409, 413, 422),
+        ),
+        "delete": operation(
+            "retractAspect",
+            "Retract an aspect (its history stays)",
+            access="user-token",
+            tag="aspects",
+            parameters=[ASPECT_URN],
+            ok={200: ok_json(ref("Aspect"))},
+            errors=(400, 403, 404, 409),
+        ),
+    },
+}

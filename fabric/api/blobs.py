@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from fabric.openapi.spec import URN_PARAM, header, header_param, ok_empty, operation
 from fabric.permissions import readable_artifact
 from fabric.problems import problem
 from fabric.state import app_state
@@ -41,3 +42,38 @@ async def get_blob(request: Request) -> Response:
 
 
 routes = [Route("/v1/artifacts/{urn}/blob", get_blob, methods=["GET", "HEAD"])]
+
+BYTES = {"description": "The bytes", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+BLOB_HEADERS = {
+    "ETag": header("The sha256 of the bytes, quoted"),
+    "Content-Length": header("Size", {"type": "integer"}),
+}
+BLOB_PARAMS = [
+    URN_PARAM,
+    header_param("Range", "One byte range, `bytes=<first>-<last>`"),
+    header_param("If-None-Match", "An ETag seen before: 304 if the bytes are the same"),
+]
+
+
+def _blob_operation(operation_id: str, summary: str) -> dict[str, object]:
+    return operation(
+        operation_id,
+        summary,
+        access="read",
+        tag="artifacts",
+        parameters=BLOB_PARAMS,
+        ok={
+            200: {**BYTES, "headers": BLOB_HEADERS},
+            206: {**BYTES, "description": "The range asked for"},
+            304: ok_empty("Not modified"),
+        },
+        errors=(400, 404, 409, 416),
+    )
+
+
+paths = {
+    "/v1/artifacts/{urn}/blob": {
+        "get": _blob_operation("getBlob", "The artifact's bytes, streamed; Range and ETag supported"),
+        "head": _blob_operation("headBlob", "The headers GET would answer, without the bytes"),
+    }
+}

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fabric.openapi.spec import ok_json, operation, ref
 from fabric.state import app_state
 
 
@@ -49,3 +50,33 @@ routes = [
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
 ]
+
+paths = {
+    "/healthz": {
+        "get": operation("healthz", "Liveness", access="public", tag="operations", ok={200: ok_json(ref("Health"))})
+    },
+    "/readyz": {
+        "get": operation(
+            "readyz",
+            "Readiness: the graph answers and the disk takes writes",
+            access="public",
+            tag="operations",
+            ok={200: ok_json(ref("Health"))},
+            errors=(503,),
+        )
+    },
+    "/metrics": {
+        "get": operation(
+            "metrics",
+            "Prometheus metrics",
+            access="public",
+            tag="operations",
+            ok={
+                200: {
+                    "description": "Prometheus text format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        )
+    },
+}

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fabric.openapi.spec import json_body, ok_json, operation, path_param, ref
 from fabric.permissions import current_user, require_user_token
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object
@@ -35,3 +36,38 @@ routes = [
     Route("/v1/schemas", register_schema, methods=["POST"]),
     Route("/v1/schemas/{schema_id}", get_schema, methods=["GET"]),
 ]
+
+paths = {
+    "/v1/schemas": {
+        "get": operation(
+            "listSchemas",
+            "Every aspect schema, built-in and registered",
+            access="user",
+            tag="schemas",
+            ok={200: ok_json(ref("SchemaList"))},
+        ),
+        "post": operation(
+            "registerSchema",
+            "Register an aspect schema (JSON Schema Draft 2020-12, every reference resolvable in the registry)",
+            access="user-token",
+            tag="schemas",
+            body=json_body(ref("JsonSchema")),
+            ok={
+                200: ok_json(ref("JsonSchema"), "The very same schema was registered already"),
+                201: ok_json(ref("JsonSchema"), "Registered"),
+            },
+            errors=(400, 403, 409, 413, 422),
+        ),
+    },
+    "/v1/schemas/{schema_id}": {
+        "get": operation(
+            "getSchema",
+            "One schema",
+            access="user",
+            tag="schemas",
+            parameters=[path_param("schema_id", "`urn:fabric:schema:<name>.<version>` or `<name>.<version>`")],
+            ok={200: ok_json(ref("JsonSchema"))},
+            errors=(400, 404),
+        )
+    },
+}

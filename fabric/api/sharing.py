@@ -19,6 +19,7 @@ from starlette.routing import Route
 from aspects import ArtifactRecord, Aspect, NotFound, parse_urn
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import Principal, mint_token
+from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, json_body, ok_json, operation, path_param, query_param, ref
 from fabric.permissions import current_user, manageable_artifact, reader_of, require_user_token, server_secret
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int
@@ -176,3 +177,61 @@ routes = [
     Route("/v1/shared/artifacts", shared_artifacts, methods=["GET"]),
     Route("/v1/orders/{urn}/token", order_token, methods=["POST"]),
 ]
+
+paths = {
+    "/v1/artifacts/{urn}/access": {
+        "post": operation(
+            "createGrant",
+            "Share an artifact with a user (by email) or an organisation (by id)",
+            access="manage",
+            tag="access",
+            parameters=[URN_PARAM],
+            body=json_body(ref("GrantRequest")),
+            ok={200: ok_json(ref("Grant"), "Granted already"), 201: ok_json(ref("Grant"), "Granted")},
+            errors=(400, 403, 404, 413),
+        ),
+        "get": operation(
+            "listGrants",
+            "The grants of an artifact",
+            access="manage",
+            tag="access",
+            parameters=[URN_PARAM, query_param("include_revoked", "true or false", {"type": "boolean"})],
+            ok={200: ok_json(ref("GrantList"))},
+            errors=(400, 403, 404),
+        ),
+    },
+    "/v1/artifacts/{urn}/access/{grant}": {
+        "delete": operation(
+            "revokeGrant",
+            "Revoke a grant (idempotent)",
+            access="manage",
+            tag="access",
+            parameters=[URN_PARAM, path_param("grant", "The grant id, an aspect URN")],
+            ok={200: ok_json(ref("Grant"))},
+            errors=(400, 403, 404),
+        )
+    },
+    "/v1/shared/artifacts": {
+        "get": operation(
+            "sharedArtifacts",
+            "Artifacts others shared with the caller",
+            access="user",
+            tag="access",
+            parameters=[LIMIT, CURSOR],
+            ok={200: ok_json(ref("SharedPage"))},
+            errors=(400,),
+        )
+    },
+    "/v1/orders/{urn}/token": {
+        "post": operation(
+            "orderToken",
+            "A compute token for an order: it uploads, and reads what the caller can read now",
+            access="user-token",
+            tag="access",
+            parameters=[path_param("urn", "An order URN, `urn:fabric:order:<uuid>`")],
+            body={**json_body(ref("OrderTokenRequest")), "required": False},
+            ok={201: ok_json(ref("OrderToken"))},
+            errors=(400, 403, 404, 413),
+        )
+    },
+}

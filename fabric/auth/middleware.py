@@ -13,7 +13,7 @@ from fabric.auth.tokens import InvalidToken, Principal, verify_token
 from fabric.problems import problem
 
 LOCAL_PRINCIPAL = Principal(email="local@localhost", org="local", admin=True, name="local")
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
 
 
 class AuthMiddleware:
