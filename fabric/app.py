@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 
 from aspects import AspectStore, open_store
 from fabric import maintenance
+from fabric.access_log import AccessLogMiddleware
 from fabric.api import artifacts, aspects, blobs, docs, health, schema_registry, sharing
 from fabric.api.options import OptionsMiddleware
 from fabric.auth.middleware import AuthMiddleware
@@ -26,6 +27,7 @@ from fabric.metrics import MetricsMiddleware
 from fabric.openapi import build_document
 from fabric.openapi import tus as tus_description
 from fabric.settings import Settings
+from fabric.slashes import TrailingSlashMiddleware
 from fabric.state import AppState
 from tus_server import FileUploadStore, TusConfig, TusServer
 
@@ -126,6 +128,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         middleware=[
+            *([Middleware(AccessLogMiddleware)] if settings.access_log else []),
+            Middleware(TrailingSlashMiddleware),
             Middleware(MetricsMiddleware),
             Middleware(OptionsMiddleware, routes=routes),
             Middleware(AuthMiddleware, secret=token_secret(settings), no_auth=settings.auth_disabled),
