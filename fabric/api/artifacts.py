@@ -16,12 +16,19 @@ from fabric.web import ORJSONResponse, page, query_int, query_time
 LIST_FILTERS = ("name", "mime_type", "collection", "schema", "status")
 
 
+def collection_urn(request: Request, value: str) -> str:
+    """A collection named by URN or by plain name (`climate` is `urn:<namespace>:collection:climate`)."""
+    return value if value.startswith("urn:") else f"urn:{app_state(request).settings.namespace}:collection:{value}"
+
+
 async def list_artifacts(request: Request) -> Response:
     store = app_state(request).store
     reader = reader_of(request)
     filters = {key: request.query_params[key] for key in LIST_FILTERS if key in request.query_params}
     if "mime" in request.query_params:
         filters.setdefault("mime_type", request.query_params["mime"])
+    if "collection" in filters:
+        filters["collection"] = collection_urn(request, filters["collection"])
     result = await anyio.to_thread.run_sync(
         lambda: store.list_artifacts(
             **filters,
@@ -42,7 +49,7 @@ async def get_artifact(request: Request) -> Response:
 
 async def collection_members(request: Request) -> Response:
     store = app_state(request).store
-    urn = request.path_params["urn"]
+    urn = collection_urn(request, request.path_params["urn"])
     reader = reader_of(request)
     result = await anyio.to_thread.run_sync(
         lambda: store.collection_members(
