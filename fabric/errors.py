@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,7 +19,17 @@ log = logging.getLogger("fabric")
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return problem(exc.status_code, exc.detail if isinstance(exc.detail, str) else "Error", headers=exc.headers)
+    title = _title(exc.status_code)
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    return problem(exc.status_code, title, detail, headers=exc.headers)
+
+
+def _title(status: int) -> str:
+    """The status's own phrase ("Forbidden"), like every other problem's title; the reason goes in `detail`."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
