@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
@@ -83,6 +82,19 @@ def main() -> None:
 @server_option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
+@server_option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="Log lines for people, or one JSON object a line.",
+)
+@server_option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="One line per request: method, path, status, bytes, duration, user (never a token).",
+)
 def serve(
     host: str,
     port: int,
@@ -101,6 +113,8 @@ def serve(
     no_auth: bool | None,
     token_key: str | None,
     log_level: str,
+    log_format: str,
+    access_log: bool,
 ) -> None:
     """Run the server (embedded graph and storage under --data-dir unless --graph-url is given).
 
@@ -108,9 +122,16 @@ def serve(
     """
     import uvicorn
 
+    from fabric import logs
     from fabric.app import create_app
+    from fabric.datadir_lock import DataDirInUse, DataDirLock
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_level, log_format)
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire(f"http://{host}:{port}")
+    except DataDirInUse as exc:
+        raise click.ClickException(str(exc)) from None
     settings = Settings(
         data_dir=data_dir,
         host=host,
@@ -128,6 +149,7 @@ def serve(
         md5=md5,
         no_auth=no_auth,
         token_key=token_key,
+        access_log=access_log,
     )
     app = create_app(settings)
     auth = "no authentication: every caller is the local user" if settings.auth_disabled else "bearer tokens required"
@@ -135,7 +157,17 @@ def serve(
         f"datafabric serving on http://{host}:{port} (data in {data_dir.resolve()}, graph: {graph_url or 'embedded LadybugDB'}, {auth})",
         err=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, http="httptools", loop="uvloop", access_log=False)
+    with lock:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=None,  # our handler and format (logs.configure), not uvicorn's
+            http="httptools",
+            loop="uvloop",
+            access_log=False,  # fabric.access_log writes the access log, with the user and without secrets
+        )
 
 
 @main.group()
@@ -153,19 +185,55 @@ def token() -> None:
     "--data-dir",
     default="./fabric-data",
     show_default=True,
+    envvar="FABRIC_DATA_DIR",
+    show_envvar=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="The server's data dir (holds the signing key).",
+    help="The server's data dir (holds the signing key, token-secret).",
 )
-@click.option("--token-key", default=None, help="The server's --token-key, if it was started with one.")
+@click.option(
+    "--token-key",
+    default=None,
+    envvar="FABRIC_TOKEN_KEY",
+    show_envvar=True,
+    help="The server's --token-key, if it was started with one.",
+)
+@click.option(
+    "--new-key", is_flag=True, help="Create the signing key in --data-dir if it holds none (before the first start)."
+)
 def token_create(
-    email: str, org: str, admin: bool, name: str | None, ttl: int, data_dir: Path, token_key: str | None
+    email: str,
+    org: str,
+    admin: bool,
+    name: str | None,
+    ttl: int,
+    data_dir: Path,
+    token_key: str | None,
+    new_key: bool,
 ) -> None:
-    """Print a token for USER in ORG, signed with the server's key (for bootstrapping)."""
-    from fabric.auth.tokens import Principal, load_or_create_secret, mint_token
+    """Print a token for USER in ORG, signed with the server's key (for bootstrapping).
+
+    The key is the server's --token-key (FABRIC_TOKEN_KEY) if given, else the file token-secret in the server's
+    --data-dir. A data dir without that file is refused unless --new-key: a server already running elsewhere
+    would reject tokens signed with a key made up here.
+    """
+    from fabric.auth.tokens import SECRET_FILE, Principal, load_or_create_secret, mint_token
 
     if "@" not in email:
         raise click.BadParameter("expected an email address", param_hint="--user")
-    secret = token_key.encode() if token_key else load_or_create_secret(data_dir)
+    if token_key:
+        secret = token_key.encode()
+        click.echo("signed with the key given by --token-key (FABRIC_TOKEN_KEY)", err=True)
+    else:
+        key_file = (data_dir / SECRET_FILE).resolve()
+        if not key_file.is_file():
+            if not new_key:
+                raise click.ClickException(
+                    f"no signing key at {key_file}: pass the running server's --data-dir (or its --token-key), "
+                    "or --new-key to create one there (a server started on that data dir afterwards will accept it)"
+                )
+            click.echo(f"created a new signing key at {key_file}", err=True)
+        secret = load_or_create_secret(data_dir)
+        click.echo(f"signed with the key in {key_file}", err=True)
     click.echo(mint_token(secret, Principal(email=email, org=org, admin=admin, name=name), ttl=ttl))
 
 
