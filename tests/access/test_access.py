@@ -491,7 +491,8 @@ def test_token_create_mints_what_the_server_accepts(tmp_path: Path) -> None:
             ],
         )
         assert minted.exit_code == 0, minted.output
-        good = {"Authorization": f"Bearer {minted.output.strip()}"}
+        assert f"signed with the key in {(data / 'token-secret').resolve()}" in minted.stderr
+        good = {"Authorization": f"Bearer {minted.stdout.strip()}"}
         assert httpx.get(f"{server.url}/v1/artifacts", headers=good).status_code == 200
         assert httpx.get(f"{server.url}/v1/artifacts").status_code == 401
 
