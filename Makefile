@@ -23,6 +23,7 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 
 test-deps: install $(JS)/node_modules/.installed
 	scripts/neo4j-prepare
+	scripts/services-prepare
 
 lint: install
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures_client",
     "tests.fixtures_aspects",
     "tests.fixtures_backends",
+    "tests.fixtures_services",
 ]
 
 
