@@ -52,6 +52,14 @@ class UploadLocks:
         self._holders: dict[str, _Holder] = {}
         self.takeover_timeout = takeover_timeout
 
+    def interrupt(self, upload_id: str) -> bool:
+        """Stop the receive loop of the request holding the upload, if it is receiving; True if there was one."""
+        holder = self._holders.get(upload_id)
+        if holder is None or holder.receive_scope is None or not holder.receiving:
+            return False
+        holder.receive_scope.cancel()
+        return True
+
     def is_busy(self, upload_id: str) -> bool:
         holder = self._holders.get(upload_id)
         return holder is not None and holder.lock.locked()
