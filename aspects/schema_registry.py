@@ -28,7 +28,7 @@ LABEL_RE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
 REL_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,62}$")
 SCHEMA_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}\.[1-9][0-9]{0,5}$")
 CONTENT_REL = "HAS_ASPECT"
-ENTITY_LABELS = ("Artifact", "Order", "Collection", "Policy")
+ENTITY_LABELS = ("Artifact", "Order", "Collection", "Policy", "Repository")
 RESERVED_LABELS = frozenset({"Schema", "AspectKey"})
 LINK_KEYS = frozenset({"property", "rel", "label", "direction", "lineage"})
 BUILTIN_IDS = (
@@ -38,6 +38,14 @@ BUILTIN_IDS = (
     "collection-member.1",
     "policy.1",
     "grant.1",
+    "artifact-type.1",
+    "artifact-label.1",
+    "artifact-state.1",
+    "artifact-file.1",
+    "repository.1",
+    "version.1",
+    "alias.1",
+    "stage.1",
 )
 # Link targets of these labels are named by URNs of other kinds (a grant names a user or an organisation).
 LABEL_KINDS = {"Principal": ("user", "org")}

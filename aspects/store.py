@@ -29,7 +29,11 @@ from aspects.urns import NAMESPACE_RE, parse_urn
 
 FAR_FUTURE = 1 << 62  # "now" in time-window queries: later than any stored time
 ARTIFACT_SCHEMA = "artifact.1"
-STATUSES = ("pending", "ready", "abandoned")
+STATUSES = ("pending", "draft", "ready", "abandoned", "deleted")
+TYPE_SCHEMA = "artifact-type.1"
+LABEL_SCHEMA = "artifact-label.1"
+FILE_SCHEMA = "artifact-file.1"
+MAX_LABEL_FILTERS = 8
 MAX_LIMIT = 10_000
 MAX_DEPTH = 50
 SHA256_HEX = frozenset("0123456789abcdef")
@@ -334,6 +338,8 @@ class AspectStore:
         cursor: str | None = None,
         reader: Reader | None = None,
         shared: bool = False,
+        type: str | None = None,
+        labels: dict[str, str] | None = None,
     ) -> Page[ArtifactRecord]:
         """Artifacts newest first (by `created`, then URN, both descending), keyset-paged.
 
@@ -371,6 +377,23 @@ class AspectStore:
             entry = self.registry.get(schema)
             clauses.append(fill(q.FILTER_SCHEMA_OUT if entry.direction == "out" else q.FILTER_SCHEMA_IN, rel=entry.rel))
             params["schema"] = self.registry.full_id(entry.name)
+        if status is None:
+            clauses.append(q.FILTER_NOT_DELETED)  # deleted artifacts are tombstones: listed only when asked for
+        content_filters: list[tuple[str, Any, bool]] = []
+        if type is not None:
+            if not isinstance(type, str):
+                raise ValueError("type must be a string")
+            content_filters.append((TYPE_SCHEMA, {"type": type}, type == "file"))  # no type aspect means file
+        if labels:
+            if len(labels) > MAX_LABEL_FILTERS:
+                raise ValueError(f"at most {MAX_LABEL_FILTERS} label filters")
+            content_filters += [(LABEL_SCHEMA, {"key": k, "value": v}, False) for k, v in labels.items()]
+        for index, (schema_name, content, default) in enumerate(content_filters):
+            key = f"f{index}"
+            template = q.FILTER_NO_OTHER_CONTENT if default else q.FILTER_CONTENT
+            clauses.append(template.replace("{key}", key))
+            params[key] = canonical(content)
+            params[f"{key}_schema"] = self.registry.full_id(schema_name)
         if cursor is not None:
             params["cursor_created"], params["cursor_urn"] = decode_cursor("artifacts", cursor, (int, str))
             clauses.append(q.FILTER_AFTER_CURSOR)
@@ -412,12 +435,23 @@ class AspectStore:
             return bool(self.backend.run(self._q.ABANDON_ARTIFACT, {"urn": urn}))
 
     def is_blob_referenced(self, sha256: str) -> bool:
+        """Whether an artifact that is not deleted names these bytes, as its own or as one of its files."""
         if not isinstance(sha256, str) or len(sha256) != 64 or not set(sha256) <= SHA256_HEX:
             raise ValueError("sha256 must be 64 lowercase hex digits")
-        return bool(self.backend.run(self._q.BLOB_REFERENCED, {"sha256": sha256}))
+        if self.backend.run(self._q.BLOB_REFERENCED, {"sha256": sha256}):
+            return True
+        params = {"needle": f'"sha256":"{sha256}"', "file_schema": self.registry.full_id(FILE_SCHEMA)}
+        return bool(self.backend.run(self._q.HOLDS_FILE_BLOB, params))
 
     def referenced_blob_hashes(self) -> set[str]:
-        return {row["sha256"] for row in self.backend.run(self._q.REFERENCED_BLOBS)}
+        """The bytes artifacts that are not deleted name (their own, and their files')."""
+        hashes = {row["sha256"] for row in self.backend.run(self._q.REFERENCED_BLOBS)}
+        rows = self.backend.run(self._q.FILE_BLOB_CONTENTS, {"file_schema": self.registry.full_id(FILE_SCHEMA)})
+        for row in rows:
+            sha256 = orjson.loads(row["content"]).get("sha256")
+            if sha256:
+                hashes.add(sha256)
+        return hashes
 
     # -- aspects ----------------------------------------------------------------------------------
 

@@ -56,8 +56,10 @@ PENDING_ARTIFACTS = (
 ABANDON_ARTIFACT = (
     "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'pending' SET a.status = 'abandoned' RETURN a.urn AS urn"
 )
-BLOB_REFERENCED = "MATCH (a:Artifact) WHERE a.sha256 = $sha256 RETURN a.urn AS urn LIMIT 1"
-REFERENCED_BLOBS = "MATCH (a:Artifact) WHERE a.sha256 IS NOT NULL RETURN DISTINCT a.sha256 AS sha256"
+BLOB_REFERENCED = "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' RETURN a.urn AS urn LIMIT 1"
+REFERENCED_BLOBS = (
+    "MATCH (a:Artifact) WHERE a.sha256 IS NOT NULL AND a.status <> 'deleted' RETURN DISTINCT a.sha256 AS sha256"
+)
 NODE_EXISTS = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn"
 MERGE_NODE = "MERGE (n:`{label}` {urn: $urn}) ON CREATE SET n.created = $now"
 
@@ -214,6 +216,90 @@ LINEAGE_ROOT = (
     "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, labels(n)[0] AS label, n.name AS name, n.status AS status"
 )
 LINEAGE_ROOT_PLAIN = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, labels(n)[0] AS label"
+
+VERSION_NUMBER = """toInteger(split(split(last(split(e.content, '"number":')), ',')[0], '}')[0])"""
+
+# -- lifecycle (`aspects.lifecycle`): states, files, repositories, versions, aliases, stages ---------
+
+SET_ARTIFACT_STATUS = "MATCH (a:Artifact {urn: $urn}) WHERE a.status IN $from SET a.status = $to RETURN a.urn AS urn"
+SEAL_ARTIFACT = (
+    "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'draft' SET a.status = 'ready', a.size = $size RETURN a.urn AS urn"
+)
+LIFECYCLE_WINDOW = "e.schema = $schema AND e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
+# A version's number sits in its canonical JSON content: the last `"number":` (keys are sorted, and quotes inside
+# string values are escaped, so only the user `content` object, which sorts before it, can hold another).
+REPOSITORY_VERSIONS = (
+    "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact) WHERE "
+    + LIFECYCLE_WINDOW
+    + " AND (NOT $live OR a.status <> 'deleted') AND ($artifact = '' OR a.urn = $artifact) "
+    "WITH r, e, a, " + VERSION_NUMBER + " AS number WHERE number < $before AND ($number = 0 OR number = $number) "
+    "AND ($stage = '' OR EXISTS { MATCH (r)-[s:IN_STAGE]->(a) WHERE s.schema = $stage_schema AND s.valid_from <= $at "
+    "AND (s.valid_to IS NULL OR s.valid_to > $at) AND s.content CONTAINS $stage }) "
+    "RETURN e.urn AS urn, e.content AS content, e.asserter AS asserter, e.valid_from AS valid_from, a.status AS status, "
+    "number ORDER BY number DESC LIMIT $limit"
+)
+COUNT_VERSIONS = (
+    "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact) WHERE e.valid_to IS NULL RETURN count(e) AS n"
+)
+VERSION_OF_ARTIFACT_IN = (
+    "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL "
+    "RETURN e.urn AS urn"
+)
+REPOSITORIES_OF_ARTIFACT = (
+    "MATCH (r:Repository)-[e:HAS_VERSION]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL "
+    "RETURN r.urn AS repository, e.content AS content"
+)
+STAGES_OF_VERSIONS = (
+    "MATCH (r:Repository {urn: $repo})-[e:IN_STAGE]->(a:Artifact) WHERE "
+    + LIFECYCLE_WINDOW
+    + " AND a.urn IN $urns RETURN a.urn AS artifact, e.content AS content"
+)
+ALIASES_OF_ARTIFACT = (
+    "MATCH (r:Repository)-[e:HAS_ALIAS]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL "
+    "RETURN r.urn AS repository, e.content AS content, e.urn AS aspect"
+)
+ORDERS_USING = (
+    "MATCH (o:`Order`)-[e:USED]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL RETURN DISTINCT o.urn AS urn"
+)
+REPOSITORY_GRANT = (
+    "EXISTS { MATCH (r)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $user OR w.urn = $org) AND g.valid_to IS NULL }"
+)
+REPOSITORY_GRANTED = "MATCH (r:Repository {urn: $repo}) WHERE " + REPOSITORY_GRANT + " RETURN r.urn AS urn"
+LIST_REPOSITORIES = (
+    "MATCH (r:Repository)-[e:HAS_ASPECT]->(s:Schema) WHERE e.schema = $schema AND e.entity = r.urn "
+    "AND e.valid_to IS NULL AND r.urn > $after AND ($prefix = '' OR r.urn STARTS WITH $prefix) "
+    "AND ($everyone OR e.content CONTAINS $org_needle OR " + REPOSITORY_GRANT + ") "
+    "RETURN r.urn AS urn, e.content AS content, e.valid_from AS valid_from ORDER BY urn LIMIT $limit"
+)
+# Bytes the fabric holds: an artifact (not deleted) made of them, or one with a file made of them.
+HOLDS_BLOB = "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' RETURN a.urn AS urn LIMIT 1"
+HOLDS_FILE_BLOB = (
+    "MATCH (a:Artifact)-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
+    "AND a.status <> 'deleted' AND e.content CONTAINS $needle RETURN a.urn AS urn LIMIT 1"
+)
+HOLDS_BLOB_READABLE = (
+    "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' AND "
+    + READABLE
+    + " RETURN a.urn AS urn LIMIT 1"
+)
+HOLDS_FILE_BLOB_READABLE = (
+    "MATCH (a:Artifact)-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
+    "AND a.status <> 'deleted' AND e.content CONTAINS $needle AND " + READABLE + " RETURN a.urn AS urn LIMIT 1"
+)
+FILE_BLOB_CONTENTS = (
+    "MATCH (a:Artifact)-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
+    "AND a.status <> 'deleted' RETURN e.content AS content"
+)
+# Listing filters on a content aspect: `{key}` is a parameter-name stem the store generates (f0, f1, ...).
+FILTER_CONTENT = (
+    "EXISTS { MATCH (a)-[s:HAS_ASPECT]->() WHERE s.schema = ${key}_schema AND s.entity = a.urn "
+    "AND s.valid_to IS NULL AND s.content = ${key} }"
+)
+FILTER_NO_OTHER_CONTENT = (
+    "NOT EXISTS { MATCH (a)-[s:HAS_ASPECT]->() WHERE s.schema = ${key}_schema AND s.entity = a.urn "
+    "AND s.valid_to IS NULL AND s.content <> ${key} }"
+)
+FILTER_NOT_DELETED = "a.status <> 'deleted'"
 
 # -- tests and benchmarks -------------------------------------------------------------------------
 
