@@ -117,7 +117,7 @@ def test_list_filters_and_paging(store: AspectStore) -> None:
     with pytest.raises(InvalidCursor):
         store.list_artifacts(cursor="garbage")
     with pytest.raises(ValueError):
-        store.list_artifacts(status="deleted")
+        store.list_artifacts(status="gone")
     with pytest.raises(ValueError):
         store.list_artifacts(limit=0)
 

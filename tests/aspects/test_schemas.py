@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from aspects import AspectStore, Conflict, InvalidUrn, NotFound, ValidationFailed, new_urn
+from aspects.schema_registry import BUILTIN_IDS
 from tests.aspects.helpers import ARTIFACT, MEMBER, POLICY, PRODUCED_BY, USED_BY, USER, artifact_content, ready_artifact
 
 GOOD_AND_BAD: list[tuple[str, Any, Any, str]] = [
@@ -168,9 +169,7 @@ def test_bad_schemas_and_injection_attempts_are_refused(store: AspectStore, chan
         store.register_schema({**quality_schema(), **change}, asserter=USER)
     assert caught.value.path == path
     assert store.get_schema(ARTIFACT)  # the graph is intact
-    assert (
-        len(store.list_schemas()) == 6
-    )  # the built-ins: artifact, produced-by, used-by, collection-member, policy, grant
+    assert len(store.list_schemas()) == len(BUILTIN_IDS)  # only the built-ins: nothing was registered
 
 
 def test_unknown_and_malformed_schema_ids(store: AspectStore) -> None:
