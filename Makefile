@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 JS := tests/interop/js
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1  # the portal tests drive the system's chromium
+PORTAL := portal
+PORTAL_BUILT := fabric/portal/static/index.html
 
-.PHONY: serve test lint install test-deps bench clean
+.PHONY: serve test lint install portal test-deps bench clean
 
 $(BIN)/fabric: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,14 +17,24 @@ $(BIN)/fabric: pyproject.toml
 
 install: $(BIN)/fabric
 
-serve: install
+serve: install portal
 	$(BIN)/fabric serve
+
+# The web portal: JavaScript pinned by portal/package-lock.json, built by esbuild into fabric/portal/static.
+$(PORTAL)/node_modules/.installed: $(PORTAL)/package.json $(PORTAL)/package-lock.json
+	npm ci --prefix $(PORTAL) --no-audit --no-fund
+	@touch $@
+
+$(PORTAL_BUILT): $(PORTAL)/node_modules/.installed $(PORTAL)/build.mjs $(wildcard $(PORTAL)/src/*)
+	npm run --prefix $(PORTAL) --silent build
+
+portal: $(PORTAL_BUILT)
 
 $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 	npm ci --prefix $(JS) --no-audit --no-fund
 	@touch $@
 
-test-deps: install $(JS)/node_modules/.installed
+test-deps: install portal $(JS)/node_modules/.installed
 	scripts/neo4j-prepare
 	scripts/services-prepare
 
@@ -34,4 +47,4 @@ test: test-deps lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(JS)/node_modules scripts/neo4j/target
+	rm -rf $(VENV) $(JS)/node_modules $(PORTAL)/node_modules fabric/portal/static scripts/neo4j/target

@@ -14,13 +14,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from aspects import AspectStore, open_store
-from fabric import maintenance
+from fabric import maintenance, portal
 from fabric.access_log import AccessLogMiddleware
-from fabric.api import artifacts, aspects, blobs, docs, health, schema_registry, sharing
+from fabric.api import artifacts, aspects, blobs, docs, health, schema_registry, session, sharing
 from fabric.api.options import OptionsMiddleware
 from fabric.auth.middleware import AuthMiddleware
 from fabric.auth.tokens import load_or_create_secret
 from fabric.blobs import BlobStore
+from fabric.cors import cors_middleware
 from fabric.errors import exception_handlers
 from fabric.ingest import UploadIngest
 from fabric.metrics import MetricsMiddleware
@@ -93,6 +94,8 @@ def api_description() -> dict[str, Any]:
             sharing.paths,
             aspects.paths,
             schema_registry.paths,
+            session.paths,
+            portal.paths,
         ],
         version=version("datafabric"),
     )
@@ -123,11 +126,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *sharing.routes,
         *aspects.routes,
         *schema_registry.routes,
+        *session.routes,
+        *portal.routes,
     ]
     app = Starlette(
         routes=routes,
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         middleware=[
+            *cors_middleware(settings.cors_origins),  # outermost: preflights need no token
             *([Middleware(AccessLogMiddleware)] if settings.access_log else []),
             Middleware(TrailingSlashMiddleware),
             Middleware(MetricsMiddleware),

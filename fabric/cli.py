@@ -17,6 +17,15 @@ def server_option(*decls: str, **attrs: object):  # type: ignore[no-untyped-def]
     return click.option(*decls, **attrs)  # type: ignore[arg-type]
 
 
+def cors_origins_option(text: str) -> tuple[str, ...]:
+    from fabric.cors import parse_origins
+
+    try:
+        return parse_origins(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cors-origins") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "FABRIC"})
 def main() -> None:
     """datafabric: resumable uploads, artifacts with provenance, and who may read them."""
@@ -80,6 +89,11 @@ def main() -> None:
 )
 @server_option("--token-key", default=None, help="HS256 key that signs tokens (default: generated into the data dir).")
 @server_option(
+    "--cors-origins",
+    default="",
+    help="Comma-separated origins (https://app.example.org) whose pages may call the API, e.g. tus uploads; * for any. Default: same origin only.",
+)
+@server_option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 @server_option(
@@ -112,6 +126,7 @@ def serve(
     md5: bool,
     no_auth: bool | None,
     token_key: str | None,
+    cors_origins: str,
     log_level: str,
     log_format: str,
     access_log: bool,
@@ -150,6 +165,7 @@ def serve(
         no_auth=no_auth,
         token_key=token_key,
         access_log=access_log,
+        cors_origins=cors_origins_option(cors_origins),
     )
     app = create_app(settings)
     auth = "no authentication: every caller is the local user" if settings.auth_disabled else "bearer tokens required"

@@ -25,6 +25,7 @@ class Settings:
     no_auth: bool | None = None  # None: no authentication on a loopback address, tokens required elsewhere
     token_key: str | None = None  # the HS256 signing key; None: generated into the data dir
     access_log: bool = True  # one line per request on the `fabric.access` logger
+    cors_origins: tuple[str, ...] = ()  # origins whose pages may call the API (tus from the browser); "*" for any
 
     @property
     def auth_disabled(self) -> bool:

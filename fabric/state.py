@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
 from aspects import AspectStore
+from fabric.auth.signin import SignInCodes
 from fabric.blobs import BlobStore
 from fabric.settings import Settings
 from tus_server import TusServer
@@ -18,6 +19,7 @@ class AppState:
     store: AspectStore
     blobs: BlobStore
     tus: TusServer
+    signin: SignInCodes = field(default_factory=SignInCodes)
 
 
 def app_state(connection: HTTPConnection) -> AppState:

@@ -13,7 +13,7 @@ from fabric.permissions import artifact_view, readable_artifact, reader_of, reda
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, page, query_int, query_time
 
-LIST_FILTERS = ("name", "mime_type", "collection", "schema", "status")
+LIST_FILTERS = ("name", "name_prefix", "mime_type", "collection", "schema", "status")
 
 
 def collection_urn(request: Request, value: str) -> str:

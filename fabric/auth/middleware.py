@@ -13,7 +13,12 @@ from fabric.auth.tokens import InvalidToken, Principal, verify_token
 from fabric.problems import problem
 
 LOCAL_PRINCIPAL = Principal(email="local@localhost", org="local", admin=True, name="local")
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/", "/v1/auth/exchange"})
+PUBLIC_PREFIXES = ("/portal/assets/",)  # the portal's page and files: signing in happens inside it
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 class AuthMiddleware:
@@ -29,7 +34,7 @@ class AuthMiddleware:
         state = scope.setdefault("state", {})
         if self.no_auth:
             state["principal"] = LOCAL_PRINCIPAL
-        elif scope["path"] not in PUBLIC_PATHS and scope["method"] != "OPTIONS":
+        elif not is_public(scope["path"]) and scope["method"] != "OPTIONS":
             try:
                 state["principal"] = self._authenticate(HTTPConnection(scope))
             except InvalidToken as exc:

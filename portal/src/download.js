@@ -1,0 +1,40 @@
+// Downloads need the bearer header, so they go through fetch; progress is shown while the bytes arrive.
+import { authHeaders, enc } from "./api.js";
+import { bytes, toast } from "./dom.js";
+
+export async function downloadArtifact(artifact, button) {
+  const label = button.textContent;
+  button.disabled = true;
+  try {
+    const response = await fetch(`/v1/artifacts/${enc(artifact.urn)}/blob`, { headers: authHeaders() });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      throw new Error(problem.detail || `HTTP ${response.status}`);
+    }
+    const total = Number(response.headers.get("Content-Length")) || artifact.size || 0;
+    const reader = response.body.getReader();
+    const parts = [];
+    let received = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      received += value.length;
+      button.textContent = total ? `Downloading ${Math.floor((100 * received) / total)} %` : `Downloading ${bytes(received)}`;
+    }
+    const url = URL.createObjectURL(new Blob(parts, { type: artifact.mime_type || "application/octet-stream" }));
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = artifact.name || artifact.urn.split(":").pop();
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    toast(`Downloaded ${artifact.name} (${bytes(received)})`);
+  } catch (error) {
+    toast(`Download failed: ${error.message}`, "error");
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
+}

@@ -1,0 +1,160 @@
+// Upload by drag and drop (files or a folder) or by choosing; several at once, with progress, rate and time left.
+import { enc } from "../api.js";
+import { bytes, duration, field, h, replace } from "../dom.js";
+import { uploads } from "../uploads.js";
+
+async function filesOfEntry(entry) {
+  if (entry.isFile) return [await new Promise((resolve, reject) => entry.file(resolve, reject))];
+  if (!entry.isDirectory) return [];
+  const reader = entry.createReader();
+  const children = [];
+  for (;;) {
+    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    if (!batch.length) break;
+    children.push(...batch);
+  }
+  return (await Promise.all(children.map(filesOfEntry))).flat();
+}
+
+async function droppedFiles(dataTransfer) {
+  const entries = [...(dataTransfer.items || [])].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  if (entries.length && entries.some((e) => e.isDirectory)) return (await Promise.all(entries.map(filesOfEntry))).flat();
+  return [...dataTransfer.files];
+}
+
+function progressRow(entry) {
+  const percent = entry.size ? Math.floor((100 * entry.sent) / entry.size) : entry.status === "done" ? 100 : 0;
+  const stateText = {
+    queued: "Waiting",
+    uploading: entry.resumed ? "Resuming" : "Uploading",
+    done: "Done",
+    error: "Stopped",
+    cancelled: "Cancelled",
+  }[entry.status];
+  const detail =
+    entry.status === "uploading"
+      ? `${bytes(entry.sent)} of ${bytes(entry.size)} · ${entry.rate ? `${bytes(entry.rate)}/s · ${duration(entry.eta)} left` : "starting…"}`
+      : entry.status === "done"
+        ? `${bytes(entry.size)} uploaded`
+        : entry.status === "error"
+          ? entry.error
+          : `${bytes(entry.size)}`;
+  const actions = [];
+  if (entry.status === "uploading" || entry.status === "queued") actions.push(h("button", { type: "button", class: "btn btn-danger-ghost", "aria-label": `Cancel ${entry.name}`, onClick: () => uploads.cancel(entry) }, "Cancel"));
+  if (entry.status === "error") actions.push(h("button", { type: "button", class: "btn btn-secondary", onClick: () => uploads.retry(entry) }, "Retry"));
+  if (entry.status === "done" && entry.urn) actions.push(h("a", { class: "btn btn-secondary", href: `#/artifacts/${enc(entry.urn)}` }, "Open"));
+  return h(
+    "li",
+    { class: `upload upload-${entry.status}`, "data-upload": entry.name },
+    h("div", { class: "upload-top" }, h("span", { class: "upload-name break" }, entry.name), h("span", { class: `pill pill-${entry.status === "done" ? "ready" : entry.status === "error" || entry.status === "cancelled" ? "abandoned" : "pending"}` }, stateText)),
+    h("progress", { max: 100, value: percent, "aria-label": `${entry.name} progress` }, `${percent} %`),
+    h("div", { class: "upload-bottom" }, h("span", { class: "subtle upload-detail" }, `${percent} % · ${detail}`), h("span", { class: "actions" }, actions)),
+  );
+}
+
+export async function uploadPage({ main }) {
+  document.title = "Upload · datafabric";
+  const collection = h("input", { type: "text", name: "collection", placeholder: "optional, e.g. climate", autocomplete: "off" });
+  const open = h("input", { type: "checkbox", name: "open", id: "upload-open" });
+  const filesInput = h("input", { type: "file", multiple: true, class: "sr-only", id: "file-input" });
+  const folderInput = h("input", { type: "file", multiple: true, webkitdirectory: true, class: "sr-only", id: "folder-input" });
+  const options = () => ({ collection: collection.value.trim(), open: open.checked });
+  const start = (files) => {
+    if (files.length) uploads.add(files, options());
+  };
+  filesInput.addEventListener("change", () => {
+    start([...filesInput.files]);
+    filesInput.value = "";
+  });
+  folderInput.addEventListener("change", () => {
+    start([...folderInput.files]);
+    folderInput.value = "";
+  });
+  const zone = h(
+    "div",
+    { class: "dropzone", id: "dropzone" },
+    h("div", { class: "dropzone-icon", "aria-hidden": "true" }, "⇪"),
+    h("p", { class: "dropzone-title" }, "Drop files or a folder here"),
+    h("p", { class: "subtle" }, "Uploads resume where they stopped after a network cut, and after a reload when you choose the same file again."),
+    h("div", { class: "actions center" }, h("label", { for: "file-input", class: "btn btn-primary", tabindex: "0", role: "button" }, "Choose files"), h("label", { for: "folder-input", class: "btn btn-secondary", tabindex: "0", role: "button" }, "Choose a folder")),
+    filesInput,
+    folderInput,
+  );
+  for (const label of zone.querySelectorAll("label[role=button]")) {
+    label.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        document.getElementById(label.getAttribute("for")).click();
+      }
+    });
+  }
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", async (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    start(await droppedFiles(event.dataTransfer));
+  });
+
+  const list = h("ul", { class: "uploads", "aria-label": "Uploads" });
+  const unfinished = h("div", {});
+  const draw = () => {
+    replace(list, uploads.entries.map(progressRow));
+    if (!uploads.entries.length) list.append(h("li", { class: "empty" }, "Nothing uploaded in this tab yet."));
+  };
+  const drawUnfinished = async () => {
+    const stored = await uploads.unfinished();
+    if (!stored.length) {
+      unfinished.replaceChildren();
+      return;
+    }
+    replace(
+      unfinished,
+      h(
+        "div",
+        { class: "alert alert-info", role: "status" },
+        h("strong", {}, "Unfinished uploads. "),
+        "Choose or drop the same file again and it goes on from where it stopped: ",
+        stored.map((s, index) => [index ? ", " : "", h("span", { class: "mono" }, s.metadata.filename), h("span", { class: "subtle" }, ` (${bytes(s.size)})`)]),
+        ". ",
+        h("button", { type: "button", class: "btn btn-link", onClick: async () => { for (const s of stored) await uploads.forget(s); drawUnfinished(); } }, "Forget them"),
+      ),
+    );
+  };
+  replace(
+    main,
+    h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Upload"), h("p", { class: "lead" }, "Every file becomes an artifact with its own URN, checksum and provenance."))),
+    unfinished,
+    h(
+      "div",
+      { class: "grid grid-upload" },
+      h("section", { class: "card", "aria-label": "Choose what to upload" }, zone),
+      h("section", { class: "card", "aria-labelledby": "options-title" }, h("h2", { id: "options-title" }, "Options"), field("Collection", collection, "The new artifacts join this collection."), h("label", { class: "switch", for: "upload-open" }, open, h("span", {}, "Anyone with a token may read them (open policy)"))),
+    ),
+    h("section", { class: "card", "aria-labelledby": "uploads-title" }, h("h2", { id: "uploads-title" }, "Uploads"), list),
+  );
+  draw();
+  drawUnfinished();
+  let scheduled = false;
+  let statuses = "";
+  const off = uploads.onChange(() => {
+    if (!document.body.contains(list)) {
+      off();
+      return;
+    }
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      draw();
+      const now = uploads.entries.map((e) => e.status).join();
+      if (now !== statuses) {
+        statuses = now;
+        drawUnfinished();
+      }
+    });
+  });
+}
