@@ -101,6 +101,7 @@ paths = {
             tag="artifacts",
             parameters=[
                 query_param("name", "Exact name"),
+                query_param("name_prefix", "Names that start with this"),
                 query_param("mime_type", "Exact media type"),
                 query_param("mime", "Alias of mime_type"),
                 query_param("collection", "A collection URN"),

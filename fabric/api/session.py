@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.access import require_user_token
 from fabric.auth.middleware import principal_of
 from fabric.auth.signin import SignInCodes
 from fabric.openapi.spec import json_body, ok_json, operation
+from fabric.permissions import require_user_token
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, required
 

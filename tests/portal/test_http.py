@@ -163,7 +163,7 @@ def test_any_origin_is_never_with_credentials(tmp_path: Path) -> None:
         me = httpx.get(f"{server.url}/v1/me", headers={"Origin": "http://anything.test"})
         assert me.json()["auth"] is False  # no-auth mode: the local user
         code = httpx.post(f"{server.url}/v1/auth/codes")
-        assert code.status_code == 400 and "without authentication" in code.json()["title"]
+        assert code.status_code == 400 and "without authentication" in code.json()["detail"]
 
 
 @pytest.mark.parametrize(
