@@ -25,9 +25,10 @@ import orjson
 
 from aspects.cursors import decode_cursor, encode_cursor
 from aspects.errors import Conflict, InvalidUrn, NotFound, ValidationFailed
-from aspects.model import Aspect, Page, from_micros, iso, to_micros
+from aspects.model import FAR_FUTURE, Aspect, Page, from_micros, iso, to_micros
 from aspects.reader import Reader
-from aspects.store import FAR_FUTURE, AspectStore, canonical
+from aspects.rows import canonical
+from aspects.store import AspectStore
 from aspects.urns import parse_urn
 
 TYPE_SCHEMA = "artifact-type.1"

@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = 1 << 62  # "now" in time-window queries: later than any stored time (microseconds)
 
 
 def to_micros(moment: datetime) -> int:

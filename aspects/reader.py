@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aspects.model import ArtifactRecord
+from aspects.model import FAR_FUTURE, ArtifactRecord
+from aspects.urns import DEFAULT_NAMESPACE
 
 GRANT_SCHEMA = "grant.1"
 POLICY_SCHEMA = "policy.1"
 GRANT_REL = "GRANTED_TO"
 OPEN_POLICY = "open"
-FAR_FUTURE = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ class Reader:
         }
 
 
-def hmac_redactor(key: bytes, namespace: str = "fabric") -> Callable[[str], str]:
+def hmac_redactor(key: bytes, namespace: str = DEFAULT_NAMESPACE) -> Callable[[str], str]:
     """An opaque, stable stand-in for a URN a reader may not see: `urn:<ns>:redacted:<hmac-sha256 prefix>`."""
 
     def redact(urn: str) -> str:

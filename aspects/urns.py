@@ -9,6 +9,7 @@ from typing import Any
 
 from aspects.errors import InvalidUrn
 
+DEFAULT_NAMESPACE = "fabric"  # the namespace word of `urn:<namespace>:...` unless a store is given another
 MAX_URN_LENGTH = 1024
 NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 KIND_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -45,7 +46,7 @@ def parse_urn(text: Any, kind: str | None = None) -> Urn:
     return urn
 
 
-def new_urn(kind: str, ns: str = "fabric") -> str:
+def new_urn(kind: str, ns: str = DEFAULT_NAMESPACE) -> str:
     """A fresh `urn:<ns>:<kind>:<uuid4>`."""
     if not NAMESPACE_RE.match(ns) or not KIND_RE.match(kind):
         raise InvalidUrn(f"bad namespace {ns!r} or kind {kind!r}")

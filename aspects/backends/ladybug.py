@@ -16,13 +16,13 @@ from typing import Any
 
 import ladybug
 
-from aspects.backends import ladybug_queries as q
+from aspects.backends import ladybug_queries as own
 from aspects.backends.cypher import fill
 
 
 class LadybugBackend:
     name = "ladybug"
-    q = q
+    q = own.QUERIES
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,10 +60,10 @@ class LadybugBackend:
             self._conn.execute("COMMIT")
 
     def _load_catalog(self) -> None:
-        self._tables = {row["name"]: row["type"] for row in self.run(q.SHOW_TABLES)}
+        self._tables = {row["name"]: row["type"] for row in self.run(own.SHOW_TABLES)}
         for name, kind in self._tables.items():
             if kind == "REL":
-                for row in self.run(fill(q.SHOW_CONNECTIONS, rel=name)):
+                for row in self.run(fill(own.SHOW_CONNECTIONS, rel=name)):
                     values = list(row.values())
                     self._connections.add((name, values[0], values[1]))
 
@@ -71,10 +71,10 @@ class LadybugBackend:
         with self._lock:
             self._load_catalog()
             for statement in (
-                q.CREATE_ARTIFACT_TABLE,
-                q.ADD_ARTIFACT_ORG,
-                q.CREATE_SCHEMA_TABLE,
-                q.CREATE_ASPECT_KEY_TABLE,
+                own.CREATE_ARTIFACT_TABLE,
+                own.ADD_ARTIFACT_ORG,
+                own.CREATE_SCHEMA_TABLE,
+                own.CREATE_ASPECT_KEY_TABLE,
             ):
                 self.run(statement)
             self._load_catalog()
@@ -86,7 +86,7 @@ class LadybugBackend:
     def ensure_label(self, label: str) -> None:
         with self._lock:
             if label not in self._tables:
-                self.run(fill(q.CREATE_LABEL_TABLE, label=label))
+                self.run(fill(own.CREATE_LABEL_TABLE, label=label))
                 self._tables[label] = "NODE"
             self.ensure_connection("HAS_ASPECT", label, "Schema")
 
@@ -95,14 +95,14 @@ class LadybugBackend:
             if (rel, src, dst) in self._connections:
                 return
             if rel in self._tables:
-                self.run(fill(q.ADD_REL_CONNECTION, rel=rel, src=src, dst=dst))
+                self.run(fill(own.ADD_REL_CONNECTION, rel=rel, src=src, dst=dst))
             else:
-                self.run(fill(q.CREATE_REL_TABLE, rel=rel, src=src, dst=dst))
+                self.run(fill(own.CREATE_REL_TABLE, rel=rel, src=src, dst=dst))
                 self._tables[rel] = "REL"
             self._connections.add((rel, src, dst))
 
     def locate_aspect(self, urn: str, rels: list[str]) -> tuple[str, str] | None:
-        rows = self.run(q.LOCATE_ASPECT, {"urn": urn})
+        rows = self.run(own.LOCATE_ASPECT, {"urn": urn})
         return (rows[0]["rel"], rows[0]["entity"]) if rows else None
 
     def set_timeout(self, seconds: float | None) -> None:
@@ -110,10 +110,10 @@ class LadybugBackend:
             self._conn.set_query_timeout(int(seconds * 1000) if seconds else 0)
 
     def ping(self) -> None:
-        self.run(q.PING)
+        self.run(self.q.PING)
 
     def wipe(self) -> None:
-        self.run(q.WIPE)
+        self.run(self.q.WIPE)
 
     def close(self) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from typing import Any
 
 from neo4j import Driver, GraphDatabase, Query
 
-from aspects.backends import neo4j_queries as q
+from aspects.backends import neo4j_queries as own
 from aspects.backends.cypher import fill
 
 
@@ -28,7 +28,7 @@ class _TxRunner:
 
 class Neo4jBackend:
     name = "neo4j"
-    q = q
+    q = own.QUERIES
 
     def __init__(self, url: str, user: str | None, password: str | None, database: str | None) -> None:
         auth = (user, password or "") if user else None
@@ -54,28 +54,28 @@ class Neo4jBackend:
     def setup(self, labels: list[str], connections: list[tuple[str, str, str]]) -> None:
         for label in ("Artifact", "Schema", *labels):
             self.ensure_label(label)
-        for statement in q.CREATE_ARTIFACT_INDEXES:
+        for statement in own.CREATE_ARTIFACT_INDEXES:
             self.run(statement)
         for rel, src, dst in [("HAS_ASPECT", "Artifact", "Schema"), *connections]:
             self.ensure_connection(rel, src, dst)
-        self.run(q.AWAIT_INDEXES)
+        self.run(own.AWAIT_INDEXES)
 
     def ensure_label(self, label: str) -> None:
         with self._lock:
             if label not in self._labels:
-                self.run(fill(q.CREATE_URN_CONSTRAINT, label=label))
+                self.run(fill(own.CREATE_URN_CONSTRAINT, label=label))
                 self._labels.add(label)
 
     def ensure_connection(self, rel: str, src: str, dst: str) -> None:
         with self._lock:
             if rel not in self._rels:
-                for statement in q.CREATE_REL_INDEXES:
+                for statement in own.CREATE_REL_INDEXES:
                     self.run(fill(statement, rel=rel))
                 self._rels.add(rel)
 
     def locate_aspect(self, urn: str, rels: list[str]) -> tuple[str, str] | None:
         for rel in rels:
-            rows = self.run(fill(q.LOCATE_ASPECT_IN_REL, rel=rel), {"urn": urn})
+            rows = self.run(fill(own.LOCATE_ASPECT_IN_REL, rel=rel), {"urn": urn})
             if rows:
                 return rel, rows[0]["entity"]
         return None
@@ -84,10 +84,10 @@ class Neo4jBackend:
         self._timeout = seconds
 
     def ping(self) -> None:
-        self.run(q.PING)
+        self.run(self.q.PING)
 
     def wipe(self) -> None:
-        self.run(q.WIPE)
+        self.run(self.q.WIPE)
 
     def close(self) -> None:
         self._driver.close()

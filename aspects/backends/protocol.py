@@ -1,10 +1,11 @@
-"""What the store needs from a graph backend. Each backend keeps its Cypher in its own queries module."""
+"""What the store needs from a graph backend. Shared Cypher is in `queries`, each backend's own in its queries module."""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from types import ModuleType
 from typing import Any, Protocol
+
+from aspects.backends.queries import Queries
 
 
 class Runner(Protocol):
@@ -15,8 +16,8 @@ class Backend(Runner, Protocol):
     name: str
 
     @property
-    def q(self) -> ModuleType:
-        """The backend's query constants, same names in every backend."""
+    def q(self) -> Queries:
+        """The statements the store runs, as this backend writes them (`aspects.backends.queries`)."""
 
     def setup(self, labels: list[str], connections: list[tuple[str, str, str]]) -> None:
         """Create the tables, constraints and indexes the store needs (idempotent)."""

@@ -1,0 +1,258 @@
+"""Artifacts: created pending, completed with `artifact.1`, read with their current aspects, listed, abandoned."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from aspects.aspect_query import AspectQuery
+from aspects.backends.cypher import fill
+from aspects.checks import MAX_LIMIT, check_asserter, check_limit, check_sha256, micros
+from aspects.cursors import decode_cursor, encode_cursor
+from aspects.errors import Conflict
+from aspects.model import ArtifactRecord, Aspect, Page
+from aspects.reader import GRANT_REL, Reader
+from aspects.rows import canonical, record_from_row
+from aspects.store_core import ARTIFACT_SCHEMA, StoreCore
+from aspects.urns import parse_urn
+
+STATUSES = ("pending", "draft", "ready", "abandoned", "deleted")
+TYPE_SCHEMA = "artifact-type.1"
+LABEL_SCHEMA = "artifact-label.1"
+FILE_SCHEMA = "artifact-file.1"
+MAX_LABEL_FILTERS = 8
+
+
+def _org(org: Any) -> str | None:
+    if org is None:
+        return None
+    parse_urn(org, "org")
+    return str(org)
+
+
+class ArtifactOperations(StoreCore):
+    def create_artifact(
+        self,
+        urn: str,
+        *,
+        name: str,
+        uploader: str,
+        created: datetime | None = None,
+        properties: dict[str, Any] | None = None,
+        org: str | None = None,
+    ) -> ArtifactRecord:
+        """A `pending` artifact node; creating one that exists returns it unchanged.
+
+        `org` is the creator's organisation (`urn:<ns>:org:<id>`): its admins may read and manage the artifact.
+        """
+        parse_urn(urn, "artifact")
+        if not isinstance(name, str) or not name:
+            raise ValueError("name must be a non-empty string")
+        with self._lock:
+            created_micros = micros(created, "created") if created is not None else self._now()
+            rows = self.backend.run(
+                self._q.CREATE_ARTIFACT,
+                {
+                    "urn": urn,
+                    "name": name,
+                    "uploader": check_asserter(uploader),
+                    "created": created_micros,
+                    "props": canonical(properties or {}),
+                    "org": _org(org),
+                },
+            )
+        return record_from_row(rows[0])
+
+    def create_artifacts(self, items: list[dict[str, Any]]) -> None:
+        """Many `create_artifact` at once: each item has `urn`, `name`, `uploader`, optional `created`, `properties`."""
+        if len(items) > MAX_LIMIT:
+            raise ValueError(f"at most {MAX_LIMIT} artifacts per batch")
+        rows = []
+        for item in items:
+            parse_urn(item["urn"], "artifact")
+            created = item.get("created")
+            rows.append(
+                {
+                    "urn": item["urn"],
+                    "name": item["name"],
+                    "uploader": check_asserter(item["uploader"]),
+                    "created": micros(created, "created") if created is not None else self._now(),
+                    "props": canonical(item.get("properties") or {}),
+                    "org": _org(item.get("org")),
+                }
+            )
+        with self._lock, self.backend.transaction() as tx:
+            tx.run(self._q.CREATE_ARTIFACTS, {"rows": rows})
+
+    def get_artifact(self, urn: str, *, reader: Reader | None = None, aspects: bool = True) -> ArtifactRecord:
+        """The artifact with its current aspects (unless `aspects=False`, for paths that need only the record, such
+        as a download); NotFound too if `reader` may not read it (existence is not revealed).
+
+        Its grants are among the aspects only for a reader who may manage it."""
+        parse_urn(urn, "artifact")
+        record = self._readable_record(urn, reader)
+        if aspects:
+            record.aspects = self._current_aspects(record, reader)
+        return record
+
+    def _current_aspects(self, record: ArtifactRecord, reader: Reader | None = None) -> list[Aspect]:
+        """The artifact's current aspects; `record` was already found readable, so that is not asked again."""
+        rels = self.registry.rels()
+        if reader is not None and not reader.may_manage(record):
+            rels = [rel for rel in rels if rel != GRANT_REL]  # grants are seen by those who manage the artifact
+        aspects: list[Aspect] = []
+        query = AspectQuery(rels=tuple(rels), label="Artifact", entity=record.urn, limit=1000, reader=reader)
+        while True:
+            page = self._aspects_page(query)
+            aspects.extend(page.items)
+            if page.next_cursor is None:
+                return aspects
+            after_from, after_urn = decode_cursor("aspects", page.next_cursor, (int, str))
+            query = replace(query, after_from=after_from, after_urn=after_urn)
+
+    def complete_artifact(self, urn: str, content: dict[str, Any], *, asserter: str) -> ArtifactRecord:
+        """Assert `artifact.1` and make the artifact `ready`; a repeat with the same sha256 changes nothing."""
+        parse_urn(urn, "artifact")
+        entry = self.registry.get(ARTIFACT_SCHEMA)
+        self.registry.validate(entry, content)
+        with self._lock:
+            record = record_from_row(self._artifact_row(urn))
+            if record.status == "ready":
+                if record.sha256 == content["sha256"]:
+                    return record
+                raise Conflict(f"artifact {urn} is already complete with other content (sha256 {record.sha256})")
+            self._prepare_edge(entry, "Artifact")
+            with self.backend.transaction() as tx:
+                row = self._assert_artifact_content(tx, urn, entry, content, check_asserter(asserter), self._now())[1]
+        return record_from_row(row)
+
+    def list_artifacts(
+        self,
+        *,
+        name: str | None = None,
+        name_prefix: str | None = None,
+        mime_type: str | None = None,
+        collection: str | None = None,
+        created_before: datetime | None = None,
+        created_after: datetime | None = None,
+        schema: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        reader: Reader | None = None,
+        shared: bool = False,
+        type: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> Page[ArtifactRecord]:
+        """Artifacts newest first (by `created`, then URN, both descending), keyset-paged.
+
+        `name` matches exactly, `name_prefix` by prefix; `created_after` is inclusive and `created_before`
+        exclusive; `schema` keeps artifacts with a current aspect of that schema; `collection` keeps
+        current members of that collection. With a `reader`, only what it may read; with `shared` too, only
+        what others granted to it (its user or its organisation).
+        """
+        q = self._q
+        clauses: list[str] = []
+        params: dict[str, Any] = {"limit": check_limit(limit) + 1}
+        if collection is not None:
+            parse_urn(collection, "collection")
+            params["collection"] = collection
+        for value, key, clause in (
+            (name, "name", q.FILTER_NAME),
+            (name_prefix, "name_prefix", q.FILTER_NAME_PREFIX),
+            (mime_type, "mime_type", q.FILTER_MIME_TYPE),
+            (status, "status", q.FILTER_STATUS),
+        ):
+            if value is not None:
+                if not isinstance(value, str):
+                    raise ValueError(f"{key} must be a string")
+                clauses.append(clause)
+                params[key] = value
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        if created_before is not None:
+            clauses.append(q.FILTER_CREATED_BEFORE)
+            params["created_before"] = micros(created_before, "created_before")
+        if created_after is not None:
+            clauses.append(q.FILTER_CREATED_AFTER)
+            params["created_after"] = micros(created_after, "created_after")
+        if schema is not None:
+            entry = self.registry.get(schema)
+            clauses.append(fill(q.FILTER_SCHEMA_OUT if entry.direction == "out" else q.FILTER_SCHEMA_IN, rel=entry.rel))
+            params["schema"] = self.registry.full_id(entry.name)
+        if status is None:
+            clauses.append(q.FILTER_NOT_DELETED)  # deleted artifacts are tombstones: listed only when asked for
+        content_filters: list[tuple[str, Any, bool]] = []
+        if type is not None:
+            if not isinstance(type, str):
+                raise ValueError("type must be a string")
+            content_filters.append((TYPE_SCHEMA, {"type": type}, type == "file"))  # no type aspect means file
+        if labels:
+            if len(labels) > MAX_LABEL_FILTERS:
+                raise ValueError(f"at most {MAX_LABEL_FILTERS} label filters")
+            content_filters += [(LABEL_SCHEMA, {"key": k, "value": v}, False) for k, v in labels.items()]
+        for index, (schema_name, content, default) in enumerate(content_filters):
+            key = f"f{index}"
+            template = q.FILTER_NO_OTHER_CONTENT if default else q.FILTER_CONTENT
+            clauses.append(template.replace("{key}", key))
+            params[key] = canonical(content)
+            params[f"{key}_schema"] = self.registry.full_id(schema_name)
+        if cursor is not None:
+            params["cursor_created"], params["cursor_urn"] = decode_cursor("artifacts", cursor, (int, str))
+            clauses.append(q.FILTER_AFTER_CURSOR)
+        if shared and reader is None:
+            raise ValueError("shared needs a reader")
+        if reader is not None:
+            clauses.append(q.FILTER_READABLE)
+            if shared:
+                clauses.append(q.FILTER_SHARED)
+            params.update(reader.params(self.namespace))
+        head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if collection is not None else q.LIST_ARTIFACTS_MATCH
+        if clauses:
+            head += (" AND " if collection is not None else " WHERE ") + " AND ".join(clauses)
+        rows = self.backend.run(f"{head} {q.LIST_ARTIFACTS_RETURN}", params)
+        items = [record_from_row(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor("artifacts", last["created"], last["urn"])
+        return Page(items, next_cursor)
+
+    def collection_members(
+        self, collection_urn: str, *, limit: int = 100, cursor: str | None = None, reader: Reader | None = None
+    ) -> Page[ArtifactRecord]:
+        """The current members of a collection (those `reader` may read), newest first; NotFound if the
+        collection was never mentioned."""
+        parse_urn(collection_urn, "collection")
+        self._require_node(self.backend, "Collection", collection_urn)
+        return self.list_artifacts(collection=collection_urn, limit=limit, cursor=cursor, reader=reader)
+
+    def pending_artifacts(self) -> list[ArtifactRecord]:
+        """Artifacts whose upload has not completed, with what the upload recorded in `properties`."""
+        return [record_from_row(row) for row in self.backend.run(self._q.PENDING_ARTIFACTS)]
+
+    def abandon_artifact(self, urn: str) -> bool:
+        """Mark a pending artifact `abandoned` (its upload is gone and its bytes will never come); False if it
+        was not pending. Nothing is deleted: the node stays, so its URN keeps answering."""
+        with self._lock:
+            return bool(self.backend.run(self._q.ABANDON_ARTIFACT, {"urn": urn}))
+
+    def is_blob_referenced(self, sha256: str) -> bool:
+        """Whether an artifact that is not deleted names these bytes, as its own or as one of its files."""
+        if self.backend.run(self._q.BLOB_REFERENCED, {"sha256": check_sha256(sha256)}):
+            return True
+        params = {"needle": f'"sha256":"{sha256}"', "file_schema": self.registry.full_id(FILE_SCHEMA)}
+        return bool(self.backend.run(self._q.HOLDS_FILE_BLOB, params))
+
+    def referenced_blob_hashes(self) -> set[str]:
+        """The bytes artifacts that are not deleted name (their own, and their files')."""
+        hashes = {row["sha256"] for row in self.backend.run(self._q.REFERENCED_BLOBS)}
+        rows = self.backend.run(self._q.FILE_BLOB_CONTENTS, {"file_schema": self.registry.full_id(FILE_SCHEMA)})
+        for row in rows:
+            sha256 = orjson.loads(row["content"]).get("sha256")
+            if sha256:
+                hashes.add(sha256)
+        return hashes

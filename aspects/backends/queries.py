@@ -1,0 +1,294 @@
+"""The Cypher both backends run, written once; each backend's queries module supplies what differs.
+
+`Queries` names every statement (and statement fragment) the store and the lineage walk run. A field with a
+default is the same text on LadybugDB and Neo4j; a field without one differs between them and each backend
+module passes its own (`aspects.backends.ladybug_queries`, `aspects.backends.neo4j_queries`), next to the
+DDL only that backend runs. `every_query()` in each of those modules lists the effective text of every
+statement the backend runs, and `python -m aspects.backends.ladybug_queries` (or `neo4j_queries`) prints it.
+
+`{label}`, `{rel}`, `{src}`, `{dst}` and `{rels}` are filled only with identifiers checked against the strict
+patterns in `aspects.schema_registry` (see `aspects.backends.cypher.fill`); every value travels as a
+`$parameter`. Times are integers: microseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# -- fragments shared by several statements -------------------------------------------------------
+
+ARTIFACT_COLUMNS = (
+    "a.urn AS urn, a.name AS name, a.status AS status, a.uploader AS uploader, a.created AS created, "
+    "a.mime_type AS mime_type, a.size AS size, a.md5 AS md5, a.sha256 AS sha256, a.location AS location, a.props AS props, "
+    "a.org AS org"
+)
+EDGE_VALUES = (
+    "urn: $urn, schema: $schema, entity: $entity, target: $target, content: $content, asserter: $asserter, "
+    "valid_from: $valid_from"
+)
+BATCH_EDGE_VALUES = (
+    "urn: r.urn, schema: r.schema, entity: r.entity, target: r.target, content: r.content, asserter: r.asserter, "
+    "valid_from: r.valid_from"
+)
+ASPECT_COLUMNS = (
+    "e.urn AS urn, e.entity AS entity, e.schema AS schema, e.target AS target, e.content AS content, "
+    "e.asserter AS asserter, e.valid_from AS valid_from, e.valid_to AS valid_to, e.retracted_by AS retracted_by"
+)
+# `$at` is a time (or far in the future for "now"); `$include_retracted` includes retracted aspects; paging after ($after_from, $after_urn).
+ASPECT_WINDOW = (
+    "e.valid_from <= $at AND ($include_retracted OR e.valid_to IS NULL OR e.valid_to > $at) "
+    "AND (e.valid_from > $after_from OR (e.valid_from = $after_from AND e.urn > $after_urn))"
+)
+LINEAGE_EDGE_WINDOW = "e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
+LIFECYCLE_WINDOW = "e.schema = $schema AND e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
+REPOSITORY_GRANT = (
+    "EXISTS { MATCH (r)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $user OR w.urn = $org) AND g.valid_to IS NULL }"
+)
+
+# -- access: the `$r_*` parameters come from `aspects.reader.Reader.params` ------------------------
+
+# `a` may be read: by its creator; by an admin of its organisation (a compute token: if it existed at `$r_at`);
+# by anyone while the open policy governs it; by the users and organisations it is granted to. For a compute
+# token, `$r_at` is when it was minted: policies and grants count only if made by then and still current.
+READABLE = (
+    "(a.uploader = $r_user OR ($r_admin AND a.org = $r_org AND a.created <= $r_at) "
+    "OR EXISTS { MATCH (a)-[p:GOVERNED_BY]->(o:Policy) WHERE o.urn = $r_open AND p.schema = $r_policy_schema "
+    "AND p.valid_to IS NULL AND p.valid_from <= $r_at } "
+    "OR EXISTS { MATCH (a)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $r_user OR w.urn = $r_org) "
+    "AND g.schema = $r_grant_schema AND g.valid_to IS NULL AND g.valid_from <= $r_at })"
+)
+# `a` may be managed (grants, policy): by its creator or an admin of its organisation, never by a compute token.
+MANAGEABLE = "($r_manage AND (a.uploader = $r_user OR ($r_admin AND a.org = $r_org)))"
+# An aspect is visible if its entity is no artifact, or an artifact the reader may read (and manage, where
+# `$r_need_manage`: grants are seen only by those who manage the artifact).
+ASPECT_VISIBLE = (
+    "NOT EXISTS { MATCH (a:Artifact {urn: e.entity}) WHERE NOT ("
+    + READABLE
+    + " AND (NOT $r_need_manage OR "
+    + MANAGEABLE
+    + ")) }"
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Queries:
+    """Every statement the store runs, by name. Fields without a default differ between the backends."""
+
+    # -- each backend writes its own --------------------------------------------------------------
+
+    # A repository's versions, numbered (`repository_versions`: the number is read from JSON text differently).
+    REPOSITORY_VERSIONS: str
+    # Writing one aspect edge (LadybugDB also writes its `AspectKey` node), and many at once.
+    INSERT_ASPECT_OUT: str
+    INSERT_ASPECT_IN: str
+    INSERT_ASPECTS_OUT: str
+    INSERT_ASPECTS_IN: str
+    # One lineage hop from a frontier of one label, and the walk's root (label functions differ).
+    LINEAGE_OUT: str
+    LINEAGE_IN: str
+    LINEAGE_ROOT: str
+    LINEAGE_ROOT_PLAIN: str
+
+    # -- the same on both -------------------------------------------------------------------------
+
+    PING: str = "RETURN 1 AS ok"
+    WIPE: str = "MATCH (n) DETACH DELETE n"  # tests and benchmarks only
+
+    # schemas
+    MERGE_SCHEMA: str = (
+        "MERGE (s:Schema {urn: $urn}) ON CREATE SET s.name = $name, s.body = $body, s.builtin = $builtin, "
+        "s.asserter = $asserter, s.registered = $registered"
+    )
+    LOAD_REGISTERED_SCHEMAS: str = (
+        "MATCH (s:Schema) WHERE s.builtin = false RETURN s.body AS body ORDER BY s.registered, s.urn"
+    )
+
+    # nodes
+    CREATE_ARTIFACT: str = (
+        "MERGE (a:Artifact {urn: $urn}) ON CREATE SET a.name = $name, a.status = 'pending', a.uploader = $uploader, "
+        "a.created = $created, a.props = $props, a.org = $org RETURN " + ARTIFACT_COLUMNS
+    )
+    GET_ARTIFACT: str = "MATCH (a:Artifact {urn: $urn}) RETURN " + ARTIFACT_COLUMNS
+    SET_ARTIFACT_READY: str = (
+        "MATCH (a:Artifact {urn: $urn}) SET a.status = 'ready', a.name = $name, a.mime_type = $mime_type, a.size = $size, "
+        "a.md5 = $md5, a.sha256 = $sha256, a.location = $location, a.created = $created, a.uploader = $uploader "
+        "RETURN " + ARTIFACT_COLUMNS
+    )
+    PENDING_ARTIFACTS: str = (
+        "MATCH (a:Artifact) WHERE a.status = 'pending' RETURN " + ARTIFACT_COLUMNS + " ORDER BY a.created, a.urn"
+    )
+    ABANDON_ARTIFACT: str = (
+        "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'pending' SET a.status = 'abandoned' RETURN a.urn AS urn"
+    )
+    BLOB_REFERENCED: str = (
+        "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' RETURN a.urn AS urn LIMIT 1"
+    )
+    REFERENCED_BLOBS: str = (
+        "MATCH (a:Artifact) WHERE a.sha256 IS NOT NULL AND a.status <> 'deleted' RETURN DISTINCT a.sha256 AS sha256"
+    )
+    NODE_EXISTS: str = "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn"
+    MERGE_NODE: str = "MERGE (n:`{label}` {urn: $urn}) ON CREATE SET n.created = $now"
+
+    # listing artifacts: the store joins the active filters with AND
+    LIST_ARTIFACTS_MATCH: str = "MATCH (a:Artifact)"
+    LIST_ARTIFACTS_IN_COLLECTION_MATCH: str = (
+        "MATCH (a:Artifact)-[m:IN_COLLECTION]->(c:Collection {urn: $collection}) WHERE m.valid_to IS NULL"
+    )
+    FILTER_NAME: str = "a.name = $name"
+    FILTER_NAME_PREFIX: str = "a.name STARTS WITH $name_prefix"
+    FILTER_MIME_TYPE: str = "a.mime_type = $mime_type"
+    FILTER_STATUS: str = "a.status = $status"
+    FILTER_CREATED_BEFORE: str = "a.created < $created_before"
+    FILTER_CREATED_AFTER: str = "a.created >= $created_after"
+    FILTER_SCHEMA_OUT: str = (
+        "EXISTS { MATCH (a)-[s:`{rel}`]->() WHERE s.schema = $schema AND s.entity = a.urn AND s.valid_to IS NULL }"
+    )
+    FILTER_SCHEMA_IN: str = (
+        "EXISTS { MATCH (a)<-[s:`{rel}`]-() WHERE s.schema = $schema AND s.entity = a.urn AND s.valid_to IS NULL }"
+    )
+    FILTER_AFTER_CURSOR: str = "(a.created < $cursor_created OR (a.created = $cursor_created AND a.urn < $cursor_urn))"
+    LIST_ARTIFACTS_RETURN: str = "RETURN DISTINCT " + ARTIFACT_COLUMNS + " ORDER BY created DESC, urn DESC LIMIT $limit"
+
+    # aspects
+    GET_ASPECT: str = "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.urn = $urn RETURN " + ASPECT_COLUMNS
+    # Directed on purpose: LadybugDB 0.22 silently drops a SET on an edge matched by an undirected pattern when
+    # the node has several edges of the type.
+    CLOSE_ASPECT_OUT: str = (
+        "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]->() WHERE e.urn = $urn AND e.valid_to IS NULL "
+        "SET e.valid_to = $now, e.retracted_by = $retracted_by RETURN e.urn AS urn"
+    )
+    CLOSE_ASPECT_IN: str = (
+        "MATCH (a:`{label}` {urn: $entity})<-[e:`{rel}`]-() WHERE e.urn = $urn AND e.valid_to IS NULL "
+        "SET e.valid_to = $now, e.retracted_by = $retracted_by RETURN e.urn AS urn"
+    )
+    QUERY_ASPECTS_OF_ENTITY: str = (
+        "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.entity = $entity AND ($schema = '' OR e.schema = $schema) AND "
+        + ASPECT_WINDOW
+        + " RETURN DISTINCT "
+        + ASPECT_COLUMNS
+        + " ORDER BY valid_from, urn LIMIT $limit"
+    )
+    QUERY_ASPECTS: str = (
+        "MATCH ()-[e:`{rel}`]->() WHERE ($schema = '' OR e.schema = $schema) AND "
+        + ASPECT_WINDOW
+        + " RETURN "
+        + ASPECT_COLUMNS
+        + " ORDER BY valid_from, urn LIMIT $limit"
+    )
+
+    # access
+    FILTER_READABLE: str = READABLE
+    # Shared with the reader by someone else: a current grant to the reader's user or organisation.
+    FILTER_SHARED: str = (
+        "a.uploader <> $r_user AND EXISTS { MATCH (a)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $r_user OR w.urn = $r_org) "
+        "AND g.schema = $r_grant_schema AND g.valid_to IS NULL AND g.valid_from <= $r_at }"
+    )
+    GET_READABLE_ARTIFACT: str = "MATCH (a:Artifact {urn: $urn}) WHERE " + READABLE + " RETURN " + ARTIFACT_COLUMNS
+    READABLE_AMONG: str = "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) WHERE " + READABLE + " RETURN a.urn AS urn"
+    QUERY_VISIBLE_ASPECTS: str = (
+        "MATCH ()-[e:`{rel}`]->() WHERE ($schema = '' OR e.schema = $schema) AND "
+        + ASPECT_WINDOW
+        + " AND "
+        + ASPECT_VISIBLE
+        + " RETURN "
+        + ASPECT_COLUMNS
+        + " ORDER BY valid_from, urn LIMIT $limit"
+    )
+
+    # batches (one statement for many rows; the WITH keeps each MATCH a primary-key lookup)
+    CREATE_ARTIFACTS: str = (
+        "UNWIND $rows AS r MERGE (a:Artifact {urn: r.urn}) ON CREATE SET a.name = r.name, a.status = 'pending', "
+        "a.uploader = r.uploader, a.created = r.created, a.props = r.props, a.org = r.org"
+    )
+    EXISTING_NODES: str = "UNWIND $urns AS u MATCH (n:`{label}` {urn: u}) RETURN n.urn AS urn"
+    MERGE_NODES: str = "UNWIND $urns AS u MERGE (n:`{label}` {urn: u}) ON CREATE SET n.created = $now"
+
+    # lifecycle (`aspects.lifecycle`): states, files, repositories, versions, aliases, stages
+    SET_ARTIFACT_STATUS: str = (
+        "MATCH (a:Artifact {urn: $urn}) WHERE a.status IN $from SET a.status = $to RETURN a.urn AS urn"
+    )
+    SEAL_ARTIFACT: str = "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'draft' SET a.status = 'ready', a.size = $size RETURN a.urn AS urn"
+    COUNT_VERSIONS: str = (
+        "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact) WHERE e.valid_to IS NULL RETURN count(e) AS n"
+    )
+    VERSION_OF_ARTIFACT_IN: str = (
+        "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL "
+        "RETURN e.urn AS urn"
+    )
+    REPOSITORIES_OF_ARTIFACT: str = (
+        "MATCH (r:Repository)-[e:HAS_VERSION]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL "
+        "RETURN r.urn AS repository, e.content AS content"
+    )
+    STAGES_OF_VERSIONS: str = (
+        "MATCH (r:Repository {urn: $repo})-[e:IN_STAGE]->(a:Artifact) WHERE "
+        + LIFECYCLE_WINDOW
+        + " AND a.urn IN $urns RETURN a.urn AS artifact, e.content AS content"
+    )
+    ALIASES_OF_ARTIFACT: str = (
+        "MATCH (r:Repository)-[e:HAS_ALIAS]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL "
+        "RETURN r.urn AS repository, e.content AS content, e.urn AS aspect"
+    )
+    ORDERS_USING: str = (
+        "MATCH (o:`Order`)-[e:USED]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL RETURN DISTINCT o.urn AS urn"
+    )
+    REPOSITORY_GRANTED: str = "MATCH (r:Repository {urn: $repo}) WHERE " + REPOSITORY_GRANT + " RETURN r.urn AS urn"
+    LIST_REPOSITORIES: str = (
+        "MATCH (r:Repository)-[e:HAS_ASPECT]->(s:Schema) WHERE e.schema = $schema AND e.entity = r.urn "
+        "AND e.valid_to IS NULL AND r.urn > $after AND ($prefix = '' OR r.urn STARTS WITH $prefix) "
+        "AND ($everyone OR e.content CONTAINS $org_needle OR " + REPOSITORY_GRANT + ") "
+        "RETURN r.urn AS urn, e.content AS content, e.valid_from AS valid_from ORDER BY urn LIMIT $limit"
+    )
+    # Bytes the fabric holds: an artifact (not deleted) made of them, or one with a file made of them.
+    HOLDS_BLOB: str = (
+        "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' RETURN a.urn AS urn LIMIT 1"
+    )
+    HOLDS_FILE_BLOB: str = (
+        "MATCH (a:Artifact)-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
+        "AND a.status <> 'deleted' AND e.content CONTAINS $needle RETURN a.urn AS urn LIMIT 1"
+    )
+    HOLDS_BLOB_READABLE: str = (
+        "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' AND "
+        + READABLE
+        + " RETURN a.urn AS urn LIMIT 1"
+    )
+    HOLDS_FILE_BLOB_READABLE: str = (
+        "MATCH (a:Artifact)-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
+        "AND a.status <> 'deleted' AND e.content CONTAINS $needle AND " + READABLE + " RETURN a.urn AS urn LIMIT 1"
+    )
+    FILE_BLOB_CONTENTS: str = (
+        "MATCH (a:Artifact)-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
+        "AND a.status <> 'deleted' RETURN e.content AS content"
+    )
+    # Listing filters on a content aspect: `{key}` is a parameter-name stem the store generates (f0, f1, ...).
+    FILTER_CONTENT: str = (
+        "EXISTS { MATCH (a)-[s:HAS_ASPECT]->() WHERE s.schema = ${key}_schema AND s.entity = a.urn "
+        "AND s.valid_to IS NULL AND s.content = ${key} }"
+    )
+    FILTER_NO_OTHER_CONTENT: str = (
+        "NOT EXISTS { MATCH (a)-[s:HAS_ASPECT]->() WHERE s.schema = ${key}_schema AND s.entity = a.urn "
+        "AND s.valid_to IS NULL AND s.content <> ${key} }"
+    )
+    FILTER_NOT_DELETED: str = "a.status <> 'deleted'"
+
+
+def repository_versions(version_number: str) -> str:
+    """`REPOSITORY_VERSIONS` with `version_number`, the backend's expression of the number in `e.content`.
+
+    A version's number sits in its canonical JSON content: the last `"number":` (keys are sorted, and quotes
+    inside string values are escaped, so only the user `content` object, which sorts before it, can hold another).
+    """
+    return (
+        "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact) WHERE "
+        + LIFECYCLE_WINDOW
+        + " AND (NOT $live OR a.status <> 'deleted') AND ($artifact = '' OR a.urn = $artifact) "
+        "WITH r, e, a, " + version_number + " AS number WHERE number < $before AND ($number = 0 OR number = $number) "
+        "AND ($stage = '' OR EXISTS { MATCH (r)-[s:IN_STAGE]->(a) WHERE s.schema = $stage_schema AND s.valid_from <= $at "
+        "AND (s.valid_to IS NULL OR s.valid_to > $at) AND s.content CONTAINS $stage }) "
+        "RETURN e.urn AS urn, e.content AS content, e.asserter AS asserter, e.valid_from AS valid_from, a.status AS status, "
+        "number ORDER BY number DESC LIMIT $limit"
+    )
+
+
+def statements(queries: Queries) -> dict[str, str]:
+    """Name -> effective text of every statement in `queries`."""
+    return asdict(queries)

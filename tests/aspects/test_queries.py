@@ -1,0 +1,43 @@
+"""The Cypher of the two backends: written once where it is the same, and every statement listed in one place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+import pytest
+
+from aspects.backends import ladybug_queries, neo4j_queries
+from aspects.backends.queries import Queries, statements
+
+BACKENDS = {"ladybug": ladybug_queries, "neo4j": neo4j_queries}
+PLACEHOLDERS = {"label", "rel", "src", "dst", "rels", "key"}  # `key`: a parameter stem the store makes
+
+
+def test_both_backends_define_the_same_query_names() -> None:
+    names = [set(statements(module.QUERIES)) for module in BACKENDS.values()]
+    assert names[0] == names[1] == {field.name for field in fields(Queries)}
+
+
+def test_what_is_shared_is_not_overridden_and_what_is_overridden_differs() -> None:
+    for field in fields(Queries):
+        texts = {name: getattr(module.QUERIES, field.name) for name, module in BACKENDS.items()}
+        if field.default is MISSING:
+            assert texts["ladybug"] != texts["neo4j"], f"{field.name} is the same on both: give it a default"
+        else:
+            assert set(texts.values()) == {field.default}, f"{field.name} is shared: no backend may override it"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_statement_a_backend_runs_is_listed_and_only_checked_placeholders_are_used(backend: str) -> None:
+    module = BACKENDS[backend]
+    listed = module.every_query()
+    source = (Path(module.__file__).parent / f"{backend}.py").read_text()
+    used = set(re.findall(r"\bown\.([A-Z_]+)", source)) - {"QUERIES"}
+    assert used and used <= set(listed), f"{backend}.py runs statements every_query() does not list"
+    for name, text in listed.items():
+        for statement in text if isinstance(text, tuple) else (text,):
+            assert statement.strip(), name
+            found = set(re.findall(r"\{([a-z]+)\}", statement))
+            assert found <= PLACEHOLDERS, f"{name} has placeholders {found - PLACEHOLDERS}"
