@@ -31,9 +31,11 @@ def proxy(client_server: FabricServer) -> Iterator[CountingProxy]:
 
 
 @pytest.fixture(autouse=True)
-def _no_fabric_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_fabric_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No server, token or login of the developer's leaks into a test: the login file is a fresh path."""
     for name in ("FABRIC_URL", "FABRIC_TOKEN", "FABRIC_LOCAL_DIR"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FABRIC_CONFIG", str(tmp_path_factory.mktemp("config") / "login.json"))
 
 
 @pytest.fixture(params=MODES)

@@ -2,10 +2,12 @@
 
 from fabric.commands.artifacts import download, ls, show, upload
 from fabric.commands.aspects import aspect
+from fabric.commands.completion import completion
 from fabric.commands.lineage import lineage
+from fabric.commands.login import login, logout, whoami
 from fabric.commands.schema_registry import schema
 from fabric.commands.sharing import access
 
-COMMANDS = [upload, download, ls, show, aspect, schema, lineage, access]
+COMMANDS = [login, logout, whoami, upload, download, ls, show, aspect, schema, lineage, access, completion]
 
 __all__ = ["COMMANDS"]

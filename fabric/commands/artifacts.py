@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,22 +11,23 @@ import click
 
 from fabric.commands.common import client_command, echo_json, human_size
 from fabric.commands.progress import transfer_progress
+from fabric.commands.tables import echo_csv, echo_table, stdout_is_terminal
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
-    "--name", default=None, help="Artifact name (one PATH only; default: a generated name keeping the extension)."
+    "--name", default=None, help="Artifact name (one PATH only; default: the file's own name, e.g. a.nc for data/a.nc)."
 )
 @click.option("--content-type", default=None, help="MIME type (default: guessed from the name).")
 @click.option("--collection", default=None, help="Add to this collection (a name or urn:fabric:collection:<name>).")
-@click.option("--policy", default=None, help="Access policy URN.")
+@click.option("--policy", default=None, help="Access policy: open, or a policy URN.")
 @click.option("--force", is_flag=True, help="Upload even if the file was uploaded unchanged before.")
 @click.option("--chunk-size", default=128, show_default=True, type=click.IntRange(1), help="MiB per PATCH request.")
 @click.option(
     "--retries", default=10, show_default=True, type=click.IntRange(0), help="Consecutive failed attempts allowed."
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary on stderr.")
 @client_command
 def upload(
     fab: Any,
@@ -39,16 +41,16 @@ def upload(
     retries: int,
     quiet: bool,
 ) -> None:
-    """Upload files (or - for stdin) and print each artifact's URN.
+    """Upload files (or - for stdin) and print each artifact's URN on stdout.
 
-    An unchanged file uploaded before is not sent again (a .fabric-<name>.json sidecar beside it remembers),
-    and an interrupted upload resumes where it stopped.
+    Each artifact is named after its file (data/a.nc becomes a.nc) unless --name says otherwise. An unchanged
+    file uploaded before is not sent again (a .fabric-<name>.json sidecar beside it remembers), and an
+    interrupted upload resumes where it stopped.
     """
     if name and len(paths) > 1:
         raise click.UsageError("--name needs a single PATH")
     for path in paths:
         common = dict(
-            name=name,
             content_type=content_type,
             collection=collection,
             policy=policy,
@@ -57,12 +59,16 @@ def upload(
         )
         if str(path) == "-":
             with transfer_progress("stdin", None, enabled=False if quiet else None) as progress:
-                artifact = fab.upload_artifact(io_stream=sys.stdin.buffer, progress=progress, **common)
+                artifact = fab.upload_artifact(name=name, io_stream=sys.stdin.buffer, progress=progress, **common)
         else:
             if not path.is_file():
                 raise click.ClickException(f"no such file: {path}")
             with transfer_progress(path.name, path.stat().st_size, enabled=False if quiet else None) as progress:
-                artifact = fab.upload_artifact(file_path=path, force_upload=force, progress=progress, **common)
+                artifact = fab.upload_artifact(
+                    name=name or path.name, file_path=path, force_upload=force, progress=progress, **common
+                )
+        if not quiet:
+            click.echo(f"{path} → {artifact.name} ({human_size(artifact.size)})", err=True)
         click.echo(artifact.id)
 
 
@@ -75,10 +81,14 @@ def upload(
     type=click.Path(allow_dash=True, path_type=Path),
     help="File or directory to write to, or - for stdout (default: the artifact's name in the current directory).",
 )
+@click.option("--force", "-f", is_flag=True, help="Overwrite the file if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @client_command
-def download(fab: Any, urn: str, output: Path | None, quiet: bool) -> None:
-    """Download an artifact's bytes (resumed after a cut, checked against its sha256)."""
+def download(fab: Any, urn: str, output: Path | None, force: bool, quiet: bool) -> None:
+    """Download an artifact's bytes into a file named after it (resumed after a cut, checked against its sha256).
+
+    Prints the path written. An existing file is never overwritten without --force.
+    """
     artifact = fab.get_artifact(urn)
     if output is not None and str(output) == "-":
         out = sys.stdout.buffer
@@ -87,46 +97,79 @@ def download(fab: Any, urn: str, output: Path | None, quiet: bool) -> None:
         out.flush()
         return
     target = output or Path.cwd()
-    with transfer_progress(artifact.name or urn, artifact.size, enabled=False if quiet else None) as progress:
+    if target.is_dir():
+        target = target / file_name(artifact)
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists; pass --force to overwrite it, or -o to write elsewhere")
+    with transfer_progress(
+        artifact.name or urn, artifact.size, enabled=False if quiet else None, finishing="checking sha256"
+    ) as progress:
         path = artifact.as_local_file(target, progress=progress)
     click.echo(str(path))
 
 
+def file_name(artifact: Any) -> str:
+    """The name a download is saved as: the artifact's name, made safe, or its UUID when it has none."""
+    from fabric.names import safe_name
+
+    try:
+        return safe_name(artifact.name or "")
+    except ValueError:
+        return str(artifact.id).rsplit(":", 1)[-1] or "artifact"
+
+
 FILTERS = ("name", "mime_type", "collection", "schema", "status", "created_before", "created_after")
+LS_COLUMNS = ("urn", "name", "size", "mime_type", "status", "created")
 
 
 @click.command("ls")
 @click.option("--name", default=None, help="Exact artifact name.")
 @click.option("--mime-type", default=None, help="MIME type, e.g. text/csv.")
-@click.option("--collection", default=None, help="Collection URN or name.")
+@click.option("--collection", default=None, help="Collection name or URN.")
 @click.option("--schema", default=None, help="Only artifacts with a current aspect of this schema.")
 @click.option("--status", default=None, type=click.Choice(["pending", "ready", "abandoned"]), help="Artifact status.")
 @click.option("--created-before", default=None, help="ISO 8601 time.")
 @click.option("--created-after", default=None, help="ISO 8601 time.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1), help="At most this many artifacts.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of artifacts.")
+@click.option("--csv", "as_csv", is_flag=True, help=f"CSV with a header ({','.join(LS_COLUMNS)}), sizes in bytes.")
 @client_command
-def ls(fab: Any, limit: int, as_json: bool, **filters: Any) -> None:
-    """List artifacts (newest first where the server orders them)."""
+def ls(fab: Any, limit: int, as_json: bool, as_csv: bool, **filters: Any) -> None:
+    """List artifacts, newest first.
+
+    On a terminal: a table with a header and sizes in KiB/MiB/GiB. For scripts: --json, --csv, or (when the output
+    is piped) tab-separated lines without a header: urn, status, size in bytes, MIME type, name.
+    """
+    if as_json and as_csv:
+        raise click.UsageError("give at most one of --json and --csv")
     chosen = {key: value for key, value in filters.items() if value is not None}
     if "collection" in chosen and not chosen["collection"].startswith("urn:"):
         chosen["collection"] = f"urn:fabric:collection:{chosen['collection']}"
-    artifacts = fab.list_artifacts(limit=limit, **chosen)
+    artifacts = list(fab.list_artifacts(limit=limit, **chosen))
     if as_json:
         echo_json([artifact.to_json() for artifact in artifacts])
-        return
-    for artifact in artifacts:
-        click.echo(
-            "\t".join(
-                [
-                    artifact.id,
-                    artifact.status or "-",
-                    str(artifact.size if artifact.size is not None else "-"),
-                    artifact.mime_type or "-",
-                    artifact.name or "-",
-                ]
-            )
-        )
+    elif as_csv:
+        echo_csv(LS_COLUMNS, [[getattr(a, "id" if c == "urn" else c) or "" for c in LS_COLUMNS] for a in artifacts])
+    elif stdout_is_terminal():
+        rows = [
+            [a.name or "-", human_size(a.size), a.mime_type or "-", a.status or "-", _short_time(a.created), a.id]
+            for a in artifacts
+        ]
+        echo_table(["NAME", "SIZE", "TYPE", "STATUS", "CREATED", "URN"], rows)
+        if not artifacts:
+            click.echo("(no artifacts" + (" match" if chosen else "") + ")", err=True)
+    else:
+        for artifact in artifacts:
+            size = str(artifact.size if artifact.size is not None else "-")
+            fields = [artifact.id, artifact.status or "-", size, artifact.mime_type or "-", artifact.name or "-"]
+            click.echo("\t".join(fields))
+
+
+def _short_time(value: str | None) -> str:
+    """`2026-11-23T19:22:03.123456+00:00` as `2026-11-23 19:22`."""
+    if not value:
+        return "-"
+    return value.replace("T", " ")[:16]
 
 
 @click.command()
@@ -134,7 +177,7 @@ def ls(fab: Any, limit: int, as_json: bool, **filters: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The artifact and its aspects as JSON.")
 @client_command
 def show(fab: Any, urn: str, as_json: bool) -> None:
-    """Show an artifact and its current aspects."""
+    """Show an artifact and its current aspects, with their content."""
     artifact = fab.get_artifact(urn)
     if as_json:
         echo_json(artifact.to_json())
@@ -143,7 +186,7 @@ def show(fab: Any, urn: str, as_json: bool) -> None:
         ("urn", artifact.id),
         ("name", artifact.name),
         ("status", artifact.status),
-        ("size", f"{artifact.size} ({human_size(artifact.size)})"),
+        ("size", f"{artifact.size} ({human_size(artifact.size)})" if artifact.size is not None else None),
         ("mime type", artifact.mime_type),
         ("sha256", artifact.sha256),
         ("created", artifact.created),
@@ -153,4 +196,6 @@ def show(fab: Any, urn: str, as_json: bool) -> None:
     aspects = artifact.aspects
     click.echo(f"aspects:   {len(aspects)}")
     for aspect in aspects:
-        click.echo(f"  {aspect.urn}  {aspect.schema}")
+        click.echo(f"  {aspect.schema}  {aspect.urn}")
+        content = json.dumps(aspect.content, indent=2, ensure_ascii=False, default=str)
+        click.echo("\n".join("      " + line for line in content.splitlines()))

@@ -43,6 +43,11 @@ def list_grants(fab: Any, urn: str, include_revoked: bool, as_json: bool) -> Non
     if as_json:
         echo_json(grants)
         return
+    if not grants:
+        click.echo(
+            f"no {'' if include_revoked else 'active '}grants on {urn}: only its creator and their admins read it",
+            err=True,
+        )
     for item in grants:
         state = f"revoked {item['revoked_at']}" if item.get("revoked_at") else "active"
         click.echo(
@@ -69,6 +74,9 @@ def shared(fab: Any, limit: int, as_json: bool) -> None:
     items = list(fab.shared_artifacts(limit=limit))
     if as_json:
         echo_json(items)
+        return
+    if not items:
+        click.echo("nothing is shared with you or your organisation yet", err=True)
         return
     for item in items:
         creator = item.get("creator") or {}

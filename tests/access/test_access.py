@@ -278,6 +278,7 @@ def test_aspects_assert_update_and_retract(world: World, role: str) -> None:
             headers=h,
         )
         assert r.status_code == 403
+        assert r.json()["title"] == "Forbidden" and "creator" in r.json()["detail"]
     # gus's note on `shared`: gus (asserter) and managers may change it; other readers 403; the rest 404
     note = api.get(f"/v1/aspects/{world.note}", headers=h)
     assert note.status_code == reads

@@ -27,6 +27,11 @@ def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
 
 
+def problems(stderr: str) -> list[str]:
+    """stderr without the line announcing the destination (`fabric → ...`), which every client command prints."""
+    return [line for line in stderr.splitlines() if not line.startswith("fabric → ")]
+
+
 def ok(env: dict[str, str], *args: str, input: str | None = None) -> str:
     result = run(env, *args, input=input)
     assert result.exit_code == 0, (result.stdout, result.stderr)
@@ -86,7 +91,7 @@ def test_aspect_and_schema_commands(env: dict[str, str], tmp_path: Path) -> None
     assert listed == [f'{aspect}\t{urn}\turn:fabric:schema:rating.1\tcurrent\t{{"stars":4}}']
     bad = run(env, "aspect", "add", urn, "urn:fabric:schema:rating.1", '{"stars": 9}')
     assert bad.exit_code == 1
-    assert bad.stderr.startswith("Error: ") and "stars" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert problems(bad.stderr)[0].startswith("Error: ") and "stars" in bad.stderr and len(problems(bad.stderr)) == 1
     assert ok(env, "aspect", "retract", aspect).strip() == aspect
     assert ok(env, "aspect", "list", "--entity", urn, "--schema", "urn:fabric:schema:rating.1") == ""
     assert len(json.loads(ok(env, "aspect", "list", "--entity", urn, "--include-retracted", "--json"))) >= 2
@@ -123,7 +128,7 @@ def _write(path: Path, data: bytes) -> Path:
 def test_errors_exit_1_with_one_line_and_usage_exits_2(env: dict[str, str], tmp_path: Path) -> None:
     missing = run(env, "show", "urn:fabric:artifact:00000000-0000-4000-8000-000000000000")
     assert missing.exit_code == 1
-    assert missing.stderr.startswith("Error: ") and len(missing.stderr.strip().splitlines()) == 1
+    assert problems(missing.stderr)[0].startswith("Error: ") and len(problems(missing.stderr)) == 1
     assert "00000000-0000-4000-8000-000000000000" in missing.stderr
     assert run(env, "upload", str(tmp_path / "nope.bin")).exit_code in (1, 2)
     usage = run(env, "lineage")
@@ -169,7 +174,11 @@ def test_real_subprocess_upload_and_download(tmp_path: Path, proxy: CountingProx
         [sys.executable, "-m", "fabric", "upload", "blob.bin"], cwd=tmp_path, env=env, capture_output=True, timeout=120
     )
     assert up.returncode == 0, up.stderr
-    assert up.stderr == b""  # piped: no progress bar
+    # piped: no progress bar, only where it went and what it became
+    assert up.stderr.decode().splitlines() == [
+        f"fabric → {proxy.url} (from FABRIC_URL)",
+        "blob.bin → blob.bin (97.7 KiB)",
+    ]
     urn = up.stdout.decode().strip()
     down = subprocess.run(
         [sys.executable, "-m", "fabric", "download", urn, "-o", "-"], env=env, capture_output=True, timeout=120
@@ -178,4 +187,4 @@ def test_real_subprocess_upload_and_download(tmp_path: Path, proxy: CountingProx
     bad = subprocess.run(
         [sys.executable, "-m", "fabric", "show", "urn:fabric:artifact:nope"], env=env, capture_output=True, timeout=120
     )
-    assert bad.returncode == 1 and bad.stderr.decode().startswith("Error: ") and bad.stdout == b""
+    assert bad.returncode == 1 and problems(bad.stderr.decode())[0].startswith("Error: ") and bad.stdout == b""
