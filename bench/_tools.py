@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 TUSD_MODULE = "github.com/tus/tusd/v2"
@@ -45,20 +47,40 @@ def _need(tool: str) -> str:
 
 
 def ensure_tusd(cache: Path) -> Path:
-    """The path of a tusd binary of TUSD_VERSION, built into the cache the first time (a few minutes)."""
+    """The path of a tusd binary of TUSD_VERSION, built into the cache the first time (a few minutes).
+
+    Several benchmarks may share the cache at once: the build holds a lock, stages in a directory of its own
+    and moves the binary into place only once it exists, so no run sees a half-built or missing binary.
+    """
     binary = cache / "go" / "bin" / f"tusd-{TUSD_VERSION}"
     if binary.exists():
         return binary
     go = _need("go")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache / "go" / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if binary.exists():  # built by another run while this one waited
+            return binary
+        staging = Path(tempfile.mkdtemp(prefix="staging-", dir=cache / "go"))
+        try:
+            built = _build_tusd(go, cache, staging)
+            built.chmod(0o755)
+            built.replace(binary)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return binary
+
+
+def _build_tusd(go: str, cache: Path, staging: Path) -> Path:
     env = {
         **os.environ,
         "GOPATH": str(cache / "go" / "path"),
         "GOMODCACHE": str(cache / "go" / "mod"),
         "GOFLAGS": "-modcacherw",  # so that `rm -rf` of the cache works
+        "GOTOOLCHAIN": "local",
     }
-    staging = cache / "go" / "staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    env.pop("GOBIN", None)
+    target = staging / "tusd"
     _say(f"go install {TUSD_MODULE}/cmd/tusd@{TUSD_VERSION} (first time only, takes a few minutes)")
     installed = subprocess.run(
         [go, "install", f"{TUSD_MODULE}/cmd/tusd@{TUSD_VERSION}"],
@@ -67,12 +89,10 @@ def ensure_tusd(cache: Path) -> Path:
         capture_output=True,
         text=True,
     )
-    if installed.returncode == 0:
-        (staging / "tusd").replace(binary)
-        return binary
-    _say(
-        f"go install failed ({installed.stderr.strip().splitlines()[-1:]}); building the same module from `go mod download`"
-    )
+    if installed.returncode == 0 and target.is_file():
+        return target
+    why = installed.stderr.strip().splitlines()[-1:] if installed.returncode else ["it exited 0 but left no binary"]
+    _say(f"go install failed ({why}); building the same module from `go mod download`")
     downloaded = subprocess.run(
         [go, "mod", "download", "-json", f"{TUSD_MODULE}@{TUSD_VERSION}"],
         env=env,
@@ -82,11 +102,10 @@ def ensure_tusd(cache: Path) -> Path:
         check=True,
     )
     module_dir = json.loads(downloaded.stdout)["Dir"]
-    subprocess.run(
-        [go, "build", "-trimpath", "-o", str(staging / "tusd"), "./cmd/tusd"], env=env, cwd=module_dir, check=True
-    )
-    (staging / "tusd").replace(binary)
-    return binary
+    subprocess.run([go, "build", "-trimpath", "-o", str(target), "./cmd/tusd"], env=env, cwd=module_dir, check=True)
+    if not target.is_file():
+        raise SystemExit(f"go build of tusd {TUSD_VERSION} left no binary at {target}")
+    return target
 
 
 def ensure_tus_node(cache: Path) -> Path:
