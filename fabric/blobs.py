@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from tus_server import CompletedUpload, DataMover
 from tus_server.file_store import fsync_directory
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -37,7 +38,7 @@ class BlobStore:
         return self.path(sha256).is_file()
 
     def ingest(self, source: Path, sha256: str) -> Path:
-        """Move a durable, complete file into the store under its hash (blocking; idempotent).
+        """Move a durable, complete local file into the store under its hash (blocking; idempotent).
 
         Identical bytes are stored once: if the blob is already there the source is dropped. A source that is
         already gone (a repeat after a crash) is fine as long as the blob exists.
@@ -47,12 +48,51 @@ class BlobStore:
             source.unlink(missing_ok=True)
             return target
         if not source.exists():
-            raise FileNotFoundError(f"neither the upload {source} nor the blob {sha256} exists")
+            raise FileNotFoundError(f"neither the file {source} nor the blob {sha256} exists")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(source, 0o440)
         os.replace(source, target)
         fsync_directory(target.parent)
         return target
+
+    def ingest_upload(self, upload: CompletedUpload, sha256: str) -> Path:
+        """Take a durable, complete upload into the store under its hash (blocking; idempotent).
+
+        The bytes come through the upload store's interface: a store that can move them to a local file does
+        (a file store on the same filesystem renames), any other is read and copied. Identical bytes are stored
+        once: if the blob is already there the upload's bytes are released. An upload whose bytes are already
+        gone (a repeat after a crash) is fine as long as the blob exists.
+        """
+        target = self.path(sha256)
+        if target.exists():
+            upload.release()
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        store = upload.store
+        try:
+            if isinstance(store, DataMover):
+                store.move_data(upload.info.id, target)
+            else:
+                self._copy_in(upload, target)
+                upload.release()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"neither the upload {upload.info.id} nor the blob {sha256} exists") from None
+        return target
+
+    @staticmethod
+    def _copy_in(upload: CompletedUpload, target: Path) -> None:
+        """Stream the upload's bytes into `target` durably: a temporary file beside it, fsync, rename."""
+        tmp = target.with_name(f"{target.name}.{upload.info.id}.tmp")
+        try:
+            with open(tmp, "wb", buffering=0) as out:
+                for block in upload.read():
+                    out.write(block)
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o440)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_directory(target.parent)
 
     def delete(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)

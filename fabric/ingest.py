@@ -147,7 +147,7 @@ class UploadIngest:
             return
         if await anyio.to_thread.run_sync(self.blobs.exists, info.sha256):
             metrics.BLOBS_DEDUPLICATED.inc()
-        await anyio.to_thread.run_sync(self.blobs.ingest, upload.data_path, info.sha256)
+        await anyio.to_thread.run_sync(self.blobs.ingest_upload, upload, info.sha256)
         name = upload_name(info.metadata) or info.id
         uploader = info.tags.get("uploader", LOCAL_USER)
         content = artifact_content(

@@ -4,17 +4,35 @@ from tus_server.app import create_tus_app
 from tus_server.config import TusConfig
 from tus_server.file_store import FileUploadStore
 from tus_server.info import UploadInfo
+from tus_server.locks import HeldLock, UploadLocker, UploadLocks
 from tus_server.problems import TusError
 from tus_server.server import CompletedUpload, TusServer
-from tus_server.upload_store import UploadStore
+from tus_server.upload_store import (
+    Concatenator,
+    DataMover,
+    LengthDeferrer,
+    PartialWrite,
+    Terminator,
+    UploadStore,
+    UploadWriter,
+)
 
 __all__ = [
     "CompletedUpload",
+    "Concatenator",
+    "DataMover",
     "FileUploadStore",
+    "HeldLock",
+    "LengthDeferrer",
+    "PartialWrite",
+    "Terminator",
     "TusConfig",
     "TusError",
     "TusServer",
     "UploadInfo",
+    "UploadLocker",
+    "UploadLocks",
     "UploadStore",
+    "UploadWriter",
     "create_tus_app",
 ]

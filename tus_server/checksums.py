@@ -6,10 +6,11 @@ import base64
 import binascii
 import hashlib
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from tus_server.problems import TusError
+from tus_server.errors import UNSUPPORTED_CHECKSUM_ALGORITHM, invalid_header
 
 
 class Digest(Protocol):
@@ -30,7 +31,7 @@ class Crc32:
         return self._value.to_bytes(4, "big")
 
 
-ALGORITHMS = {
+ALGORITHMS: dict[str, Callable[[], Digest]] = {
     "md5": hashlib.md5,
     "sha1": hashlib.sha1,
     "sha256": hashlib.sha256,
@@ -52,12 +53,12 @@ def parse_checksum(value: str | None) -> ExpectedChecksum | None:
         return None
     parts = value.strip().split(" ")
     if len(parts) != 2 or not parts[0] or not parts[1]:
-        raise TusError(400, "Invalid Upload-Checksum", "expected 'Upload-Checksum: <algorithm> <base64 digest>'")
+        raise invalid_header("Upload-Checksum", "expected 'Upload-Checksum: <algorithm> <base64 digest>'")
     algorithm = parts[0].lower()
     if algorithm not in ALGORITHMS:
-        raise TusError(400, "Unsupported checksum algorithm", f"{parts[0]!r} is not one of {', '.join(ALGORITHMS)}")
+        raise UNSUPPORTED_CHECKSUM_ALGORITHM(f"{parts[0]!r} is not one of {', '.join(ALGORITHMS)}")
     try:
         digest = base64.b64decode(parts[1], validate=True)
     except (binascii.Error, ValueError):
-        raise TusError(400, "Invalid Upload-Checksum", "the digest is not valid base64") from None
+        raise invalid_header("Upload-Checksum", "the digest is not valid base64") from None
     return ExpectedChecksum(algorithm, digest)

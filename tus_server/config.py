@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 TUS_VERSION = "1.0.0"
-EXTENSIONS = "creation,creation-with-upload,creation-defer-length,expiration,checksum,termination,concatenation"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 
 

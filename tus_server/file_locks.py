@@ -19,8 +19,8 @@ from pathlib import Path
 
 import anyio
 
+from tus_server import errors
 from tus_server.locks import UploadLock, UploadLocks
-from tus_server.problems import TusError
 from tus_server.upload_store import is_valid_upload_id
 
 POLL_SECONDS = 0.05
@@ -52,7 +52,7 @@ class FileUploadLocks:
                 tasks.cancel_scope.cancel()
 
     async def is_busy(self, upload_id: str) -> bool:
-        if self._local.is_busy(upload_id):
+        if await self._local.is_busy(upload_id):
             return True
         fd = _try_flock(self._path(upload_id, "lock"))
         if fd is None:
@@ -70,7 +70,7 @@ class FileUploadLocks:
         return waited
 
     async def _held_elsewhere(self, upload_id: str) -> bool:
-        if self._local.is_busy(upload_id):
+        if await self._local.is_busy(upload_id):
             return False  # held here: the local layer already waited
         return await self.is_busy(upload_id)
 
@@ -96,11 +96,7 @@ class FileUploadLocks:
                 return fd
             release.touch()
             if time.monotonic() >= deadline:
-                raise TusError(
-                    423,
-                    "Upload is locked",
-                    "another request holds this upload and did not release it in time; retry shortly",
-                )
+                raise errors.LOCKED("another request holds this upload and did not release it in time; retry shortly")
             await anyio.sleep(POLL_SECONDS)
 
     async def _watch_for_releases(self) -> None:

@@ -1,4 +1,4 @@
-"""The default upload store: each upload is two files in one directory.
+"""The default upload store: each upload is two files in one directory. Implements every capability.
 
 Each upload is `<id>` (the bytes) and `<id>.info` (an `UploadInfo` as JSON). The info file is replaced by
 write-then-rename after an fsync, and always after the data it describes is fdatasync'ed, so the offset it
@@ -7,13 +7,15 @@ records is never past what is durably on disk.
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tus_server.info import UploadInfo
-from tus_server.upload_store import is_valid_upload_id
+from tus_server.upload_store import PartialWrite, is_valid_upload_id
+
+COPY_BLOCK = 8 << 20
 
 
 def fsync_directory(path: Path) -> None:
@@ -24,12 +26,54 @@ def fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
+class FileWriter:
+    """Appends with `writev` to the data file; `sync` is `fdatasync`, which may run beside a write."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self._fd = os.open(path, os.O_WRONLY)
+        try:
+            if os.fstat(self._fd).st_size > offset:  # bytes past the recorded offset were never acknowledged
+                os.ftruncate(self._fd, offset)
+            os.lseek(self._fd, offset, os.SEEK_SET)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def write(self, parts: Sequence[bytes]) -> int:
+        """Write every part in order with as few writev calls as the kernel allows (no gathering copy)."""
+        views = [memoryview(part) for part in parts]
+        done = 0
+        while views:
+            try:
+                n = os.writev(self._fd, views)
+            except OSError as exc:
+                raise PartialWrite(done, exc) from exc
+            done += n
+            while views and n >= len(views[0]):
+                n -= len(views[0])
+                views.pop(0)
+            if n:
+                views[0] = views[0][n:]
+        return done
+
+    def sync(self) -> None:
+        os.fdatasync(self._fd)
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self._fd, size)
+        os.lseek(self._fd, size, os.SEEK_SET)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class FileUploadStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def data_path(self, upload_id: str) -> Path:
+        """Where the bytes of an upload are; only this store and its tests use it (the server never does)."""
         if not is_valid_upload_id(upload_id):
             raise ValueError(f"invalid upload id {upload_id!r}")
         return self.directory / upload_id
@@ -62,9 +106,59 @@ class FileUploadStore:
             os.close(fd)
         os.replace(tmp, target)
 
-    def delete(self, upload_id: str) -> None:
+    def writer(self, upload_id: str, offset: int) -> FileWriter:
+        return FileWriter(self.data_path(upload_id), offset)
+
+    def finish(self, info: UploadInfo) -> None:
+        """Nothing to do: the bytes are already one durable file."""
+
+    def read(self, upload_id: str, length: int, block_size: int = COPY_BLOCK) -> Iterator[bytes]:
+        path = self.data_path(upload_id)
+        with open(path, "rb", buffering=0) as f:
+            remaining = length
+            while remaining:
+                block = f.read(min(block_size, remaining))
+                if not block:
+                    raise OSError(errno.EIO, f"upload {upload_id} is shorter than {length} bytes")
+                remaining -= len(block)
+                yield block
+
+    def release(self, upload_id: str) -> None:
+        self.data_path(upload_id).unlink(missing_ok=True)
+
+    def terminate(self, upload_id: str) -> None:
         for path in (self.data_path(upload_id), self._info_path(upload_id)):
             path.unlink(missing_ok=True)
+
+    def concatenate(self, final: UploadInfo, parts: Sequence[UploadInfo]) -> None:
+        with open(self.data_path(final.id), "r+b", buffering=0) as target:
+            for part in parts:
+                for block in self.read(part.id, part.length or 0):
+                    target.write(block)
+            os.fdatasync(target.fileno())
+
+    def declare_length(self, info: UploadInfo, length: int) -> None:
+        info.length = length
+        self.save(info)
+
+    def move_data(self, upload_id: str, target: Path) -> None:
+        """A rename on the same filesystem; across filesystems a durable copy, then the source is removed."""
+        source = self.data_path(upload_id)
+        os.chmod(source, 0o440)
+        try:
+            os.replace(source, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            tmp = target.with_name(target.name + ".tmp")
+            with open(source, "rb", buffering=0) as src, open(tmp, "wb", buffering=0) as dst:
+                while block := src.read(COPY_BLOCK):
+                    dst.write(block)
+                os.fsync(dst.fileno())
+            os.chmod(tmp, 0o440)
+            os.replace(tmp, target)
+            source.unlink()
+        fsync_directory(target.parent)
 
     def ids(self) -> Iterator[str]:
         for path in self.directory.glob("*.info"):
@@ -98,6 +192,3 @@ class FileUploadStore:
             if is_valid_upload_id(path.name) and path.name not in known:
                 path.unlink(missing_ok=True)
         return infos
-
-    def free_bytes(self) -> int:
-        return shutil.disk_usage(self.directory).free

@@ -8,16 +8,14 @@ are rebuilt once by reading the bytes already on disk.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
-from tus_server.lanes import SerialLane
+from tus_server.lanes import SerialLane, wait
 
-READ_BLOCK = 8 << 20
 MAX_BLOCKS_BEHIND = 8  # per digest: bounds the memory an upload's lagging digests hold
 
 
@@ -37,13 +35,13 @@ class UploadDigests:
         if self.md5 is not None:
             self._pending.append(self._md5_lane.submit(_update_all, self.md5, parts))
         while len(self._pending) > 2 * MAX_BLOCKS_BEHIND:
-            await asyncio.shield(asyncio.wrap_future(self._pending[0]))
+            await wait(self._pending[0])
             self._pending.popleft()
 
     async def settle(self) -> None:
         """Wait until every fed block is hashed."""
         while self._pending:
-            await asyncio.shield(asyncio.wrap_future(self._pending[0]))
+            await wait(self._pending[0])
             self._pending.popleft()
 
     async def snapshot(self) -> UploadDigests:
@@ -57,19 +55,15 @@ class UploadDigests:
         return self.sha256.hexdigest(), self.md5.hexdigest() if self.md5 else None
 
     @classmethod
-    def of_file_prefix(cls, path: Path, length: int, with_md5: bool = True) -> UploadDigests:
-        """Digests of the first `length` bytes of a file (blocking: run it in a worker thread)."""
+    def of_blocks(cls, blocks: Iterable[bytes], with_md5: bool = True) -> UploadDigests:
+        """Digests of bytes read back from the store (blocking: run it in a worker thread)."""
         sha256, md5 = hashlib.sha256(), (hashlib.md5() if with_md5 else None)
-        with open(path, "rb", buffering=0) as f:
-            remaining = length
-            while remaining:
-                block = f.read(min(READ_BLOCK, remaining))
-                if not block:
-                    raise OSError(f"{path} is shorter than {length} bytes")
-                sha256.update(block)
-                if md5 is not None:
-                    md5.update(block)
-                remaining -= len(block)
+        length = 0
+        for block in blocks:
+            sha256.update(block)
+            if md5 is not None:
+                md5.update(block)
+            length += len(block)
         return cls(length, sha256, md5, with_md5=with_md5)
 
 

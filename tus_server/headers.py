@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 
-from tus_server.problems import TusError
+from tus_server.errors import invalid_header
 
 _NUMBER = re.compile(r"[0-9]{1,19}")
 _METADATA_KEY = re.compile(r"[^\s,]+")
@@ -18,7 +18,7 @@ def parse_size(value: str | None, header: str) -> int | None:
         return None
     value = value.strip()
     if not _NUMBER.fullmatch(value):
-        raise TusError(400, f"Invalid {header}", f"{header} must be a non-negative decimal integer, got {value[:40]!r}")
+        raise invalid_header(header, f"{header} must be a non-negative decimal integer, got {value[:40]!r}")
     return int(value)
 
 
@@ -33,23 +33,21 @@ def parse_metadata(value: str | None) -> dict[str, str | None]:
     for pair in value.split(","):
         parts = pair.strip().split(" ")
         if not parts[0] or len(parts) > 2 or not _METADATA_KEY.fullmatch(parts[0]):
-            raise TusError(
-                400, "Invalid Upload-Metadata", f"malformed pair {pair.strip()[:60]!r}: expected 'key base64value'"
-            )
+            raise invalid_header("Upload-Metadata", f"malformed pair {pair.strip()[:60]!r}: expected 'key base64value'")
         key = parts[0]
         if key in metadata:
-            raise TusError(400, "Invalid Upload-Metadata", f"duplicate key {key!r}")
+            raise invalid_header("Upload-Metadata", f"duplicate key {key!r}")
         if len(parts) == 1:
             metadata[key] = None
             continue
         try:
             raw = base64.b64decode(parts[1], validate=True)
         except (binascii.Error, ValueError):
-            raise TusError(400, "Invalid Upload-Metadata", f"value of {key!r} is not valid base64") from None
+            raise invalid_header("Upload-Metadata", f"value of {key!r} is not valid base64") from None
         try:
             metadata[key] = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise TusError(400, "Invalid Upload-Metadata", f"value of {key!r} is not UTF-8 text") from None
+            raise invalid_header("Upload-Metadata", f"value of {key!r} is not UTF-8 text") from None
     return metadata
 
 

@@ -1,7 +1,8 @@
 """Serial lanes: work that must run in order, one item at a time, on a thread pool shared by all uploads.
 
 A lane holds no thread of its own, so an upload whose digests lag a few blocks behind costs a queue entry,
-not a thread, and lanes of idle uploads cost nothing.
+not a thread, and lanes of idle uploads cost nothing. Lanes are plain threads and futures, usable outside any
+event loop (the client uses them too); `wait` awaits a lane's future from async code under anyio.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from anyio.lowlevel import RunVar
+
+T = TypeVar("T")
 
 POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tus-io")
 
@@ -46,3 +53,24 @@ class SerialLane:
                     self._start_next()
                 else:
                     self._running = False
+
+
+_WAITERS: RunVar[anyio.CapacityLimiter] = RunVar("tus_lane_waiters")
+
+
+async def wait(future: Future[T]) -> T:
+    """The result of a lane's future, from async code under anyio.
+
+    A thread of a limiter of its own blocks on the future, so waiting neither blocks the lane (which goes on
+    with its next item at once) nor takes the threads the rest of the app runs blocking calls on. It cannot be
+    cancelled, so a cancelled waiter never loses track of work that is running: the caller sees its
+    cancellation at its next checkpoint.
+    """
+    if future.done():
+        return future.result()
+    try:
+        limiter = _WAITERS.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(1000)
+        _WAITERS.set(limiter)
+    return await anyio.to_thread.run_sync(future.result, limiter=limiter)

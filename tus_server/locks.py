@@ -4,17 +4,50 @@ A client whose connection died often reconnects while the server still waits on 
 Like tusd, a new request for an upload asks the running one to stop: the running request's receive loop is
 cancelled, it saves what it durably wrote and releases the lock, and the new request goes on from there.
 Bytes of two requests therefore never interleave, and a reconnecting client is never locked out.
+
+`UploadLocker` is the seam (tusd's `Locker`): `UploadLocks` serves one process and is the default; a
+locker shared by several processes (Redis, say) implements the same protocol, and must make a `hold` in any
+process cancel the `receiving()` scope of the request holding the upload in another.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 
-from tus_server.problems import TusError
+from tus_server.errors import LOCKED
+
+
+class HeldLock(Protocol):
+    """What a request holding an upload has."""
+
+    @property
+    def interrupted(self) -> bool:
+        """A newer request asked for the upload."""
+        ...
+
+    def receiving(self) -> AbstractContextManager[anyio.CancelScope]:
+        """Marks the part of the request (reading the body) that a newer request may cancel."""
+        ...
+
+
+class UploadLocker(Protocol):
+    def hold(self, upload_id: str) -> AbstractAsyncContextManager[HeldLock]:
+        """Hold the upload; a holder still receiving is asked to stop. `LOCKED` (423) if it does not let go
+        within the take-over timeout."""
+        ...
+
+    async def settled(self, upload_id: str, timeout: float = 5.0) -> bool:
+        """Wait while a holder that stopped receiving saves what it received; True if it waited."""
+        ...
+
+    async def is_busy(self, upload_id: str) -> bool:
+        """A request holds the upload right now."""
+        ...
 
 
 @dataclass(eq=False)
@@ -48,6 +81,8 @@ class UploadLock:
 
 
 class UploadLocks:
+    """Locks of the uploads of one process (one event loop)."""
+
     def __init__(self, takeover_timeout: float = 10.0) -> None:
         self._holders: dict[str, _Holder] = {}
         self.takeover_timeout = takeover_timeout
@@ -60,7 +95,7 @@ class UploadLocks:
         holder.receive_scope.cancel()
         return True
 
-    def is_busy(self, upload_id: str) -> bool:
+    async def is_busy(self, upload_id: str) -> bool:
         holder = self._holders.get(upload_id)
         return holder is not None and holder.lock.locked()
 
@@ -92,9 +127,7 @@ class UploadLocks:
             with anyio.move_on_after(self.takeover_timeout) as waited:
                 await holder.lock.acquire()
             if waited.cancelled_caught:
-                raise TusError(
-                    423,
-                    "Upload is locked",
+                raise LOCKED(
                     "another request holds this upload and did not release it in time; retry shortly",
                 )
             try:

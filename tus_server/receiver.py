@@ -8,16 +8,17 @@ A few blocks at most are in memory per request.
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
+
+import anyio
 
 from tus_server.checksums import Digest
+from tus_server.errors import is_disk_full
 from tus_server.hashing import UploadDigests
-from tus_server.lanes import SerialLane
+from tus_server.lanes import SerialLane, wait
+from tus_server.upload_store import PartialWrite, UploadWriter
 
 BLOCK_SIZE = 4 << 20
 MAX_PARTS = 512  # chunks gathered into one block at most (writev takes up to IOV_MAX = 1024)
@@ -29,17 +30,16 @@ class DiskFull(OSError):
 
 
 class BodyWriter:
-    """Appends to the data file at `offset`.
+    """Appends to an upload through the store's `UploadWriter`, opened at `offset`.
 
-    `dispatched` counts bytes handed to the write lane, `written` bytes the disk took, and `durable` the end of
-    the last checkpoint (bytes fdatasync'ed and recorded by the checkpoint's `save`).
+    `dispatched` counts bytes handed to the write lane, `written` bytes the store took, and `durable` the end of
+    the last checkpoint (bytes synced and recorded by the checkpoint's `save`).
     """
 
-    def __init__(self, path: Path, offset: int, digests: UploadDigests | None, checksum: Digest | None) -> None:
-        self._fd = os.open(path, os.O_WRONLY)
-        if os.fstat(self._fd).st_size > offset:  # bytes past the recorded offset were never acknowledged
-            os.ftruncate(self._fd, offset)
-        os.lseek(self._fd, offset, os.SEEK_SET)
+    def __init__(
+        self, target: UploadWriter, offset: int, digests: UploadDigests | None, checksum: Digest | None
+    ) -> None:
+        self._target = target
         self.start = offset
         self.dispatched = 0
         self.written = 0
@@ -51,7 +51,7 @@ class BodyWriter:
         self._writes = SerialLane()
         self._syncs = SerialLane()
         self._in_flight: deque[Future[None]] = deque()
-        self._checkpoint: asyncio.Future[None] | None = None
+        self._checkpoint: Future[Future[None]] | None = None  # queued on the write lane; gives the sync's future
         self._error: BaseException | None = None
 
     @property
@@ -84,8 +84,7 @@ class BodyWriter:
             raise self._error
 
     async def _wait_oldest(self) -> None:
-        # Shielded: a cancelled receive must not lose track of a running write.
-        await asyncio.shield(asyncio.wrap_future(self._in_flight[0]))
+        await wait(self._in_flight[0])  # not cancellable: a cancelled receive must not lose a running write
         self._in_flight.popleft()
 
     def _write_block(self, parts: list[bytes]) -> None:
@@ -93,87 +92,68 @@ class BodyWriter:
             return  # an earlier block failed: keep the file a prefix of the body
         done = 0
         try:
-            done = _writev_all(self._fd, parts)
-        except _PartialWrite as partial:
-            done = partial.done
+            done = self._target.write(parts)
+        except PartialWrite as partial:
+            done = partial.written
             cause = partial.cause
-            self._error = DiskFull(cause.errno, cause.strerror) if cause.errno in (28, 122) else cause  # ENOSPC, EDQUOT
+            self._error = DiskFull(cause.errno, cause.strerror) if is_disk_full(cause) else cause
         finally:
             if self.checksum is not None:
                 _update_prefix(self.checksum, parts, done)
             self.written += done
 
     def checkpoint_running(self) -> bool:
-        return self._checkpoint is not None and not self._checkpoint.done()
+        if self._checkpoint is None:
+            return False
+        if not self._checkpoint.done():
+            return True
+        sync: Future[None] = self._checkpoint.result()
+        return not sync.done()
 
     def start_checkpoint(self, save: Callable[[int], None]) -> None:
         """Make what is dispatched so far durable and `save(offset)` it, once written, beside the writes and the
-        receiving (which go on). Only the event loop waits for the writes, so no pool thread ever blocks."""
-        if self._checkpoint is not None and self._checkpoint.done() and not self._checkpoint.cancelled():
-            self._checkpoint.exception()  # a failed checkpoint only means `durable` stayed where it was
+        receiving (which go on). The sync lane runs it after the last write it covers; no thread waits."""
         target = self.start + self.dispatched
-        last_write = self._in_flight[-1] if self._in_flight else None
 
         def run() -> None:
             end = min(target, self.start + self.written)  # less only if a write failed
-            os.fdatasync(self._fd)
+            self._target.sync()
             save(end)
             self.durable = end
 
-        async def checkpoint() -> None:
-            if last_write is not None:
-                await asyncio.wrap_future(last_write)
-            await asyncio.wrap_future(self._syncs.submit(run))
+        # Queued on the write lane (after the writes it covers), the checkpoint hands the sync to the sync lane
+        # so the next writes need not wait for the disk to flush.
+        self._checkpoint = self._writes.submit(lambda: self._syncs.submit(run))
 
-        self._checkpoint = asyncio.ensure_future(checkpoint())
+    async def _wait_checkpoint(self) -> None:
+        if self._checkpoint is None:
+            return
+        sync: Future[None] = await wait(self._checkpoint)
+        try:
+            await wait(sync)
+        except OSError:
+            pass  # a failed checkpoint leaves `durable` where it was; the final sync decides
 
     async def finish(self) -> None:
         """Write what is buffered, wait for every write and checkpoint; call it outside any cancelled scope."""
         try:
             await self._dispatch()
         finally:
-            while self._in_flight:
-                await self._wait_oldest()
-            if self._checkpoint is not None:
-                try:
-                    await asyncio.shield(self._checkpoint)
-                except OSError:
-                    pass  # a failed checkpoint leaves `durable` where it was; the final sync decides
+            with anyio.CancelScope(shield=True):
+                while self._in_flight:
+                    await self._wait_oldest()
+                await self._wait_checkpoint()
         if self._error is not None:
             raise self._error
 
     async def sync(self) -> None:
-        await asyncio.wrap_future(self._writes.submit(os.fdatasync, self._fd))
+        await wait(self._writes.submit(self._target.sync))
 
     async def truncate(self, size: int) -> None:
-        await asyncio.wrap_future(self._writes.submit(os.ftruncate, self._fd, size))
+        await wait(self._writes.submit(self._target.truncate, size))
 
     def close(self) -> None:
-        os.close(self._fd)
-
-
-class _PartialWrite(Exception):
-    def __init__(self, done: int, cause: OSError) -> None:
-        self.done = done
-        self.cause = cause
-
-
-def _writev_all(fd: int, parts: list[bytes]) -> int:
-    """Write every part in order with as few writev calls as the kernel allows; the count of bytes written."""
-    views = [memoryview(part) for part in parts]
-    done = 0
-    while views:
-        try:
-            n = os.writev(fd, views)
-        except OSError as exc:
-            raise _PartialWrite(done, exc) from exc
-        done += n
-        while views and n >= len(views[0]):
-            n -= len(views[0])
-            views.pop(0)
-        if n:
-            views[0] = views[0][n:]
-    return done
+        self._target.close()
 
 
 def _update_prefix(digest: Digest, parts: list[bytes], length: int) -> None:

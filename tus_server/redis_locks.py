@@ -30,8 +30,8 @@ from anyio.abc import TaskGroup
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from tus_server import errors
 from tus_server.locks import UploadLock, UploadLocks
-from tus_server.problems import TusError
 
 log = logging.getLogger("tus_server.redis_locks")
 
@@ -104,7 +104,7 @@ class RedisUploadLocks:
     # ---- the interface ------------------------------------------------------------------------------
 
     async def is_busy(self, upload_id: str) -> bool:
-        if self._local.is_busy(upload_id):
+        if await self._local.is_busy(upload_id):
             return True
         return bool(await self.redis.exists(self._key("lock", upload_id)))
 
@@ -159,15 +159,9 @@ class RedisUploadLocks:
                     asked_at = now
             except RedisError as exc:
                 if time.monotonic() >= deadline:
-                    raise TusError(
-                        503, "Lock service unavailable", f"the upload lock server did not answer: {exc}"
-                    ) from exc
+                    raise errors.LOCK_SERVICE_UNAVAILABLE(f"the upload lock server did not answer: {exc}") from exc
             if time.monotonic() >= deadline:
-                raise TusError(
-                    423,
-                    "Upload is locked",
-                    "another request holds this upload and did not release it in time; retry shortly",
-                )
+                raise errors.LOCKED("another request holds this upload and did not release it in time; retry shortly")
             await anyio.sleep(POLL_SECONDS)
 
     async def _keep(self, upload_id: str, token: str, lock: _RedisUploadLock, scope: anyio.CancelScope) -> None:

@@ -8,15 +8,14 @@ runs when an unfinished upload is terminated or expires.
 
 from __future__ import annotations
 
+import errno
 import logging
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import format_datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
@@ -24,15 +23,17 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tus_server import errors
 from tus_server.checksums import ALGORITHMS, parse_checksum
-from tus_server.config import EXTENSIONS, OFFSET_CONTENT_TYPE, TUS_VERSION, TusConfig
+from tus_server.config import OFFSET_CONTENT_TYPE, TUS_VERSION, TusConfig
+from tus_server.errors import is_disk_full, storage_error
 from tus_server.hashing import DigestCache, UploadDigests
 from tus_server.headers import encode_metadata, parse_metadata, parse_size
 from tus_server.info import ConcatKind, UploadInfo, utcnow
-from tus_server.locks import UploadLock, UploadLocks
+from tus_server.locks import HeldLock, UploadLocker, UploadLocks
 from tus_server.problems import TusError
 from tus_server.receiver import BodyWriter, DiskFull
-from tus_server.upload_store import UploadStore, is_valid_upload_id
+from tus_server.upload_store import Concatenator, LengthDeferrer, Terminator, UploadStore, is_valid_upload_id
 
 log = logging.getLogger("tus_server")
 ROOM_FOR_INFO = 1 << 20  # bytes of a just-written tail given back when a full disk leaves no room to record the offset
@@ -40,10 +41,22 @@ ROOM_FOR_INFO = 1 << 20  # bytes of a just-written tail given back when a full d
 
 @dataclass(frozen=True, slots=True)
 class CompletedUpload:
-    """A finished upload handed to `on_complete`: its info (with sha256 and md5) and where its bytes are."""
+    """A finished upload handed to `on_complete`: its info (with sha256 and md5) and the store holding its bytes.
+
+    The hook takes the bytes over through the store: `read()` streams them; `release()` drops them from the
+    upload store once they are kept elsewhere; a store that is a `DataMover` can move them to a local file.
+    """
 
     info: UploadInfo
-    data_path: Path
+    store: UploadStore
+
+    def read(self, block_size: int = 8 << 20) -> Iterator[bytes]:
+        """The upload's bytes in blocks (blocking)."""
+        return self.store.read(self.info.id, self.info.length or 0, block_size)
+
+    def release(self) -> None:
+        """Drop the bytes from the upload store; its info stays so HEAD still answers (blocking)."""
+        self.store.release(self.info.id)
 
 
 CreateHook = Callable[[UploadInfo, Request], Awaitable[Mapping[str, str] | None]]
@@ -52,13 +65,7 @@ AbandonHook = Callable[[UploadInfo], Awaitable[None]]
 AccessHook = Callable[[Request, UploadInfo], Awaitable[None]]
 
 
-@dataclass(slots=True)
-class _BodyOutcome:
-    """What became of one request body."""
-
-    status: int = 204
-    title: str = ""
-    detail: str = ""
+_KEPT_WHAT_FITTED = "the server ran out of disk space; the bytes that fitted were kept, resume later"
 
 
 class TusServer:
@@ -71,6 +78,7 @@ class TusServer:
         on_complete: CompleteHook | None = None,
         on_abandon: AbandonHook | None = None,
         check_access: AccessHook | None = None,
+        locker: UploadLocker | None = None,
     ) -> None:
         self.store = store
         self.config = config or TusConfig()
@@ -78,8 +86,9 @@ class TusServer:
         self.on_complete = on_complete
         self.on_abandon = on_abandon
         self.check_access = check_access
-        self.locks = UploadLocks(self.config.takeover_timeout)
+        self.locks = locker or UploadLocks(self.config.takeover_timeout)
         self.digests = DigestCache()
+        self.extensions = _extensions(store)
 
     # ---- wiring -------------------------------------------------------------------------------------
 
@@ -112,7 +121,7 @@ class TusServer:
             _check_version(request)
             if method == "POST":
                 return await self._create(request)
-            raise TusError(405, "Method not allowed", f"{method} is not allowed on {self.config.base_path}")
+            raise errors.METHOD_NOT_ALLOWED(f"{method} is not allowed on {self.config.base_path}")
         except TusError as error:
             return error.response(self._base_headers())
 
@@ -130,9 +139,9 @@ class TusServer:
                 return self._head(self._load(upload_id) if await self.locks.settled(upload_id) else info)
             if method == "PATCH":
                 return await self._patch(request, info)
-            if method == "DELETE":
+            if method == "DELETE" and "termination" in self.extensions:
                 return await self._terminate(info)
-            raise TusError(405, "Method not allowed", f"{method} is not allowed on an upload")
+            raise errors.METHOD_NOT_ALLOWED(f"{method} is not allowed on an upload")
         except TusError as error:
             return error.response(self._base_headers())
 
@@ -147,7 +156,7 @@ class TusServer:
             headers={
                 "Tus-Resumable": TUS_VERSION,
                 "Tus-Version": TUS_VERSION,
-                "Tus-Extension": EXTENSIONS,
+                "Tus-Extension": ",".join(self.extensions),
                 "Tus-Max-Size": str(self.config.max_size),
                 "Tus-Checksum-Algorithm": ",".join(ALGORITHMS),
             },
@@ -156,15 +165,9 @@ class TusServer:
     def _load(self, upload_id: str) -> UploadInfo:
         info = self.store.load(upload_id) if is_valid_upload_id(upload_id) else None
         if info is None:
-            raise TusError(
-                404, "Upload not found", "no upload has this id (it may have been terminated or swept after expiry)"
-            )
+            raise errors.NOT_FOUND("no upload has this id (it may have been terminated or swept after expiry)")
         if not info.finished and info.is_expired():
-            raise TusError(
-                410,
-                "Upload expired",
-                f"this upload expired at {info.expires_at:%Y-%m-%dT%H:%M:%SZ} and will be removed",
-            )
+            raise errors.EXPIRED(f"this upload expired at {info.expires_at:%Y-%m-%dT%H:%M:%SZ} and will be removed")
         return info
 
     def _upload_headers(self, info: UploadInfo) -> dict[str, str]:
@@ -192,33 +195,30 @@ class TusServer:
 
     async def _create(self, request: Request) -> Response:
         concat = request.headers.get("upload-concat")
+        if concat is not None and "concatenation" not in self.extensions:
+            raise errors.UNSUPPORTED_EXTENSION("this server's upload store cannot concatenate uploads")
         if concat is not None and concat.strip().startswith("final"):
             return await self._create_final(request, concat)
         if concat is not None and concat.strip() != "partial":
-            raise TusError(400, "Invalid Upload-Concat", "expected 'partial' or 'final;<url> <url> ...'")
+            raise errors.INVALID_CONCAT("expected 'partial' or 'final;<url> <url> ...'")
 
         length = parse_size(request.headers.get("upload-length"), "Upload-Length")
         defer = request.headers.get("upload-defer-length")
         if defer is not None and defer.strip() != "1":
-            raise TusError(400, "Invalid Upload-Defer-Length", "Upload-Defer-Length must be 1")
+            raise errors.invalid_header("Upload-Defer-Length", "Upload-Defer-Length must be 1")
+        if defer is not None and "creation-defer-length" not in self.extensions:
+            raise errors.UNSUPPORTED_EXTENSION("this server's upload store needs Upload-Length at creation")
         if length is None and defer is None:
-            raise TusError(
-                400, "Missing Upload-Length", "send Upload-Length, or Upload-Defer-Length: 1 to give it later"
-            )
+            raise errors.MISSING_UPLOAD_LENGTH("send Upload-Length, or Upload-Defer-Length: 1 to give it later")
         if length is not None and defer is not None:
-            raise TusError(400, "Conflicting headers", "send either Upload-Length or Upload-Defer-Length, not both")
-        if length is not None and length > self.config.max_size:
-            raise TusError(
-                413, "Upload too large", f"Upload-Length {length} exceeds Tus-Max-Size {self.config.max_size}"
-            )
+            raise errors.CONFLICTING_HEADERS("send either Upload-Length or Upload-Defer-Length, not both")
+        self._check_max_size(length)
 
         info = self._new_info(request, length, concat="partial" if concat is not None else None)
         has_body = request.headers.get("content-type", "").split(";")[0].strip().lower() == OFFSET_CONTENT_TYPE
         content_length = parse_size(request.headers.get("content-length"), "Content-Length")
         if has_body and content_length and length is not None and content_length > length:
-            raise TusError(
-                413, "Body exceeds Upload-Length", f"the body has {content_length} bytes but Upload-Length is {length}"
-            )
+            raise errors.BODY_EXCEEDS_LENGTH(f"the body has {content_length} bytes but Upload-Length is {length}")
         await self._run_create_hook(info, request)
         await self._store_new(info)
 
@@ -230,9 +230,13 @@ class TusServer:
         async with self.locks.hold(info.id) as lock:
             outcome = await self._receive(request, info, lock)
         headers = {**self._upload_headers(info), "Location": location}
-        if outcome.status >= 400:
-            return TusError(outcome.status, outcome.title, outcome.detail).response(headers)
+        if outcome is not None:
+            return outcome.response(headers)
         return Response(status_code=201, headers=headers)
+
+    def _check_max_size(self, length: int | None) -> None:
+        if length is not None and length > self.config.max_size:
+            raise errors.TOO_LARGE(f"Upload-Length {length} exceeds Tus-Max-Size {self.config.max_size}")
 
     def _new_info(
         self, request: Request, length: int | None, *, concat: ConcatKind | None, parts: list[str] | None = None
@@ -250,10 +254,16 @@ class TusServer:
         try:
             await anyio.to_thread.run_sync(self.store.create, info)
         except OSError as exc:
-            await anyio.to_thread.run_sync(self.store.delete, info.id)
+            await self._remove(info.id)
             if self.on_abandon is not None:
                 await self.on_abandon(info)
-            raise _storage_error(exc) from exc
+            raise storage_error(exc) from exc
+
+    async def _remove(self, upload_id: str) -> None:
+        """Remove an upload, where the store can; a store that cannot leaves it to its own expiry."""
+        if isinstance(self.store, Terminator):
+            await anyio.to_thread.run_sync(self.store.terminate, upload_id)
+        self.digests.discard(upload_id)
 
     async def _run_create_hook(self, info: UploadInfo, request: Request) -> None:
         if self.on_create is not None:
@@ -264,27 +274,26 @@ class TusServer:
 
     async def _create_final(self, request: Request, concat: str) -> Response:
         if request.headers.get("upload-length") is not None or request.headers.get("upload-defer-length") is not None:
-            raise TusError(
-                400, "Upload-Length not allowed", "a final upload's length is the sum of its partial uploads"
-            )
+            raise errors.UPLOAD_LENGTH_NOT_ALLOWED("a final upload's length is the sum of its partial uploads")
         urls = concat.strip()[len("final") :].lstrip(";").split()
         if not urls:
-            raise TusError(400, "Invalid Upload-Concat", "a final upload names at least one partial upload")
+            raise errors.INVALID_CONCAT("a final upload names at least one partial upload")
         parts = [self._partial_for_concat(url) for url in urls]
         length = sum(part.length or 0 for part in parts)
         if length > self.config.max_size:
-            raise TusError(413, "Upload too large", f"the partial uploads add up to {length} bytes, over Tus-Max-Size")
+            raise errors.TOO_LARGE(f"the partial uploads add up to {length} bytes, over Tus-Max-Size")
         info = self._new_info(request, length, concat="final", parts=[part.id for part in parts])
         await self._run_create_hook(info, request)
         await self._store_new(info)
+        assert isinstance(self.store, Concatenator)  # checked before: "concatenation" is in the extensions
         async with self.locks.hold(info.id):
             try:
-                digests = await anyio.to_thread.run_sync(self._concatenate, info)
+                await anyio.to_thread.run_sync(self.store.concatenate, info, parts)
             except OSError as exc:
-                await anyio.to_thread.run_sync(self.store.delete, info.id)
-                raise _storage_error(exc) from exc
+                await self._remove(info.id)
+                raise storage_error(exc) from exc
             info.offset = length
-            await self._finish(info, digests)
+            await self._finish(info, None)
         return Response(
             status_code=201, headers={**self._upload_headers(info), "Location": self._location(request, info.id)}
         )
@@ -295,92 +304,81 @@ class TusServer:
         upload_id = path[len(prefix) :] if path.startswith(prefix) else ""
         info = self.store.load(upload_id) if is_valid_upload_id(upload_id) else None
         if info is None:
-            raise TusError(400, "Unknown partial upload", f"{url!r} is not an upload of this server")
+            raise errors.UNKNOWN_PARTIAL(f"{url!r} is not an upload of this server")
         if not info.is_partial:
-            raise TusError(400, "Not a partial upload", f"{url!r} was not created with Upload-Concat: partial")
+            raise errors.NOT_PARTIAL(f"{url!r} was not created with Upload-Concat: partial")
         if not info.is_complete:
-            raise TusError(
-                400, "Partial upload unfinished", f"{url!r} has {info.offset} of {info.length} bytes; finish it first"
-            )
+            raise errors.PARTIAL_UNFINISHED(f"{url!r} has {info.offset} of {info.length} bytes; finish it first")
         return info
-
-    def _concatenate(self, info: UploadInfo) -> UploadDigests:
-        """Copy the partial uploads into the final one, hashing as it goes (blocking)."""
-        digests = UploadDigests(with_md5=self.config.md5)
-        with open(self.store.data_path(info.id), "r+b", buffering=0) as target:
-            for part_id in info.parts:
-                with open(self.store.data_path(part_id), "rb", buffering=0) as source:
-                    while block := source.read(8 << 20):
-                        digests.sha256.update(block)
-                        if digests.md5 is not None:
-                            digests.md5.update(block)
-                        target.write(block)
-            os.fdatasync(target.fileno())
-        digests.offset = info.length or 0
-        return digests
 
     # ---- PATCH --------------------------------------------------------------------------------------
 
     async def _patch(self, request: Request, info: UploadInfo) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != OFFSET_CONTENT_TYPE:
-            raise TusError(415, "Unsupported Content-Type", f"PATCH bodies must be {OFFSET_CONTENT_TYPE}")
+            raise errors.UNSUPPORTED_CONTENT_TYPE(f"PATCH bodies must be {OFFSET_CONTENT_TYPE}")
         offset = parse_size(request.headers.get("upload-offset"), "Upload-Offset")
         if offset is None:
-            raise TusError(400, "Missing Upload-Offset", "a PATCH must say at which offset its bytes belong")
+            raise errors.MISSING_UPLOAD_OFFSET("a PATCH must say at which offset its bytes belong")
         new_length = parse_size(request.headers.get("upload-length"), "Upload-Length")
         parse_checksum(request.headers.get("upload-checksum"))  # a bad header is a 400 before anything is read
 
         async with self.locks.hold(info.id) as lock:
             info = self._load(info.id)  # what the previous holder left
             if info.concat == "final":
-                raise TusError(
-                    403, "Final upload", "a final upload is assembled from its partial uploads and takes no PATCH"
-                )
+                raise errors.FINAL_UPLOAD("a final upload is assembled from its partial uploads and takes no PATCH")
             if offset != info.offset:
-                raise TusError(
-                    409,
-                    "Offset mismatch",
+                raise errors.MISMATCHED_OFFSET(
                     f"Upload-Offset is {offset} but the upload is at {info.offset}; HEAD for the offset",
                     headers=self._upload_headers(info),
                 )
             if new_length is not None:
-                self._set_deferred_length(info, new_length)
+                await self._declare_length(info, new_length)
             if info.is_complete and info.finished:
                 if parse_size(request.headers.get("content-length"), "Content-Length"):
-                    raise TusError(413, "Upload already complete", "this upload has all its bytes")
+                    raise errors.ALREADY_COMPLETE("this upload has all its bytes")
                 return Response(status_code=204, headers=self._upload_headers(info))
             outcome = await self._receive(request, info, lock)
-            if outcome.status >= 400:
-                raise TusError(outcome.status, outcome.title, outcome.detail, headers=self._upload_headers(info))
+            if outcome is not None:
+                outcome.headers.update(self._upload_headers(info))
+                raise outcome
             return Response(status_code=204, headers=self._upload_headers(info))
 
-    def _set_deferred_length(self, info: UploadInfo, length: int) -> None:
+    async def _declare_length(self, info: UploadInfo, length: int) -> None:
+        """Set the length of an upload created with a deferred one (the same length again is fine)."""
         if info.length is not None:
             if length != info.length:
-                raise TusError(400, "Upload-Length already set", f"this upload's length is {info.length}")
+                raise errors.LENGTH_ALREADY_SET(f"this upload's length is {info.length}")
             return
-        if length > self.config.max_size:
-            raise TusError(
-                413, "Upload too large", f"Upload-Length {length} exceeds Tus-Max-Size {self.config.max_size}"
-            )
+        self._check_max_size(length)
         if length < info.offset:
-            raise TusError(400, "Upload-Length too small", f"{info.offset} bytes were already received")
-        info.length = length
+            raise errors.LENGTH_TOO_SMALL(f"{info.offset} bytes were already received")
+        assert isinstance(self.store, LengthDeferrer)  # an upload without a length exists only on such a store
+        try:
+            await anyio.to_thread.run_sync(self.store.declare_length, info, length)
+        except OSError as exc:
+            info.length = None
+            raise storage_error(exc) from exc
 
-    async def _receive(self, request: Request, info: UploadInfo, lock: UploadLock) -> _BodyOutcome:
-        """Append the request body at `info.offset`, make it durable, update `info`, and complete the upload."""
+    async def _receive(self, request: Request, info: UploadInfo, lock: HeldLock) -> TusError | None:
+        """Append the request body at `info.offset`, make it durable, update `info`, and complete the upload.
+
+        Returns the error to answer with when not all of the body was kept (what was kept is recorded)."""
         limit = (info.length if info.length is not None else self.config.max_size) - info.offset
         content_length = parse_size(request.headers.get("content-length"), "Content-Length")
         if content_length is not None and content_length > limit:
             what = "Upload-Length" if info.length is not None else "Tus-Max-Size"
-            raise TusError(413, "Body too large", f"{content_length} bytes at offset {info.offset} would pass {what}")
+            raise errors.BODY_TOO_LARGE(f"{content_length} bytes at offset {info.offset} would pass {what}")
         expected = parse_checksum(request.headers.get("upload-checksum"))
         digests = None if info.is_partial else await self._digests_at(info)
         before = await digests.snapshot() if (digests is not None and expected is not None) else None
         checksum = expected.new_digest() if expected is not None else None
-        writer = BodyWriter(self.store.data_path(info.id), info.offset, digests, checksum)
+        try:
+            target = await anyio.to_thread.run_sync(self.store.writer, info.id, info.offset)
+        except OSError as exc:
+            raise storage_error(exc) from exc
+        writer = BodyWriter(target, info.offset, digests, checksum)
 
-        outcome = _BodyOutcome()
+        outcome: TusError | None = None
         next_checkpoint = self.config.checkpoint_bytes
         received = 0
         cut_short = False
@@ -390,10 +388,8 @@ class TusServer:
                     if received + len(chunk) > limit:
                         await writer.feed(chunk[: limit - received])
                         received = limit
-                        outcome = _BodyOutcome(
-                            413,
-                            "Body too large",
-                            f"the body goes past the upload's length {info.length}; the bytes up to it were kept",
+                        outcome = errors.BODY_TOO_LARGE(
+                            f"the body goes past the upload's length {info.length}; the bytes up to it were kept"
                         )
                         break
                     received += len(chunk)
@@ -403,69 +399,60 @@ class TusServer:
                         writer.start_checkpoint(lambda offset: self.store.save(replace(info, offset=offset)))
             if scope.cancelled_caught:
                 cut_short = True
-                outcome = _BodyOutcome(
-                    409, "Upload taken over", "a newer request for this upload stopped this one; HEAD for the offset"
-                )
+                outcome = errors.TAKEN_OVER("a newer request for this upload stopped this one; HEAD for the offset")
         except ClientDisconnect:
             cut_short = True
         except DiskFull:
             pass  # reported below, once what was written is accounted for
         try:
             await writer.finish()
-        except DiskFull:
-            outcome = _BodyOutcome(
-                507,
-                "Insufficient storage",
-                "the server ran out of disk space; the bytes that fitted were kept, resume later",
-            )
         except OSError as exc:
-            outcome = _BodyOutcome(500, "Storage error", str(exc))
+            outcome = storage_error(exc, _KEPT_WHAT_FITTED if is_disk_full(exc) else None)
         if writer.failed:
             digests = None
         info.offset = writer.durable  # what checkpoints recorded
 
         try:
-            if checksum is not None and (cut_short or outcome.status >= 400 or checksum.digest() != expected.digest):
-                # The checksum covers the whole body: without all of it, or with a mismatch, nothing is kept.
-                await writer.truncate(writer.start)
-                if before is not None:
-                    self.digests.put(info.id, before)
-                if not cut_short and outcome.status < 400:
-                    outcome = _BodyOutcome(
-                        460,
-                        "Checksum mismatch",
-                        f"the body's {expected.algorithm} does not match Upload-Checksum; it was discarded",
-                    )
-                return outcome
-            await writer.sync()
-        except OSError as exc:
-            await writer.truncate(info.offset)
-            self.digests.discard(info.id)
-            return _BodyOutcome(507 if isinstance(exc, DiskFull) or exc.errno == 28 else 500, "Storage error", str(exc))
+            try:
+                if (
+                    expected is not None
+                    and checksum is not None
+                    and (cut_short or outcome is not None or checksum.digest() != expected.digest)
+                ):
+                    # The checksum covers the whole body: without all of it, or with a mismatch, nothing is kept.
+                    await writer.truncate(writer.start)
+                    if before is not None:
+                        self.digests.put(info.id, before)
+                    if not cut_short and outcome is None:
+                        outcome = errors.CHECKSUM_MISMATCH(
+                            f"the body's {expected.algorithm} does not match Upload-Checksum; it was discarded"
+                        )
+                    return outcome
+                await writer.sync()
+            except OSError as exc:
+                await writer.truncate(info.offset)
+                self.digests.discard(info.id)
+                return storage_error(exc)
+
+            try:
+                await self._record_offset(info, writer, writer.start + writer.written, info.offset)
+            except OSError as exc:
+                self.digests.discard(info.id)
+                return storage_error(exc, f"could not record the offset: {exc}")
         finally:
             writer.close()
-
-        try:
-            await self._record_offset(info, writer.start + writer.written, info.offset)
-        except OSError as exc:
-            self.digests.discard(info.id)
-            return _BodyOutcome(
-                507 if exc.errno in (28, 122) else 500, "Storage error", f"could not record the offset: {exc}"
-            )
         if info.offset != writer.start + writer.written:
             digests = None  # the tail given up to make room is no longer covered
-            outcome = _BodyOutcome(
-                507,
-                "Insufficient storage",
-                "the server ran out of disk space; the bytes that fitted were kept, resume later",
-            )
+            outcome = errors.INSUFFICIENT_STORAGE(_KEPT_WHAT_FITTED)
         if digests is not None:
             self.digests.put(info.id, digests)
-        if info.is_complete and not info.is_partial:
+        if info.is_complete and info.is_partial:
+            await anyio.to_thread.run_sync(self.store.finish, info)
+        elif info.is_complete:
             await self._finish(info, digests)
         return outcome
 
-    async def _record_offset(self, info: UploadInfo, offset: int, previous: int) -> None:
+    async def _record_offset(self, info: UploadInfo, writer: BodyWriter, offset: int, previous: int) -> None:
         """Save `offset` (already durable) in the info file, or leave `info` at `previous` if that fails.
 
         On a full disk the info file may have no room to be rewritten; a little of the tail just written is
@@ -476,45 +463,52 @@ class TusServer:
             info.offset = attempt
             try:
                 if attempt != offset:
-                    await anyio.to_thread.run_sync(os.truncate, self.store.data_path(info.id), attempt)
+                    await writer.truncate(attempt)
                 await anyio.to_thread.run_sync(self.store.save, info)
                 return
             except OSError as exc:
                 info.offset = previous
-                if exc.errno not in (28, 122) or attempt == previous:
+                if not is_disk_full(exc) or attempt == previous:
                     raise
-        raise OSError(28, "No space left on device")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     async def _digests_at(self, info: UploadInfo) -> UploadDigests:
         digests = self.digests.take(info.id, info.offset)
         if digests is None:
-            digests = await anyio.to_thread.run_sync(
-                UploadDigests.of_file_prefix, self.store.data_path(info.id), info.offset, self.config.md5
-            )
+            digests = await self._read_digests(info)
         return digests
+
+    async def _read_digests(self, info: UploadInfo) -> UploadDigests:
+        """The digests of the upload's recorded bytes, read back from the store."""
+
+        def read() -> UploadDigests:
+            return UploadDigests.of_blocks(self.store.read(info.id, info.offset), self.config.md5)
+
+        try:
+            return await anyio.to_thread.run_sync(read)
+        except OSError as exc:
+            raise storage_error(exc) from exc
 
     # ---- completion ---------------------------------------------------------------------------------
 
     async def _finish(self, info: UploadInfo, digests: UploadDigests | None) -> None:
-        """Record the digests, then hand the upload to `on_complete`. Safe to repeat after a crash."""
+        """Let the store finish the bytes, record the digests, then hand the upload to `on_complete`.
+        Safe to repeat after a crash."""
         if info.sha256 is None:
+            await anyio.to_thread.run_sync(self.store.finish, info)
             if digests is None or digests.offset != info.offset:
-                digests = await anyio.to_thread.run_sync(
-                    UploadDigests.of_file_prefix, self.store.data_path(info.id), info.offset, self.config.md5
-                )
+                digests = await self._read_digests(info)
             info.sha256, info.md5 = await digests.hexdigests()
             await anyio.to_thread.run_sync(self.store.save, info)
         self.digests.discard(info.id)
         if self.on_complete is not None:
             try:
-                await self.on_complete(CompletedUpload(info, self.store.data_path(info.id)))
+                await self.on_complete(CompletedUpload(info, self.store))
             except TusError:
                 raise
             except Exception as exc:
                 log.exception("completion of upload %s failed", info.id)
-                raise TusError(
-                    500,
-                    "Completion failed",
+                raise errors.COMPLETION_FAILED(
                     f"the bytes are stored but registering them failed ({exc}); it is retried at the next start",
                 ) from exc
         info.finished = True
@@ -525,21 +519,22 @@ class TusServer:
 
     async def _terminate(self, info: UploadInfo) -> Response:
         async with self.locks.hold(info.id):
-            await anyio.to_thread.run_sync(self.store.delete, info.id)
-            self.digests.discard(info.id)
+            await self._remove(info.id)
         if not info.finished and self.on_abandon is not None:
             await self.on_abandon(info)
         return Response(status_code=204, headers=self._base_headers())
 
     async def sweep(self, now: datetime | None = None) -> int:
-        """Remove every expired upload not in use; returns how many were removed."""
+        """Remove every expired upload not in use; returns how many were removed (none if the store cannot
+        remove uploads: then it keeps to an expiry of its own)."""
         removed = 0
+        if not isinstance(self.store, Terminator):
+            return removed
         for upload_id in await anyio.to_thread.run_sync(lambda: list(self.store.ids())):
             info = self.store.load(upload_id)
-            if info is None or not info.is_expired(now) or self.locks.is_busy(upload_id):
+            if info is None or not info.is_expired(now) or await self.locks.is_busy(upload_id):
                 continue
-            await anyio.to_thread.run_sync(self.store.delete, upload_id)
-            self.digests.discard(upload_id)
+            await self._remove(upload_id)
             removed += 1
             if not info.finished and self.on_abandon is not None:
                 try:
@@ -579,12 +574,18 @@ def _effective_method(request: Request) -> str:
 
 def _check_version(request: Request) -> None:
     if request.headers.get("tus-resumable") != TUS_VERSION:
-        raise TusError(
-            412, "Unsupported tus version", f"send Tus-Resumable: {TUS_VERSION}", headers={"Tus-Version": TUS_VERSION}
-        )
+        raise errors.UNSUPPORTED_VERSION(f"send Tus-Resumable: {TUS_VERSION}", headers={"Tus-Version": TUS_VERSION})
 
 
-def _storage_error(exc: OSError) -> TusError:
-    if exc.errno in (28, 122):
-        return TusError(507, "Insufficient storage", "the server ran out of disk space")
-    return TusError(500, "Storage error", str(exc))
+def _extensions(store: UploadStore) -> list[str]:
+    """The tus extensions this server offers over `store`: those the store's capabilities allow."""
+    needs: dict[str, type | None] = {
+        "creation": None,
+        "creation-with-upload": None,
+        "creation-defer-length": LengthDeferrer,
+        "expiration": Terminator,
+        "checksum": None,
+        "termination": Terminator,
+        "concatenation": Concatenator,
+    }
+    return [name for name, capability in needs.items() if capability is None or isinstance(store, capability)]

@@ -1,15 +1,30 @@
 """The upload store interface: where the bytes and the info of uploads live.
 
-The protocol (`server.py`) reaches uploads only through this interface; `file_store.FileUploadStore` is the
-default implementation.
+Shaped like tusd's store composer: a core every store implements (`UploadStore`, with the `UploadWriter` it
+opens per request) plus optional capabilities the server discovers with `isinstance`, each a small protocol:
+
+- `Terminator`: uploads can be removed (the `termination` and `expiration` extensions, the expiry sweep).
+- `Concatenator`: a final upload can be assembled from partial ones (`concatenation`).
+- `LengthDeferrer`: an upload can be created before its length is known (`creation-defer-length`).
+- `DataMover`: a finished upload's bytes can be moved to a local file without copying (a rename).
+
+Every method blocks (the server calls them in worker threads) and raises `OSError` for storage failures;
+`errno.ENOSPC`/`errno.EDQUOT` mean "no room" and are answered 507. Nothing here assumes a local path: a store
+on S3 implements the same protocols. `file_store.FileUploadStore` is the default and implements all of them.
+
+Durability contract, which the server relies on:
+- `UploadWriter.sync` returns once every byte its `write` calls returned for is durable.
+- `save` records an info atomically (all or nothing) and durably, and is only called with an offset the
+  server already made durable through `sync`.
+- `recover` brings every upload back to its recorded offset after a crash (bytes past it are dropped).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from tus_server.info import UploadInfo
 
@@ -21,12 +36,104 @@ def is_valid_upload_id(upload_id: str) -> bool:
     return bool(_UPLOAD_ID.fullmatch(upload_id))
 
 
+class PartialWrite(OSError):
+    """A write stopped early: `written` of its bytes were taken, in order, and the rest were not.
+
+    It carries the errno and message of the failure (ENOSPC, EDQUOT, EIO, ...).
+    """
+
+    def __init__(self, written: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.written = written
+        self.cause = cause
+
+
+class UploadWriter(Protocol):
+    """Appends one request's bytes to an upload, from the offset it was opened at.
+
+    `write` calls come in order from one thread at a time; `sync` may run in another thread while a `write`
+    runs and makes durable at least every byte of the writes that had returned when it started.
+    """
+
+    def write(self, parts: Sequence[bytes]) -> int:
+        """Append `parts` in order; the count of bytes taken (all of them, or `PartialWrite` is raised)."""
+        ...
+
+    def sync(self) -> None:
+        """Make every byte written so far durable."""
+        ...
+
+    def truncate(self, size: int) -> None:
+        """Drop the bytes past `size` (never below the offset the writer was opened at)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class UploadStore(Protocol):
-    def create(self, info: UploadInfo) -> None: ...
-    def load(self, upload_id: str) -> UploadInfo | None: ...
-    def save(self, info: UploadInfo) -> None: ...
-    def data_path(self, upload_id: str) -> Path: ...
-    def delete(self, upload_id: str) -> None: ...
-    def ids(self) -> Iterator[str]: ...
-    def recover(self) -> list[UploadInfo]: ...
-    def free_bytes(self) -> int: ...
+    """The core every store implements: create, read info, write at an offset, finish, hand over."""
+
+    def create(self, info: UploadInfo) -> None:
+        """Make a new, empty upload and record `info` durably."""
+        ...
+
+    def load(self, upload_id: str) -> UploadInfo | None:
+        """The recorded info of an upload, or None if there is no such upload (or the id is malformed)."""
+        ...
+
+    def save(self, info: UploadInfo) -> None:
+        """Record `info` atomically and durably (its offset is already durable)."""
+        ...
+
+    def writer(self, upload_id: str, offset: int) -> UploadWriter:
+        """Open the upload for appending at `offset`, its recorded offset; bytes past it are dropped first."""
+        ...
+
+    def finish(self, info: UploadInfo) -> None:
+        """All `info.length` bytes are durable: make them a whole object where the storage needs that."""
+        ...
+
+    def read(self, upload_id: str, length: int, block_size: int = 8 << 20) -> Iterator[bytes]:
+        """The first `length` bytes of the upload, in blocks of at most `block_size` (OSError if it is shorter)."""
+        ...
+
+    def release(self, upload_id: str) -> None:
+        """Drop the bytes of a finished upload that were handed over; its info stays. No error if already gone."""
+        ...
+
+    def ids(self) -> Iterator[str]:
+        """The ids of every upload in the store."""
+        ...
+
+    def recover(self) -> list[UploadInfo]:
+        """After a crash: cut every upload back to its recorded offset; the infos of all uploads."""
+        ...
+
+
+@runtime_checkable
+class Terminator(Protocol):
+    def terminate(self, upload_id: str) -> None:
+        """Remove the upload, bytes and info. No error if it is already gone."""
+        ...
+
+
+@runtime_checkable
+class Concatenator(Protocol):
+    def concatenate(self, final: UploadInfo, parts: Sequence[UploadInfo]) -> None:
+        """Fill the (created, empty) final upload with the bytes of `parts`, in order, durably."""
+        ...
+
+
+@runtime_checkable
+class LengthDeferrer(Protocol):
+    def declare_length(self, info: UploadInfo, length: int) -> None:
+        """Set the length of an upload created without one, and record it."""
+        ...
+
+
+@runtime_checkable
+class DataMover(Protocol):
+    def move_data(self, upload_id: str, target: Path) -> None:
+        """Move a finished upload's bytes to the local file `target` (a rename where the storage allows one,
+        else a durable copy) and drop them from the store; its info stays. FileNotFoundError if already gone."""
+        ...
