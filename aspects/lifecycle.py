@@ -389,6 +389,13 @@ class Lifecycle:
             content = {**aspect.content, "size": size, "sha256": sha256, "md5": md5}
             self.store.update_aspect(aspect.urn, content, asserter=asserter)
 
+    def drop_file(self, urn: str, path: str, *, upload: str, asserter: str) -> None:
+        """The upload of `path` was abandoned (terminated or expired): the path is free again."""
+        with self._lock:
+            aspect = self._file_aspects(urn).get(path)
+            if aspect is not None and aspect.content.get("upload") == upload and aspect.content.get("sha256") is None:
+                self.store.retract_aspect(aspect.urn, asserter=asserter)
+
     def link_file(
         self,
         urn: str,

@@ -14,9 +14,22 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from aspects import AspectStore, open_store
+from aspects.lifecycle import Lifecycle
 from fabric import maintenance, portal
 from fabric.access_log import AccessLogMiddleware
-from fabric.api import artifacts, aspects, blobs, docs, health, schema_registry, session, sharing
+from fabric.api import (
+    artifacts,
+    aspects,
+    blobs,
+    docs,
+    files,
+    health,
+    lifecycle,
+    repositories,
+    schema_registry,
+    session,
+    sharing,
+)
 from fabric.api.options import OptionsMiddleware
 from fabric.auth.middleware import AuthMiddleware
 from fabric.auth.tokens import load_or_create_secret
@@ -48,7 +61,8 @@ def open_graph(settings: Settings) -> AspectStore:
 
 def build_state(settings: Settings, store: AspectStore) -> AppState:
     blob_store = BlobStore(settings.blobs_dir)
-    ingest = UploadIngest(store, blob_store, settings.namespace)
+    artifact_lifecycle = Lifecycle(store, stages=settings.stages, protected_aliases=settings.protected_aliases)
+    ingest = UploadIngest(store, blob_store, settings.namespace, lifecycle=artifact_lifecycle)
     tus = TusServer(
         FileUploadStore(settings.uploads_dir),
         TusConfig(
@@ -63,7 +77,7 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
         on_abandon=ingest.on_abandon,
         check_access=ingest.check_access,
     )
-    return AppState(settings=settings, store=store, blobs=blob_store, tus=tus)
+    return AppState(settings=settings, store=store, blobs=blob_store, tus=tus, lifecycle=artifact_lifecycle)
 
 
 async def keep_consistent(state: AppState) -> None:
@@ -91,6 +105,9 @@ def api_description() -> dict[str, Any]:
             tus_description.paths,
             blobs.paths,
             artifacts.paths,
+            lifecycle.paths,
+            files.paths,
+            repositories.paths,
             sharing.paths,
             aspects.paths,
             schema_registry.paths,
@@ -122,6 +139,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *docs.routes,
         *state.tus.routes,
         *blobs.routes,
+        *files.routes,
+        *lifecycle.routes,
+        *repositories.routes,
         *artifacts.routes,
         *sharing.routes,
         *aspects.routes,

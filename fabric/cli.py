@@ -94,6 +94,18 @@ def main() -> None:
     help="Comma-separated origins (https://app.example.org) whose pages may call the API, e.g. tus uploads; * for any. Default: same origin only.",
 )
 @server_option(
+    "--stages",
+    default="none,testing,staging,production,archived",
+    show_default=True,
+    help="The stages a repository version may be in, comma-separated (only a locked version enters production).",
+)
+@server_option(
+    "--protected-aliases",
+    default="prod,production",
+    show_default=True,
+    help="Aliases that keep the artifact they name from being deleted, comma-separated.",
+)
+@server_option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 @server_option(
@@ -127,6 +139,8 @@ def serve(
     no_auth: bool | None,
     token_key: str | None,
     cors_origins: str,
+    stages: str,
+    protected_aliases: str,
     log_level: str,
     log_format: str,
     access_log: bool,
@@ -164,6 +178,8 @@ def serve(
         md5=md5,
         no_auth=no_auth,
         token_key=token_key,
+        stages=tuple(word.strip() for word in stages.split(",") if word.strip()),
+        protected_aliases=tuple(word.strip() for word in protected_aliases.split(",") if word.strip()),
         access_log=access_log,
         cors_origins=cors_origins_option(cors_origins),
     )

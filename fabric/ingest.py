@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 import anyio
 from starlette.requests import Request
 
-from aspects import AspectStore, InvalidUrn, new_urn, parse_urn
+from aspects import AspectStore, Conflict, InvalidUrn, NotFound, is_artifact_urn, new_urn, parse_urn
+from aspects.lifecycle import Lifecycle, check_path
 from fabric import metrics
 from fabric.auth.middleware import LOCAL_PRINCIPAL, principal_of
+from fabric.auth.tokens import Principal
 from fabric.blobs import BlobStore
 from fabric.names import guess_mime_type, safe_name
 from tus_server import CompletedUpload, TusError, UploadInfo
@@ -104,10 +106,36 @@ def register_artifact(
 
 
 class UploadIngest:
-    def __init__(self, store: AspectStore, blobs: BlobStore, namespace: str = "fabric") -> None:
+    def __init__(
+        self, store: AspectStore, blobs: BlobStore, namespace: str = "fabric", *, lifecycle: Lifecycle | None = None
+    ) -> None:
         self.store = store
         self.blobs = blobs
         self.namespace = namespace
+        self.lifecycle = lifecycle or Lifecycle(store)
+
+    def _start_file(self, info: UploadInfo, principal: Principal, urn: str, path: str) -> None:
+        """An upload carrying `artifact=<urn>` and `path=<relative path>` adds a file to that draft (blocking)."""
+        try:
+            check_path(path)
+            artifact = self.store.get_artifact(urn, aspects=False) if is_artifact_urn(urn) else None
+        except ValueError as exc:
+            raise TusError(400, "Invalid path", str(exc)) from None
+        except NotFound:
+            artifact = None
+        owner = artifact is not None and (
+            artifact.uploader == principal.user_urn
+            or (principal.admin and principal.order is None and artifact.org == principal.org_urn)
+        )
+        if artifact is None or not owner:
+            raise TusError(404, "Artifact not found", f"no draft artifact {urn[:100]!r} of yours to add files to")
+        mime_type = upload_mime_type(info.metadata, path.rsplit("/", 1)[-1])
+        try:
+            self.lifecycle.start_file(
+                urn, path, size=info.length, mime_type=mime_type, upload=info.id, asserter=principal.user_urn
+            )
+        except Conflict as exc:
+            raise TusError(409, "Cannot add the file", str(exc)) from None
 
     def _link_targets(self, metadata: Mapping[str, str | None]) -> dict[str, str]:
         """The collection and policy URNs asked for in the metadata, checked before any byte is accepted."""
@@ -126,6 +154,13 @@ class UploadIngest:
         info.tags.update(uploader=principal.user_urn, org=principal.org_urn)
         if info.is_partial:
             return None  # a partial upload becomes part of an artifact, not one of its own
+        draft, path = info.metadata.get("artifact"), info.metadata.get("path")
+        if draft or path:
+            if not draft or not path:
+                raise TusError(400, "Invalid metadata", "a file of an artifact needs both 'artifact' and 'path'")
+            await anyio.to_thread.run_sync(self._start_file, info, principal, draft, path)
+            info.tags.update(file_artifact=draft, file_path=path)
+            return {ARTIFACT_URN_HEADER: draft}
         urn = new_urn("artifact", ns=self.namespace)
         await anyio.to_thread.run_sync(
             lambda: self.store.create_artifact(
@@ -148,6 +183,9 @@ class UploadIngest:
         if await anyio.to_thread.run_sync(self.blobs.exists, info.sha256):
             metrics.BLOBS_DEDUPLICATED.inc()
         await anyio.to_thread.run_sync(self.blobs.ingest_upload, upload, info.sha256)
+        if "file_path" in info.tags:
+            await anyio.to_thread.run_sync(self._finish_file, info)
+            return
         name = upload_name(info.metadata) or info.id
         uploader = info.tags.get("uploader", LOCAL_USER)
         content = artifact_content(
@@ -169,6 +207,20 @@ class UploadIngest:
         metrics.UPLOADS_COMPLETED.inc()
         metrics.UPLOAD_BYTES_COMPLETED.inc(info.length or 0)
 
+    def _finish_file(self, info: UploadInfo) -> None:
+        assert info.sha256 is not None
+        self.lifecycle.finish_file(
+            info.tags["file_artifact"],
+            info.tags["file_path"],
+            upload=info.id,
+            size=info.length or 0,
+            sha256=info.sha256,
+            md5=info.md5,
+            asserter=info.tags.get("uploader", LOCAL_USER),
+        )
+        metrics.UPLOADS_COMPLETED.inc()
+        metrics.UPLOAD_BYTES_COMPLETED.inc(info.length or 0)
+
     async def check_access(self, request: Request, info: UploadInfo) -> None:
         """Only the uploader, or an admin of the uploader's organisation, may see or touch an upload."""
         principal = principal_of(request)
@@ -180,6 +232,13 @@ class UploadIngest:
 
     async def on_abandon(self, info: UploadInfo) -> None:
         urn = info.extra_headers.get(ARTIFACT_URN_HEADER)
-        if urn is not None:
+        if "file_path" in info.tags:
+            tags = info.tags
+            await anyio.to_thread.run_sync(
+                lambda: self.lifecycle.drop_file(
+                    tags["file_artifact"], tags["file_path"], upload=info.id, asserter=tags.get("uploader", LOCAL_USER)
+                )
+            )
+        elif urn is not None:
             await anyio.to_thread.run_sync(self.store.abandon_artifact, urn)
         log.info("upload %s abandoned before completion", info.id)

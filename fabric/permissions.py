@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from aspects import ArtifactRecord, Aspect, InvalidUrn, NotFound, Reader, hmac_redactor, parse_urn
+from aspects.lifecycle import FROZEN_BY_LOCK, LIFECYCLE_SCHEMAS, Lifecycle, Repository
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import load_or_create_secret
 from fabric.state import app_state
@@ -43,10 +44,24 @@ def reader_of(connection: HTTPConnection) -> Reader | None:
     return Reader(user=principal.user_urn, org=principal.org_urn, admin=principal.admin, as_of=as_of)
 
 
-def readable_artifact(connection: HTTPConnection, urn: str, *, aspects: bool = True) -> ArtifactRecord:
+def readable_artifact(
+    connection: HTTPConnection, urn: str, *, aspects: bool = True, deleted: bool = True
+) -> ArtifactRecord:
     """The artifact (with its aspects unless `aspects=False`) if the caller may read it; NotFound otherwise, so
-    existence is not revealed (blocking)."""
-    return app_state(connection).store.get_artifact(artifact_urn(urn), reader=reader_of(connection), aspects=aspects)
+    existence is not revealed (blocking). A version of a repository the caller may read is readable too (a grant
+    on a repository reads every version in it). With `deleted=False`, a deleted artifact is 410 Gone."""
+    state = app_state(connection)
+    reader = reader_of(connection)
+    urn = artifact_urn(urn)
+    try:
+        record = state.store.get_artifact(urn, reader=reader, aspects=aspects)
+    except NotFound:
+        if reader is None or not state.lifecycle.readable_through_repository(urn, reader):
+            raise
+        record = state.store.get_artifact(urn, aspects=aspects)
+    if not deleted and record.status == "deleted":
+        raise HTTPException(410, f"{urn} was deleted: it stays in lineage as a tombstone, its bytes are gone")
+    return record
 
 
 def require_user_token(connection: HTTPConnection) -> None:
@@ -74,9 +89,18 @@ def check_assert(connection: HTTPConnection, entity: str, schema: str) -> None:
     """May the caller assert an aspect of `schema` on `entity`? Artifacts: it must read it (else 404), and manage
     it for access and content schemas (else 403). Other entities (orders, collections) are open to users."""
     require_user_token(connection)
-    if parse_urn(entity).kind != "artifact":
+    name = _schema_name(schema)
+    if name in LIFECYCLE_SCHEMAS:
+        raise HTTPException(403, f"{name} is written by the lifecycle routes only (types, labels, files, versions)")
+    kind = parse_urn(entity).kind
+    if kind == "repository":
+        manageable_repository(connection, entity)
         return
-    if _schema_name(schema) in MANAGED_SCHEMAS:
+    if kind != "artifact":
+        return
+    if name in FROZEN_BY_LOCK:
+        app_state(connection).lifecycle.require_unlocked(entity)
+    if name in MANAGED_SCHEMAS:
         manageable_artifact(connection, entity)
     else:
         readable_artifact(connection, entity, aspects=False)
@@ -89,6 +113,11 @@ def check_change(connection: HTTPConnection, urn: str) -> Aspect:
     store = app_state(connection).store
     reader = reader_of(connection)
     aspect = store.get_aspect(urn, reader=reader)
+    name = _schema_name(aspect.schema)
+    if name in LIFECYCLE_SCHEMAS:
+        raise HTTPException(403, f"{name} is written by the lifecycle routes only (types, labels, files, versions)")
+    if name in FROZEN_BY_LOCK and parse_urn(aspect.entity).kind == "artifact":
+        app_state(connection).lifecycle.require_unlocked(aspect.entity)
     if reader is None:
         return aspect
     if parse_urn(aspect.entity).kind == "artifact":
@@ -99,6 +128,35 @@ def check_change(connection: HTTPConnection, urn: str) -> Aspect:
     elif aspect.asserter == reader.user:
         return aspect
     raise HTTPException(403, "only whoever asserted this aspect, or who manages its artifact, may change it")
+
+
+def readable_repository(connection: HTTPConnection, project: str, name: str) -> Repository:
+    """The repository if the caller may read it (its organisation, or a grant); NotFound otherwise (blocking)."""
+    lifecycle = app_state(connection).lifecycle
+    repo = lifecycle.get_repository(project, name)
+    if not lifecycle.may_read_repository(repo, reader_of(connection)):
+        raise NotFound(f"no repository {project}/{name}")
+    return repo
+
+
+def writable_repository(connection: HTTPConnection, repo: Repository) -> None:
+    """Register, alias, stage: members of the repository's organisation with their own token; 403 otherwise."""
+    require_user_token(connection)
+    if not Lifecycle.may_write_repository(repo, reader_of(connection)):
+        raise HTTPException(403, f"only members of {repo.org or 'its organisation'} change {repo.project}/{repo.name}")
+
+
+def manageable_repository(connection: HTTPConnection, urn: str) -> Repository:
+    """Grant and govern a repository: its creator or an admin of its organisation (404 if it cannot read it)."""
+    require_user_token(connection)
+    lifecycle = app_state(connection).lifecycle
+    repo = lifecycle.repository_of_urn(urn)
+    reader = reader_of(connection)
+    if not lifecycle.may_read_repository(repo, reader):
+        raise NotFound(f"no repository {urn}")
+    if reader is not None and not (reader.user == repo.creator or (reader.admin and reader.org == repo.org)):
+        raise HTTPException(403, "only the repository's creator or an admin of its organisation may do this")
+    return repo
 
 
 @functools.lru_cache(maxsize=8)
@@ -132,11 +190,14 @@ __all__ = [
     "check_change",
     "current_user",
     "manageable_artifact",
+    "manageable_repository",
     "readable_artifact",
+    "readable_repository",
     "reader_of",
     "redactor",
     "require_user_token",
     "server_secret",
+    "writable_repository",
 ]
 
 

@@ -24,6 +24,8 @@ class Settings:
     blob_grace: float = 3600.0  # an unreferenced blob younger than this is kept (it may be being registered)
     no_auth: bool | None = None  # None: no authentication on a loopback address, tokens required elsewhere
     token_key: str | None = None  # the HS256 signing key; None: generated into the data dir
+    stages: tuple[str, ...] = ("none", "testing", "staging", "production", "archived")
+    protected_aliases: tuple[str, ...] = ("prod", "production")  # an artifact they name cannot be deleted
     access_log: bool = True  # one line per request on the `fabric.access` logger
     cors_origins: tuple[str, ...] = ()  # origins whose pages may call the API (tus from the browser); "*" for any
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from starlette.requests import HTTPConnection
 
 from aspects import AspectStore
+from aspects.lifecycle import Lifecycle
 from fabric.auth.signin import SignInCodes
 from fabric.blobs import BlobStore
 from fabric.settings import Settings
@@ -19,6 +20,7 @@ class AppState:
     store: AspectStore
     blobs: BlobStore
     tus: TusServer
+    lifecycle: Lifecycle
     signin: SignInCodes = field(default_factory=SignInCodes)
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from aspects.lifecycle import parse_label_filter, parse_reference
+from fabric.api.lifecycle import lifecycle_view
 from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, ok_json, operation, path_param, query_param, ref
-from fabric.permissions import artifact_view, readable_artifact, reader_of, redactor
+from fabric.permissions import artifact_view, readable_artifact, readable_repository, reader_of, redactor
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, page, query_int, query_time
 
-LIST_FILTERS = ("name", "name_prefix", "mime_type", "collection", "schema", "status")
+LIST_FILTERS = ("name", "name_prefix", "mime_type", "collection", "schema", "status", "type")
 
 
 def collection_urn(request: Request, value: str) -> str:
@@ -29,9 +33,11 @@ async def list_artifacts(request: Request) -> Response:
         filters.setdefault("mime_type", request.query_params["mime"])
     if "collection" in filters:
         filters["collection"] = collection_urn(request, filters["collection"])
+    labels = dict(parse_label_filter(text) for text in request.query_params.getlist("label"))
     result = await anyio.to_thread.run_sync(
         lambda: store.list_artifacts(
-            **filters,
+            **filters,  # type: ignore[arg-type]
+            labels=labels or None,
             created_before=query_time(request, "created_before"),
             created_after=query_time(request, "created_after"),
             limit=query_int(request, "limit", 100, 1, 1000),
@@ -43,8 +49,14 @@ async def list_artifacts(request: Request) -> Response:
 
 
 async def get_artifact(request: Request) -> Response:
-    artifact = await anyio.to_thread.run_sync(readable_artifact, request, request.path_params["urn"])
-    return ORJSONResponse(artifact_view(request, artifact))
+    """The artifact with its aspects, type, labels, state and versions; 410 once deleted."""
+    urn = request.path_params["urn"]
+
+    def read() -> dict[str, Any]:
+        readable_artifact(request, urn, aspects=False, deleted=False)
+        return lifecycle_view(request, urn)
+
+    return ORJSONResponse(await anyio.to_thread.run_sync(read))
 
 
 async def collection_members(request: Request) -> Response:
@@ -65,6 +77,20 @@ async def collection_members(request: Request) -> Response:
 
 
 async def lineage(request: Request) -> Response:
+    root: str | None = request.path_params.get("urn")
+    if root is None:  # /v1/lineage?ref=fabric://<project>/<name>[:<version|alias>]
+        reference = request.query_params.get("ref")
+        if not reference:
+            raise HTTPException(400, "lineage needs a URN in the path or ?ref=fabric://<project>/<name>[:<version>]")
+        project, name, version = parse_reference(reference)
+        at = query_time(request, "at")
+
+        def resolve() -> str:
+            readable_repository(request, project, name)
+            return str(app_state(request).lifecycle.get_version(project, name, version, at=at)["artifact"])
+
+        root = await anyio.to_thread.run_sync(resolve)
+    lineage_root: str = root
     direction = request.query_params.get("direction", "upstream")
     if direction not in ("upstream", "downstream", "both"):
         raise HTTPException(400, "direction must be upstream, downstream or both")
@@ -73,7 +99,7 @@ async def lineage(request: Request) -> Response:
     redact = redactor(request) if reader is not None else None
     result = await anyio.to_thread.run_sync(
         lambda: store.lineage(
-            request.path_params["urn"],
+            lineage_root,
             direction=direction,
             depth=query_int(request, "depth", 10, 1, 50),
             at=query_time(request, "at"),
@@ -89,6 +115,7 @@ routes = [
     Route("/v1/artifacts/{urn}", get_artifact, methods=["GET"]),
     Route("/v1/collections/{urn}", collection_members, methods=["GET"]),
     Route("/v1/lineage/{urn}", lineage, methods=["GET"]),
+    Route("/v1/lineage", lineage, methods=["GET"]),
 ]
 
 TIME_QUERY = {"type": "string", "format": "date-time"}
@@ -106,7 +133,9 @@ paths = {
                 query_param("mime", "Alias of mime_type"),
                 query_param("collection", "A collection URN"),
                 query_param("schema", "Only artifacts with a current aspect of this schema"),
-                query_param("status", "pending, ready or abandoned"),
+                query_param("status", "pending, draft, ready, abandoned or deleted (deleted ones only when asked)"),
+                query_param("type", "Artifact type, e.g. model (file: artifacts without another type)"),
+                query_param("label", "key:value; repeat for several (all must hold)"),
                 query_param("created_before", "ISO 8601 time", TIME_QUERY),
                 query_param("created_after", "ISO 8601 time", TIME_QUERY),
                 LIMIT,
@@ -124,7 +153,7 @@ paths = {
             tag="artifacts",
             parameters=[URN_PARAM],
             ok={200: ok_json(ref("Artifact"))},
-            errors=(400, 404),
+            errors=(400, 404, 410),
         )
     },
     "/v1/collections/{urn}": {
@@ -146,6 +175,24 @@ paths = {
             tag="artifacts",
             parameters=[
                 path_param("urn", "An artifact or order URN"),
+                query_param(
+                    "direction", "upstream (default), downstream or both", {"enum": ["upstream", "downstream", "both"]}
+                ),
+                query_param("depth", "1 to 50 (default 10)", {"type": "integer", "minimum": 1, "maximum": 50}),
+                query_param("at", "See the graph as of this ISO 8601 time", TIME_QUERY),
+            ],
+            ok={200: ok_json(ref("Lineage"))},
+            errors=(400, 404),
+        )
+    },
+    "/v1/lineage": {
+        "get": operation(
+            "getLineageOfReference",
+            "Upstream and downstream provenance of an entity; nodes the caller may not read come back redacted",
+            access="user",
+            tag="artifacts",
+            parameters=[
+                query_param("ref", "fabric://<project>/<name>[:<number|alias>]: the lineage of the version it names"),
                 query_param(
                     "direction", "upstream (default), downstream or both", {"enum": ["upstream", "downstream", "both"]}
                 ),

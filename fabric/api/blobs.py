@@ -27,17 +27,27 @@ def content_disposition(name: str) -> str:
 async def get_blob(request: Request) -> Response:
     state = app_state(request)
     urn = request.path_params["urn"]
-    artifact = await anyio.to_thread.run_sync(lambda: readable_artifact(request, urn, aspects=False))
-    if artifact.status != "ready" or not artifact.sha256:
+    artifact = await anyio.to_thread.run_sync(lambda: readable_artifact(request, urn, aspects=False, deleted=False))
+    sha256, mime_type, name = artifact.sha256, artifact.mime_type, artifact.name or urn
+    if artifact.status == "ready" and not sha256:  # made of files: the blob of a single one only
+        files = await anyio.to_thread.run_sync(state.lifecycle.files, urn)
+        if len(files) != 1:
+            return problem(
+                409,
+                "Artifact of several files",
+                f"{urn} holds {len(files)} files: read them at /v1/artifacts/{urn}/files (or /archive)",
+            )
+        sha256, mime_type, name = files[0]["sha256"], files[0]["mime_type"], files[0]["path"].rsplit("/", 1)[-1]
+    if artifact.status != "ready" or not sha256:
         return problem(409, "Artifact not ready", f"{urn} has no bytes yet: its upload has not finished")
-    path = state.blobs.path(artifact.sha256)
-    etag = f'"{artifact.sha256}"'
+    path = state.blobs.path(sha256)
+    etag = f'"{sha256}"'
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     return BlobResponse(
         path,
-        media_type=artifact.mime_type or "application/octet-stream",
-        headers={"ETag": etag, "Content-Disposition": content_disposition(artifact.name or urn)},
+        media_type=mime_type or "application/octet-stream",
+        headers={"ETag": etag, "Content-Disposition": content_disposition(name)},
     )
 
 
@@ -67,7 +77,7 @@ def _blob_operation(operation_id: str, summary: str) -> dict[str, object]:
             206: {**BYTES, "description": "The range asked for"},
             304: ok_empty("Not modified"),
         },
-        errors=(400, 404, 409, 416),
+        errors=(400, 404, 409, 410, 416),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,6 +40,9 @@ def build_document(path_items: Iterable[Mapping[str, Mapping[str, Any]]], *, ver
     }
 
 
+CONVERTOR = re.compile(r"{(\w+):\w+}")
+
+
 def route_operations(routes: Iterable[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
     """(METHOD, path) of every route; the HEAD Starlette adds to each GET route is left out unless it is the only
     GET-less HEAD, since a HEAD mirrors its GET."""
@@ -50,7 +54,8 @@ def route_operations(routes: Iterable[BaseRoute], prefix: str = "") -> set[tuple
             methods = set(route.methods or ())
             if "GET" in methods:
                 methods.discard("HEAD")
-            found |= {(method, prefix + route.path) for method in methods}
+            path = CONVERTOR.sub(r"{\1}", prefix + route.path)  # `{path:path}` is described as `{path}`
+            found |= {(method, path) for method in methods}
     return found
 
 

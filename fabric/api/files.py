@@ -1,0 +1,158 @@
+"""An artifact's files: `GET /v1/artifacts/{urn}/files` (the manifest), `GET|HEAD …/files/{path}` (one file's
+bytes, with Range and ETag as the blob route), `GET …/archive?format=tar|zip` (every file, streamed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from fabric.api.blobs import BLOB_HEADERS, BYTES, BlobResponse, content_disposition
+from fabric.archive import Entry, tar_stream, zip_stream
+from fabric.openapi.spec import URN_PARAM, header_param, ok_empty, ok_json, operation, path_param, query_param
+from fabric.permissions import readable_artifact
+from fabric.state import app_state
+from fabric.web import ORJSONResponse, query_time
+
+ARCHIVES = {"tar": ("application/x-tar", tar_stream), "zip": ("application/zip", zip_stream)}
+
+
+def manifest(request: Request, urn: str) -> tuple[Any, list[dict[str, Any]]]:
+    """The readable, not deleted artifact and its files (blocking)."""
+    artifact = readable_artifact(request, urn, aspects=False, deleted=False)
+    return artifact, app_state(request).lifecycle.files(urn, at=query_time(request, "at"))
+
+
+async def list_files(request: Request) -> Response:
+    urn = request.path_params["urn"]
+    artifact, files = await anyio.to_thread.run_sync(manifest, request, urn)
+    return ORJSONResponse({"artifact": urn, "status": artifact.status, "items": files})
+
+
+def etag_matches(request: Request, etag: str) -> bool:
+    return etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
+
+
+async def get_file(request: Request) -> Response:
+    urn, path = request.path_params["urn"], request.path_params["path"]
+    _, files = await anyio.to_thread.run_sync(manifest, request, urn)
+    found = next((item for item in files if item["path"] == path), None)
+    if found is None:
+        raise HTTPException(404, f"{urn} has no file {path!r}")
+    if not found["sha256"]:
+        raise HTTPException(409, f"{path!r} of {urn} is still being uploaded")
+    etag = f'"{found["sha256"]}"'
+    if etag_matches(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return BlobResponse(
+        app_state(request).blobs.path(found["sha256"]),
+        media_type=found.get("mime_type") or "application/octet-stream",
+        headers={"ETag": etag, "Content-Disposition": content_disposition(path.rsplit("/", 1)[-1])},
+    )
+
+
+async def get_archive(request: Request) -> Response:
+    urn = request.path_params["urn"]
+    kind = request.query_params.get("format", "tar")
+    if kind not in ARCHIVES:
+        raise HTTPException(400, "format must be tar or zip")
+    artifact, files = await anyio.to_thread.run_sync(manifest, request, urn)
+    unfinished = [item["path"] for item in files if not item["sha256"]]
+    if unfinished or not files:
+        raise HTTPException(
+            409, f"{urn} has unfinished files: {', '.join(unfinished[:20])}" if files else f"{urn} has no files yet"
+        )
+    blobs = app_state(request).blobs
+    mtime = artifact.created.timestamp() if artifact.created else 0.0
+    entries = [Entry(item["path"], int(item["size"] or 0), blobs.path(item["sha256"]), mtime) for item in files]
+    media_type, stream = ARCHIVES[kind]
+    name = f"{artifact.name or urn.rsplit(':', 1)[-1]}.{kind}"
+    return StreamingResponse(
+        stream(entries), media_type=media_type, headers={"Content-Disposition": content_disposition(name)}
+    )
+
+
+routes = [
+    Route("/v1/artifacts/{urn}/files", list_files, methods=["GET"]),
+    Route("/v1/artifacts/{urn}/files/{path:path}", get_file, methods=["GET", "HEAD"]),
+    Route("/v1/artifacts/{urn}/archive", get_archive, methods=["GET"]),
+]
+
+AT = query_param("at", "The manifest as of this ISO 8601 time", {"type": "string", "format": "date-time"})
+PATH = path_param("path", "The file's relative POSIX path in the artifact, e.g. `weights/model.safetensors`")
+FILE_PARAMS = [
+    URN_PARAM,
+    PATH,
+    header_param("Range", "One byte range, `bytes=<first>-<last>`"),
+    header_param("If-None-Match", "An ETag seen before: 304 if the bytes are the same"),
+]
+MANIFEST = {
+    "type": "object",
+    "properties": {
+        "artifact": {"type": "string"},
+        "status": {"type": "string"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "size": {"type": ["integer", "null"]},
+                    "sha256": {"type": ["string", "null"]},
+                    "md5": {"type": ["string", "null"]},
+                    "mime_type": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+}
+
+
+def _file_operation(operation_id: str, summary: str) -> dict[str, object]:
+    return operation(
+        operation_id,
+        summary,
+        access="read",
+        tag="files",
+        parameters=FILE_PARAMS,
+        ok={
+            200: {**BYTES, "headers": BLOB_HEADERS},
+            206: {**BYTES, "description": "The range asked for"},
+            304: ok_empty("Not modified"),
+        },
+        errors=(400, 404, 409, 410, 416),
+    )
+
+
+paths = {
+    "/v1/artifacts/{urn}/files": {
+        "get": operation(
+            "listFiles",
+            "The artifact's manifest: every file with its path, size, sha256, md5 and media type",
+            access="read",
+            tag="files",
+            parameters=[URN_PARAM, AT],
+            ok={200: ok_json(MANIFEST)},
+            errors=(400, 404, 410),
+        )
+    },
+    "/v1/artifacts/{urn}/files/{path}": {
+        "get": _file_operation("getFile", "One file's bytes, streamed; Range and ETag supported"),
+        "head": _file_operation("headFile", "The headers GET would answer, without the bytes"),
+    },
+    "/v1/artifacts/{urn}/archive": {
+        "get": operation(
+            "getArchive",
+            "Every file of the artifact as one tar or zip, streamed as it is written (never built first)",
+            access="read",
+            tag="files",
+            parameters=[URN_PARAM, query_param("format", "tar (default) or zip", {"enum": ["tar", "zip"]})],
+            ok={200: {"description": "The archive", "content": {"application/x-tar": {}, "application/zip": {}}}},
+            errors=(400, 404, 409, 410),
+        )
+    },
+}

@@ -1,0 +1,85 @@
+"""tar and zip archives of an artifact's files, streamed as they are written: one read block in memory at a
+time, never a whole file and never a copy on disk. Both are written with the standard library (`tarfile`
+headers, `zipfile` onto a sink that cannot seek, so each entry carries a data descriptor and zip64 sizes)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+READ_BLOCK = 1 << 20
+TAR_BLOCK = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    path: str  # relative POSIX path inside the archive (checked when the file was added)
+    size: int
+    source: Path  # the blob holding the bytes
+    mtime: float
+
+
+def _blocks(source: Path) -> Iterator[bytes]:
+    with source.open("rb") as handle:
+        while block := handle.read(READ_BLOCK):
+            yield block
+
+
+def tar_stream(entries: Iterable[Entry]) -> Iterator[bytes]:
+    """A POSIX (pax) tar of `entries`."""
+    for entry in entries:
+        info = tarfile.TarInfo(entry.path)
+        info.size = entry.size
+        info.mode = 0o644
+        info.mtime = int(entry.mtime)
+        info.type = tarfile.REGTYPE
+        yield info.tobuf(format=tarfile.PAX_FORMAT)
+        written = 0
+        for block in _blocks(entry.source):
+            written += len(block)
+            yield block
+        if written != entry.size:
+            raise OSError(f"{entry.path}: the blob has {written} bytes, the manifest says {entry.size}")
+        if remainder := entry.size % TAR_BLOCK:
+            yield b"\0" * (TAR_BLOCK - remainder)
+    yield b"\0" * (2 * TAR_BLOCK)
+
+
+class _Sink(io.RawIOBase):
+    """Where `zipfile` writes: collects what it wrote until the stream takes it; cannot seek."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
+
+
+def zip_stream(entries: Iterable[Entry]) -> Iterator[bytes]:
+    """A zip (stored, not compressed: model weights and datasets rarely shrink) of `entries`."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for entry in entries:
+            info = zipfile.ZipInfo(entry.path, time.gmtime(max(entry.mtime, 315532800))[:6])
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            with archive.open(info, "w", force_zip64=True) as member:
+                for block in _blocks(entry.source):
+                    member.write(block)
+                    yield sink.take()
+            yield sink.take()
+    yield sink.take()
