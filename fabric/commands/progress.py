@@ -53,7 +53,8 @@ def transfer_progress(
         def update(done: int, new_total: int | None) -> None:
             size = new_total if new_total is not None else total
             note = finishing if size is not None and done >= size else ""
-            bar.update(task, completed=done, total=size, note=note)
+            changed = note != bar.tasks[0].fields.get("note")
+            bar.update(task, completed=done, total=size, note=note, refresh=changed)  # "finishing" shows at once
 
         yield update
         bar.update(task, note="done")
