@@ -234,6 +234,26 @@ def test_readme_links_point_into_the_repository() -> None:
     assert [t for t in local if not (ROOT / t).exists()] == []
 
 
+def readme_block(containing: str) -> str:
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return next(block for block in blocks if containing in block)
+
+
+@pytest.mark.parametrize(("marker", "made", "copy"), [
+    ("UPLOAD_URL=$(curl", "model.ckpt", "model-copy.ckpt"),
+    ("URN=$(fabric upload", "data/obs.csv", "obs-copy.csv"),
+])  # fmt: skip
+def test_readme_blocks_work_as_written(
+    tmp_path: Path, client_server: FabricServer, marker: str, made: str, copy: str
+) -> None:
+    """The README's curl and CLI blocks, run by bash as they stand, against a real server."""
+    script = readme_block(marker).replace("http://127.0.0.1:8000", client_server.url)
+    env = cli_env(FABRIC_URL=client_server.url, PATH=f"{Path(FABRIC).parent}:{os.environ['PATH']}")
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert (tmp_path / copy).read_bytes() == (tmp_path / made).read_bytes()
+
+
 # ---- 8. ls, show, access shared; 9. progress -----------------------------------------------------------
 
 
