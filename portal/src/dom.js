@@ -110,3 +110,29 @@ export function field(label, input, hint) {
 export function errorBox(error) {
   return h("div", { class: "alert alert-error", role: "alert" }, h("strong", {}, error.title || "Something went wrong"), " ", error.message || "");
 }
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** An inline icon from SVG path data (drawn with the current text colour). */
+export function icon(paths, size = 24) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", String(size));
+  svg.setAttribute("height", String(size));
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("fill", "none");
+  svg.setAttribute("stroke", "currentColor");
+  svg.setAttribute("stroke-width", "1.8");
+  svg.setAttribute("stroke-linecap", "round");
+  svg.setAttribute("stroke-linejoin", "round");
+  for (const d of paths) {
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
+}
+
+export const ICONS = {
+  upload: ["M7 18a4.5 4.5 0 0 1-.6-8.96A6 6 0 0 1 18 8.5a4 4 0 0 1-.5 9.5", "M12 12v8", "M8.5 15.5 12 12l3.5 3.5"],
+};

@@ -42,7 +42,7 @@ function header(current) {
     ),
   );
   const badge = uploads.activeCount() ? h("span", { class: "badge", "aria-label": "uploads running" }, String(uploads.activeCount())) : null;
-  if (badge) nav.children[2].append(" ", badge);
+  if (badge) nav.children[2].append(badge);
   const who = me
     ? h(
         "div",

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from fabric.auth.tokens import Principal, mint_token
 from tests.fixtures_aspects import BACKENDS, wipe_neo4j
@@ -21,6 +21,7 @@ from tests.portal.browser import ROOT, chromium_path
 from tests.server_process import FabricServer, free_port
 
 KEY = "portal-journey-signing-key-0123456789abcdef"
+expect.set_options(timeout=30_000)  # a cold Neo4j may take seconds to register the first artifact
 PEOPLE = {
     "alice": Principal(email="alice@acme.test", org="acme", name="Alice"),
     "carol": Principal(email="carol@partner.test", org="partner", name="Carol"),

@@ -1,6 +1,6 @@
 // Upload by drag and drop (files or a folder) or by choosing; several at once, with progress, rate and time left.
 import { enc } from "../api.js";
-import { bytes, duration, field, h, replace } from "../dom.js";
+import { ICONS, bytes, duration, field, h, icon, replace } from "../dom.js";
 import { uploads } from "../uploads.js";
 
 async function filesOfEntry(entry) {
@@ -73,7 +73,7 @@ export async function uploadPage({ main }) {
   const zone = h(
     "div",
     { class: "dropzone", id: "dropzone" },
-    h("div", { class: "dropzone-icon", "aria-hidden": "true" }, "⇪"),
+    h("div", { class: "dropzone-icon", "aria-hidden": "true" }, icon(ICONS.upload, 44)),
     h("p", { class: "dropzone-title" }, "Drop files or a folder here"),
     h("p", { class: "subtle" }, "Uploads resume where they stopped after a network cut, and after a reload when you choose the same file again."),
     h("div", { class: "actions center" }, h("label", { for: "file-input", class: "btn btn-primary", tabindex: "0", role: "button" }, "Choose files"), h("label", { for: "folder-input", class: "btn btn-secondary", tabindex: "0", role: "button" }, "Choose a folder")),
