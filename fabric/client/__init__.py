@@ -1,11 +1,13 @@
 """The datafabric client: `Fabric` (platform or local mode), `Artifact`, `Aspect`, orders and errors."""
 
+from fabric.client.drafts import DraftArtifact
 from fabric.client.errors import (
     BadRequest,
     ConfigurationError,
     Conflict,
     FabricError,
     Forbidden,
+    Gone,
     IntegrityError,
     NotFound,
     ServerError,
@@ -23,9 +25,11 @@ __all__ = [
     "BadRequest",
     "ConfigurationError",
     "Conflict",
+    "DraftArtifact",
     "Fabric",
     "FabricError",
     "Forbidden",
+    "Gone",
     "IntegrityError",
     "LocalPath",
     "NotFound",

@@ -39,6 +39,10 @@ class NotFound(FabricError, LookupError):
     status = 404
 
 
+class Gone(NotFound):
+    """410: the artifact was deleted (it stays in lineage as a tombstone; its bytes are gone)."""
+
+
 class Conflict(FabricError):
     status = 409
 
@@ -66,7 +70,7 @@ _BY_STATUS: dict[int, type[FabricError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
-    410: NotFound,
+    410: Gone,
     409: Conflict,
     422: ValidationFailed,
 }

@@ -13,6 +13,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from fabric.client.client_schemas import CLIENT_SCHEMAS, METADATA_SCHEMA
+from fabric.client.drafts import DraftArtifact
 from fabric.client.errors import ConfigurationError, IntegrityError, NotFound, UploadFailed
 from fabric.client.http_transport import HttpTransport
 from fabric.client.local_transport import LocalTransport
@@ -39,6 +40,15 @@ def file_urn_path(urn: str) -> Path | None:
     if parts.netloc not in ("", "localhost"):
         raise ValueError(f"{urn!r} names a file on another host")
     return Path(unquote(parts.path))
+
+
+def _repository(reference: str) -> tuple[str, str]:
+    """(`<project>/<name>`, version or alias) of `p/n`, `p/n:v` or `fabric://p/n[:v]`; `latest` when none."""
+    text = reference[len("fabric://") :] if reference.startswith("fabric://") else reference
+    repository, _, ref = text.partition(":")
+    if repository.count("/") != 1:
+        raise ValueError(f"{reference!r} is not <project>/<name>[:<version|alias>]")
+    return repository, ref or "latest"
 
 
 class Fabric:
@@ -115,13 +125,25 @@ class Fabric:
         retry_delay: float = 0.5,
         force_upload: bool = False,
         progress: Progress | None = None,
+        dir_path: str | os.PathLike[str] | None = None,
+        type: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> Artifact:
-        """Upload a file or a stream; returns the ready artifact.
+        """Upload a file, a stream, or a directory (`dir_path`: one artifact of all its files); returns the ready
+        artifact, of `type` (default `file`) with `labels`.
 
         A file already uploaded unchanged to this destination (its sidecar says so, and the artifact still
         exists) is not sent again unless `force_upload`; an interrupted upload of it is resumed. `progress`
         is called with (bytes the server has, total or None).
         """
+        if dir_path is not None:
+            if file_path is not None or io_stream is not None:
+                raise ValueError("give exactly one of file_path, io_stream and dir_path")
+            folder = Path(dir_path).expanduser().resolve()
+            draft = self.new_artifact(
+                name=name or folder.name, type=type, labels=labels, collection=collection, policy=policy
+            )
+            return draft.add_directory(folder).save(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay)
         if (file_path is None) == (io_stream is None):
             raise ValueError("give exactly one of file_path and io_stream")
         options = dict(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress)
@@ -136,7 +158,7 @@ class Fabric:
                 "collection": collection,
                 "policy": policy,
             }
-            return self._upload_file(path, metadata, force_upload, **options)
+            return self._typed(self._upload_file(path, metadata, force_upload, **options), type, labels)
         assert io_stream is not None
         if name is None:
             extension = (mimetypes.guess_extension(content_type, strict=False) if content_type else None) or ""
@@ -153,7 +175,18 @@ class Fabric:
             _, sha256 = source.finish_hash()
         finally:
             source.close()
-        return self._finished(state, sha256)
+        return self._typed(self._finished(state, sha256), type, labels)
+
+    def _typed(self, artifact: Artifact, type: str | None, labels: Mapping[str, str] | None) -> Artifact:
+        if type is None and not labels:
+            return artifact
+        changes: dict[str, Any] = {}
+        if type is not None:
+            changes["type"] = type
+        if labels:
+            changes["labels"] = dict(labels)
+        self._transport.update_artifact(artifact.id, changes)
+        return self.get_artifact(artifact.id)
 
     def _upload_file(self, path: Path, metadata: dict[str, str | None], force: bool, **options: Any) -> Artifact:
         stamp = FileStamp.of(path)
@@ -227,7 +260,9 @@ class Fabric:
     # ---- artifacts ----------------------------------------------------------------------------------
 
     def get_artifact(self, urn: str) -> Artifact:
-        """The artifact `urn` names; `urn:file:///abs/path` gives a view of that local file."""
+        """The artifact `urn` names; `urn:file:///abs/path` gives a view of that local file, and a reference
+        `fabric://<project>/<name>[:<number|alias>]` the version it names now."""
+        urn = self.resolve_urn(urn)
         path = file_urn_path(urn)
         if path is not None:
             return self._file_artifact(path)
@@ -327,7 +362,126 @@ class Fabric:
     ) -> dict[str, Any]:
         """Nodes and edges reachable from `urn` (`upstream`: what it came from; `downstream`: what came of it; `both`)."""
         aliases = {"up": "upstream", "down": "downstream"}
+        urn = self.resolve_urn(urn, at=at)
         return self._transport.lineage(urn, direction=aliases.get(direction, direction), depth=depth, at=at)
+
+    # ---- lifecycle: drafts, types, lock, delete ------------------------------------------------------
+
+    def new_artifact(
+        self,
+        name: str,
+        type: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        collection: str | None = None,
+        policy: str | None = None,
+    ) -> DraftArtifact:
+        """A draft artifact: `add_file(local_path=..., path=...)` then `save()`."""
+        body = {"name": name, "type": type, "labels": dict(labels or {}), "collection": collection, "policy": policy}
+        return DraftArtifact(self, self._transport.create_artifact(body))
+
+    def update_artifact(
+        self, urn: str, *, type: str | None = None, labels: Mapping[str, str] | None = None
+    ) -> Artifact:
+        """Change the artifact's type or labels (the labels given replace the old ones)."""
+        changes: dict[str, Any] = {}
+        if type is not None:
+            changes["type"] = type
+        if labels is not None:
+            changes["labels"] = dict(labels)
+        self._transport.update_artifact(self.resolve_urn(urn), changes)
+        return self.get_artifact(urn)
+
+    def lock(self, urn: str, reason: str | None = None) -> Artifact:
+        """Lock the artifact, one way: nothing about it may change, and it cannot be deleted."""
+        self._transport.artifact_action(self.resolve_urn(urn), "lock", reason)
+        return self.get_artifact(urn)
+
+    def delete(self, urn: str, reason: str | None = None) -> None:
+        """Delete the artifact (a tombstone in lineage); refused if locked, named by a protected alias, or in use."""
+        self._transport.artifact_action(self.resolve_urn(urn), "delete", reason)
+
+    def files(self, urn: str) -> list[dict[str, Any]]:
+        """The artifact's manifest: `{path, size, sha256, md5, mime_type}` per file."""
+        return self._transport.files(self.resolve_urn(urn))
+
+    def pull(self, urn: str, path: str | os.PathLike[str]) -> list[Path]:
+        """Write every file of the artifact under the directory `path` (resumed, verified); returns the files."""
+        from fabric.client.drafts import pull
+
+        return pull(self, self.resolve_urn(urn), path)
+
+    # ---- repositories and versions ------------------------------------------------------------------
+
+    def resolve(self, reference: str, at: datetime | str | None = None) -> dict[str, Any]:
+        """The version `fabric://<project>/<name>[:<number|alias>]` names (its `artifact` is the concrete URN)."""
+        return self._transport.resolve(reference, at)
+
+    def resolve_urn(self, urn: str, at: datetime | str | None = None) -> str:
+        """`urn` itself, or for a `fabric://` reference the artifact URN it names."""
+        if isinstance(urn, str) and urn.startswith("fabric://"):
+            return str(self.resolve(urn, at)["artifact"])
+        return urn
+
+    def list_repositories(self, project: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        return self._transport.list_repositories(project, limit)
+
+    def get_repository(self, repository: str) -> dict[str, Any]:
+        """`<project>/<name>` with its aliases and newest versions."""
+        return self._transport.get_repository(_repository(repository)[0])
+
+    def register_version(
+        self,
+        repository: str,
+        artifact: str,
+        *,
+        description: str = "",
+        tags: list[str] | None = None,
+        content: dict[str, Any] | None = None,
+        order: str | None = None,
+        aliases: list[str] | tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """Register the artifact as the next version of `<project>/<name>` (created on first use)."""
+        body: dict[str, Any] = {
+            "artifact": self.resolve_urn(artifact),
+            "description": description,
+            "tags": list(tags or []),
+            "aliases": list(aliases),
+        }
+        if content is not None:
+            body["content"] = content
+        if order is not None:
+            body["order"] = order
+        return self._transport.register_version(_repository(repository)[0], body)
+
+    def list_versions(
+        self, repository: str, *, stage: str | None = None, at: datetime | str | None = None, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        return self._transport.list_versions(_repository(repository)[0], stage=stage, at=at, limit=limit)
+
+    def get_version(self, reference: str, at: datetime | str | None = None) -> dict[str, Any]:
+        """`p/n` (latest), `p/n:3`, `p/n:prod` or `fabric://p/n:prod`, as it is now or was at `at`."""
+        repository, ref = _repository(reference)
+        return self._transport.get_version(repository, ref, at)
+
+    def update_version(self, reference: str, **changes: Any) -> dict[str, Any]:
+        """Change a version's description, tags or content."""
+        repository, ref = _repository(reference)
+        return self._transport.update_version(repository, ref, changes)
+
+    def set_alias(self, repository: str, alias: str, version: int) -> dict[str, Any]:
+        return self._transport.set_alias(_repository(repository)[0], alias, version)
+
+    def remove_alias(self, repository: str, alias: str) -> None:
+        self._transport.remove_alias(_repository(repository)[0], alias)
+
+    def stage(self, reference: str, stage: str, reason: str = "", message: str = "") -> dict[str, Any]:
+        """Move a version (`p/n:3`) to `stage`, saying why."""
+        repository, ref = _repository(reference)
+        return self._transport.set_stage(repository, ref, {"stage": stage, "reason": reason, "message": message})
+
+    def stage_history(self, reference: str) -> list[dict[str, Any]]:
+        repository, ref = _repository(reference)
+        return self._transport.stage_history(repository, ref)
 
     # ---- access ------------------------------------------------------------------------------------
 

@@ -100,7 +100,10 @@ class HttpTransport:
         return self._json("GET", f"/v1/artifacts/{_segment(urn)}")
 
     def list_artifacts(self, filters: Mapping[str, Any], limit: int | None) -> Iterator[dict[str, Any]]:
-        params = {key: _time(value) if isinstance(value, datetime) else value for key, value in filters.items()}
+        params: dict[str, Any] = {k: _time(v) if isinstance(v, datetime) else v for k, v in filters.items()}
+        labels = params.pop("labels", None) or {}
+        if labels:
+            params["label"] = [f"{key}:{value}" for key, value in labels.items()]
         return self._pages("/v1/artifacts", params, limit)
 
     def collection_members(self, urn: str, limit: int | None) -> Iterator[dict[str, Any]]:
@@ -137,7 +140,9 @@ class HttpTransport:
 
     def blob_chunks(self, urn: str, *, start: int = 0, expected_sha256: str | None = None) -> Iterator[bytes]:
         """The artifact's bytes, resumed with Range after a cut and checked against the ETag (sha256) at the end."""
-        path = f"/v1/artifacts/{_segment(urn)}/blob"
+        return self._download(f"/v1/artifacts/{_segment(urn)}/blob", urn, start, expected_sha256)
+
+    def _download(self, path: str, urn: str, start: int, expected_sha256: str | None) -> Iterator[bytes]:
         backoff = Backoff(self.retries, self.retry_delay)
         position = start
         etag: str | None = None
@@ -244,3 +249,73 @@ class HttpTransport:
         return self._json(
             "GET", f"/v1/lineage/{_segment(urn)}", params={k: v for k, v in params.items() if v is not None}
         )
+
+    # ---- lifecycle: drafts, files, lock, delete ----------------------------------------------------
+
+    def create_artifact(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/v1/artifacts", json={k: v for k, v in body.items() if v is not None})
+
+    def update_artifact(self, urn: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("PATCH", f"/v1/artifacts/{_segment(urn)}", json=dict(changes))
+
+    def link_file(self, urn: str, file: Mapping[str, Any]) -> bool:
+        return bool(self._json("POST", f"/v1/artifacts/{_segment(urn)}/files", json=dict(file))["linked"])
+
+    def artifact_action(self, urn: str, action: str, reason: str | None = None) -> dict[str, Any]:
+        """seal, lock (POST) or delete (DELETE)."""
+        body = {"reason": reason} if reason else None
+        if action == "delete":
+            return self._json("DELETE", f"/v1/artifacts/{_segment(urn)}", json=body)
+        return self._json("POST", f"/v1/artifacts/{_segment(urn)}/{action}", json=body)
+
+    def files(self, urn: str) -> list[dict[str, Any]]:
+        return list(self._json("GET", f"/v1/artifacts/{_segment(urn)}/files")["items"])
+
+    def file_chunks(
+        self, urn: str, path: str, *, start: int = 0, expected_sha256: str | None = None
+    ) -> Iterator[bytes]:
+        return self._download(f"/v1/artifacts/{_segment(urn)}/files/{quote(path)}", urn, start, expected_sha256)
+
+    # ---- repositories ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _repo(repository: str) -> str:
+        project, _, name = repository.partition("/")
+        return f"/v1/repositories/{quote(project, safe='')}/{quote(name, safe='')}"
+
+    def resolve(self, reference: str, at: datetime | str | None = None) -> dict[str, Any]:
+        params = {"ref": reference, **({"at": _time(at)} if at else {})}
+        return self._json("GET", "/v1/resolve", params=params)
+
+    def list_repositories(self, project: str | None, limit: int | None) -> Iterator[dict[str, Any]]:
+        return self._pages("/v1/repositories", {"project": project}, limit)
+
+    def get_repository(self, repository: str) -> dict[str, Any]:
+        return self._json("GET", self._repo(repository))
+
+    def register_version(self, repository: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("POST", self._repo(repository) + "/versions", json=dict(body))
+
+    def list_versions(
+        self, repository: str, *, stage: str | None, at: datetime | str | None, limit: int | None
+    ) -> Iterator[dict[str, Any]]:
+        return self._pages(self._repo(repository) + "/versions", {"stage": stage, "at": _time(at)}, limit)
+
+    def get_version(self, repository: str, ref: str, at: datetime | str | None = None) -> dict[str, Any]:
+        params = {"at": _time(at)} if at else {}
+        return self._json("GET", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", params=params)
+
+    def update_version(self, repository: str, ref: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("PATCH", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", json=dict(changes))
+
+    def set_alias(self, repository: str, alias: str, version: int) -> dict[str, Any]:
+        return self._json("PUT", f"{self._repo(repository)}/aliases/{quote(alias, safe='')}", json={"version": version})
+
+    def remove_alias(self, repository: str, alias: str) -> None:
+        self._request("DELETE", f"{self._repo(repository)}/aliases/{quote(alias, safe='')}")
+
+    def set_stage(self, repository: str, ref: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("POST", f"{self._repo(repository)}/versions/{quote(ref, safe='')}/stage", json=dict(body))
+
+    def stage_history(self, repository: str, ref: str) -> list[dict[str, Any]]:
+        return list(self._json("GET", f"{self._repo(repository)}/versions/{quote(ref, safe='')}/stages")["items"])

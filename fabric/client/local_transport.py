@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fabric.blobs import BlobStore
-from fabric.client.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from fabric.client.errors import BadRequest, Conflict, Gone, NotFound, ValidationFailed
 from fabric.client.sources import Source
 from fabric.client.tus import Progress, UploadState
 
@@ -56,8 +56,10 @@ class LocalTransport:
         self.base_dir = Path(base_dir).expanduser().resolve()
         self.namespace = namespace
         self.user = user or LOCAL_PRINCIPAL.user_urn  # the same local user a server without --auth sees
+        self.org = LOCAL_PRINCIPAL.org_urn
         self._store: Any = None
         self._blobs: BlobStore | None = None
+        self._lifecycle: Any = None
 
     @property
     def key(self) -> str:
@@ -79,10 +81,19 @@ class LocalTransport:
             self._blobs = BlobStore(self.base_dir / "blobs")
         return self._blobs
 
+    @property
+    def lifecycle(self) -> Any:
+        if self._lifecycle is None:
+            from aspects.lifecycle import Lifecycle
+
+            self._lifecycle = Lifecycle(self.store)
+        return self._lifecycle
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
+            self._lifecycle = None
 
     def blob_path(self, artifact: Mapping[str, Any]) -> Path | None:
         sha256 = artifact.get("sha256")
@@ -91,7 +102,17 @@ class LocalTransport:
     # ---- artifacts ----------------------------------------------------------------------------------
 
     def get_artifact(self, urn: str) -> dict[str, Any]:
-        return _store_errors(lambda: self.store.get_artifact(urn)).to_json()
+        def read() -> dict[str, Any]:
+            record = self.store.get_artifact(urn)
+            if record.status == "deleted":
+                raise Gone(f"{urn} was deleted: it stays in lineage as a tombstone, its bytes are gone", status=410)
+            body: dict[str, Any] = record.to_json()
+            body.update(self.lifecycle.describe(urn, record.aspects))
+            body.setdefault("state", record.status)
+            body["versions"] = self.lifecycle.versions_of_artifact(urn)
+            return body
+
+        return _store_errors(read)  # type: ignore[no-any-return]
 
     def _pages(self, fetch: Callable[[str | None, int], Any], limit: int | None) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
@@ -184,6 +205,22 @@ class LocalTransport:
             uploader=self.user,
         )
 
+        draft, file_path = metadata.get("artifact"), metadata.get("path")
+        if draft and file_path:
+            mime_type = upload_mime_type(metadata, file_path.rsplit("/", 1)[-1])
+
+            def add_file() -> None:
+                upload_id = f"local-{sha256}"
+                self.lifecycle.start_file(
+                    draft, file_path, size=offset, mime_type=mime_type, upload=upload_id, asserter=self.user
+                )
+                self.lifecycle.finish_file(
+                    draft, file_path, upload=upload_id, size=offset, sha256=sha256, md5=md5, asserter=self.user
+                )
+
+            _store_errors(add_file)
+            return UploadState(url="", artifact_urn=draft, offset=offset, length=offset)
+
         def register() -> None:
             self.store.create_artifact(urn, name=content["name"], uploader=self.user, created=created, properties={})
             register_artifact(self.store, urn, content, targets, asserter=self.user)
@@ -200,6 +237,183 @@ class LocalTransport:
             f.seek(start)
             while data := f.read(WRITE_BLOCK):
                 yield data
+
+    # ---- lifecycle: drafts, files, lock, delete ----------------------------------------------------
+
+    def create_artifact(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        from aspects import new_urn
+        from fabric.ingest import InvalidLink, link_targets
+        from fabric.names import safe_name
+
+        urn = new_urn("artifact", ns=self.namespace)
+        try:
+            targets = link_targets({k: body.get(k) for k in ("collection", "policy")}, self.namespace)
+            name = safe_name(str(body["name"]))
+        except (InvalidLink, ValueError) as exc:
+            raise BadRequest(str(exc)) from None
+        _store_errors(
+            lambda: self.lifecycle.create_draft(
+                urn,
+                name=name,
+                uploader=self.user,
+                org=self.org,
+                type_=body.get("type"),
+                labels=body.get("labels") or {},
+                collection=targets.get("collection"),
+                policy=targets.get("policy"),
+            )
+        )
+        return self.get_artifact(urn)
+
+    def update_artifact(self, urn: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        def update() -> None:
+            if "type" in changes:
+                self.lifecycle.set_type(urn, changes["type"], asserter=self.user)
+            if "labels" in changes:
+                self.lifecycle.set_labels(urn, changes["labels"], asserter=self.user)
+
+        _store_errors(update)
+        return self.get_artifact(urn)
+
+    def link_file(self, urn: str, file: Mapping[str, Any]) -> bool:
+        sha256, size = str(file["sha256"]), int(file["size"])
+        try:
+            blob = self.blobs.path(sha256)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        if not blob.is_file() or blob.stat().st_size != size:
+            return False
+        return bool(
+            _store_errors(
+                lambda: self.lifecycle.link_file(
+                    urn,
+                    file["path"],
+                    sha256=sha256,
+                    size=size,
+                    md5=file.get("md5"),
+                    mime_type=file.get("mime_type") or "application/octet-stream",
+                    asserter=self.user,
+                    reader=None,
+                )
+            )
+        )
+
+    def artifact_action(self, urn: str, action: str, reason: str | None = None) -> dict[str, Any]:
+        if action == "seal":
+            _store_errors(lambda: self.lifecycle.seal(urn, asserter=self.user))
+        elif action == "lock":
+            _store_errors(lambda: self.lifecycle.lock(urn, asserter=self.user, reason=reason))
+        else:
+            _store_errors(lambda: self.lifecycle.delete(urn, asserter=self.user, reason=reason))
+            return {"urn": urn, "state": "deleted"}
+        return self.get_artifact(urn)
+
+    def files(self, urn: str) -> list[dict[str, Any]]:
+        self.get_artifact(urn)
+        return list(_store_errors(lambda: self.lifecycle.files(urn)))
+
+    def file_chunks(
+        self, urn: str, path: str, *, start: int = 0, expected_sha256: str | None = None
+    ) -> Iterator[bytes]:
+        found = next((f for f in self.files(urn) if f["path"] == path), None)
+        if found is None:
+            raise NotFound(f"{urn} has no file {path!r}")
+        if not found["sha256"]:
+            raise Conflict(f"{path!r} of {urn} is still being uploaded", status=409)
+        with open(self.blobs.path(found["sha256"]), "rb") as f:
+            f.seek(start)
+            while data := f.read(WRITE_BLOCK):
+                yield data
+
+    # ---- repositories ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _repo(repository: str) -> tuple[str, str]:
+        project, _, name = repository.partition("/")
+        return project, name
+
+    def resolve(self, reference: str, at: datetime | str | None = None) -> dict[str, Any]:
+        return {"ref": reference, **_store_errors(lambda: self.lifecycle.resolve(reference, at=_parse_time(at)))}
+
+    def list_repositories(self, project: str | None, limit: int | None) -> Iterator[dict[str, Any]]:
+        return self._pages(
+            lambda cursor, n: self.lifecycle.list_repositories(project=project, limit=n, cursor=cursor), limit
+        )
+
+    def get_repository(self, repository: str) -> dict[str, Any]:
+        project, name = self._repo(repository)
+
+        def read() -> dict[str, Any]:
+            versions = self.lifecycle.versions(project, name)
+            return {
+                **self.lifecycle.get_repository(project, name).to_json(),
+                "aliases": self.lifecycle.aliases(project, name),
+                "versions": {"items": versions.items, "next_cursor": versions.next_cursor},
+            }
+
+        return _store_errors(read)  # type: ignore[no-any-return]
+
+    def register_version(self, repository: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        project, name = self._repo(repository)
+        return _store_errors(  # type: ignore[no-any-return]
+            lambda: self.lifecycle.register_version(
+                project,
+                name,
+                body["artifact"],
+                asserter=self.user,
+                org=self.org,
+                description=body.get("description") or "",
+                tags=body.get("tags"),
+                content=body.get("content"),
+                order=body.get("order"),
+                aliases=body.get("aliases") or (),
+            )
+        )
+
+    def list_versions(
+        self, repository: str, *, stage: str | None, at: datetime | str | None, limit: int | None
+    ) -> Iterator[dict[str, Any]]:
+        project, name = self._repo(repository)
+        when = _parse_time(at)
+        return self._pages(
+            lambda cursor, n: self.lifecycle.versions(project, name, stage=stage, at=when, limit=n, cursor=cursor),
+            limit,
+        )
+
+    def get_version(self, repository: str, ref: str, at: datetime | str | None = None) -> dict[str, Any]:
+        project, name = self._repo(repository)
+        return _store_errors(lambda: self.lifecycle.get_version(project, name, ref, at=_parse_time(at)))  # type: ignore[no-any-return]
+
+    def update_version(self, repository: str, ref: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        project, name = self._repo(repository)
+        return _store_errors(lambda: self.lifecycle.update_version(project, name, ref, changes, asserter=self.user))  # type: ignore[no-any-return]
+
+    def set_alias(self, repository: str, alias: str, version: int) -> dict[str, Any]:
+        project, name = self._repo(repository)
+        found = _store_errors(lambda: self.lifecycle.set_alias(project, name, alias, version, asserter=self.user))
+        return {"alias": alias, **found}
+
+    def remove_alias(self, repository: str, alias: str) -> None:
+        project, name = self._repo(repository)
+        _store_errors(lambda: self.lifecycle.remove_alias(project, name, alias, asserter=self.user))
+
+    def set_stage(self, repository: str, ref: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        project, name = self._repo(repository)
+        return _store_errors(  # type: ignore[no-any-return]
+            lambda: self.lifecycle.set_stage(
+                project,
+                name,
+                ref,
+                body["stage"],
+                asserter=self.user,
+                reason=body.get("reason") or "",
+                message=body.get("message") or "",
+            )
+        )
+
+    def stage_history(self, repository: str, ref: str) -> list[dict[str, Any]]:
+        project, name = self._repo(repository)
+        return list(_store_errors(lambda: self.lifecycle.stage_history(project, name, ref)))
 
     # ---- aspects, schemas, lineage -----------------------------------------------------------------
 

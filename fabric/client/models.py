@@ -257,6 +257,33 @@ class Artifact:
 
     # ---- aspects ------------------------------------------------------------------------------------
 
+    @property
+    def type(self) -> str:
+        return str(self._data.get("type") or "file")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self._data.get("labels") or {})
+
+    @property
+    def state(self) -> str | None:
+        """draft, ready, locked or deleted (or the upload's pending/abandoned)."""
+        return self._data.get("state") or self.status
+
+    def files(self) -> list[dict[str, Any]]:
+        """The manifest: `{path, size, sha256, md5, mime_type}` of every file."""
+        return self._fabric.files(self.id)
+
+    def pull(self, path: str | os.PathLike[str]) -> list[Path]:
+        """Write every file under the directory `path` (resumed after a cut, each verified by sha256)."""
+        return self._fabric.pull(self.id, path)
+
+    def lock(self, reason: str | None = None) -> Artifact:
+        return self._fabric.lock(self.id, reason=reason)
+
+    def delete(self, reason: str | None = None) -> None:
+        self._fabric.delete(self.id, reason=reason)
+
     def add_metadata(self, metadata: dict[str, Any], *, schema: str | None = None) -> Aspect:
         """Attach user metadata: a `$schema` key (or `schema=`) names a registered schema, else the free-form `metadata.1`."""
         if schema is not None:

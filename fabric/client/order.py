@@ -56,6 +56,7 @@ class Order:
         self.inputs_payload = inputs
         self.urn = order_urn or f"urn:fabric:order:{_uuid()}"
         self.inputs: dict[str, Artifact] = {}
+        self.references: dict[str, str] = {}  # fabric:// reference -> the artifact URN it named when the order began
         self.outputs: list[Artifact] = []
         self.status: str = "new"
         self.error: str | None = None
@@ -106,7 +107,13 @@ class Order:
         # 0. With access control, a compute token scoped to this order reads the inputs and uploads the outputs.
         self._obtain_compute_token()
         # 1. Resolve every input before writing anything: a missing or unreadable one stops the order clean.
-        for urn in find_artifact_urns(self.inputs_payload):
+        #    A `fabric://` reference is resolved now, once: the order records the concrete artifact it used.
+        for reference in find_references(self.inputs_payload):
+            try:
+                self.references[reference] = self.compute.resolve_urn(reference)
+            except FabricError as exc:
+                raise OrderFailed(f"order input {reference} cannot be resolved: {exc}", status=exc.status) from exc
+        for urn in dict.fromkeys([*find_artifact_urns(self.inputs_payload), *self.references.values()]):
             try:
                 artifact = self.compute.get_artifact(urn)
             except FabricError as exc:
@@ -173,12 +180,14 @@ class Order:
     # ---- inside the order ---------------------------------------------------------------------------
 
     def input(self, urn: str) -> Artifact:
+        urn = self.references.get(urn, urn)
         if urn not in self.inputs:
             raise KeyError(f"{urn} is not among this order's inputs")
         return self.inputs[urn]
 
     def input_path(self, urn: str) -> Path:
         """A local file with the input's bytes: downloaded once per order, then reused."""
+        urn = self.references.get(urn, urn)
         if urn in self._paths:
             return self._paths[urn]
         artifact = self.input(urn)
@@ -203,6 +212,27 @@ class Order:
         self.fabric.add_aspect(artifact.id, PRODUCED_SCHEMA, {"order": self.urn})
         self.outputs.append(artifact)
         return artifact
+
+    def promote(self, repository: str, artifact: Artifact | str, **version: Any) -> dict[str, Any]:
+        """Register an artifact (an output of this order) as the next version of `<project>/<name>`, with this
+        order in its lineage (Polyaxon's "promote a run")."""
+        urn = artifact.id if not isinstance(artifact, str) else artifact
+        return self.fabric.register_version(repository, urn, order=self.urn, **version)
+
+
+def find_references(value: Any) -> list[str]:
+    """Every `fabric://` reference in a JSON value, first seen first, once each."""
+    found: dict[str, None] = {}
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and item.startswith("fabric://"):
+            found.setdefault(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+    return list(found)
 
 
 def _uuid() -> str:

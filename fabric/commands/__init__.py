@@ -7,7 +7,23 @@ from fabric.commands.lineage import lineage
 from fabric.commands.login import login, logout, whoami
 from fabric.commands.schema_registry import schema
 from fabric.commands.sharing import access
+from fabric.commands.versions import repo, version
 
-COMMANDS = [login, logout, whoami, upload, download, ls, show, aspect, schema, lineage, access, completion]
+COMMANDS = [
+    login,
+    logout,
+    whoami,
+    upload,
+    download,
+    ls,
+    show,
+    aspect,
+    schema,
+    lineage,
+    access,
+    repo,
+    version,
+    completion,
+]
 
 __all__ = ["COMMANDS"]

@@ -15,7 +15,7 @@ from fabric.commands.tables import echo_csv, echo_table, stdout_is_terminal
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, path_type=Path))
 @click.option(
     "--name", default=None, help="Artifact name (one PATH only; default: the file's own name, e.g. a.nc for data/a.nc)."
 )
@@ -23,6 +23,9 @@ from fabric.commands.tables import echo_csv, echo_table, stdout_is_terminal
 @click.option("--collection", default=None, help="Add to this collection (a name or urn:fabric:collection:<name>).")
 @click.option("--policy", default=None, help="Access policy: open, or a policy URN.")
 @click.option("--force", is_flag=True, help="Upload even if the file was uploaded unchanged before.")
+@click.option("--each", is_flag=True, help="A directory becomes one artifact per file instead of one artifact.")
+@click.option("--type", "type_", default=None, help="Artifact type: file (default), dataset, model, checkpoint, ...")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="A label; repeat for several.")
 @click.option("--chunk-size", default=128, show_default=True, type=click.IntRange(1), help="MiB per PATCH request.")
 @click.option(
     "--retries", default=10, show_default=True, type=click.IntRange(0), help="Consecutive failed attempts allowed."
@@ -37,11 +40,17 @@ def upload(
     collection: str | None,
     policy: str | None,
     force: bool,
+    each: bool,
+    type_: str | None,
+    labels: tuple[str, ...],
     chunk_size: int,
     retries: int,
     quiet: bool,
 ) -> None:
     """Upload files (or - for stdin) and print each artifact's URN on stdout.
+
+    A DIRECTORY becomes one artifact holding all its files by their relative paths (--each: one artifact per
+    file). Files the fabric already holds are linked by their sha256, not sent again.
 
     Each artifact is named after its file (data/a.nc becomes a.nc) unless --name says otherwise. An unchanged
     file uploaded before is not sent again (a .fabric-<name>.json sidecar beside it remembers), and an
@@ -49,15 +58,27 @@ def upload(
     """
     if name and len(paths) > 1:
         raise click.UsageError("--name needs a single PATH")
+    label_map = parse_labels(labels)
+    expanded: list[Path] = []
     for path in paths:
+        if path.is_dir() and each:
+            expanded += [f for f in sorted(path.rglob("*")) if f.is_file() and not f.name.startswith(".fabric-")]
+        else:
+            expanded.append(path)
+    for path in expanded:
         common = dict(
             content_type=content_type,
             collection=collection,
             policy=policy,
             chunk_size=chunk_size << 20,
             retries=retries,
+            type=type_,
+            labels=label_map or None,
         )
-        if str(path) == "-":
+        if path.is_dir():
+            common.pop("content_type")
+            artifact = fab.upload_artifact(name=name or path.resolve().name, dir_path=path, **common)
+        elif str(path) == "-":
             with transfer_progress("stdin", None, enabled=False if quiet else None) as progress:
                 artifact = fab.upload_artifact(name=name, io_stream=sys.stdin.buffer, progress=progress, **common)
         else:
@@ -127,7 +148,16 @@ LS_COLUMNS = ("urn", "name", "size", "mime_type", "status", "created")
 @click.option("--mime-type", default=None, help="MIME type, e.g. text/csv.")
 @click.option("--collection", default=None, help="Collection name or URN.")
 @click.option("--schema", default=None, help="Only artifacts with a current aspect of this schema.")
-@click.option("--status", default=None, type=click.Choice(["pending", "ready", "abandoned"]), help="Artifact status.")
+@click.option(
+    "--status",
+    default=None,
+    type=click.Choice(["pending", "draft", "ready", "abandoned", "deleted"]),
+    help="Artifact status (deleted artifacts are listed only with --status deleted).",
+)
+@click.option("--type", "type", default=None, help="Artifact type, e.g. model.")
+@click.option(
+    "--label", "labels", multiple=True, metavar="KEY=VALUE", help="Only artifacts with this label; repeatable."
+)
 @click.option("--created-before", default=None, help="ISO 8601 time.")
 @click.option("--created-after", default=None, help="ISO 8601 time.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1), help="At most this many artifacts.")
@@ -142,7 +172,9 @@ def ls(fab: Any, limit: int, as_json: bool, as_csv: bool, **filters: Any) -> Non
     """
     if as_json and as_csv:
         raise click.UsageError("give at most one of --json and --csv")
-    chosen = {key: value for key, value in filters.items() if value is not None}
+    chosen = {key: value for key, value in filters.items() if value is not None and key != "labels"}
+    if filters.get("labels"):
+        chosen["labels"] = parse_labels(filters["labels"])
     if "collection" in chosen and not chosen["collection"].startswith("urn:"):
         chosen["collection"] = f"urn:fabric:collection:{chosen['collection']}"
     artifacts = list(fab.list_artifacts(limit=limit, **chosen))
@@ -163,6 +195,17 @@ def ls(fab: Any, limit: int, as_json: bool, as_csv: bool, **filters: Any) -> Non
             size = str(artifact.size if artifact.size is not None else "-")
             fields = [artifact.id, artifact.status or "-", size, artifact.mime_type or "-", artifact.name or "-"]
             click.echo("\t".join(fields))
+
+
+def parse_labels(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """`("team=vision", "run=7")` -> {"team": "vision", "run": "7"}; a usage error if one has no `=`."""
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--label {pair!r} must be KEY=VALUE")
+        labels[key] = value
+    return labels
 
 
 def _short_time(value: str | None) -> str:
