@@ -250,13 +250,18 @@ class HttpTransport:
             "GET", f"/v1/lineage/{_segment(urn)}", params={k: v for k, v in params.items() if v is not None}
         )
 
+    def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A JSON object answer (the lifecycle and repository routes answer objects)."""
+        value = self._json(method, path, **kwargs)
+        return value if isinstance(value, dict) else {"value": value}
+
     # ---- lifecycle: drafts, files, lock, delete ----------------------------------------------------
 
     def create_artifact(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._json("POST", "/v1/artifacts", json={k: v for k, v in body.items() if v is not None})
+        return self._object("POST", "/v1/artifacts", json={k: v for k, v in body.items() if v is not None})
 
     def update_artifact(self, urn: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        return self._json("PATCH", f"/v1/artifacts/{_segment(urn)}", json=dict(changes))
+        return self._object("PATCH", f"/v1/artifacts/{_segment(urn)}", json=dict(changes))
 
     def link_file(self, urn: str, file: Mapping[str, Any]) -> bool:
         return bool(self._json("POST", f"/v1/artifacts/{_segment(urn)}/files", json=dict(file))["linked"])
@@ -265,8 +270,8 @@ class HttpTransport:
         """seal, lock (POST) or delete (DELETE)."""
         body = {"reason": reason} if reason else None
         if action == "delete":
-            return self._json("DELETE", f"/v1/artifacts/{_segment(urn)}", json=body)
-        return self._json("POST", f"/v1/artifacts/{_segment(urn)}/{action}", json=body)
+            return self._object("DELETE", f"/v1/artifacts/{_segment(urn)}", json=body)
+        return self._object("POST", f"/v1/artifacts/{_segment(urn)}/{action}", json=body)
 
     def files(self, urn: str) -> list[dict[str, Any]]:
         return list(self._json("GET", f"/v1/artifacts/{_segment(urn)}/files")["items"])
@@ -285,16 +290,16 @@ class HttpTransport:
 
     def resolve(self, reference: str, at: datetime | str | None = None) -> dict[str, Any]:
         params = {"ref": reference, **({"at": _time(at)} if at else {})}
-        return self._json("GET", "/v1/resolve", params=params)
+        return self._object("GET", "/v1/resolve", params=params)
 
     def list_repositories(self, project: str | None, limit: int | None) -> Iterator[dict[str, Any]]:
         return self._pages("/v1/repositories", {"project": project}, limit)
 
     def get_repository(self, repository: str) -> dict[str, Any]:
-        return self._json("GET", self._repo(repository))
+        return self._object("GET", self._repo(repository))
 
     def register_version(self, repository: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._json("POST", self._repo(repository) + "/versions", json=dict(body))
+        return self._object("POST", self._repo(repository) + "/versions", json=dict(body))
 
     def list_versions(
         self, repository: str, *, stage: str | None, at: datetime | str | None, limit: int | None
@@ -303,19 +308,21 @@ class HttpTransport:
 
     def get_version(self, repository: str, ref: str, at: datetime | str | None = None) -> dict[str, Any]:
         params = {"at": _time(at)} if at else {}
-        return self._json("GET", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", params=params)
+        return self._object("GET", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", params=params)
 
     def update_version(self, repository: str, ref: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        return self._json("PATCH", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", json=dict(changes))
+        return self._object("PATCH", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", json=dict(changes))
 
     def set_alias(self, repository: str, alias: str, version: int) -> dict[str, Any]:
-        return self._json("PUT", f"{self._repo(repository)}/aliases/{quote(alias, safe='')}", json={"version": version})
+        return self._object(
+            "PUT", f"{self._repo(repository)}/aliases/{quote(alias, safe='')}", json={"version": version}
+        )
 
     def remove_alias(self, repository: str, alias: str) -> None:
         self._request("DELETE", f"{self._repo(repository)}/aliases/{quote(alias, safe='')}")
 
     def set_stage(self, repository: str, ref: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._json("POST", f"{self._repo(repository)}/versions/{quote(ref, safe='')}/stage", json=dict(body))
+        return self._object("POST", f"{self._repo(repository)}/versions/{quote(ref, safe='')}/stage", json=dict(body))
 
     def stage_history(self, repository: str, ref: str) -> list[dict[str, Any]]:
         return list(self._json("GET", f"{self._repo(repository)}/versions/{quote(ref, safe='')}/stages")["items"])

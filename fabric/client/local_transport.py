@@ -38,6 +38,11 @@ def _store_errors(call: Callable[[], Any]) -> Any:
         raise BadRequest(str(exc)) from None
 
 
+def _object(call: Callable[[], Any]) -> dict[str, Any]:
+    """A store call answering one JSON object."""
+    return dict(_store_errors(call))
+
+
 def _parse_time(value: datetime | str | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
@@ -351,11 +356,11 @@ class LocalTransport:
                 "versions": {"items": versions.items, "next_cursor": versions.next_cursor},
             }
 
-        return _store_errors(read)  # type: ignore[no-any-return]
+        return _object(read)
 
     def register_version(self, repository: str, body: Mapping[str, Any]) -> dict[str, Any]:
         project, name = self._repo(repository)
-        return _store_errors(  # type: ignore[no-any-return]
+        return _object(
             lambda: self.lifecycle.register_version(
                 project,
                 name,
@@ -382,11 +387,11 @@ class LocalTransport:
 
     def get_version(self, repository: str, ref: str, at: datetime | str | None = None) -> dict[str, Any]:
         project, name = self._repo(repository)
-        return _store_errors(lambda: self.lifecycle.get_version(project, name, ref, at=_parse_time(at)))  # type: ignore[no-any-return]
+        return _object(lambda: self.lifecycle.get_version(project, name, ref, at=_parse_time(at)))
 
     def update_version(self, repository: str, ref: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         project, name = self._repo(repository)
-        return _store_errors(lambda: self.lifecycle.update_version(project, name, ref, changes, asserter=self.user))  # type: ignore[no-any-return]
+        return _object(lambda: self.lifecycle.update_version(project, name, ref, changes, asserter=self.user))
 
     def set_alias(self, repository: str, alias: str, version: int) -> dict[str, Any]:
         project, name = self._repo(repository)
@@ -399,7 +404,7 @@ class LocalTransport:
 
     def set_stage(self, repository: str, ref: str, body: Mapping[str, Any]) -> dict[str, Any]:
         project, name = self._repo(repository)
-        return _store_errors(  # type: ignore[no-any-return]
+        return _object(
             lambda: self.lifecycle.set_stage(
                 project,
                 name,
