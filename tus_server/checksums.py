@@ -43,6 +43,7 @@ ALGORITHMS: dict[str, Callable[[], Digest]] = {
 class ExpectedChecksum:
     algorithm: str
     digest: bytes
+    field: str = "Upload-Checksum"  # the header that named it
 
     def new_digest(self) -> Digest:
         return ALGORITHMS[self.algorithm]()

@@ -52,6 +52,8 @@ ALREADY_COMPLETE = ProtocolError(413, "Upload already complete", PROBLEM_TYPES +
 LENGTH_ALREADY_SET = ProtocolError(400, "Upload-Length already set", PROBLEM_TYPES + "inconsistent-upload-length")
 LENGTH_TOO_SMALL = ProtocolError(400, "Upload-Length too small", PROBLEM_TYPES + "inconsistent-upload-length")
 CHECKSUM_MISMATCH = ProtocolError(460, "Checksum mismatch")
+DIGEST_MISMATCH = ProtocolError(400, "Digest mismatch")  # the whole upload is not what the client said it is
+WRONG_PROTOCOL = ProtocolError(400, "Upload of another protocol")
 
 # concatenation
 INVALID_CONCAT = ProtocolError(400, "Invalid Upload-Concat")

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import orjson
 
 ConcatKind = Literal["partial", "final"]
+Protocol = Literal["tus", "ietf-draft"]
 
 
 def utcnow() -> datetime:
@@ -28,8 +29,10 @@ class UploadInfo:
     extra_headers: dict[str, str] = field(default_factory=dict)  # given by the creation hook, sent on every answer
     tags: dict[str, str] = field(default_factory=dict)  # what the hooks keep with the upload; never sent to clients
     sha256: str | None = None  # hex digests of the whole upload, known once it is complete
+    expected_sha256: str | None = None  # what the client said the whole upload's sha256 is (Repr-Digest)
     md5: str | None = None
     finished: bool = False  # the completion hook has run successfully
+    protocol: Protocol = "tus"  # the protocol that created the upload; only it may continue the upload
 
     @property
     def is_complete(self) -> bool:

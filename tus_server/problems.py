@@ -48,6 +48,7 @@ class TusError(Exception):
         self.detail = detail
         self.headers = headers or {}
         self.problem_type = problem_type
+        self.members: dict[str, Any] = {}  # extension members of the problem body (e.g. the draft's offsets)
 
     def response(self, headers: dict[str, str] | None = None, *, typed: bool = False) -> Response:
         """The problem+json answer; its `type` is the registered problem type only when `typed` (the IETF
@@ -58,4 +59,5 @@ class TusError(Exception):
             self.detail,
             headers={**(headers or {}), **self.headers},
             problem_type=self.problem_type if typed else "about:blank",
+            **self.members,
         )

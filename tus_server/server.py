@@ -24,8 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tus_server import errors
-from tus_server.checksums import ALGORITHMS, parse_checksum
+from tus_server.checksums import ALGORITHMS, ExpectedChecksum, parse_checksum
 from tus_server.config import OFFSET_CONTENT_TYPE, TUS_VERSION, TusConfig
+from tus_server.draft import DraftUploads, is_draft_request
 from tus_server.errors import is_disk_full, storage_error
 from tus_server.hashing import DigestCache, UploadDigests
 from tus_server.headers import encode_metadata, parse_metadata, parse_size
@@ -65,6 +66,15 @@ AbandonHook = Callable[[UploadInfo], Awaitable[None]]
 AccessHook = Callable[[Request, UploadInfo], Awaitable[None]]
 
 
+@dataclass(slots=True)
+class Received:
+    """What became of a request body: the error to answer with when not all of it was kept, and whether it was
+    read to its end (not cut off, taken over or refused part way)."""
+
+    error: TusError | None
+    whole_body: bool
+
+
 _KEPT_WHAT_FITTED = "the server ran out of disk space; the bytes that fitted were kept, resume later"
 
 
@@ -89,6 +99,7 @@ class TusServer:
         self.locks = locker or UploadLocks(self.config.takeover_timeout)
         self.digests = DigestCache()
         self.extensions = _extensions(store)
+        self.draft = DraftUploads(self)  # Resumable Uploads for HTTP, on the same endpoints
 
     # ---- wiring -------------------------------------------------------------------------------------
 
@@ -97,7 +108,11 @@ class TusServer:
         base = self.config.base_path.rstrip("/")
         return [
             Route(base, self._collection_endpoint, methods=["OPTIONS", "POST"]),
-            Route(base + "/{upload_id}", self._upload_endpoint, methods=["OPTIONS", "HEAD", "PATCH", "DELETE", "POST"]),
+            Route(
+                base + "/{upload_id}",
+                self._upload_endpoint,
+                methods=["OPTIONS", "HEAD", "GET", "PATCH", "DELETE", "POST"],
+            ),
         ]
 
     @asynccontextmanager
@@ -115,6 +130,8 @@ class TusServer:
 
     async def _collection_endpoint(self, request: Request) -> Response:
         method = _effective_method(request)
+        if is_draft_request(request):
+            return await self.draft.collection(request, method)
         try:
             if method == "OPTIONS":
                 return self._options()
@@ -128,11 +145,17 @@ class TusServer:
     async def _upload_endpoint(self, request: Request) -> Response:
         method = _effective_method(request)
         upload_id = request.path_params["upload_id"]
+        if is_draft_request(request):
+            return await self.draft.upload(request, method, upload_id)
         try:
             if method == "OPTIONS":
                 return self._options()
             _check_version(request)
             info = self._load(upload_id)
+            if info.protocol != "tus":
+                raise errors.WRONG_PROTOCOL(
+                    "this upload was created with the resumable-upload draft; continue it with that protocol"
+                )
             if self.check_access is not None:
                 await self.check_access(request, info)
             if method == "HEAD":
@@ -228,10 +251,10 @@ class TusServer:
                 await self._finish(info, UploadDigests(with_md5=self.config.md5))
             return Response(status_code=201, headers={**self._upload_headers(info), "Location": location})
         async with self.locks.hold(info.id) as lock:
-            outcome = await self._receive(request, info, lock)
+            outcome = await self._receive(request, info, lock, parse_checksum(request.headers.get("upload-checksum")))
         headers = {**self._upload_headers(info), "Location": location}
-        if outcome is not None:
-            return outcome.response(headers)
+        if outcome.error is not None:
+            return outcome.error.response(headers)
         return Response(status_code=201, headers=headers)
 
     def _check_max_size(self, length: int | None) -> None:
@@ -337,10 +360,10 @@ class TusServer:
                 if parse_size(request.headers.get("content-length"), "Content-Length"):
                     raise errors.ALREADY_COMPLETE("this upload has all its bytes")
                 return Response(status_code=204, headers=self._upload_headers(info))
-            outcome = await self._receive(request, info, lock)
-            if outcome is not None:
-                outcome.headers.update(self._upload_headers(info))
-                raise outcome
+            outcome = await self._receive(request, info, lock, parse_checksum(request.headers.get("upload-checksum")))
+            if outcome.error is not None:
+                outcome.error.headers.update(self._upload_headers(info))
+                raise outcome.error
             return Response(status_code=204, headers=self._upload_headers(info))
 
     async def _declare_length(self, info: UploadInfo, length: int) -> None:
@@ -359,16 +382,17 @@ class TusServer:
             info.length = None
             raise storage_error(exc) from exc
 
-    async def _receive(self, request: Request, info: UploadInfo, lock: HeldLock) -> TusError | None:
-        """Append the request body at `info.offset`, make it durable, update `info`, and complete the upload.
-
-        Returns the error to answer with when not all of the body was kept (what was kept is recorded)."""
+    async def _receive(
+        self, request: Request, info: UploadInfo, lock: HeldLock, expected: ExpectedChecksum | None
+    ) -> Received:
+        """Append the request body at `info.offset`, make it durable, update `info`, and complete the upload
+        once it has all its bytes. `expected` is the checksum the whole body must have (else none is kept).
+        Shared by both protocols."""
         limit = (info.length if info.length is not None else self.config.max_size) - info.offset
         content_length = parse_size(request.headers.get("content-length"), "Content-Length")
         if content_length is not None and content_length > limit:
             what = "Upload-Length" if info.length is not None else "Tus-Max-Size"
             raise errors.BODY_TOO_LARGE(f"{content_length} bytes at offset {info.offset} would pass {what}")
-        expected = parse_checksum(request.headers.get("upload-checksum"))
         digests = None if info.is_partial else await self._digests_at(info)
         before = await digests.snapshot() if (digests is not None and expected is not None) else None
         checksum = expected.new_digest() if expected is not None else None
@@ -425,20 +449,20 @@ class TusServer:
                         self.digests.put(info.id, before)
                     if not cut_short and outcome is None:
                         outcome = errors.CHECKSUM_MISMATCH(
-                            f"the body's {expected.algorithm} does not match Upload-Checksum; it was discarded"
+                            f"the body's {expected.algorithm} does not match {expected.field}; it was discarded"
                         )
-                    return outcome
+                    return Received(outcome, False)
                 await writer.sync()
             except OSError as exc:
                 await writer.truncate(info.offset)
                 self.digests.discard(info.id)
-                return storage_error(exc)
+                return Received(storage_error(exc), False)
 
             try:
                 await self._record_offset(info, writer, writer.start + writer.written, info.offset)
             except OSError as exc:
                 self.digests.discard(info.id)
-                return storage_error(exc, f"could not record the offset: {exc}")
+                return Received(storage_error(exc, f"could not record the offset: {exc}"), False)
         finally:
             writer.close()
         if info.offset != writer.start + writer.written:
@@ -450,7 +474,7 @@ class TusServer:
             await anyio.to_thread.run_sync(self.store.finish, info)
         elif info.is_complete:
             await self._finish(info, digests)
-        return outcome
+        return Received(outcome, outcome is None and not cut_short)
 
     async def _record_offset(self, info: UploadInfo, writer: BodyWriter, offset: int, previous: int) -> None:
         """Save `offset` (already durable) in the info file, or leave `info` at `previous` if that fails.
@@ -499,6 +523,7 @@ class TusServer:
             if digests is None or digests.offset != info.offset:
                 digests = await self._read_digests(info)
             info.sha256, info.md5 = await digests.hexdigests()
+            await self._check_expected_digest(info)
             await anyio.to_thread.run_sync(self.store.save, info)
         self.digests.discard(info.id)
         if self.on_complete is not None:
@@ -514,6 +539,15 @@ class TusServer:
         info.finished = True
         info.expires_at = utcnow() + self.config.expiry  # how long the finished upload stays answerable to HEAD
         await anyio.to_thread.run_sync(self.store.save, info)
+
+    async def _check_expected_digest(self, info: UploadInfo) -> None:
+        """An upload whose bytes are not what the client said they are (a Repr-Digest) is removed, not handed on."""
+        if info.expected_sha256 is None or info.expected_sha256 == info.sha256:
+            return
+        await self._remove(info.id)
+        if self.on_abandon is not None:
+            await self.on_abandon(info)
+        raise errors.DIGEST_MISMATCH("the upload's sha-256 is not the one the client gave; the upload was removed")
 
     # ---- termination, expiry, recovery --------------------------------------------------------------
 

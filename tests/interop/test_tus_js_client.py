@@ -24,7 +24,12 @@ RETRY_DELAYS = ",".join(["0", "20", "50", "100"] + ["200"] * 16)  # the attempt 
 
 
 def run_node_upload(
-    source: Path, endpoint: str, chunk_size: str, parallel: int = 1, during_creation: bool = False
+    source: Path,
+    endpoint: str,
+    chunk_size: str,
+    parallel: int = 1,
+    during_creation: bool = False,
+    protocol: str = "tus-v1",
 ) -> dict[str, object]:
     node = shutil.which("node")
     assert node is not None, "node is not on PATH: the tus-js-client interop test needs Node.js >= 18"
@@ -41,6 +46,7 @@ def run_node_upload(
             RETRY_DELAYS,
             str(parallel),
             "1" if during_creation else "0",
+            protocol,
         ],
         cwd=JS_DIR,
         capture_output=True,

@@ -1,9 +1,10 @@
 // Upload one file with tus-js-client and report where it went.
 //
-//   node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays, e.g. 0,50,100> [parallelUploads]
+//   node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays, e.g. 0,50,100> [parallelUploads] [duringCreation] [protocol]
 //
 // With parallelUploads > 1 the file goes up as that many partial uploads joined by a final concatenation;
 // with duringCreation = 1 the first chunk rides on the POST (creation-with-upload).
+// protocol is tus-js-client's: tus-v1 (the default), ietf-draft-03 or ietf-draft-05 (Resumable Uploads for HTTP).
 // On success prints one JSON line {"url", "artifactUrn", "retries", "responses"} and exits 0; on failure
 // prints the error on stderr and exits 1. The Artifact-Urn header is read from every response
 // (onAfterResponse); if the last one lacked it, a HEAD of the upload URL asks for it.
@@ -12,11 +13,11 @@ import { basename } from 'node:path'
 import { Upload } from 'tus-js-client'
 
 function usage(message) {
-  process.stderr.write(`${message}\nusage: node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays> [parallelUploads] [duringCreation]\n`)
+  process.stderr.write(`${message}\nusage: node upload.mjs <path> <endpoint> <chunkSize|Infinity> <retryDelays> [parallelUploads] [duringCreation] [protocol]\n`)
   process.exit(2)
 }
 
-const [path, endpoint, chunkArg, delaysArg, parallelArg = '1', duringCreationArg = '0'] = process.argv.slice(2)
+const [path, endpoint, chunkArg, delaysArg, parallelArg = '1', duringCreationArg = '0', protocol = 'tus-v1'] = process.argv.slice(2)
 if (!path || !endpoint || !chunkArg || delaysArg === undefined) usage('missing arguments')
 const chunkSize = chunkArg === 'Infinity' ? Infinity : Number.parseInt(chunkArg, 10)
 if (!(chunkSize > 0)) usage(`bad chunkSize ${chunkArg}`)
@@ -29,8 +30,12 @@ let artifactUrn = null
 let responses = 0
 let retries = 0
 
+const DRAFT_INTEROP_VERSIONS = { 'ietf-draft-03': '5', 'ietf-draft-05': '6' }
+
 async function headArtifactUrn(url) {
-  const res = await fetch(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } })
+  const version = DRAFT_INTEROP_VERSIONS[protocol]
+  const headers = version ? { 'Upload-Draft-Interop-Version': version } : { 'Tus-Resumable': '1.0.0' }
+  const res = await fetch(url, { method: 'HEAD', headers })
   return res.headers.get('Artifact-Urn')
 }
 
@@ -40,6 +45,7 @@ const upload = new Upload(createReadStream(path), {
   retryDelays,
   parallelUploads,
   uploadDataDuringCreation: duringCreationArg === '1',
+  protocol,
   metadata: { filename: basename(path), filetype: 'application/x-test' },
   storeFingerprintForResuming: false,
   removeFingerprintOnSuccess: true,
