@@ -112,6 +112,9 @@ class DraftUploads:
         self.tus._check_max_size(length)
         if length is None and "creation-defer-length" not in self.tus.extensions:
             raise errors.UNSUPPORTED_EXTENSION("this server's upload store needs the upload's length at creation")
+        has_body = bool(content_length) or "transfer-encoding" in headers
+        if complete and not has_body and length:
+            raise INCONSISTENT(f"an upload completed with no content has length 0, not {length}")
         content_digest = self._content_digest(headers)
         repr_digest = parse_sha256_digest(headers.get("repr-digest"), "Repr-Digest")
 
@@ -122,8 +125,6 @@ class DraftUploads:
         await self.tus._run_create_hook(info, request)
         await self.tus._store_new(info)
         location = self.tus._location(request, info.id)
-
-        has_body = bool(content_length) or "transfer-encoding" in headers
         if has_body:
             async with self.tus.locks.hold(info.id) as lock:
                 received = await self.tus._receive(request, info, lock, content_digest)

@@ -227,13 +227,21 @@ def test_malformed_fields_are_400_problems(client: httpx.Client, version: int, f
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Upload-Complete": "maybe"}, {"Upload-Complete": "?0", "Upload-Length": "2000000000"}],
-    ids=["no-upload-complete", "bad-upload-complete", "over-max-size"],
+    [
+        {},
+        {"Upload-Complete": "maybe"},
+        {"Upload-Complete": "?0", "Upload-Length": "2000000000"},
+        {"Upload-Complete": "?1", "Upload-Length": "5"},
+    ],
+    ids=["no-upload-complete", "bad-upload-complete", "over-max-size", "complete-without-the-content"],
 )
-def test_bad_creations_are_4xx_problems(client: httpx.Client, version: int, headers: dict[str, str]) -> None:
+def test_bad_creations_are_4xx_problems(
+    client: httpx.Client, recorder: Recorder, version: int, headers: dict[str, str]
+) -> None:
     r = client.post("/v1/uploads", headers={**v(version), **headers})
-    assert r.status_code == (413 if "Upload-Length" in headers else 400)
+    assert r.status_code == (413 if headers.get("Upload-Length") == "2000000000" else 400)
     assert r.headers["Content-Type"] == "application/problem+json"
+    assert not recorder.created  # refused before any upload was made
 
 
 def test_an_upload_stays_with_the_protocol_that_created_it(client: httpx.Client, version: int) -> None:
@@ -243,3 +251,39 @@ def test_an_upload_stays_with_the_protocol_that_created_it(client: httpx.Client,
     tus_url = create(client, 3).headers["Location"]
     assert append(client, version, tus_url, 0, b"abc", complete=True).status_code == 400
     assert patch(client, tus_url, 0, b"abc").status_code == 204  # tus 1.0 is answered as before
+
+
+@pytest.mark.parametrize(
+    ("older", "complete_field", "more", "done", "partial_type_required"),
+    [
+        (3, "Upload-Incomplete", "?1", "?0", False),
+        (4, "Upload-Complete", "?0", "?1", False),
+        (5, "Upload-Complete", "?0", "?1", False),
+        (6, "Upload-Complete", "?0", "?1", True),
+    ],
+)
+def test_older_interop_versions(
+    client: httpx.Client,
+    recorder: Recorder,
+    older: int,
+    complete_field: str,
+    more: str,
+    done: str,
+    partial_type_required: bool,
+) -> None:
+    """Version 3 says `Upload-Incomplete` (true while more is coming); 4 and later `Upload-Complete`; appends must
+    be `application/partial-upload` from version 6; `Upload-Limit` is sent from version 5."""
+    r = client.post("/v1/uploads", headers={**v(older), complete_field: more})
+    assert r.status_code == 201, r.text
+    assert r.headers[complete_field] == more
+    assert ("Upload-Limit" in r.headers) == (older >= 5)
+    url = r.headers["Location"]
+    octets = {**v(older), complete_field: more, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    r = client.patch(url, headers=octets, content=b"abc")
+    assert r.status_code == (415 if partial_type_required else 204), r.text
+    at = 0 if partial_type_required else 3  # the octet-stream append was kept where it is allowed
+    headers = {**v(older), complete_field: done, "Upload-Offset": str(at), "Content-Type": PARTIAL}
+    r = client.patch(url, headers=headers, content=b"abcdef"[at:])
+    assert (r.status_code, r.headers[complete_field], r.headers["Upload-Offset"]) == (204, done, "6")
+    assert recorder.completed[0].info.sha256 == hashlib.sha256(b"abcdef").hexdigest()
+    assert client.head(url, headers=v(older)).headers[complete_field] == done
