@@ -4,6 +4,7 @@ import { append, h, replace } from "./dom.js";
 import { artifactPage } from "./pages/artifact.js";
 import { browsePage } from "./pages/browse.js";
 import { lineagePage } from "./pages/lineage.js";
+import { repositoriesPage, repositoryPage } from "./pages/repositories.js";
 import { redeemSignInCode, signInPage } from "./pages/signin.js";
 import { uploadPage } from "./pages/upload.js";
 import { uploads } from "./uploads.js";
@@ -14,11 +15,14 @@ const ROUTES = [
   [/^\/upload$/, uploadPage],
   [/^\/artifacts\/([^/]+)$/, artifactPage],
   [/^\/lineage\/([^/]+)$/, lineagePage],
+  [/^\/repositories$/, repositoriesPage],
+  [/^\/repositories\/([^/]+)\/([^/]+)$/, repositoryPage],
 ];
 
 const NAV = [
   ["#/", "Artifacts", /^\/(artifacts\/.*)?$/],
   ["#/shared", "Shared with me", /^\/shared$/],
+  ["#/repositories", "Repositories", /^\/repositories/],
   ["#/upload", "Upload", /^\/upload$/],
 ];
 
@@ -42,7 +46,7 @@ function header(current) {
     ),
   );
   const badge = uploads.activeCount() ? h("span", { class: "badge", "aria-label": "uploads running" }, String(uploads.activeCount())) : null;
-  if (badge) nav.children[2].append(badge);
+  if (badge) nav.querySelector('a[href="#/upload"]').append(badge);
   const who = me
     ? h(
         "div",

@@ -102,6 +102,31 @@ def test_alice_signs_in_drops_a_file_sees_it_listed_and_shares_it(
     expect(page.locator("article.aspect").first).to_be_visible()
     shot(page, f"{b}-04-artifact-shared")
 
+    # Register it as version 1 of a repository with the alias prod, then move it to the stage staging.
+    repository = f"surveys/{name.split('.')[0]}"
+    page.get_by_label("Repository").fill(repository)
+    page.get_by_label("Aliases").fill("prod")
+    page.get_by_label("Description").fill("first field season")
+    page.get_by_role("button", name="Register").click()
+    version = page.locator(".version")
+    expect(version).to_contain_text(f"fabric://{repository}:1")
+    expect(version.locator(".tag")).to_have_text("prod")
+    version.get_by_text("Change stage or aliases").click()
+    version.get_by_label("Stage", exact=True).select_option("staging")
+    version.get_by_label("Reason").fill("passed review")
+    version.get_by_role("button", name="Set stage").click()
+    expect(page.locator(".version .pill-staging").first).to_be_visible()
+    expect(page.locator(".version .history")).to_contain_text("passed review")
+    shot(page, f"{b}-04b-artifact-versioned")
+    registered = portal.api.get(f"/v1/repositories/{repository}/versions/1", headers=bearer("alice")).json()
+    assert registered["artifact"] == urn and registered["stage"] == "staging" and registered["aliases"] == ["prod"]
+    page.get_by_role("link", name="Repositories").click()
+    page.get_by_role("link", name=repository).click()
+    expect(page.locator("tbody tr")).to_contain_text("staging")
+    shot(page, f"{b}-04c-repository")
+    page.goto(f"{portal.url}/#/artifacts/{urn}")
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+
     # Provenance made through the API as a pipeline would: carol's order used alice's file and produced an
     # open model, which eve may read; alice's file stays hers and carol's.
     order = f"urn:fabric:order:{uuid.uuid4()}"
@@ -159,11 +184,15 @@ def test_carol_signs_in_by_link_finds_it_shared_downloads_it_and_opens_its_linea
     expect(page.get_by_role("heading", name=name)).to_be_visible()
     expect(page.get_by_text("Only the artifact's creator and admins")).to_be_visible()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download").click()
+        page.get_by_role("button", name="Download", exact=True).click()
     saved = tmp_path / "downloaded"
     download.value.save_as(saved)
     assert download.value.suggested_filename == name
     assert saved.read_bytes() == data
+    with page.expect_download() as one_file:
+        page.get_by_role("button", name=f"Download {name}").click()
+    assert Path(one_file.value.path()).read_bytes() == data
+    expect(page.locator(".version")).to_contain_text("not shared with you")  # the grant is on the artifact only
     shot(page, f"{b}-09-artifact-as-carol")
 
     page.get_by_role("link", name="Lineage").click()

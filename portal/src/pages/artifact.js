@@ -2,6 +2,7 @@
 import { enc, query, request, session } from "../api.js";
 import { ago, bytes, copyButton, errorBox, field, h, replace, toast, when } from "../dom.js";
 import { downloadArtifact } from "../download.js";
+import { filesSection, lifecycleActions, versionsSection } from "./versions.js";
 
 const BUILTIN_SCHEMA = /^urn:[^:]+:schema:/;
 
@@ -218,7 +219,7 @@ function collectionSection(artifact) {
   );
 }
 
-export async function artifactPage({ main, args }) {
+export async function artifactPage({ main, args, rerender }) {
   const [urn] = args;
   let artifact;
   try {
@@ -242,6 +243,9 @@ export async function artifactPage({ main, args }) {
     detailRow("URN", h("code", { class: "mono break" }, artifact.urn), copyButton(artifact.urn, "Copy the URN")),
     detailRow("Size", `${bytes(artifact.size)}${artifact.size ? ` (${artifact.size.toLocaleString()} bytes)` : ""}`),
     detailRow("Media type", artifact.mime_type || "—"),
+    detailRow("Type", artifact.type || "file"),
+    Object.keys(artifact.labels || {}).length ? detailRow("Labels", Object.entries(artifact.labels).map(([k, v]) => h("span", { class: "tag" }, `${k}=${v}`))) : null,
+    (artifact.versions || []).length ? detailRow("Reference", h("code", { class: "mono" }, `fabric://${artifact.versions[0].repository}:${artifact.versions[0].number}`), copyButton(`fabric://${artifact.versions[0].repository}:${artifact.versions[0].number}`, "Copy the fabric:// reference")) : null,
     detailRow("Created", h("time", { datetime: artifact.created }, when(artifact.created)), h("span", { class: "subtle" }, ` · ${ago(artifact.created)}`)),
     detailRow("Created by", creator),
     detailRow("Organisation", who(artifact.org) || (artifact.creator && artifact.creator.org) || "—"),
@@ -254,11 +258,13 @@ export async function artifactPage({ main, args }) {
     h(
       "div",
       { class: "page-head" },
-      h("div", {}, h("h1", { class: "break" }, artifact.name || artifact.urn), h("p", { class: "lead" }, h("span", { class: `pill pill-${artifact.status}` }, artifact.status), " ", bytes(artifact.size), " · ", artifact.mime_type || "unknown type")),
+      h("div", {}, h("h1", { class: "break" }, artifact.name || artifact.urn), h("p", { class: "lead" }, h("span", { class: `pill pill-${artifact.state || artifact.status}` }, artifact.state || artifact.status), " ", bytes(artifact.size), " · ", artifact.mime_type || "unknown type")),
       h("div", { class: "actions" }, download, h("a", { class: "btn btn-secondary", href: `#/lineage/${enc(artifact.urn)}` }, "Lineage")),
     ),
     h("div", { class: "grid" }, h("section", { class: "card", "aria-labelledby": "details-title" }, h("h2", { id: "details-title" }, "Details"), details), snippets(artifact)),
+    h("div", { class: "grid" }, filesSection(artifact), versionsSection(artifact, rerender)),
     aspectsSection(artifact),
     h("div", { class: "grid" }, accessSection(artifact), collectionSection(artifact)),
+    lifecycleActions(artifact, rerender),
   );
 }

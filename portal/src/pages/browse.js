@@ -14,6 +14,7 @@ function collectionUrn(value) {
 }
 
 function kindOf(artifact) {
+  if (artifact.type && artifact.type !== "file") return artifact.type;
   const mime = artifact.mime_type || "";
   const label = mime.split("/")[1] || mime || "file";
   return label.replace(/^x-/, "").replace(/^vnd\./, "").slice(0, 14);
@@ -48,7 +49,9 @@ export async function browsePage({ main, params, go }, view) {
   document.title = `${spec.title} · datafabric`;
   const filters = {
     name_prefix: params.get("q") || "",
-    mime_type: params.get("type") || "",
+    mime_type: params.get("media") || "",
+    type: params.get("type") || "",
+    label: params.get("label") || "",
     collection: params.get("collection") || "",
     status: params.get("status") || "",
     created_after: params.get("after") || "",
@@ -58,7 +61,9 @@ export async function browsePage({ main, params, go }, view) {
   const searchable = view === "all";
 
   const q = h("input", { type: "search", name: "q", value: filters.name_prefix, placeholder: "Name starts with…", autocomplete: "off" });
-  const type = h("input", { type: "text", name: "type", value: filters.mime_type, placeholder: "e.g. text/csv" });
+  const media = h("input", { type: "text", name: "media", value: filters.mime_type, placeholder: "e.g. text/csv" });
+  const kind = h("input", { type: "text", name: "type", value: filters.type, placeholder: "e.g. model" });
+  const label = h("input", { type: "text", name: "label", value: filters.label, placeholder: "key=value" });
   const collection = h("input", { type: "text", name: "collection", value: filters.collection, placeholder: "e.g. climate" });
   const status = h("select", { name: "status" }, STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s || "any")));
   const after = h("input", { type: "date", name: "after", value: filters.created_after.slice(0, 10) });
@@ -72,12 +77,14 @@ export async function browsePage({ main, params, go }, view) {
       role: "search",
       onSubmit: (event) => {
         event.preventDefault();
-        const next = { q: q.value.trim(), type: type.value.trim(), collection: collection.value.trim(), status: status.value, after: after.value, before: before.value, sort: sortSelect.value };
+        const next = { q: q.value.trim(), media: media.value.trim(), type: kind.value.trim(), label: label.value.trim(), collection: collection.value.trim(), status: status.value, after: after.value, before: before.value, sort: sortSelect.value };
         go(`${view === "all" ? "/" : "/shared"}${query(next)}`);
       },
     },
     searchable ? field("Name", q) : null,
-    searchable ? field("Media type", type) : null,
+    searchable ? field("Type", kind) : null,
+    searchable ? field("Label", label) : null,
+    searchable ? field("Media type", media) : null,
     searchable ? field("Collection", collection) : null,
     searchable ? field("Status", status) : null,
     searchable ? field("Created from", after) : null,
@@ -110,6 +117,8 @@ export async function browsePage({ main, params, go }, view) {
     ? {
         name_prefix: filters.name_prefix,
         mime_type: filters.mime_type,
+        type: filters.type,
+        label: filters.label,
         collection: collectionUrn(filters.collection),
         status: filters.status,
         created_after: filters.created_after ? `${filters.created_after.slice(0, 10)}T00:00:00Z` : "",
