@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from aspects.aspect_query import AspectQuery
 from aspects.backends.cypher import fill
 from aspects.checks import MAX_LIMIT, check_asserter, check_limit, check_sha256, micros
 from aspects.cursors import decode_cursor, encode_cursor
-from aspects.errors import Conflict
+from aspects.errors import Conflict, NotFound
 from aspects.model import ArtifactRecord, Aspect, Page
 from aspects.reader import GRANT_REL, Reader
-from aspects.rows import canonical, record_from_row
+from aspects.rows import aspect_from_row, canonical, record_from_row
 from aspects.store_core import ARTIFACT_SCHEMA, StoreCore
 from aspects.urns import parse_urn
 
@@ -91,27 +89,38 @@ class ArtifactOperations(StoreCore):
         """The artifact with its current aspects (unless `aspects=False`, for paths that need only the record, such
         as a download); NotFound too if `reader` may not read it (existence is not revealed).
 
-        Its grants are among the aspects only for a reader who may manage it."""
+        Its grants are among the aspects only for a reader who may manage it. One round trip either way."""
         parse_urn(urn, "artifact")
-        record = self._readable_record(urn, reader)
-        if aspects:
-            record.aspects = self._current_aspects(record, reader)
+        if not aspects:
+            return self._readable_record(urn, reader)
+        rels = self.registry.rels()
+        if reader is None:
+            rows = self.backend.run(fill(self._q.GET_ARTIFACT_WITH_ASPECTS, rels=rels), {"urn": urn})
+        else:
+            rows = self.backend.run(
+                fill(self._q.GET_READABLE_ARTIFACT_WITH_ASPECTS, rels=rels),
+                {"urn": urn, **reader.params(self.namespace)},
+            )
+        if not rows:
+            raise NotFound(f"no artifact {urn!r}")
+        record = record_from_row(rows[0])
+        record.aspects = self._current_aspects(rows, hide_grants=reader is not None and not reader.may_manage(record))
         return record
 
-    def _current_aspects(self, record: ArtifactRecord, reader: Reader | None = None) -> list[Aspect]:
-        """The artifact's current aspects; `record` was already found readable, so that is not asked again."""
-        rels = self.registry.rels()
-        if reader is not None and not reader.may_manage(record):
-            rels = [rel for rel in rels if rel != GRANT_REL]  # grants are seen by those who manage the artifact
-        aspects: list[Aspect] = []
-        query = AspectQuery(rels=tuple(rels), label="Artifact", entity=record.urn, limit=1000, reader=reader)
-        while True:
-            page = self._aspects_page(query)
-            aspects.extend(page.items)
-            if page.next_cursor is None:
-                return aspects
-            after_from, after_urn = decode_cursor("aspects", page.next_cursor, (int, str))
-            query = replace(query, after_from=after_from, after_urn=after_urn)
+    def _current_aspects(self, rows: list[dict[str, Any]], *, hide_grants: bool) -> list[Aspect]:
+        """The aspects in the rows of `GET_ARTIFACT_WITH_ASPECTS`, oldest first by (valid_from, urn); grants are
+        seen only by those who manage the artifact."""
+        found: dict[str, Aspect] = {}
+        for row in rows:
+            if row["aspect_urn"] is None or row["aspect_urn"] in found:
+                continue
+            rel = self.registry.get(row["aspect_schema"]).rel
+            if hide_grants and rel == GRANT_REL:
+                continue
+            found[row["aspect_urn"]] = aspect_from_row(
+                {key.removeprefix("aspect_"): value for key, value in row.items() if key.startswith("aspect_")}, rel
+            )
+        return sorted(found.values(), key=lambda aspect: (aspect.valid_from, aspect.urn))
 
     def complete_artifact(self, urn: str, content: dict[str, Any], *, asserter: str) -> ArtifactRecord:
         """Assert `artifact.1` and make the artifact `ready`; a repeat with the same sha256 changes nothing."""

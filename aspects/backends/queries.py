@@ -34,6 +34,15 @@ ASPECT_COLUMNS = (
     "e.urn AS urn, e.entity AS entity, e.schema AS schema, e.target AS target, e.content AS content, "
     "e.asserter AS asserter, e.valid_from AS valid_from, e.valid_to AS valid_to, e.retracted_by AS retracted_by"
 )
+# The same, named apart from an artifact's columns, for statements that return both.
+ASPECT_COLUMNS_BESIDE = (
+    "e.urn AS aspect_urn, e.entity AS aspect_entity, e.schema AS aspect_schema, e.target AS aspect_target, "
+    "e.content AS aspect_content, e.asserter AS aspect_asserter, e.valid_from AS aspect_valid_from, "
+    "e.valid_to AS aspect_valid_to, e.retracted_by AS aspect_retracted_by"
+)
+# An artifact's current aspects over the relationship types `{rels}`, both directions (an `in` link points at it);
+# a row with null aspect columns when it has none.
+CURRENT_ASPECTS_OF_A = "OPTIONAL MATCH (a)-[e:{rels}]-() WHERE e.entity = a.urn AND e.valid_to IS NULL"
 # `$at` is a time (or far in the future for "now"); `$include_retracted` includes retracted aspects; paging after ($after_from, $after_urn).
 ASPECT_WINDOW = (
     "e.valid_from <= $at AND ($include_retracted OR e.valid_to IS NULL OR e.valid_to > $at) "
@@ -182,6 +191,25 @@ class Queries:
     FILTER_SHARED: str = (
         "a.uploader <> $r_user AND EXISTS { MATCH (a)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $r_user OR w.urn = $r_org) "
         "AND g.schema = $r_grant_schema AND g.valid_to IS NULL AND g.valid_from <= $r_at }"
+    )
+    # An artifact and its current aspects in one round trip: one row per aspect (or one with nulls).
+    GET_ARTIFACT_WITH_ASPECTS: str = (
+        "MATCH (a:Artifact {urn: $urn}) "
+        + CURRENT_ASPECTS_OF_A
+        + " RETURN "
+        + ARTIFACT_COLUMNS
+        + ", "
+        + ASPECT_COLUMNS_BESIDE
+    )
+    GET_READABLE_ARTIFACT_WITH_ASPECTS: str = (
+        "MATCH (a:Artifact {urn: $urn}) WHERE "
+        + READABLE
+        + " "
+        + CURRENT_ASPECTS_OF_A
+        + " RETURN "
+        + ARTIFACT_COLUMNS
+        + ", "
+        + ASPECT_COLUMNS_BESIDE
     )
     GET_READABLE_ARTIFACT: str = "MATCH (a:Artifact {urn: $urn}) WHERE " + READABLE + " RETURN " + ARTIFACT_COLUMNS
     READABLE_AMONG: str = "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) WHERE " + READABLE + " RETURN a.urn AS urn"

@@ -1,0 +1,191 @@
+"""Read latency of the HTTP API over real HTTP against `fabric serve`, with 100,000 artifacts, on each backend.
+
+The graph is filled through the aspect store before the server starts: `--artifacts` artifacts, each in one of
+100 collections and produced by one of 1,000 orders (two link aspects each), and `--targets` of them completed
+with `artifact.1` as an upload would. Then `python -m fabric serve` runs on 127.0.0.1 and one keep-alive client
+asks, round-robin so that a change in the machine's load hits every route alike:
+
+- `GET /healthz`, the in-run reference (no graph, no auth);
+- `GET /v1/artifacts/{urn}`, cycling over the completed artifacts (record and all current aspects);
+- `GET /v1/artifacts?limit=50` and `GET /v1/artifacts?limit=1` (the newest artifacts);
+- `GET /v1/schemas`.
+
+It does so twice per backend: without authentication (the loopback default) and with a bearer token of the user
+who created every artifact (each read then runs the access predicate). Prints p50 and p99 in ms per route, and
+each p50 as a multiple of `/healthz`'s p50 in the same run.
+
+    python bench/api_reads.py                                   # both backends, 100k artifacts (~10 min)
+    python bench/api_reads.py --backend ladybug --artifacts 10000 --requests 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import random
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent))
+
+from _servers import datafabric, running  # noqa: E402
+
+from aspects import AspectStore, open_store  # noqa: E402
+from fabric.auth.tokens import Principal, mint_token  # noqa: E402
+
+EMAIL = "bench@example.com"
+ORG = "bench"
+USER = f"urn:fabric:user:{EMAIL}"
+BATCH = 5_000
+SHA = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    targets: list[str]  # completed artifacts, every aspect kind present
+
+
+def fill(store: AspectStore, artifacts: int, targets: int) -> Filled:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    urns = [f"urn:fabric:artifact:bench-{i:06d}" for i in range(artifacts)]
+    start = time.perf_counter()
+    for chunk in range(0, artifacts, BATCH):
+        store.create_artifacts(
+            [
+                {
+                    "urn": urn,
+                    "name": f"bench-{chunk + i:06d}.csv",
+                    "uploader": USER,
+                    "org": f"urn:fabric:org:{ORG}",
+                    "created": t0 + timedelta(seconds=chunk + i),
+                }
+                for i, urn in enumerate(urns[chunk : chunk + BATCH])
+            ]
+        )
+    links: list[tuple[str, str, dict[str, str]]] = []
+    for i, urn in enumerate(urns):
+        links.append((urn, "collection-member.1", {"collection": f"urn:fabric:collection:c{i % 100}"}))
+        links.append((urn, "artifact-produced-by-order.1", {"order": f"urn:fabric:order:o{i % 1000}"}))
+    for chunk in range(0, len(links), BATCH):
+        store.assert_aspects(links[chunk : chunk + BATCH], asserter=USER)
+    chosen = random.Random(7).sample(urns, min(targets, artifacts))
+    for urn in chosen:
+        content = {
+            "name": urn.rsplit(":", 1)[1] + ".csv",
+            "mime_type": "text/csv",
+            "size": 1234,
+            "sha256": SHA,
+            "location": f"blobs/{SHA}",
+            "created": t0.isoformat(),
+            "uploader": USER,
+        }
+        store.complete_artifact(urn, content, asserter="urn:fabric:system:ingest")
+    print(
+        f"  {artifacts} artifacts, {len(links)} link aspects, {len(chosen)} completed in {time.perf_counter() - start:.0f} s",
+        file=sys.stderr,
+    )
+    return Filled(chosen)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(base_url: str, filled: Filled, requests: int, token: str | None) -> dict[str, list[float]]:
+    host, port = base_url.removeprefix("http://").split(":")
+    assert host == "127.0.0.1"
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    routes = {
+        "GET /healthz": lambda i: "/healthz",
+        "GET /v1/artifacts/{urn}": lambda i: f"/v1/artifacts/{filled.targets[i % len(filled.targets)]}",
+        "GET /v1/artifacts?limit=50": lambda i: "/v1/artifacts?limit=50",
+        "GET /v1/artifacts?limit=1": lambda i: "/v1/artifacts?limit=1",
+        "GET /v1/schemas": lambda i: "/v1/schemas",
+    }
+    times: dict[str, list[float]] = {name: [] for name in routes}
+    warmup = min(50, requests)
+    for i in range(warmup + requests):
+        for name, path in routes.items():
+            start = time.perf_counter()
+            connection.request("GET", path(i), headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            elapsed = (time.perf_counter() - start) * 1000
+            if response.status != 200:
+                raise RuntimeError(f"{name}: {response.status} {body[:300]!r}")
+            if i >= warmup:
+                times[name].append(elapsed)
+    connection.close()
+    return times
+
+
+@contextmanager
+def graph(backend: str, workdir: Path) -> Iterator[str | None]:
+    """The graph URL to serve (None: the embedded graph in the data dir)."""
+    if backend == "ladybug":
+        yield None
+        return
+    from tests.fixtures_neo4j import Neo4jServer
+
+    with Neo4jServer(workdir / "neo4j", heap="2g") as server:
+        yield server.url
+
+
+def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, list[float]]]:
+    print(f"== {backend}: filling the graph", file=sys.stderr)
+    data_dir = workdir / "data"
+    results = {}
+    with graph(backend, workdir) as url:
+        store = open_store(url, data_dir)
+        try:
+            filled = fill(store, args.artifacts, args.targets)
+        finally:
+            store.close()
+        key = secrets.token_hex(32)
+        token = mint_token(key.encode(), Principal(EMAIL, ORG))
+        graph_args = ("--graph-url", url) if url else ()
+        for mode, extra, bearer in (("no auth", ("--no-auth",), None), ("auth", ("--auth", "--token-key", key), token)):
+            print(f"  serving ({mode}) and measuring", file=sys.stderr)
+            spec = datafabric(*graph_args, *extra, "--no-access-log")
+            with running(spec, data_dir, workdir / f"server-{mode.replace(' ', '-')}.log") as server:
+                results[mode] = measure(server.base_url, filled, args.requests, bearer)
+    return results
+
+
+def report(backend: str, results: dict[str, dict[str, list[float]]]) -> None:
+    for mode, times in results.items():
+        reference = percentile(times["GET /healthz"], 0.5)
+        print(f"\n{backend}, {mode}")
+        print(f"  {'route':32s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 / healthz':>14s}")
+        for name, values in times.items():
+            p50 = percentile(values, 0.5)
+            print(f"  {name:32s} {p50:8.2f} {percentile(values, 0.99):8.2f} {p50 / reference:13.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["ladybug", "neo4j", "both"], default="both")
+    parser.add_argument("--artifacts", type=int, default=100_000)
+    parser.add_argument("--targets", type=int, default=200, help="artifacts completed with artifact.1 and read by URN")
+    parser.add_argument("--requests", type=int, default=500, help="requests per route, after 50 of warm-up")
+    parser.add_argument("--work-dir", type=Path, default=None, help="default: a new directory under /tmp, removed")
+    args = parser.parse_args()
+    backends = ["ladybug", "neo4j"] if args.backend == "both" else [args.backend]
+    with tempfile.TemporaryDirectory(prefix="bench-api-reads-", dir=args.work_dir) as tmp:
+        for backend in backends:
+            report(backend, run_backend(backend, args, Path(tmp) / backend))
+
+
+if __name__ == "__main__":
+    main()
