@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import timedelta
 from importlib.metadata import version
 from typing import Any
@@ -33,13 +33,15 @@ from fabric.api import (
 from fabric.api.options import OptionsMiddleware
 from fabric.auth.middleware import AuthMiddleware
 from fabric.auth.tokens import load_or_create_secret
-from fabric.blobs import BlobStore
+from fabric.blobs import BlobStorage, BlobStore
 from fabric.cors import cors_middleware
 from fabric.errors import exception_handlers
 from fabric.ingest import UploadIngest
 from fabric.metrics import MetricsMiddleware
 from fabric.openapi import build_document
 from fabric.openapi import tus as tus_description
+from fabric.s3 import S3Location
+from fabric.s3_blobs import S3BlobStore
 from fabric.settings import Settings
 from fabric.slashes import TrailingSlashMiddleware
 from fabric.state import AppState
@@ -59,8 +61,22 @@ def open_graph(settings: Settings) -> AspectStore:
     )
 
 
+def open_blobs(settings: Settings) -> BlobStorage:
+    """Blobs under data_dir, or in the S3 bucket of the settings."""
+    if settings.s3_bucket is None:
+        return BlobStore(settings.blobs_dir)
+    location = S3Location(
+        endpoint=settings.s3_endpoint,
+        bucket=settings.s3_bucket,
+        region=settings.s3_region,
+        path_style=settings.s3_path_style,
+        prefix=settings.s3_prefix,
+    )
+    return S3BlobStore(location)
+
+
 def build_state(settings: Settings, store: AspectStore) -> AppState:
-    blob_store = BlobStore(settings.blobs_dir)
+    blob_store = open_blobs(settings)
     artifact_lifecycle = Lifecycle(store, stages=settings.stages, protected_aliases=settings.protected_aliases)
     ingest = UploadIngest(store, blob_store, settings.namespace, lifecycle=artifact_lifecycle)
     tus = TusServer(
@@ -118,6 +134,10 @@ def api_description() -> dict[str, Any]:
     )
 
 
+def blobs_running(blob_store: BlobStorage) -> AbstractAsyncContextManager[object]:
+    return blob_store.running() if isinstance(blob_store, S3BlobStore) else nullcontext()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with state.tus.running(), anyio.create_task_group() as tasks:
+            async with blobs_running(state.blobs), state.tus.running(), anyio.create_task_group() as tasks:
                 tasks.start_soon(keep_consistent, state)
                 yield
                 tasks.cancel_scope.cancel()

@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from tus_server import CompletedUpload, DataMover
 from tus_server.file_store import fsync_directory
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def valid_sha256(text: str) -> bool:
+    return bool(_SHA256.fullmatch(text))
+
+
+class BlobStorage(Protocol):
+    """What the server needs of blob storage: `BlobStore` (files, the default) and `s3_blobs.S3BlobStore`.
+    Every method blocks (run it in a worker thread)."""
+
+    def exists(self, sha256: str) -> bool: ...
+    def ingest(self, source: Path, sha256: str) -> object: ...
+    def delete(self, sha256: str) -> None: ...
+    def hashes(self) -> Iterator[str]: ...
+    def age_seconds(self, sha256: str) -> float | None: ...
+    @staticmethod
+    def location(sha256: str) -> str: ...
 
 
 class BlobStore:
@@ -36,6 +55,13 @@ class BlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
+
+    def age_seconds(self, sha256: str) -> float | None:
+        """Seconds since the blob was stored; None if it is not there."""
+        try:
+            return time.time() - self.path(sha256).stat().st_ctime
+        except FileNotFoundError:
+            return None
 
     def ingest(self, source: Path, sha256: str) -> Path:
         """Move a durable, complete local file into the store under its hash (blocking; idempotent).

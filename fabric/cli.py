@@ -121,6 +121,25 @@ def main() -> None:
     show_default=True,
     help="One line per request: method, path, status, bytes, duration, user (never a token).",
 )
+@server_option("--s3-endpoint", default=None, help="URL of an S3-compatible server for blobs (AWS: leave unset).")
+@server_option("--s3-bucket", default=None, help="Keep blobs in this S3 bucket (credentials: the AWS_* variables).")
+@server_option("--s3-region", default=None, help="S3 region (default: us-east-1).")
+@server_option(
+    "--s3-path-style/--no-s3-path-style",
+    default=False,
+    show_default=True,
+    help="Path-style S3 URLs (host/bucket/key), as most S3-compatible servers want.",
+)
+@server_option("--s3-prefix", default="", help="A prefix for every key this server writes in the bucket.")
+@server_option(
+    "--blob-redirect/--no-blob-redirect",
+    default=False,
+    show_default=True,
+    help="With S3: answer downloads with a 307 to a short-lived presigned URL, so bytes bypass the server.",
+)
+@server_option(
+    "--blob-redirect-ttl", default=300, show_default=True, type=int, help="Seconds a presigned download URL is valid."
+)
 def serve(
     host: str,
     port: int,
@@ -144,6 +163,13 @@ def serve(
     log_level: str,
     log_format: str,
     access_log: bool,
+    s3_endpoint: str | None,
+    s3_bucket: str | None,
+    s3_region: str | None,
+    s3_path_style: bool,
+    s3_prefix: str,
+    blob_redirect: bool,
+    blob_redirect_ttl: int,
 ) -> None:
     """Run the server (embedded graph and storage under --data-dir unless --graph-url is given).
 
@@ -182,7 +208,16 @@ def serve(
         protected_aliases=tuple(word.strip() for word in protected_aliases.split(",") if word.strip()),
         access_log=access_log,
         cors_origins=cors_origins_option(cors_origins),
+        s3_endpoint=s3_endpoint,
+        s3_bucket=s3_bucket,
+        s3_region=s3_region,
+        s3_path_style=s3_path_style,
+        s3_prefix=s3_prefix,
+        blob_redirect=blob_redirect,
+        blob_redirect_ttl=blob_redirect_ttl,
     )
+    if blob_redirect and not s3_bucket:
+        raise click.BadParameter("--blob-redirect needs --s3-bucket", param_hint="--blob-redirect")
     app = create_app(settings)
     auth = "no authentication: every caller is the local user" if settings.auth_disabled else "bearer tokens required"
     click.echo(

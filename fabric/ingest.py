@@ -20,7 +20,7 @@ from aspects.lifecycle import Lifecycle, check_path
 from fabric import metrics
 from fabric.auth.middleware import LOCAL_PRINCIPAL, principal_of
 from fabric.auth.tokens import Principal
-from fabric.blobs import BlobStore
+from fabric.blobs import BlobStorage
 from fabric.names import guess_mime_type, safe_name
 from tus_server import CompletedUpload, TusError, UploadInfo
 
@@ -107,7 +107,7 @@ def register_artifact(
 
 class UploadIngest:
     def __init__(
-        self, store: AspectStore, blobs: BlobStore, namespace: str = "fabric", *, lifecycle: Lifecycle | None = None
+        self, store: AspectStore, blobs: BlobStorage, namespace: str = "fabric", *, lifecycle: Lifecycle | None = None
     ) -> None:
         self.store = store
         self.blobs = blobs

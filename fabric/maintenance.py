@@ -10,10 +10,9 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from aspects import AspectStore
-from fabric.blobs import BlobStore
+from fabric.blobs import BlobStorage
 from tus_server import UploadStore
 
 log = logging.getLogger("fabric.maintenance")
@@ -35,19 +34,15 @@ def reconcile(store: AspectStore, uploads: UploadStore) -> list[str]:
     return abandoned
 
 
-def collect_garbage(store: AspectStore, blobs: BlobStore, grace: float = BLOB_GRACE_SECONDS) -> list[str]:
+def collect_garbage(store: AspectStore, blobs: BlobStorage, grace: float = BLOB_GRACE_SECONDS) -> list[str]:
     """Delete blobs that no artifact names and that are older than `grace` seconds; returns their hashes (blocking)."""
     referenced = store.referenced_blob_hashes()
-    cutoff = time.time() - grace
     removed: list[str] = []
     for sha256 in blobs.hashes():
         if sha256 in referenced:
             continue
-        path = blobs.path(sha256)
-        try:
-            if path.stat().st_ctime > cutoff:
-                continue
-        except FileNotFoundError:
+        age = blobs.age_seconds(sha256)
+        if age is None or age < grace:
             continue
         if store.is_blob_referenced(sha256):  # named since the snapshot above was taken
             continue

@@ -28,6 +28,17 @@ class Settings:
     protected_aliases: tuple[str, ...] = ("prod", "production")  # an artifact they name cannot be deleted
     access_log: bool = True  # one line per request on the `fabric.access` logger
     cors_origins: tuple[str, ...] = ()  # origins whose pages may call the API (tus from the browser); "*" for any
+    s3_endpoint: str | None = None  # blobs in this S3-compatible server (with s3_bucket) instead of data_dir/blobs
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_path_style: bool = False  # http://host/bucket/key addressing (most S3-compatible servers want it)
+    s3_prefix: str = ""  # every key this server writes starts with it
+    blob_redirect: bool = False  # downloads answer 307 to a presigned S3 URL instead of passing the bytes
+    blob_redirect_ttl: int = 300  # seconds a presigned download URL stays valid
+
+    @property
+    def uses_s3(self) -> bool:
+        return self.s3_bucket is not None
 
     @property
     def auth_disabled(self) -> bool:

@@ -9,7 +9,7 @@ from starlette.requests import HTTPConnection
 from aspects import AspectStore
 from aspects.lifecycle import Lifecycle
 from fabric.auth.signin import SignInCodes
-from fabric.blobs import BlobStore
+from fabric.blobs import BlobStorage
 from fabric.settings import Settings
 from tus_server import TusServer
 
@@ -18,7 +18,7 @@ from tus_server import TusServer
 class AppState:
     settings: Settings
     store: AspectStore
-    blobs: BlobStore
+    blobs: BlobStorage
     tus: TusServer
     lifecycle: Lifecycle
     signin: SignInCodes = field(default_factory=SignInCodes)

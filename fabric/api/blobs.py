@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from fabric.blobs import BlobStore
 from fabric.openapi.spec import URN_PARAM, header, header_param, ok_empty, operation
 from fabric.permissions import readable_artifact
 from fabric.problems import problem
+from fabric.s3_blobs import S3BlobStore
 from fabric.state import app_state
 
 
@@ -40,14 +43,54 @@ async def get_blob(request: Request) -> Response:
         sha256, mime_type, name = files[0]["sha256"], files[0]["mime_type"], files[0]["path"].rsplit("/", 1)[-1]
     if artifact.status != "ready" or not sha256:
         return problem(409, "Artifact not ready", f"{urn} has no bytes yet: its upload has not finished")
-    path = state.blobs.path(sha256)
     etag = f'"{sha256}"'
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
-    return BlobResponse(
-        path,
-        media_type=mime_type or "application/octet-stream",
-        headers={"ETag": etag, "Content-Disposition": content_disposition(name)},
+    media_type = mime_type or "application/octet-stream"
+    headers = {"ETag": etag, "Content-Disposition": content_disposition(name)}
+    if isinstance(state.blobs, S3BlobStore):
+        return await s3_blob_response(request, state.blobs, sha256, media_type, headers)
+    assert isinstance(state.blobs, BlobStore)
+    return BlobResponse(state.blobs.path(sha256), media_type=media_type, headers=headers)
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+async def s3_blob_response(
+    request: Request, blobs: S3BlobStore, sha256: str, media_type: str, headers: dict[str, str]
+) -> Response:
+    """Stream the blob from S3 (one byte range if asked), or redirect to a presigned URL (--blob-redirect)."""
+    settings = app_state(request).settings
+    if settings.blob_redirect:
+        url = await blobs.presigned_url(
+            sha256,
+            content_type=media_type,
+            disposition=headers["Content-Disposition"],
+            expires=settings.blob_redirect_ttl,
+        )
+        return RedirectResponse(url, status_code=307, headers={"ETag": headers["ETag"], "Cache-Control": "no-store"})
+    if request.method == "HEAD":
+        size = await blobs.size(sha256)
+        return Response(
+            status_code=200,
+            media_type=media_type,
+            headers={**headers, "Content-Length": str(size), "Accept-Ranges": "bytes"},
+        )
+    asked = request.headers.get("range", "").strip()
+    match = _RANGE.fullmatch(asked)
+    byte_range = asked if match and (match.group(1) or match.group(2)) else None  # anything else: the whole blob
+    try:
+        answer = await blobs.get(sha256, byte_range)
+    except Exception as exc:
+        if getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode") == 416:
+            size = await blobs.size(sha256)
+            return problem(
+                416, "Range not satisfiable", f"the blob has {size} bytes", headers={"Content-Range": f"bytes */{size}"}
+            )
+        raise
+    return StreamingResponse(
+        answer.body, status_code=answer.status, media_type=media_type, headers={**headers, **answer.headers}
     )
 
 

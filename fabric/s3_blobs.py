@@ -1,0 +1,213 @@
+"""Content-addressed blobs in an S3-compatible bucket: `<prefix>blobs/sha256/<ab>/<cd>/<hex>`, stored once.
+
+A finished upload is copied in with a multipart upload read straight from its file, part by part (no part is
+read into memory whole: botocore streams each from the file); identical content already in the bucket is not
+sent again. Downloads stream the object with Range, or answer with a short-lived presigned URL.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fabric.blobs import BlobStore, valid_sha256
+from fabric.s3 import S3Location, is_not_found
+
+PART_SIZE = 64 << 20
+MAX_PARTS = 10_000
+DOWNLOAD_CHUNK = 1 << 20
+
+
+class FileSlice(io.RawIOBase):
+    """`length` bytes of an open file from `start`, as a seekable file of their own (for one part's body)."""
+
+    def __init__(self, fd: int, start: int, length: int) -> None:
+        self._fd, self._start, self._length, self._pos = fd, start, length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return self._length
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
+        self._pos = max(0, min(self._length, base + offset))
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self._length - self._pos
+        size = remaining if size is None or size < 0 else min(size, remaining)
+        data = os.pread(self._fd, size, self._start + self._pos) if size else b""
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRange:
+    """What a GET of a blob answers: status, headers and the body as chunks."""
+
+    status: int
+    headers: dict[str, str]
+    body: AsyncIterator[bytes]
+
+
+class S3BlobStore:
+    def __init__(self, location: S3Location, part_size: int = PART_SIZE) -> None:
+        self.s3 = location
+        self.part_size = part_size
+        self._client = location.client()
+        self._async: Any = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Holds the event loop's client (downloads) while the app runs."""
+        async with self.s3.async_client() as client:
+            self._async = client
+            try:
+                yield
+            finally:
+                self._async = None
+
+    def key(self, sha256: str) -> str:
+        if not valid_sha256(sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return f"{self.s3.prefix}blobs/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    @staticmethod
+    def location(sha256: str) -> str:
+        return BlobStore.location(sha256)
+
+    # ---- the blob store interface (blocking: worker threads) --------------------------------------------
+
+    def exists(self, sha256: str) -> bool:
+        return self.age_seconds(sha256) is not None
+
+    def age_seconds(self, sha256: str) -> float | None:
+        try:
+            head = self._client.head_object(Bucket=self.s3.bucket, Key=self.key(sha256))
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return float(time.time() - head["LastModified"].timestamp())
+
+    def ingest(self, source: Path, sha256: str) -> str:
+        """Copy a durable, complete file into the bucket under its hash, then remove the file (idempotent)."""
+        key = self.key(sha256)
+        if self.exists(sha256):
+            source.unlink(missing_ok=True)
+            return key
+        if not source.exists():
+            raise FileNotFoundError(f"neither the upload {source} nor the blob {sha256} exists")
+        fd = os.open(source, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size <= self.part_size:
+                self._client.put_object(Bucket=self.s3.bucket, Key=key, Body=FileSlice(fd, 0, size), ContentLength=size)
+            else:
+                self._multipart(fd, size, key)
+        finally:
+            os.close(fd)
+        source.unlink(missing_ok=True)
+        return key
+
+    def _multipart(self, fd: int, size: int, key: str) -> None:
+        part_size = max(self.part_size, math.ceil(size / MAX_PARTS))
+        bucket = self.s3.bucket
+        upload_id = self._client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        try:
+            parts = []
+            for number, start in enumerate(range(0, size, part_size), start=1):
+                length = min(part_size, size - start)
+                answer = self._client.upload_part(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=FileSlice(fd, start, length),
+                    ContentLength=length,
+                )
+                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            self._client.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            try:
+                self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            except Exception:
+                pass
+            raise
+
+    def delete(self, sha256: str) -> None:
+        self._client.delete_object(Bucket=self.s3.bucket, Key=self.key(sha256))
+
+    def hashes(self) -> Iterator[str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.s3.bucket, Prefix=f"{self.s3.prefix}blobs/sha256/"):
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if valid_sha256(name):
+                    yield name
+
+    # ---- downloads (the event loop) -------------------------------------------------------------------
+
+    async def get(self, sha256: str, byte_range: str | None) -> BlobRange:
+        """Stream the blob, or the one byte range asked for (`bytes=a-b`, `bytes=a-`, `bytes=-n`)."""
+        assert self._async is not None, "S3BlobStore used outside running()"
+        params: dict[str, Any] = {"Bucket": self.s3.bucket, "Key": self.key(sha256)}
+        if byte_range:
+            params["Range"] = byte_range
+        answer = await self._async.get_object(**params)
+        headers = {"Content-Length": str(answer["ContentLength"]), "Accept-Ranges": "bytes"}
+        status = 200
+        if answer.get("ContentRange"):
+            status = 206
+            headers["Content-Range"] = answer["ContentRange"]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            body = answer["Body"]
+            try:
+                async for chunk in body.iter_chunks(DOWNLOAD_CHUNK):
+                    yield chunk
+            finally:
+                body.close()
+
+        return BlobRange(status, headers, chunks())
+
+    async def size(self, sha256: str) -> int:
+        assert self._async is not None, "S3BlobStore used outside running()"
+        head = await self._async.head_object(Bucket=self.s3.bucket, Key=self.key(sha256))
+        return int(head["ContentLength"])
+
+    async def presigned_url(self, sha256: str, *, content_type: str, disposition: str, expires: int) -> str:
+        assert self._async is not None, "S3BlobStore used outside running()"
+        url: str = await self._async.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.s3.bucket,
+                "Key": self.key(sha256),
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": disposition,
+            },
+            ExpiresIn=expires,
+        )
+        return url

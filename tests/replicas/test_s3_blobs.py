@@ -1,0 +1,145 @@
+"""Blobs in a real S3-compatible server (versitygw): `fabric serve --s3-endpoint --s3-bucket`.
+
+Uploads go through tus as usual; the finished bytes land in the bucket under their sha256, once per content;
+downloads stream from the bucket with Range, or redirect to a presigned URL with --blob-redirect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import botocore.session
+import httpx
+import pytest
+from botocore.config import Config
+
+from fabric.s3 import S3Location
+from fabric.s3_blobs import S3BlobStore
+from tests.fixtures_services import S3Target
+from tests.server_process import FabricServer
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def s3_client(target: S3Target):  # type: ignore[no-untyped-def]
+    return botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=target.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=target.access_key,
+        aws_secret_access_key=target.secret_key,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+def keys(target: S3Target) -> list[str]:
+    answer = s3_client(target).list_objects_v2(Bucket=target.bucket)
+    return sorted(item["Key"] for item in answer.get("Contents", []))
+
+
+def upload(base: str, data: bytes, name: str) -> str:
+    """A whole tus upload in two PATCHes; returns the artifact URN."""
+    with httpx.Client(base_url=base, timeout=60) as http:
+        created = http.post(
+            "/v1/uploads",
+            headers={**TUS, "Upload-Length": str(len(data)), "Upload-Metadata": "filename " + _b64(name)},
+        )
+        assert created.status_code == 201, created.text
+        location = created.headers["Location"]
+        half = len(data) // 2
+        for offset, chunk in ((0, data[:half]), (half, data[half:])):
+            patched = http.patch(
+                location,
+                content=chunk,
+                headers={**TUS, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+            )
+            assert patched.status_code == 204, patched.text
+        return created.headers["Artifact-Urn"]
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path, s3_target: S3Target) -> Iterator[FabricServer]:
+    with FabricServer(tmp_path / "data", env=s3_target.env()) as server:
+        yield server
+
+
+def test_blobs_are_stored_once_in_the_bucket_and_stream_back_with_ranges(
+    s3_server: FabricServer, s3_target: S3Target
+) -> None:
+    data = os.urandom(3 << 20)
+    first = upload(s3_server.url, data, "a.bin")
+    second = upload(s3_server.url, data, "b.bin")
+    assert first != second
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert keys(s3_target) == [f"blobs/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"]  # identical bytes, one object
+    assert not list((s3_server.data_dir / "blobs").rglob("*" + sha256))  # nothing kept on local disk
+
+    with httpx.Client(base_url=s3_server.url, timeout=60) as http:
+        whole = http.get(f"/v1/artifacts/{second}/blob")
+        assert whole.status_code == 200
+        assert whole.content == data
+        assert whole.headers["etag"] == f'"{sha256}"'
+        assert "b.bin" in whole.headers["content-disposition"]
+
+        part = http.get(f"/v1/artifacts/{first}/blob", headers={"Range": "bytes=1000-1999"})
+        assert part.status_code == 206
+        assert part.content == data[1000:2000]
+        assert part.headers["content-range"] == f"bytes 1000-1999/{len(data)}"
+
+        tail = http.get(f"/v1/artifacts/{first}/blob", headers={"Range": "bytes=-10"})
+        assert (tail.status_code, tail.content) == (206, data[-10:])
+
+        beyond = http.get(f"/v1/artifacts/{first}/blob", headers={"Range": f"bytes={len(data) + 5}-"})
+        assert beyond.status_code == 416
+        assert beyond.headers["content-type"] == "application/problem+json"
+        assert beyond.headers["content-range"] == f"bytes */{len(data)}"
+
+        head = http.head(f"/v1/artifacts/{first}/blob")
+        assert (head.status_code, head.headers["content-length"]) == (200, str(len(data)))
+
+
+def test_blob_redirect_answers_with_a_presigned_url(tmp_path: Path, s3_target: S3Target) -> None:
+    env = {**s3_target.env(), "FABRIC_BLOB_REDIRECT": "true"}
+    with FabricServer(tmp_path / "data", env=env) as server:
+        data = os.urandom(100_000)
+        urn = upload(server.url, data, "c.bin")
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            answer = http.get(f"/v1/artifacts/{urn}/blob")
+            assert answer.status_code == 307
+            url = answer.headers["location"]
+            assert url.startswith(s3_target.endpoint) and "X-Amz-Signature=" in url
+            fetched = httpx.get(url, timeout=60)
+            assert fetched.status_code == 200
+            assert fetched.content == data
+
+
+def test_large_files_go_in_parts_without_reading_a_part_whole(
+    tmp_path: Path, s3_target: S3Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in s3_target.env().items():
+        monkeypatch.setenv(name, value)
+    store = S3BlobStore(
+        S3Location(s3_target.endpoint, s3_target.bucket, path_style=True, prefix="p/"), part_size=5 << 20
+    )
+    data = os.urandom((11 << 20) + 123)
+    sha256 = hashlib.sha256(data).hexdigest()
+    source = tmp_path / "upload"
+    source.write_bytes(data)
+    store.ingest(source, sha256)
+    assert not source.exists()
+    assert list(store.hashes()) == [sha256]
+    age = store.age_seconds(sha256)
+    assert age is not None and age < 600
+    body = s3_client(s3_target).get_object(Bucket=s3_target.bucket, Key=store.key(sha256))["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == sha256
+    store.delete(sha256)
+    assert store.age_seconds(sha256) is None and list(store.hashes()) == []
