@@ -45,7 +45,11 @@ from fabric.s3_blobs import S3BlobStore
 from fabric.settings import Settings
 from fabric.slashes import TrailingSlashMiddleware
 from fabric.state import AppState
-from tus_server import FileUploadStore, TusConfig, TusServer
+from tus_server import FileUploadStore, TusConfig, TusServer, UploadStore
+from tus_server.file_locks import FileUploadLocks
+from tus_server.locks import UploadLocker
+from tus_server.redis_locks import RedisUploadLocks
+from tus_server.s3_store import S3UploadStore
 
 log = logging.getLogger("fabric")
 
@@ -61,26 +65,41 @@ def open_graph(settings: Settings) -> AspectStore:
     )
 
 
-def open_blobs(settings: Settings) -> BlobStorage:
-    """Blobs under data_dir, or in the S3 bucket of the settings."""
+def s3_location(settings: Settings) -> S3Location | None:
     if settings.s3_bucket is None:
-        return BlobStore(settings.blobs_dir)
-    location = S3Location(
+        return None
+    return S3Location(
         endpoint=settings.s3_endpoint,
         bucket=settings.s3_bucket,
         region=settings.s3_region,
         path_style=settings.s3_path_style,
         prefix=settings.s3_prefix,
     )
-    return S3BlobStore(location)
+
+
+def open_storage(settings: Settings) -> tuple[UploadStore, BlobStorage]:
+    """Uploads and blobs under data_dir, or both in the S3 bucket of the settings."""
+    location = s3_location(settings)
+    if location is None:
+        return FileUploadStore(settings.uploads_dir), BlobStore(settings.blobs_dir)
+    return S3UploadStore(location.client(), location.bucket, location.prefix), S3BlobStore(location)
+
+
+def open_locker(settings: Settings) -> UploadLocker | None:
+    """Upload locks shared by replicas (Redis), by the workers of one machine (lock files), or of this process."""
+    if settings.redis_url:
+        return RedisUploadLocks(settings.redis_url, prefix=f"{settings.namespace}:uploads:", expiry=5.0)
+    if settings.workers > 1:
+        return FileUploadLocks(settings.data_dir / "locks")
+    return None
 
 
 def build_state(settings: Settings, store: AspectStore) -> AppState:
-    blob_store = open_blobs(settings)
+    upload_store, blob_store = open_storage(settings)
     artifact_lifecycle = Lifecycle(store, stages=settings.stages, protected_aliases=settings.protected_aliases)
     ingest = UploadIngest(store, blob_store, settings.namespace, lifecycle=artifact_lifecycle)
     tus = TusServer(
-        FileUploadStore(settings.uploads_dir),
+        upload_store,
         TusConfig(
             base_path="/v1/uploads",
             max_size=settings.max_size,
@@ -92,6 +111,7 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
         on_complete=ingest.on_complete,
         on_abandon=ingest.on_abandon,
         check_access=ingest.check_access,
+        locker=open_locker(settings),
     )
     return AppState(settings=settings, store=store, blobs=blob_store, tus=tus, lifecycle=artifact_lifecycle)
 

@@ -140,6 +140,11 @@ def main() -> None:
 @server_option(
     "--blob-redirect-ttl", default=300, show_default=True, type=int, help="Seconds a presigned download URL is valid."
 )
+@server_option(
+    "--redis-url",
+    default=None,
+    help="redis://host:6379/0: upload locks and the maintenance lease shared by replicas behind a load balancer.",
+)
 def serve(
     host: str,
     port: int,
@@ -170,6 +175,7 @@ def serve(
     s3_prefix: str,
     blob_redirect: bool,
     blob_redirect_ttl: int,
+    redis_url: str | None,
 ) -> None:
     """Run the server (embedded graph and storage under --data-dir unless --graph-url is given).
 
@@ -215,6 +221,7 @@ def serve(
         s3_prefix=s3_prefix,
         blob_redirect=blob_redirect,
         blob_redirect_ttl=blob_redirect_ttl,
+        redis_url=redis_url,
     )
     if blob_redirect and not s3_bucket:
         raise click.BadParameter("--blob-redirect needs --s3-bucket", param_hint="--blob-redirect")

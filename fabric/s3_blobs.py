@@ -19,9 +19,12 @@ from typing import Any
 
 from fabric.blobs import BlobStore, valid_sha256
 from fabric.s3 import S3Location, is_not_found
+from tus_server import CompletedUpload
+from tus_server.s3_store import S3UploadStore
 
 PART_SIZE = 64 << 20
 MAX_PARTS = 10_000
+MAX_COPY = 5 << 30  # CopyObject's limit; larger uploads are streamed
 DOWNLOAD_CHUNK = 1 << 20
 
 
@@ -53,6 +56,44 @@ class FileSlice(io.RawIOBase):
         size = remaining if size is None or size < 0 else min(size, remaining)
         data = os.pread(self._fd, size, self._start + self._pos) if size else b""
         self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _BlockReader:
+    """Reads across an iterator of byte blocks, holding one block at most."""
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
+        self._block = memoryview(b"")
+
+    def read(self, size: int) -> bytes:
+        while not self._block:
+            block = next(self._blocks, None)
+            if block is None:
+                return b""
+            self._block = memoryview(block)
+        data, self._block = self._block[:size], self._block[size:]
+        return bytes(data)
+
+
+class _Limited(io.RawIOBase):
+    """The next `length` bytes of a `_BlockReader`, as one request body."""
+
+    def __init__(self, source: _BlockReader, length: int) -> None:
+        self._source, self._left = source, length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._source.read(size) if size else b""
+        self._left -= len(data)
         return data
 
     def readinto(self, buffer: Any) -> int:
@@ -98,6 +139,10 @@ class S3BlobStore:
 
     # ---- the blob store interface (blocking: worker threads) --------------------------------------------
 
+    def ping(self) -> None:
+        """Raises unless the bucket answers (readiness)."""
+        self._client.head_bucket(Bucket=self.s3.bucket)
+
     def exists(self, sha256: str) -> bool:
         return self.age_seconds(sha256) is not None
 
@@ -129,6 +174,54 @@ class S3BlobStore:
             os.close(fd)
         source.unlink(missing_ok=True)
         return key
+
+    def ingest_upload(self, upload: CompletedUpload, sha256: str) -> str:
+        """Take a finished upload into the bucket under its hash, then release the upload's bytes (idempotent).
+
+        From an S3 upload store on the same bucket the object is copied inside S3 (no byte passes through
+        here); from any other store it is streamed in parts of `part_size` read block by block.
+        """
+        key = self.key(sha256)
+        if not self.exists(sha256):
+            store, size = upload.store, upload.info.length or 0
+            if isinstance(store, S3UploadStore) and store.bucket == self.s3.bucket and size <= MAX_COPY:
+                self._client.copy_object(
+                    Bucket=self.s3.bucket,
+                    Key=key,
+                    CopySource={"Bucket": store.bucket, "Key": store.object_key(upload.info.id)},
+                )
+            else:
+                self._stream_in(upload.read(DOWNLOAD_CHUNK), size, key)
+        upload.release()
+        return key
+
+    def _stream_in(self, blocks: Iterator[bytes], size: int, key: str) -> None:
+        source = _BlockReader(blocks)
+        if size <= self.part_size:
+            self._client.put_object(Bucket=self.s3.bucket, Key=key, Body=_Limited(source, size), ContentLength=size)
+            return
+        part_size = max(self.part_size, math.ceil(size / MAX_PARTS))
+        bucket = self.s3.bucket
+        upload_id = self._client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        try:
+            parts = []
+            for number, start in enumerate(range(0, size, part_size), start=1):
+                length = min(part_size, size - start)
+                answer = self._client.upload_part(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=_Limited(source, length),
+                    ContentLength=length,
+                )
+                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            self._client.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
 
     def _multipart(self, fd: int, size: int, key: str) -> None:
         part_size = max(self.part_size, math.ceil(size / MAX_PARTS))

@@ -35,6 +35,8 @@ class Settings:
     s3_prefix: str = ""  # every key this server writes starts with it
     blob_redirect: bool = False  # downloads answer 307 to a presigned S3 URL instead of passing the bytes
     blob_redirect_ttl: int = 300  # seconds a presigned download URL stays valid
+    redis_url: str | None = None  # upload locks and the maintenance lease shared by replicas
+    workers: int = 1  # processes serving on one machine (upload locks in lock files under data_dir)
 
     @property
     def uses_s3(self) -> bool:

@@ -49,6 +49,10 @@ class UploadLocker(Protocol):
         """A request holds the upload right now."""
         ...
 
+    def running(self) -> AbstractAsyncContextManager[None]:
+        """Entered while the server runs: a shared locker listens for take-over requests of other processes."""
+        ...
+
 
 @dataclass(eq=False)
 class _Holder:
@@ -82,6 +86,10 @@ class UploadLock:
 
 class UploadLocks:
     """Locks of the uploads of one process (one event loop)."""
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        yield  # nothing runs in the background for the locks of one process
 
     def __init__(self, takeover_timeout: float = 10.0) -> None:
         self._holders: dict[str, _Holder] = {}

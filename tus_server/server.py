@@ -34,7 +34,14 @@ from tus_server.info import ConcatKind, UploadInfo, utcnow
 from tus_server.locks import HeldLock, UploadLocker, UploadLocks
 from tus_server.problems import TusError
 from tus_server.receiver import BodyWriter, DiskFull
-from tus_server.upload_store import Concatenator, LengthDeferrer, Terminator, UploadStore, is_valid_upload_id
+from tus_server.upload_store import (
+    Concatenator,
+    LengthDeferrer,
+    Terminator,
+    UnreadableUntilFinished,
+    UploadStore,
+    is_valid_upload_id,
+)
 
 log = logging.getLogger("tus_server")
 ROOM_FOR_INFO = 1 << 20  # bytes of a just-written tail given back when a full disk leaves no room to record the offset
@@ -119,7 +126,7 @@ class TusServer:
     async def running(self) -> AsyncIterator[None]:
         """Recover uploads left by a crash, then sweep expired ones in the background while the app runs."""
         await self.recover()
-        async with anyio.create_task_group() as tasks:
+        async with self.locks.running(), anyio.create_task_group() as tasks:
             tasks.start_soon(self._sweep_forever)
             try:
                 yield
@@ -496,10 +503,17 @@ class TusServer:
                     raise
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    async def _digests_at(self, info: UploadInfo) -> UploadDigests:
+    async def _digests_at(self, info: UploadInfo) -> UploadDigests | None:
+        """The running digests at the upload's offset; None if this process cannot rebuild them (a store whose
+        unfinished bytes cannot be read back, such as S3): completion then hashes the finished bytes once."""
         digests = self.digests.take(info.id, info.offset)
         if digests is None:
-            digests = await self._read_digests(info)
+            try:
+                digests = await self._read_digests(info)
+            except TusError as error:
+                if isinstance(error.__cause__, UnreadableUntilFinished):
+                    return None
+                raise
         return digests
 
     async def _read_digests(self, info: UploadInfo) -> UploadDigests:

@@ -48,6 +48,10 @@ class PartialWrite(OSError):
         self.cause = cause
 
 
+class UnreadableUntilFinished(OSError):
+    """The store cannot read back the bytes of an unfinished upload (S3 keeps them in multipart parts)."""
+
+
 class UploadWriter(Protocol):
     """Appends one request's bytes to an upload, from the offset it was opened at.
 

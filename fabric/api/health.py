@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 
 import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fabric.openapi.spec import ok_json, operation, ref
+from fabric.s3_blobs import S3BlobStore
 from fabric.state import app_state
 
 
@@ -29,7 +31,12 @@ def _disk_writable(directory: str) -> None:
 async def readyz(request: Request) -> Response:
     state = app_state(request)
     checks: dict[str, str] = {}
-    for name, check in (("graph", state.store.ping), ("disk", lambda: _disk_writable(str(state.settings.uploads_dir)))):
+    storage: tuple[str, Callable[[], object]] = (
+        ("s3", state.blobs.ping)
+        if isinstance(state.blobs, S3BlobStore)
+        else ("disk", lambda: _disk_writable(str(state.settings.uploads_dir)))
+    )
+    for name, check in (("graph", state.store.ping), storage):
         try:
             await anyio.to_thread.run_sync(check)
             checks[name] = "ok"
