@@ -171,9 +171,10 @@ class RedisUploadLocks:
         interval = self.expiry_ms / 3000
         last_renewed = time.monotonic()
         flagged = False
+        failed = False  # the last attempt did not reach Redis: try again soon rather than after the interval
         with scope:
             while True:
-                if lock.receiving_now == flagged:
+                if lock.receiving_now == flagged and not failed:
                     with anyio.move_on_after(interval):
                         await lock.changed.wait()
                 try:
@@ -187,6 +188,7 @@ class RedisUploadLocks:
                             await self.redis.delete(receiving_key)
                 except RedisError:
                     kept = None
+                failed = kept is None
                 if kept:
                     last_renewed = time.monotonic()
                     continue

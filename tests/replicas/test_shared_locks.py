@@ -160,8 +160,8 @@ async def test_a_killed_holder_frees_its_lock(kind: str, tmp_path: Path, request
 
 async def test_redis_restart_while_holding_keeps_the_lock_with_its_holder(tmp_path: Path, redis_prefix: str) -> None:
     with ScriptService("redis-server", str(tmp_path / "redis")) as service:
-        first = RedisUploadLocks(service.url, prefix=redis_prefix, expiry=0.9, takeover_timeout=5.0)
-        second = RedisUploadLocks(service.url, prefix=redis_prefix, expiry=0.9, takeover_timeout=5.0)
+        first = RedisUploadLocks(service.url, prefix=redis_prefix, expiry=3.0, takeover_timeout=5.0)
+        second = RedisUploadLocks(service.url, prefix=redis_prefix, expiry=3.0, takeover_timeout=5.0)
         async with first.running(), second.running():
             async with anyio.create_task_group() as tasks:
                 holding, interrupted = anyio.Event(), anyio.Event()
@@ -177,8 +177,11 @@ async def test_redis_restart_while_holding_keeps_the_lock_with_its_holder(tmp_pa
                 tasks.start_soon(old_request)
                 await holding.wait()
                 await anyio.to_thread.run_sync(service.restart)  # forgets every key
-                await anyio.sleep(0.9)  # a renewal runs in between: the holder takes its lock again
-                assert redis.Redis.from_url(service.url).exists(f"{redis_prefix}lock:{UPLOAD}")
+                check = redis.Redis.from_url(service.url)
+                with anyio.move_on_after(5):  # the next renewal takes the lock again
+                    while not check.exists(f"{redis_prefix}lock:{UPLOAD}"):
+                        await anyio.sleep(0.05)
+                assert check.exists(f"{redis_prefix}lock:{UPLOAD}")
                 assert not interrupted.is_set()
                 async with second.hold(UPLOAD):  # take-over still works after the restart
                     assert interrupted.is_set()
