@@ -715,10 +715,22 @@ class Lifecycle:
             "live": live,
             "stage": f'"stage":"{stage}"' if stage else "",
             "number": number or 0,
+            "needle": f'"number":{number}' if number else "",
             "artifact": artifact or "",
         }
         rows = self.store.backend.run(self._q.REPOSITORY_VERSIONS, params)
         return [self._version_json(repo, row) for row in rows]
+
+    def _latest_rows(self, repo: str, at: datetime | None) -> list[dict[str, Any]]:
+        """The newest version that is not deleted. Numbers are dense (1..count, never reused), so the newest is
+        looked up by number, skipping a few deleted ones, before falling back to ordering them all."""
+        if at is None:
+            count = int(self.store.backend.run(self._q.COUNT_VERSIONS, {"repo": repo})[0]["n"])
+            for number in range(count, max(0, count - 3), -1):
+                rows = self._version_rows(repo, at=None, limit=1, number=number, live=False)
+                if rows and rows[0]["status"] != "deleted":
+                    return rows
+        return self._version_rows(repo, at=at, limit=1)
 
     def _stages_of(self, repo: str, artifacts: list[str], at: datetime | None) -> dict[str, str]:
         if not artifacts:
@@ -753,7 +765,7 @@ class Lifecycle:
         repo = self.get_repository(project, name)
         text = str(ref)
         if text == "latest":
-            rows = self._version_rows(repo.urn, at=at, limit=1)
+            rows = self._latest_rows(repo.urn, at)
         elif text.isdigit():
             rows = self._version_rows(repo.urn, at=at, limit=1, number=int(text), live=False)
         else:

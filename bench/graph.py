@@ -3,8 +3,9 @@
 The graph: `--artifacts` artifacts in `--depth + 1` layers and `--orders` orders in `--depth` layers; each
 order uses `--fan-in` artifacts of the layer below and produces artifacts of its own layer, so every
 top-layer artifact has a chain `--depth` orders deep above it. Prints aspect asserts/s (single and
-batched), upstream lineage at depth 10 and 30 (p50/p99 ms) and a filtered listing (p50 ms), plus the
-ratio of each backend's figures to LadybugDB's, measured in the same run.
+batched), upstream lineage at depth 10 and 30 (p50/p99 ms), filtered listings (p50 ms), and for repositories
+resolving `fabric://p/n:alias`, listing a repository of `--versions` versions and lineage through ten versions
+(p50 ms), plus the ratio of each backend's figures to LadybugDB's, measured in the same run.
 
     python bench/graph.py                       # both backends, full size (100k artifacts, 30k orders)
     python bench/graph.py --backend ladybug --artifacts 10000 --orders 3000
@@ -13,6 +14,7 @@ ratio of each backend's figures to LadybugDB's, measured in the same run.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import statistics
 import sys
@@ -26,10 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aspects import AspectStore, Reader, open_store
+from aspects.lifecycle import Lifecycle
 
 USER = "urn:fabric:user:bench@example.com"
 PRODUCED = "artifact-produced-by-order.1"
 USED = "artifact-used-by-order.1"
+ORG = "urn:fabric:org:bench"
 BATCH = 5_000
 
 
@@ -166,8 +170,85 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
         figures["list (name prefix + status) p50 ms"] = percentile(listing, 0.5)
         listing = [timed(lambda: store.list_artifacts(schema="policy.1", limit=100)) for _ in range(20)]
         figures["list (schema present) p50 ms"] = percentile(listing, 0.5)
+        figures.update(measure_lifecycle(store, args))
     for name, value in figures.items():
         print(f"  {name:54s} {value:12,.1f}")
+    return figures
+
+
+def make_ready(store: AspectStore, urn: str) -> None:
+    """Complete a batch-created (pending) artifact, as a finished upload would."""
+    digest = hashlib.sha256(urn.encode()).hexdigest()
+    content = {
+        "name": urn.rsplit(":", 1)[-1],
+        "mime_type": "application/octet-stream",
+        "size": len(urn),
+        "sha256": digest,
+        "location": f"blob:sha256:{digest}",
+        "created": "2026-02-01T00:00:00Z",
+        "uploader": USER,
+    }
+    store.complete_artifact(urn, content, asserter=USER)
+
+
+def measure_lifecycle(store: AspectStore, args: argparse.Namespace) -> dict[str, float]:
+    """Repositories: resolving `fabric://p/n:alias`, listing a repository of `--versions` versions (a page of
+    100, newest first), and lineage through versions: version k was produced by an order that used version k-1."""
+    lifecycle = Lifecycle(store)
+    figures: dict[str, float] = {}
+    t0 = datetime(2026, 2, 1, tzinfo=UTC)
+    urns = [f"urn:fabric:artifact:v-{i:06d}" for i in range(args.versions)]
+    for start in range(0, len(urns), BATCH):
+        store.create_artifacts(
+            [
+                {"urn": urn, "name": f"v-{i:06d}.bin", "uploader": USER, "created": t0 + timedelta(seconds=i)}
+                for i, urn in enumerate(urns[start : start + BATCH], start)
+            ]
+        )
+    make_ready(store, urns[0])
+    lifecycle.register_version("bench", "big", urns[0], asserter=USER, org=ORG)
+    repo = lifecycle.repository_urn("bench", "big")
+    for start in range(1, len(urns), BATCH):
+        store.assert_aspects(
+            [
+                (repo, "version.1", {"artifact": urn, "number": i + 1, "description": "", "tags": []})
+                for i, urn in enumerate(urns[start : start + BATCH], start)
+            ],
+            asserter=USER,
+        )
+    lifecycle.set_alias("bench", "big", "champion", args.versions // 2, asserter=USER)
+    assert lifecycle.resolve("fabric://bench/big:champion")["number"] == args.versions // 2
+    assert lifecycle.resolve("fabric://bench/big")["number"] == args.versions
+    times = [timed(lambda: lifecycle.resolve("fabric://bench/big:champion")) for _ in range(args.samples)]
+    figures["resolve fabric://p/n:alias p50 ms"] = percentile(times, 0.5)
+    times = [timed(lambda: lifecycle.resolve("fabric://bench/big")) for _ in range(args.samples)]
+    figures["resolve fabric://p/n (latest) p50 ms"] = percentile(times, 0.5)
+    times = [timed(lambda: lifecycle.versions("bench", "big", limit=100)) for _ in range(args.samples)]
+    figures[f"list versions of {args.versions:,} (page of 100) p50 ms"] = percentile(times, 0.5)
+    page = lifecycle.versions("bench", "big", limit=100)
+    times = [
+        timed(lambda: lifecycle.versions("bench", "big", limit=100, cursor=page.next_cursor))
+        for _ in range(args.samples)
+    ]
+    figures[f"list versions of {args.versions:,} (second page) p50 ms"] = percentile(times, 0.5)
+
+    chain = [f"urn:fabric:artifact:chain-{i:02d}" for i in range(12)]
+    store.create_artifacts([{"urn": urn, "name": urn[-8:], "uploader": USER} for urn in chain])
+    for i, urn in enumerate(chain):
+        make_ready(store, urn)
+        if i:
+            order = f"urn:fabric:order:chain-{i:02d}"
+            store.assert_aspect(chain[i - 1], USED, {"order": order}, asserter=USER)
+            store.assert_aspect(urn, PRODUCED, {"order": order}, asserter=USER)
+        lifecycle.register_version("bench", "chain", urn, asserter=USER, org=ORG)
+
+    def through_versions() -> None:
+        root = lifecycle.resolve("fabric://bench/chain")["artifact"]
+        lineage = store.lineage(root, direction="upstream", depth=20)
+        assert len([n for n in lineage.nodes if n["kind"] == "artifact"]) == 11, len(lineage.nodes)
+
+    times = [timed(through_versions) for _ in range(args.samples)]
+    figures["lineage through 10 versions (resolve + walk) p50 ms"] = percentile(times, 0.5)
     return figures
 
 
@@ -180,6 +261,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=20)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--singles", type=int, default=300)
+    parser.add_argument("--versions", type=int, default=10_000, help="Versions in the big repository.")
     args = parser.parse_args()
     backends = ["ladybug", "neo4j"] if args.backend == "both" else [args.backend]
     results = {}

@@ -309,6 +309,7 @@ def repository_versions(version_number: str) -> str:
         "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact) WHERE "
         + LIFECYCLE_WINDOW
         + " AND (NOT $live OR a.status <> 'deleted') AND ($artifact = '' OR a.urn = $artifact) "
+        "AND ($needle = '' OR e.content CONTAINS $needle) "  # a cheap prefilter for one number; the WHERE below is exact
         "WITH r, e, a, " + version_number + " AS number WHERE number < $before AND ($number = 0 OR number = $number) "
         "AND ($stage = '' OR EXISTS { MATCH (r)-[s:IN_STAGE]->(a) WHERE s.schema = $stage_schema AND s.valid_from <= $at "
         "AND (s.valid_to IS NULL OR s.valid_to > $at) AND s.content CONTAINS $stage }) "
