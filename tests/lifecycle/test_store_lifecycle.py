@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -239,3 +240,27 @@ def test_repositories_list_by_organisation_and_grant(lc: Lifecycle) -> None:
     assert lc.readable_through_repository(version["artifact"], outsider)
     other = lc.get_version("audio", "asr", "latest")
     assert not lc.readable_through_repository(other["artifact"], outsider)
+
+
+def test_bytes_are_collected_once_no_live_artifact_names_them(lc: Lifecycle, tmp_path: Path) -> None:
+    from fabric.blobs import BlobStore
+    from fabric.maintenance import collect_garbage
+
+    store, blobs = lc.store, BlobStore(tmp_path / "blobs")
+    shared, alone = ready_artifact(store, "shared"), ready_artifact(store, "alone")
+    urn = new_urn("artifact")
+    lc.create_draft(urn, name="dir", uploader=USER, org=ORG)
+    lc.link_file(
+        urn, "s.bin", sha256=shared.sha256, size=shared.size, md5=None, mime_type="x/y", asserter=USER, reader=None
+    )  # type: ignore[arg-type]
+    for artifact in (shared, alone):
+        source = tmp_path / "incoming"
+        source.write_bytes(b"bytes")
+        blobs.ingest(source, artifact.sha256)  # type: ignore[arg-type]
+    lc.delete(shared.urn, asserter=USER)
+    lc.delete(alone.urn, asserter=USER)
+    removed = collect_garbage(store, blobs, grace=0)
+    assert removed == [alone.sha256]  # the draft's file still names the shared bytes
+    assert blobs.exists(shared.sha256) and not blobs.exists(alone.sha256)  # type: ignore[arg-type]
+    lc.delete(urn, asserter=USER)
+    assert collect_garbage(store, blobs, grace=0) == [shared.sha256]
