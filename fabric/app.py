@@ -34,6 +34,7 @@ from fabric.api.options import OptionsMiddleware
 from fabric.auth.middleware import AuthMiddleware
 from fabric.auth.tokens import load_or_create_secret
 from fabric.blobs import BlobStorage, BlobStore
+from fabric.coordination import Coordination, FileCoordination, RedisCoordination
 from fabric.cors import cors_middleware
 from fabric.errors import exception_handlers
 from fabric.ingest import UploadIngest
@@ -94,10 +95,21 @@ def open_locker(settings: Settings) -> UploadLocker | None:
     return None
 
 
+def open_coordination(settings: Settings) -> Coordination:
+    if settings.redis_url:
+        return RedisCoordination(settings.redis_url, prefix=f"{settings.namespace}:")
+    if settings.workers > 1:
+        return FileCoordination(settings.data_dir / "coordination")
+    return Coordination()
+
+
 def build_state(settings: Settings, store: AspectStore) -> AppState:
     upload_store, blob_store = open_storage(settings)
     artifact_lifecycle = Lifecycle(store, stages=settings.stages, protected_aliases=settings.protected_aliases)
-    ingest = UploadIngest(store, blob_store, settings.namespace, lifecycle=artifact_lifecycle)
+    coordination = open_coordination(settings)
+    ingest = UploadIngest(
+        store, blob_store, settings.namespace, lifecycle=artifact_lifecycle, coordination=coordination
+    )
     tus = TusServer(
         upload_store,
         TusConfig(
@@ -113,16 +125,27 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
         check_access=ingest.check_access,
         locker=open_locker(settings),
     )
-    return AppState(settings=settings, store=store, blobs=blob_store, tus=tus, lifecycle=artifact_lifecycle)
+    return AppState(
+        settings=settings,
+        store=store,
+        blobs=blob_store,
+        tus=tus,
+        lifecycle=artifact_lifecycle,
+        coordination=coordination,
+    )
 
 
 async def keep_consistent(state: AppState) -> None:
     """Reconcile the graph with the uploads at start-up, then collect unreferenced blobs now and then."""
     settings = state.settings
+    lease = 2 * settings.gc_interval + 60  # the maintainer keeps it while alive; another takes over after expiry
     while True:
         try:
-            await anyio.to_thread.run_sync(maintenance.reconcile, state.store, state.tus.store)
-            await anyio.to_thread.run_sync(maintenance.collect_garbage, state.store, state.blobs, settings.blob_grace)
+            if await anyio.to_thread.run_sync(state.coordination.take_lease, lease):
+                await anyio.to_thread.run_sync(maintenance.reconcile, state.store, state.tus.store)
+                await anyio.to_thread.run_sync(
+                    maintenance.collect_garbage, state.store, state.blobs, settings.blob_grace, state.coordination
+                )
         except Exception:
             log.exception("maintenance failed; retrying at the next interval")
         await anyio.sleep(settings.gc_interval)

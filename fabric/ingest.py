@@ -21,6 +21,7 @@ from fabric import metrics
 from fabric.auth.middleware import LOCAL_PRINCIPAL, principal_of
 from fabric.auth.tokens import Principal
 from fabric.blobs import BlobStorage
+from fabric.coordination import Coordination
 from fabric.names import guess_mime_type, safe_name
 from tus_server import CompletedUpload, TusError, UploadInfo
 
@@ -107,12 +108,19 @@ def register_artifact(
 
 class UploadIngest:
     def __init__(
-        self, store: AspectStore, blobs: BlobStorage, namespace: str = "fabric", *, lifecycle: Lifecycle | None = None
+        self,
+        store: AspectStore,
+        blobs: BlobStorage,
+        namespace: str = "fabric",
+        *,
+        lifecycle: Lifecycle | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
         self.namespace = namespace
         self.lifecycle = lifecycle or Lifecycle(store)
+        self.coordination = coordination or Coordination()
 
     def _start_file(self, info: UploadInfo, principal: Principal, urn: str, path: str) -> None:
         """An upload carrying `artifact=<urn>` and `path=<relative path>` adds a file to that draft (blocking)."""
@@ -180,12 +188,21 @@ class UploadIngest:
         urn = info.extra_headers.get(ARTIFACT_URN_HEADER)
         if urn is None or info.sha256 is None:
             return
-        if await anyio.to_thread.run_sync(self.blobs.exists, info.sha256):
-            metrics.BLOBS_DEDUPLICATED.inc()
-        await anyio.to_thread.run_sync(self.blobs.ingest_upload, upload, info.sha256)
-        if "file_path" in info.tags:
-            await anyio.to_thread.run_sync(self._finish_file, info)
-            return
+        guard = self.coordination.blob(info.sha256)
+        await anyio.to_thread.run_sync(guard.__enter__)  # until the artifact names the blob: GC keeps off it
+        try:
+            if await anyio.to_thread.run_sync(self.blobs.exists, info.sha256):
+                metrics.BLOBS_DEDUPLICATED.inc()
+            await anyio.to_thread.run_sync(self.blobs.ingest_upload, upload, info.sha256)
+            if "file_path" in info.tags:
+                await anyio.to_thread.run_sync(self._finish_file, info)
+                return
+            await self._register(info, urn)
+        finally:
+            await anyio.to_thread.run_sync(guard.__exit__, None, None, None)
+
+    async def _register(self, info: UploadInfo, urn: str) -> None:
+        assert info.sha256 is not None
         name = upload_name(info.metadata) or info.id
         uploader = info.tags.get("uploader", LOCAL_USER)
         content = artifact_content(

@@ -13,6 +13,7 @@ import logging
 
 from aspects import AspectStore
 from fabric.blobs import BlobStorage
+from fabric.coordination import Coordination
 from tus_server import UploadStore
 
 log = logging.getLogger("fabric.maintenance")
@@ -34,8 +35,17 @@ def reconcile(store: AspectStore, uploads: UploadStore) -> list[str]:
     return abandoned
 
 
-def collect_garbage(store: AspectStore, blobs: BlobStorage, grace: float = BLOB_GRACE_SECONDS) -> list[str]:
-    """Delete blobs that no artifact names and that are older than `grace` seconds; returns their hashes (blocking)."""
+def collect_garbage(
+    store: AspectStore,
+    blobs: BlobStorage,
+    grace: float = BLOB_GRACE_SECONDS,
+    coordination: Coordination | None = None,
+) -> list[str]:
+    """Delete blobs that no artifact names and that are older than `grace` seconds; returns their hashes (blocking).
+
+    The last check and the deletion hold the blob's guard, which a completion holds from finding the blob to
+    naming it: a blob that another process has just referenced is never removed."""
+    coordination = coordination or Coordination()
     referenced = store.referenced_blob_hashes()
     removed: list[str] = []
     for sha256 in blobs.hashes():
@@ -44,9 +54,10 @@ def collect_garbage(store: AspectStore, blobs: BlobStorage, grace: float = BLOB_
         age = blobs.age_seconds(sha256)
         if age is None or age < grace:
             continue
-        if store.is_blob_referenced(sha256):  # named since the snapshot above was taken
-            continue
-        blobs.delete(sha256)
+        with coordination.blob(sha256):
+            if store.is_blob_referenced(sha256):  # named since the snapshot above was taken
+                continue
+            blobs.delete(sha256)
         removed.append(sha256)
     if removed:
         log.info("removed %d blobs no artifact names", len(removed))

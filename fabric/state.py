@@ -10,6 +10,7 @@ from aspects import AspectStore
 from aspects.lifecycle import Lifecycle
 from fabric.auth.signin import SignInCodes
 from fabric.blobs import BlobStorage
+from fabric.coordination import Coordination
 from fabric.settings import Settings
 from tus_server import TusServer
 
@@ -22,6 +23,7 @@ class AppState:
     tus: TusServer
     lifecycle: Lifecycle
     signin: SignInCodes = field(default_factory=SignInCodes)
+    coordination: Coordination = field(default_factory=Coordination)  # maintenance lease and blob guards
 
 
 def app_state(connection: HTTPConnection) -> AppState:
