@@ -20,6 +20,8 @@ hook, so a draft upload becomes an artifact exactly as a tus upload does (`Artif
 
 from __future__ import annotations
 
+from email.message import Message
+from email.utils import collapse_rfc2231_value
 from typing import TYPE_CHECKING
 
 import anyio
@@ -120,6 +122,7 @@ class DraftUploads:
 
         info = self.tus._new_info(request, length, concat=None)
         info.protocol = "ietf-draft"
+        _representation_metadata(info.metadata, headers)
         if repr_digest is not None:
             info.expected_sha256 = repr_digest.hex()
         await self.tus._run_create_hook(info, request)
@@ -274,3 +277,23 @@ class DraftUploads:
             problem_type=error.problem_type if typed else "about:blank",
             **error.members,
         )
+
+
+def _representation_metadata(metadata: dict[str, str | None], headers: dict[str, str]) -> None:
+    """The draft carries a file's name in `Content-Disposition` and its type in `Content-Type` of the creation
+    request; they become the `filename` and `filetype` metadata a tus client would send, unless it sent those."""
+    disposition = headers.get("content-disposition")
+    if disposition and "filename" not in metadata:
+        message = Message()
+        message["Content-Disposition"] = disposition
+        names = [
+            value for key, value in (message.get_params(header="content-disposition") or [])[1:] if key == "filename"
+        ]
+        extended = [value for value in names if isinstance(value, tuple)]  # filename* (RFC 8187) wins
+        chosen = extended[0] if extended else (names[0] if names else None)
+        filename = collapse_rfc2231_value(chosen).strip() if chosen else ""
+        if filename:
+            metadata["filename"] = filename
+    media_type = headers.get("content-type", "").strip()
+    if media_type and media_type.split(";")[0].strip().lower() != PARTIAL_UPLOAD and "filetype" not in metadata:
+        metadata["filetype"] = media_type

@@ -287,3 +287,18 @@ def test_older_interop_versions(
     assert (r.status_code, r.headers[complete_field], r.headers["Upload-Offset"]) == (204, done, "6")
     assert recorder.completed[0].info.sha256 == hashlib.sha256(b"abcdef").hexdigest()
     assert client.head(url, headers=v(older)).headers[complete_field] == done
+
+
+def test_file_name_and_type_come_from_the_creation_request(
+    client: httpx.Client, recorder: Recorder, version: int
+) -> None:
+    headers = v(
+        version,
+        Upload_Complete="?1",
+        Content_Type="text/csv",
+        Content_Disposition="inline; filename=\"plain.csv\"; filename*=UTF-8''na%C3%AFve%20file.csv",
+    )
+    assert client.post("/v1/uploads", headers=headers, content=b"a,b\n").status_code == 201
+    assert recorder.created[0].metadata == {"filename": "naïve file.csv", "filetype": "text/csv"}
+    headers["Content-Disposition"] = "inline; filename*=bogus''%ZZ"
+    assert client.post("/v1/uploads", headers=headers, content=b"a,b\n").status_code == 201
