@@ -26,7 +26,12 @@ def cors_origins_option(text: str) -> tuple[str, ...]:
         raise click.BadParameter(str(exc), param_hint="--cors-origins") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "FABRIC"})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "FABRIC"},
+    epilog="Start with `fabric login --url http://127.0.0.1:8000` (or set FABRIC_URL); without a server, "
+    "commands use a local store in ./fabric-artifacts. `fabric COMMAND --help` tells more.",
+)
+@click.version_option(package_name="datafabric", prog_name="fabric")
 def main() -> None:
     """datafabric: resumable uploads, artifacts with provenance, and who may read them."""
 
@@ -183,7 +188,7 @@ def serve(
     """
     import uvicorn
 
-    from fabric import logs
+    from fabric import logs, startup
     from fabric.app import create_app
     from fabric.datadir_lock import DataDirInUse, DataDirLock
 
@@ -193,6 +198,10 @@ def serve(
         lock.acquire(f"http://{host}:{port}")
     except DataDirInUse as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot use the data dir {data_dir}: {exc.strerror or exc}; check --data-dir"
+        ) from None
     settings = Settings(
         data_dir=data_dir,
         host=host,
@@ -225,7 +234,16 @@ def serve(
     )
     if blob_redirect and not s3_bucket:
         raise click.BadParameter("--blob-redirect needs --s3-bucket", param_hint="--blob-redirect")
-    app = create_app(settings)
+    try:
+        startup.check_port_free(host, port)
+        app = create_app(settings)
+    except startup.CannotStart as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        message = startup.explain(exc, settings)
+        if message is None:
+            raise
+        raise click.ClickException(message) from None
     auth = "no authentication: every caller is the local user" if settings.auth_disabled else "bearer tokens required"
     click.echo(
         f"datafabric serving on http://{host}:{port} (data in {data_dir.resolve()}, graph: {graph_url or 'embedded LadybugDB'}, {auth})",

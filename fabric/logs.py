@@ -17,6 +17,8 @@ class TextFormatter(logging.Formatter):
         access = getattr(record, "access", None)
         if access is not None:
             record.message = format_access(access)
+        if record.name == "uvicorn.error":  # uvicorn's general logger: its name reads as if all were errors
+            record.name = "uvicorn"
         return super().formatMessage(record)
 
 
@@ -27,7 +29,7 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
-            "logger": record.name,
+            "logger": "uvicorn" if record.name == "uvicorn.error" else record.name,
         }
         access = getattr(record, "access", None)
         if access is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from fabric.commands.common import client_command, echo_json, human_size
+from fabric.commands.common import artifact_urn, client_command, echo_json, human_size
 from fabric.commands.progress import transfer_progress
 from fabric.commands.tables import echo_csv, echo_table, stdout_is_terminal
 
@@ -66,6 +66,7 @@ def upload(
         else:
             expanded.append(path)
     for path in expanded:
+        how = ""  # how a file's upload went, when it was not simply sent whole
         common = dict(
             content_type=content_type,
             collection=collection,
@@ -84,12 +85,27 @@ def upload(
         else:
             if not path.is_file():
                 raise click.ClickException(f"no such file: {path}")
-            with transfer_progress(path.name, path.stat().st_size, enabled=False if quiet else None) as progress:
-                artifact = fab.upload_artifact(
-                    name=name or path.name, file_path=path, force_upload=force, progress=progress, **common
-                )
+            started: list[int] = []  # the offset the first progress report gave: >0 means resumed
+            try:
+                with transfer_progress(path.name, path.stat().st_size, enabled=False if quiet else None) as bar:
+
+                    def progress(done: int, total: int | None, bar: Any = bar, started: list[int] = started) -> None:
+                        if not started:
+                            started.append(done)
+                        bar(done, total)
+
+                    artifact = fab.upload_artifact(
+                        name=name or path.name, file_path=path, force_upload=force, progress=progress, **common
+                    )
+            except KeyboardInterrupt:
+                click.echo(f"\nfabric: interrupted; the same command resumes {path} where it stopped", err=True)
+                sys.exit(130)
+            if not started and artifact.size:
+                how = ", unchanged since its last upload: not sent again"
+            elif started and started[0] and fab.mode == "platform":  # the server's offset, before any byte
+                how = f", resumed at {human_size(started[0])}"
         if not quiet:
-            click.echo(f"{path} → {artifact.name} ({human_size(artifact.size)})", err=True)
+            click.echo(f"{path} → {artifact.name} ({human_size(artifact.size)}{how})", err=True)
         click.echo(artifact.id)
 
 
@@ -110,7 +126,7 @@ def download(fab: Any, urn: str, output: Path | None, force: bool, quiet: bool) 
 
     Prints the path written. An existing file is never overwritten without --force.
     """
-    artifact = fab.get_artifact(urn)
+    artifact = fab.get_artifact(artifact_urn(urn))
     if output is not None and str(output) == "-":
         out = sys.stdout.buffer
         for chunk in artifact.as_stream():
@@ -221,7 +237,7 @@ def _short_time(value: str | None) -> str:
 @client_command
 def show(fab: Any, urn: str, as_json: bool) -> None:
     """Show an artifact and its current aspects, with their content."""
-    artifact = fab.get_artifact(urn)
+    artifact = fab.get_artifact(artifact_urn(urn))
     if as_json:
         echo_json(artifact.to_json())
         return
@@ -240,5 +256,8 @@ def show(fab: Any, urn: str, as_json: bool) -> None:
     click.echo(f"aspects:   {len(aspects)}")
     for aspect in aspects:
         click.echo(f"  {aspect.schema}  {aspect.urn}")
+        if aspect.schema.endswith(":artifact.1"):
+            click.echo("      (the record shown above)")
+            continue
         content = json.dumps(aspect.content, indent=2, ensure_ascii=False, default=str)
         click.echo("\n".join("      " + line for line in content.splitlines()))

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from fabric.commands.common import client_command, echo_json, read_json
+from fabric.commands.common import artifact_urn, client_command, echo_json, read_json, schema_urn
 
 
 @click.group()
@@ -27,8 +27,11 @@ def _print(aspect: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole aspect as JSON, not just its URN.")
 @client_command
 def add(fab: Any, entity: str, schema: str, content: str, as_json: bool) -> None:
-    """Assert CONTENT (JSON, @file or - for stdin) of SCHEMA about ENTITY; prints the aspect URN."""
-    created = fab.add_aspect(entity, schema, read_json(content, "CONTENT"))
+    """Assert CONTENT (JSON, @file or - for stdin) of SCHEMA about ENTITY; prints the aspect URN.
+
+    ENTITY is a URN (an artifact also by its bare UUID); SCHEMA a schema URN or its short name (metadata.1).
+    """
+    created = fab.add_aspect(artifact_urn(entity), schema_urn(schema), read_json(content, "CONTENT"))
     _print(created) if as_json else click.echo(created.urn)
 
 
@@ -44,7 +47,13 @@ def list_(
     fab: Any, entity: str | None, schema: str | None, at: str | None, include_retracted: bool, limit: int, as_json: bool
 ) -> None:
     """List aspects (URN, entity, schema, content), current ones unless --include-retracted."""
-    found = fab.list_aspects(entity=entity, schema=schema, at=at, include_retracted=include_retracted, limit=limit)
+    found = fab.list_aspects(
+        entity=artifact_urn(entity) if entity else None,
+        schema=schema_urn(schema) if schema else None,
+        at=at,
+        include_retracted=include_retracted,
+        limit=limit,
+    )
     if as_json:
         echo_json([a.raw for a in found])
         return

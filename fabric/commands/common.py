@@ -6,6 +6,8 @@ import contextlib
 import functools
 import json
 import logging
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +57,10 @@ def client_command(func: F) -> F:
                     fab.close()
         except click.ClickException:
             raise
+        except BrokenPipeError:
+            # the reader went away (`fabric download URN -o - | head`): stop quietly, as cat does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except Exception as exc:
             message = error_message(exc, destination.url if destination is not None else None)
             if message is None:
@@ -181,3 +187,20 @@ def human_size(size: int | None) -> str:
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def artifact_urn(value: str) -> str:
+    """An artifact named by URN, or by its bare UUID (the last part of the URN `fabric ls` shows)."""
+    value = value.strip()
+    return f"urn:fabric:artifact:{value.lower()}" if UUID.match(value) else value
+
+
+def schema_urn(value: str) -> str:
+    """A schema named by URN or id, or by its short name (`metadata.1` is `urn:fabric:schema:metadata.1`)."""
+    value = value.strip()
+    if value.startswith("urn:") or "://" in value or "/" in value:
+        return value
+    return f"urn:fabric:schema:{value}"

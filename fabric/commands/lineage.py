@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from fabric.commands.common import client_command, echo_json
+from fabric.commands.common import artifact_urn, client_command, echo_json
 
 
 def _label(node: dict[str, Any] | None, urn: str) -> str:
@@ -95,7 +95,7 @@ def render_mermaid(graph: dict[str, Any]) -> str:
 @client_command
 def lineage(fab: Any, urn: str, direction: str, depth: int, at: str | None, fmt: str) -> None:
     """Show the provenance of URN: the orders that made it and what they used (--up), or what it was used for (--down)."""
-    graph = fab.lineage(urn, direction=direction, depth=depth, at=at)
+    graph = fab.lineage(artifact_urn(urn), direction=direction, depth=depth, at=at)
     if fmt == "json":
         echo_json(graph)
     elif fmt == "dot":

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from fabric.commands.common import client_command, echo_json
+from fabric.commands.common import artifact_urn, client_command, echo_json
 
 
 @click.group()
@@ -28,7 +28,7 @@ def grant(fab: Any, urn: str, email: str | None, org: str | None, as_json: bool)
     """Let a user or an organisation read URN; prints the grant id (what `fabric access revoke` takes)."""
     if (email is None) == (org is None):
         raise click.UsageError("give exactly one of --email and --org")
-    made = fab.grant_access(urn, email=email, org=org)
+    made = fab.grant_access(artifact_urn(urn), email=email, org=org)
     echo_json(made) if as_json else click.echo(made["id"])
 
 
@@ -39,7 +39,7 @@ def grant(fab: Any, urn: str, email: str | None, org: str | None, as_json: bool)
 @client_command
 def list_grants(fab: Any, urn: str, include_revoked: bool, as_json: bool) -> None:
     """The grants on URN: id, grantee, who granted it and when (revoked ones marked)."""
-    grants = fab.list_access(urn, include_revoked=include_revoked)
+    grants = fab.list_access(artifact_urn(urn), include_revoked=include_revoked)
     if as_json:
         echo_json(grants)
         return
@@ -61,7 +61,7 @@ def list_grants(fab: Any, urn: str, include_revoked: bool, as_json: bool) -> Non
 @client_command
 def revoke(fab: Any, urn: str, grant_id: str) -> None:
     """Revoke grant GRANT_ID on URN (the grant stays in the history, retracted)."""
-    revoked = fab.revoke_access(urn, grant_id)
+    revoked = fab.revoke_access(artifact_urn(urn), grant_id)
     click.echo(f"revoked {revoked['id']} ({_grantee(revoked)})")
 
 

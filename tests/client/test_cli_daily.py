@@ -408,3 +408,103 @@ def test_completion_scripts_and_completions(shell: str) -> None:
     )
     completed = fabric(env=env)
     assert "upload" in completed.stdout
+
+
+# ---- the next ten: what a new user tripped over next ----------------------------------------------------
+
+
+def test_bare_uuids_and_short_schema_names(tmp_path: Path, client_server: FabricServer) -> None:
+    env = cli_env(FABRIC_URL=client_server.url)
+    urn = fabric("upload", "-", "--name", "u.txt", env=env, input=b"u").stdout.strip()
+    bare = urn.rsplit(":", 1)[1]
+    assert json.loads(fabric("show", bare, "--json", env=env).stdout)["urn"] == urn
+    added = fabric("aspect", "add", bare, "metadata.1", '{"site": "Casey"}', env=env)
+    assert added.returncode == 0, added.stderr
+    listed = fabric("aspect", "list", "--entity", bare, "--schema", "metadata.1", "--json", env=env)
+    assert [a["content"] for a in json.loads(listed.stdout)] == [{"site": "Casey"}]
+    shown = fabric("show", bare, env=env).stdout
+    assert "      (the record shown above)" in shown and '"site": "Casey"' in shown
+
+
+def test_upload_says_when_a_file_was_not_sent_again(tmp_path: Path, client_server: FabricServer) -> None:
+    env = cli_env(FABRIC_URL=client_server.url)
+    (tmp_path / "same.csv").write_bytes(b"a,b\n")
+    first = fabric("upload", "same.csv", env=env, cwd=tmp_path)
+    second = fabric("upload", "same.csv", env=env, cwd=tmp_path)
+    assert first.stdout == second.stdout and errors(first.stderr) == ["same.csv → same.csv (4 B)"]
+    assert errors(second.stderr) == ["same.csv → same.csv (4 B, unchanged since its last upload: not sent again)"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_upload_says_how_to_resume_and_the_next_run_resumes(
+    tmp_path: Path, client_server: FabricServer
+) -> None:
+    from tests.client.proxy import CountingProxy
+
+    proxy = CountingProxy(client_server.port)
+    try:
+        env = cli_env(FABRIC_URL=proxy.url)
+        (tmp_path / "big.bin").write_bytes(os.urandom(48 << 20))
+        process = subprocess.Popen(
+            [FABRIC, "upload", "--chunk-size", "1", "big.bin"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while proxy.bytes_up < (6 << 20) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert process.poll() is None, "the upload ended before it could be interrupted"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130
+        assert errors(stderr.decode())[-1] == "fabric: interrupted; the same command resumes big.bin where it stopped"
+        assert "Traceback" not in stderr.decode()
+        again = fabric("upload", "--chunk-size", "1", "big.bin", env=env, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert re.fullmatch(r"big\.bin → big\.bin \(48\.0 MiB, resumed at \d+\.\d (MiB|KiB)\)", errors(again.stderr)[0])
+    finally:
+        proxy.close()
+
+
+def test_a_closed_pipe_ends_a_download_quietly(tmp_path: Path, client_server: FabricServer) -> None:
+    env = cli_env(FABRIC_URL=client_server.url)
+    (tmp_path / "long.bin").write_bytes(os.urandom(4 << 20))
+    urn = fabric("upload", "long.bin", env=env, cwd=tmp_path).stdout.strip()
+    piped = subprocess.run(
+        f"{FABRIC} download {urn} -o - | head -c 10 | wc -c", shell=True, env=env, capture_output=True, timeout=120
+    )
+    assert piped.stdout.decode().strip() == "10"
+    assert errors(piped.stderr.decode()) == []  # no "Broken pipe", no traceback
+
+
+def test_serve_says_in_one_line_why_it_cannot_start(tmp_path: Path, client_server: FabricServer) -> None:
+    in_use = fabric("serve", "--port", str(client_server.port), "--data-dir", str(tmp_path / "d1"), env=cli_env())
+    assert in_use.returncode == 1 and in_use.stderr.strip().splitlines() == [
+        f"Error: port {client_server.port} on 127.0.0.1 is in use by another program (another fabric serve?); "
+        "stop it, or choose another with --port (FABRIC_PORT)"
+    ]
+    (tmp_path / "file").write_text("not a directory")
+    bad_dir = fabric("serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "file" / "data"), env=cli_env())
+    assert bad_dir.returncode == 1 and "Traceback" not in bad_dir.stderr
+    assert bad_dir.stderr.strip().startswith(f"Error: cannot use the data dir {tmp_path / 'file' / 'data'}: ")
+    no_neo4j = fabric(
+        "serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "d2"),
+        "--graph-url", f"bolt://127.0.0.1:{free_port()}", env=cli_env(),
+    )  # fmt: skip
+    assert no_neo4j.returncode == 1 and "Traceback" not in no_neo4j.stderr
+    line = no_neo4j.stderr.strip().splitlines()[-1]
+    assert line.startswith("Error: cannot use the Neo4j graph at bolt://127.0.0.1:") and "is Neo4j running?" in line
+
+
+def test_version_help_and_log_names() -> None:
+    version = fabric("--version", env=cli_env())
+    assert version.returncode == 0 and re.fullmatch(r"fabric, version \d+\.\d+\.\d+\n", version.stdout)
+    helped = fabric("--help", env=cli_env()).stdout
+    assert "Start with `fabric login --url" in helped and "login" in helped and "whoami" in helped
+
+
+def test_server_log_names_uvicorn_plainly(client_server: FabricServer) -> None:
+    log = client_server.log_tail(400)
+    assert "INFO uvicorn: Application startup complete." in log and "uvicorn.error" not in log
