@@ -9,7 +9,7 @@ import orjson
 from aspects.backends import Runner
 from aspects.checks import check_asserter
 from aspects.rows import canonical
-from aspects.schema_registry import SchemaEntry, make_entry
+from aspects.schema_registry import SchemaEntry
 from aspects.store_core import StoreCore
 
 
@@ -22,7 +22,7 @@ class SchemaOperations(StoreCore):
         for entry in builtins:
             self._save_schema(self.backend, entry, f"urn:{self.namespace}:system:builtin", now)
         for row in self.backend.run(self._q.LOAD_REGISTERED_SCHEMAS):
-            entry = make_entry(orjson.loads(row["body"]), builtin=False)
+            entry = self.registry.compile(orjson.loads(row["body"]))
             self._prepare_schema(entry)
             self.registry.add(entry)
 

@@ -20,6 +20,10 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
+from jsonschema_specifications import REGISTRY as METASCHEMAS
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource, Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from aspects.errors import Conflict, InvalidUrn, NotFound, ValidationFailed
 from aspects.urns import parse_urn
@@ -28,6 +32,10 @@ LABEL_RE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
 REL_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,62}$")
 SCHEMA_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}\.[1-9][0-9]{0,5}$")
 CONTENT_REL = "HAS_ASPECT"
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+# JSON nested deeper than this (schemas and aspect content) is refused: deep nesting only exhausts the stack.
+MAX_JSON_DEPTH = 64
+REFERENCE_KEYWORDS = ("$ref", "$dynamicRef")
 ENTITY_LABELS = ("Artifact", "Order", "Collection", "Policy", "Repository")
 RESERVED_LABELS = frozenset({"Schema", "AspectKey"})
 LINK_KEYS = frozenset({"property", "rel", "label", "direction", "lineage"})
@@ -46,6 +54,7 @@ BUILTIN_IDS = (
     "version.1",
     "alias.1",
     "stage.1",
+    "order-owner.1",
 )
 # Link targets of these labels are named by URNs of other kinds (a grant names a user or an organisation).
 LABEL_KINDS = {"Principal": ("user", "org")}
@@ -132,10 +141,49 @@ def parse_link(body: dict[str, Any]) -> LinkSpec | None:
     return LinkSpec(prop, check_rel(raw["rel"]), check_label(raw["label"]), raw["direction"], raw.get("lineage", False))
 
 
-def make_entry(body: Any, *, builtin: bool) -> SchemaEntry:
-    """Check a schema document and compile it; ValidationFailed says what is wrong and where."""
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `value` nests arrays and objects deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def check_depth(value: Any, what: str) -> None:
+    if json_depth_exceeds(value):
+        raise ValidationFailed(f"{what} nests deeper than {MAX_JSON_DEPTH} levels", "$")
+
+
+def references(body: Any, path: str = "$") -> list[tuple[str, str]]:
+    """(reference, where) of every `$ref` and `$dynamicRef` in a schema document."""
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(body, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if key in REFERENCE_KEYWORDS and isinstance(child, str):
+                    found.append((child, f"{where}['{key}']"))
+                else:
+                    stack.append((child, f"{where}['{key}']"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+    return found
+
+
+def make_entry(body: Any, *, builtin: bool, registry: Registry[Any] | None = None) -> SchemaEntry:
+    """Check a schema document and compile it; ValidationFailed says what is wrong and where.
+
+    `registry` is where the validator looks up references to other schemas; nothing is ever fetched.
+    """
     if not isinstance(body, dict):
         raise ValidationFailed("a schema must be a JSON object", "$")
+    check_depth(body, "the schema")
     schema_id = body.get("$id")
     try:
         urn = parse_urn(schema_id, "schema")
@@ -143,9 +191,9 @@ def make_entry(body: Any, *, builtin: bool) -> SchemaEntry:
         raise ValidationFailed("$id must be urn:<namespace>:schema:<name>.<version>", "$['$id']") from None
     if not SCHEMA_NAME_RE.match(urn.id):
         raise ValidationFailed(f"schema name {urn.id!r} must match {SCHEMA_NAME_RE.pattern}", "$['$id']")
-    declared = body.get("$schema", "https://json-schema.org/draft/2020-12/schema")
-    if declared.rstrip("#") != "https://json-schema.org/draft/2020-12/schema":
-        raise ValidationFailed("only JSON Schema Draft 2020-12 is supported", "$['$schema']")
+    declared = body.get("$schema", DRAFT_2020_12)
+    if not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12:
+        raise ValidationFailed(f"$schema must be {DRAFT_2020_12!r}: only Draft 2020-12 is supported", "$['$schema']")
     try:
         Draft202012Validator.check_schema(body)
     except SchemaError as exc:
@@ -153,8 +201,18 @@ def make_entry(body: Any, *, builtin: bool) -> SchemaEntry:
     link = parse_link(body)
     if link is not None and link.rel in RESERVED_RELS and not builtin:
         raise ValidationFailed(f"relationship type {link.rel} is reserved for built-in schemas", "$.x-fabric-link.rel")
-    validator = Draft202012Validator(body, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = Draft202012Validator(
+        body,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+        registry=registry if registry is not None else Registry(retrieve=_refuse),  # type: ignore[call-arg]
+    )
     return SchemaEntry(urn.id, body, link, builtin, validator)
+
+
+def _refuse(uri: str) -> Resource[Any]:
+    """The retrieval of a registry without schemas: a metaschema or nothing, never the network."""
+    resource: Resource[Any] = METASCHEMAS[uri.rstrip("#")]  # NoSuchResource for anything else
+    return resource
 
 
 def builtin_schema_folder() -> Traversable:
@@ -176,6 +234,39 @@ class SchemaRegistry:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self._entries: dict[str, SchemaEntry] = {entry.name: entry for entry in load_builtins()}
+        # References resolve only from this registry (and the JSON Schema metaschemas); nothing is fetched.
+        self.references: Registry[Any] = Registry(retrieve=self._retrieve)  # type: ignore[call-arg]
+
+    def _retrieve(self, uri: str) -> Resource[Any]:
+        """A schema of this registry by its URN (any namespace), else a metaschema; never the network."""
+        base = uri.split("#", 1)[0]
+        try:
+            entry = self._entries.get(self.name_of(base))
+        except InvalidUrn:
+            entry = None
+        if entry is None:
+            return _refuse(base)
+        return Resource.from_contents(self.document(entry), default_specification=DRAFT202012)
+
+    def compile(self, body: Any, *, builtin: bool = False) -> SchemaEntry:
+        """`make_entry` with references looked up in this registry."""
+        return make_entry(body, builtin=builtin, registry=self.references)
+
+    def check_references(self, entry: SchemaEntry) -> None:
+        """Every `$ref` and `$dynamicRef` of a new schema resolves now, from the registry or the schema itself."""
+        schema_id = self.full_id(entry.name)
+        resolver = self.references.with_resource(
+            schema_id, Resource.from_contents(self.document(entry), default_specification=DRAFT202012)
+        ).resolver(base_uri=schema_id)
+        for ref, where in references(entry.body):
+            try:
+                resolver.lookup(ref)
+            except (Unresolvable, NoSuchResource, ValueError, TypeError, KeyError, LookupError):
+                raise ValidationFailed(
+                    f"reference {ref[:200]!r} does not resolve: a schema may refer only to its own definitions and "
+                    "to schemas registered before it (nothing is fetched)",
+                    where,
+                ) from None
 
     def full_id(self, name: str) -> str:
         return f"urn:{self.namespace}:schema:{name}"
@@ -200,7 +291,8 @@ class SchemaRegistry:
 
     def prepare(self, body: Any) -> SchemaEntry | None:
         """The entry to add for a new schema; None if the very same schema is registered; Conflict if another is."""
-        entry = make_entry(body, builtin=False)
+        entry = self.compile(body)
+        self.check_references(entry)
         existing = self._entries.get(entry.name)
         if existing is not None:
             same = orjson.dumps(self.document(existing), option=orjson.OPT_SORT_KEYS) == orjson.dumps(
@@ -218,6 +310,7 @@ class SchemaRegistry:
         return sorted(self._entries.values(), key=lambda entry: (not entry.builtin, entry.name))
 
     def validate(self, entry: SchemaEntry, content: Any) -> None:
+        check_depth(content, "the content")
         error = best_match(entry.validator.iter_errors(content))
         if error is not None:
             raise ValidationFailed(f"{self.full_id(entry.name)}: {error.message}", error.json_path)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
+from urllib.parse import unquote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -32,8 +34,22 @@ def _title(status: int) -> str:
         return "Error"
 
 
+URN_TEXT = re.compile(r"urn:[^\s'\"]+")
+
+
+def sent_by_caller(request: Request, text: str) -> bool:
+    """Whether every URN `text` names is one the request itself named (in its path or query)."""
+    sent = unquote(request.url.path) + " " + unquote(request.url.query)
+    return all(urn.rstrip(".,;:)") in sent for urn in URN_TEXT.findall(text))
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return problem(404, "Not found", str(exc))
+    """A 404 says no more than the caller sent: a message naming anything else (say, the hidden artifact an
+    aspect belongs to) is replaced by one that names only the request's path."""
+    detail = str(exc)
+    if not sent_by_caller(request, detail):
+        detail = f"nothing at {unquote(request.url.path)} that you may see, or something it names does not exist"
+    return problem(404, "Not found", detail)
 
 
 async def _invalid_urn(request: Request, exc: Exception) -> Response:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import anyio
 from starlette.requests import Request
 
-from aspects import AspectStore, Conflict, InvalidUrn, NotFound, is_artifact_urn, new_urn, parse_urn
+from aspects import AspectStore, Conflict, InvalidUrn, NotFound, ValidationFailed, is_artifact_urn, new_urn, parse_urn
 from aspects.lifecycle import Lifecycle, check_path
 from fabric import metrics
 from fabric.auth.middleware import LOCAL_PRINCIPAL, principal_of
@@ -29,6 +29,7 @@ log = logging.getLogger("fabric.ingest")
 
 ARTIFACT_URN_HEADER = "Artifact-Urn"
 LOCAL_USER = LOCAL_PRINCIPAL.user_urn
+ARTIFACT_SCHEMA = "artifact.1"
 COLLECTION_SCHEMA = "urn:fabric:schema:collection-member.1"
 POLICY_SCHEMA = "urn:fabric:schema:policy.1"
 
@@ -169,6 +170,7 @@ class UploadIngest:
             await anyio.to_thread.run_sync(self._start_file, info, principal, draft, path)
             info.tags.update(file_artifact=draft, file_path=path)
             return {ARTIFACT_URN_HEADER: draft}
+        self._check_completable(info, name, principal.user_urn)
         urn = new_urn("artifact", ns=self.namespace)
         await anyio.to_thread.run_sync(
             lambda: self.store.create_artifact(
@@ -182,6 +184,27 @@ class UploadIngest:
         )
         metrics.UPLOADS_CREATED.inc()
         return {ARTIFACT_URN_HEADER: urn}
+
+    def _check_completable(self, info: UploadInfo, name: str | None, uploader: str) -> None:
+        """400 now for anything completion would refuse: the `artifact.1` content the upload will get, with
+        placeholder digests, is validated at creation, so no upload is accepted whose completion must fail."""
+        name = name or info.id
+        content = artifact_content(
+            name=name,
+            mime_type=upload_mime_type(info.metadata, name),
+            size=info.length or 0,
+            md5=None,
+            sha256="0" * 64,
+            location=self.blobs.location("0" * 64),
+            created=info.created_at,
+            uploader=uploader,
+        )
+        registry = self.store.registry
+        try:
+            registry.validate(registry.get(ARTIFACT_SCHEMA), content)
+        except ValidationFailed as exc:
+            field = exc.path.removeprefix("$.") if exc.path else "metadata"
+            raise TusError(400, "Invalid upload metadata", f"{field}: {exc}") from None
 
     async def on_complete(self, upload: CompletedUpload) -> None:
         info = upload.info
@@ -218,7 +241,14 @@ class UploadIngest:
         targets = self._link_targets(info.metadata)
 
         def register() -> None:
-            register_artifact(self.store, urn, content, targets, asserter=uploader)
+            try:
+                register_artifact(self.store, urn, content, targets, asserter=uploader)
+            except ValidationFailed:
+                # Creation checked all this; if the rules changed since, the bytes still become an artifact the
+                # uploader can see and correct (a plain name and type), never a completion that fails for ever.
+                log.exception("upload %s: artifact.1 refused its metadata; registering plain name and type", info.id)
+                fallback = {**content, "name": info.id, "mime_type": "application/octet-stream"}
+                register_artifact(self.store, urn, fallback, targets, asserter=uploader)
 
         await anyio.to_thread.run_sync(register)
         metrics.UPLOADS_COMPLETED.inc()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,14 @@ from fabric.auth.tokens import load_or_create_secret
 from fabric.state import app_state
 
 # Aspects that decide access or describe the bytes: only those who manage the artifact assert or change them.
+# Collections are open labels: whoever may read an artifact may file it in any collection; a collection's listing
+# shows each caller only what it may read, and lineage never follows collection membership.
 MANAGED_SCHEMAS = frozenset({"artifact.1", "policy.1", "grant.1"})
+# Who owns an order: asserted by the server when the order is claimed, never by users.
+ORDER_OWNER_SCHEMA = "order-owner.1"
+SERVER_SCHEMAS = frozenset({ORDER_OWNER_SCHEMA})
+USER_URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]*:user:")
+_claims = threading.Lock()
 
 
 def artifact_urn(text: str) -> str:
@@ -85,30 +94,85 @@ def _schema_name(schema: str) -> str:
     return schema if not schema.startswith("urn:") else parse_urn(schema, "schema").id
 
 
-def check_assert(connection: HTTPConnection, entity: str, schema: str) -> None:
+def order_owner(connection: HTTPConnection, order: str) -> dict[str, Any] | None:
+    """The `order-owner.1` content of an order (`owner`, `org`), None if nobody claimed it yet (blocking)."""
+    store = app_state(connection).store
+    try:
+        found = store.query_aspects(entity=order, schema=ORDER_OWNER_SCHEMA, limit=1)
+    except NotFound:  # no node yet: never mentioned
+        return None
+    return dict(found.items[0].content) if found.items else None
+
+
+def may_manage_order(reader: Reader, owner: dict[str, Any]) -> bool:
+    if reader.is_compute:
+        return False
+    return owner.get("owner") == reader.user or (reader.admin and owner.get("org") == reader.org)
+
+
+def claim_order(connection: HTTPConnection, order: str) -> None:
+    """The caller may act for `order`: it owns it (claiming it now if nobody does) or is an admin of the owner's
+    organisation; 403 otherwise. Without authentication there is one user, who owns everything (blocking)."""
+    parse_urn(order, "order")
+    reader = reader_of(connection)
+    if reader is None:
+        return
+    with _claims:
+        owner = order_owner(connection, order)
+        if owner is None:
+            app_state(connection).store.assert_aspect(
+                order, ORDER_OWNER_SCHEMA, {"owner": reader.user, "org": reader.org}, asserter=reader.user
+            )
+            return
+    if not may_manage_order(reader, owner):
+        raise HTTPException(
+            403, "this order belongs to another user: only they and their organisation's admins may use it"
+        )
+
+
+def _linked_order(connection: HTTPConnection, schema: str, content: Any) -> str | None:
+    """The order an aspect of `schema` with `content` links its entity to, if any."""
+    try:
+        link = app_state(connection).store.registry.get(schema).link
+    except (NotFound, InvalidUrn):
+        return None  # the store answers for an unknown schema
+    if link is None or link.label != "Order" or not isinstance(content, dict):
+        return None
+    target = content.get(link.property)
+    return target if isinstance(target, str) and target.startswith("urn:") else None
+
+
+def check_assert(connection: HTTPConnection, entity: str, schema: str, content: Any = None) -> None:
     """May the caller assert an aspect of `schema` on `entity`? Artifacts: it must read it (else 404), and manage
-    it for access and content schemas (else 403). Other entities (orders, collections) are open to users."""
+    it for access and content schemas (else 403). Orders: only their owner and the admins of the owner's
+    organisation assert on them or link artifacts to them (else 403). Collections are open to users."""
     require_user_token(connection)
     name = _schema_name(schema)
     if name in LIFECYCLE_SCHEMAS:
         raise HTTPException(403, f"{name} is written by the lifecycle routes only (types, labels, files, versions)")
+    if name in SERVER_SCHEMAS:
+        raise HTTPException(403, f"{name} aspects are asserted by the server only")
     kind = parse_urn(entity).kind
     if kind == "repository":
         manageable_repository(connection, entity)
-        return
-    if kind != "artifact":
-        return
-    if name in FROZEN_BY_LOCK:
-        app_state(connection).lifecycle.require_unlocked(entity)
-    if name in MANAGED_SCHEMAS:
-        manageable_artifact(connection, entity)
-    else:
-        readable_artifact(connection, entity, aspects=False)
+    elif kind == "artifact":
+        if name in FROZEN_BY_LOCK:
+            app_state(connection).lifecycle.require_unlocked(entity)
+        if name in MANAGED_SCHEMAS:
+            manageable_artifact(connection, entity)
+        else:
+            readable_artifact(connection, entity, aspects=False)
+    elif kind == "order":
+        claim_order(connection, entity)
+    order = _linked_order(connection, schema, content)
+    if order is not None:
+        claim_order(connection, order)
 
 
-def check_change(connection: HTTPConnection, urn: str) -> Aspect:
-    """May the caller update or retract aspect `urn`? 404 if it cannot read it; 403 unless it manages the entity
-    or asserted the aspect (and the aspect is not one only managers may change)."""
+def check_change(connection: HTTPConnection, urn: str, content: Any = None) -> Aspect:
+    """May the caller update (with `content`) or retract aspect `urn`? 404 if it cannot read it; 403 unless it
+    manages the entity or asserted the aspect (and the aspect is not one only managers may change), and for an
+    update, unless it may link to the order the new content names."""
     require_user_token(connection)
     store = app_state(connection).store
     reader = reader_of(connection)
@@ -116,8 +180,14 @@ def check_change(connection: HTTPConnection, urn: str) -> Aspect:
     name = _schema_name(aspect.schema)
     if name in LIFECYCLE_SCHEMAS:
         raise HTTPException(403, f"{name} is written by the lifecycle routes only (types, labels, files, versions)")
+    if name in SERVER_SCHEMAS:
+        raise HTTPException(403, f"{name} aspects are changed by the server only")
     if name in FROZEN_BY_LOCK and parse_urn(aspect.entity).kind == "artifact":
         app_state(connection).lifecycle.require_unlocked(aspect.entity)
+    if content is not None:
+        order = _linked_order(connection, aspect.schema, content)
+        if order is not None:
+            claim_order(connection, order)
     if reader is None:
         return aspect
     if parse_urn(aspect.entity).kind == "artifact":
@@ -159,6 +229,50 @@ def manageable_repository(connection: HTTPConnection, urn: str) -> Repository:
     return repo
 
 
+def hide_other_users(value: Any, me: str) -> Any:
+    """`value` with every user URN but `me` replaced by None, however deep it sits."""
+    if isinstance(value, str):
+        return None if USER_URN.match(value) and value != me else value
+    if isinstance(value, dict):
+        return {key: hide_other_users(item, me) for key, item in value.items()}
+    if isinstance(value, list):
+        return [hide_other_users(item, me) for item in value]
+    return value
+
+
+def _manages_entity(connection: HTTPConnection, reader: Reader, entity: str) -> bool:
+    store = app_state(connection).store
+    try:
+        kind = parse_urn(entity).kind
+        if kind == "artifact":
+            return reader.may_manage(store.get_artifact(entity, aspects=False))
+        if kind == "order":
+            owner = order_owner(connection, entity)
+            return owner is not None and may_manage_order(reader, owner)
+    except (NotFound, InvalidUrn):
+        return False
+    return False
+
+
+def aspect_views(connection: HTTPConnection, aspects: list[Aspect]) -> list[dict[str, Any]]:
+    """The JSON of aspects as the caller may see them: who manages an aspect's entity sees it whole; anyone else
+    sees no other user's URN (and so no email) in who asserted or retracted it, its target or its content
+    (blocking)."""
+    bodies = [aspect.to_json() for aspect in aspects]
+    reader = reader_of(connection)
+    if reader is None:
+        return bodies
+    manages = {entity: _manages_entity(connection, reader, entity) for entity in {a.entity for a in aspects}}
+    return [body if manages[body["entity"]] else redacted_aspect(body, reader.user) for body in bodies]
+
+
+def redacted_aspect(body: dict[str, Any], me: str) -> dict[str, Any]:
+    return {
+        **body,
+        **{key: hide_other_users(body.get(key), me) for key in ("asserter", "retracted_by", "target", "content")},
+    }
+
+
 @functools.lru_cache(maxsize=8)
 def _server_secret(data_dir: Path, token_key: str | None) -> bytes:
     return token_key.encode() if token_key else load_or_create_secret(data_dir)
@@ -186,8 +300,10 @@ __all__ = [
     "MANAGED_SCHEMAS",
     "NotFound",
     "artifact_urn",
+    "aspect_views",
     "check_assert",
     "check_change",
+    "claim_order",
     "current_user",
     "manageable_artifact",
     "manageable_repository",
@@ -215,10 +331,6 @@ def artifact_view(connection: HTTPConnection, artifact: ArtifactRecord) -> dict[
     org = artifact.org or str(artifact.properties.get("org") or "")
     body["uploader"] = None
     body["creator"] = {"org": parse_urn(org).id if org else None, "name": artifact.properties.get("uploader_name")}
-    for aspect in body.get("aspects") or []:
-        for key in ("asserter", "retracted_by"):
-            if aspect.get(key) not in (None, reader.user):
-                aspect[key] = None
-        if isinstance(aspect.get("content"), dict) and "uploader" in aspect["content"]:
-            aspect["content"] = {**aspect["content"], "uploader": None}
+    if body.get("aspects"):
+        body["aspects"] = [redacted_aspect(aspect, reader.user) for aspect in body["aspects"]]
     return body

@@ -11,6 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from aspects.schema_registry import MAX_JSON_DEPTH, json_depth_exceeds
+
 MAX_JSON_BODY = 1 << 20
 
 
@@ -34,6 +36,8 @@ async def json_object(request: Request) -> dict[str, Any]:
         raise HTTPException(400, f"The body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise HTTPException(400, "The body must be a JSON object")
+    if json_depth_exceeds(value):
+        raise HTTPException(400, f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
     return value
 
 

@@ -6,10 +6,32 @@ import base64
 import binascii
 import re
 
-from tus_server.errors import invalid_header
+from starlette.datastructures import Headers
 
+from tus_server.errors import CONFLICTING_HEADERS, invalid_header
+
+# Headers the protocol reads: one value each. Repeating one with another value is a 400, never "the first wins".
+TUS_HEADERS = (
+    "tus-resumable",
+    "upload-length",
+    "upload-offset",
+    "upload-defer-length",
+    "upload-metadata",
+    "upload-checksum",
+    "upload-concat",
+    "x-http-method-override",
+    "content-type",
+)
 _NUMBER = re.compile(r"[0-9]{1,19}")
 _METADATA_KEY = re.compile(r"[^\s,]+")
+
+
+def check_duplicates(headers: Headers) -> None:
+    """400 if a tus header comes more than once with different values (identical repeats are harmless)."""
+    for name in TUS_HEADERS:
+        values = {value.strip() for value in headers.getlist(name)}
+        if len(values) > 1:
+            raise CONFLICTING_HEADERS(f"{name.title()} was sent {len(values)} times with different values")
 
 
 def parse_size(value: str | None, header: str) -> int | None:

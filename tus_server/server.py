@@ -29,7 +29,7 @@ from tus_server.config import OFFSET_CONTENT_TYPE, TUS_VERSION, TusConfig
 from tus_server.draft import DraftUploads, is_draft_request
 from tus_server.errors import is_disk_full, storage_error
 from tus_server.hashing import DigestCache, UploadDigests
-from tus_server.headers import encode_metadata, parse_metadata, parse_size
+from tus_server.headers import check_duplicates, encode_metadata, parse_metadata, parse_size
 from tus_server.info import ConcatKind, UploadInfo, utcnow
 from tus_server.locks import HeldLock, UploadLocker, UploadLocks
 from tus_server.problems import TusError
@@ -140,6 +140,7 @@ class TusServer:
         if is_draft_request(request):
             return await self.draft.collection(request, method)
         try:
+            check_duplicates(request.headers)
             if method == "OPTIONS":
                 return self._options()
             _check_version(request)
@@ -155,6 +156,7 @@ class TusServer:
         if is_draft_request(request):
             return await self.draft.upload(request, method, upload_id)
         try:
+            check_duplicates(request.headers)
             if method == "OPTIONS":
                 return self._options()
             _check_version(request)
@@ -308,7 +310,7 @@ class TusServer:
         urls = concat.strip()[len("final") :].lstrip(";").split()
         if not urls:
             raise errors.INVALID_CONCAT("a final upload names at least one partial upload")
-        parts = [self._partial_for_concat(url) for url in urls]
+        parts = [await self._partial_for_concat(request, url) for url in urls]
         length = sum(part.length or 0 for part in parts)
         if length > self.config.max_size:
             raise errors.TOO_LARGE(f"the partial uploads add up to {length} bytes, over Tus-Max-Size")
@@ -328,13 +330,13 @@ class TusServer:
             status_code=201, headers={**self._upload_headers(info), "Location": self._location(request, info.id)}
         )
 
-    def _partial_for_concat(self, url: str) -> UploadInfo:
+    async def _partial_for_concat(self, request: Request, url: str) -> UploadInfo:
+        """A partial upload named by a final one: only one the caller may write, else the answer HEAD would give."""
         path = urlsplit(url).path.rstrip("/")
         prefix = self.config.base_path.rstrip("/") + "/"
-        upload_id = path[len(prefix) :] if path.startswith(prefix) else ""
-        info = self.store.load(upload_id) if is_valid_upload_id(upload_id) else None
-        if info is None:
-            raise errors.UNKNOWN_PARTIAL(f"{url!r} is not an upload of this server")
+        info = self._load(path[len(prefix) :] if path.startswith(prefix) else "")
+        if self.check_access is not None:
+            await self.check_access(request, info)
         if not info.is_partial:
             raise errors.NOT_PARTIAL(f"{url!r} was not created with Upload-Concat: partial")
         if not info.is_complete:

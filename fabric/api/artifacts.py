@@ -164,7 +164,7 @@ paths = {
             tag="artifacts",
             parameters=[path_param("urn", "A collection URN, `urn:fabric:collection:<name>`"), LIMIT, CURSOR],
             ok={200: ok_json(ref("ArtifactPage"))},
-            errors=(400,),
+            errors=(400, 404),
         )
     },
     "/v1/lineage/{urn}": {

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fabric.openapi.spec import CURSOR, LIMIT, json_body, ok_json, operation, path_param, query_param, ref
-from fabric.permissions import check_assert, check_change, current_user, reader_of
+from fabric.permissions import aspect_views, check_assert, check_change, current_user, reader_of
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int, query_time, required
 
@@ -19,7 +19,7 @@ async def assert_aspect(request: Request) -> Response:
     schema = required(body, "schema", str)
     content = required(body, "content", (dict, list, str, int, float, bool))
     store = app_state(request).store
-    await anyio.to_thread.run_sync(check_assert, request, entity, schema)
+    await anyio.to_thread.run_sync(check_assert, request, entity, schema, content)
     aspect = await anyio.to_thread.run_sync(
         lambda: store.assert_aspect(entity, schema, content, asserter=current_user(request))
     )
@@ -41,21 +41,22 @@ async def query_aspects(request: Request) -> Response:
             reader=reader,
         )
     )
-    return page(request, [aspect.to_json() for aspect in result.items], result.next_cursor)
+    items = await anyio.to_thread.run_sync(aspect_views, request, result.items)
+    return page(request, items, result.next_cursor)
 
 
 async def get_aspect(request: Request) -> Response:
     store = app_state(request).store
     reader = reader_of(request)
     aspect = await anyio.to_thread.run_sync(lambda: store.get_aspect(request.path_params["urn"], reader=reader))
-    return ORJSONResponse(aspect.to_json())
+    return ORJSONResponse((await anyio.to_thread.run_sync(aspect_views, request, [aspect]))[0])
 
 
 async def update_aspect(request: Request) -> Response:
     body = await json_object(request)
     content = required(body, "content", (dict, list, str, int, float, bool))
     store = app_state(request).store
-    await anyio.to_thread.run_sync(check_change, request, request.path_params["urn"])
+    await anyio.to_thread.run_sync(check_change, request, request.path_params["urn"], content)
     aspect = await anyio.to_thread.run_sync(
         lambda: store.update_aspect(request.path_params["urn"], content, asserter=current_user(request))
     )

@@ -20,7 +20,14 @@ from aspects import ArtifactRecord, Aspect, NotFound, parse_urn
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import Principal, mint_token
 from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, json_body, ok_json, operation, path_param, query_param, ref
-from fabric.permissions import current_user, manageable_artifact, reader_of, require_user_token, server_secret
+from fabric.permissions import (
+    claim_order,
+    current_user,
+    manageable_artifact,
+    reader_of,
+    require_user_token,
+    server_secret,
+)
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int
 
@@ -146,6 +153,7 @@ async def order_token(request: Request) -> Response:
     require_user_token(request)
     order = request.path_params["urn"]
     parse_urn(order, "order")
+    await anyio.to_thread.run_sync(claim_order, request, order)  # a compute token acts for the order's owner
     ttl = ORDER_TOKEN_TTL
     if int(request.headers.get("content-length") or 0) > 0:
         body = await json_object(request)

@@ -88,7 +88,7 @@ class World:
     shared_upload: str = ""
     collection: str = ""
     order: str = ""
-    output: str = ""  # eve's open output of an order that used `shared`
+    output: str = ""  # eve's open output of gus's order that used `shared`
     grants: dict[str, str] = field(default_factory=dict)
     note: str = ""  # an aspect gus asserted on `shared`
 
@@ -130,12 +130,13 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 w.grants[key] = r.json()["id"]
             r = api.delete(f"/v1/artifacts/{w.shared}/access/{w.grants['revoked']}", headers=alice)
             assert r.status_code == 200, r.text
-            # provenance: an order of eve's used alice's shared artifact (eve may not read it) and produced an open output
+            # provenance: an order of gus's used alice's shared artifact (eve may not read it) and produced eve's open
+            # output (only an order's owner links artifacts to it, issue 9 item 4)
             w.order = f"urn:fabric:order:{uuid.uuid4()}"
             w.output, _ = upload(api, auth("other"), b"output", filename="output.csv", policy="open")
             for entity, schema, headers in (
                 (w.shared, "artifact-used-by-order.1", auth("granted_user")),
-                (w.output, "artifact-produced-by-order.1", auth("other")),
+                (w.output, "artifact-produced-by-order.1", auth("granted_user")),
             ):
                 r = api.post(
                     "/v1/aspects",
