@@ -1,5 +1,8 @@
 """The upload routes `tus_server` serves under `/v1/uploads`, described for the OpenAPI document.
 
+The same routes also speak the IETF resumable-uploads draft when a request carries
+`Upload-Draft-Interop-Version`; this description covers tus 1.0 and names the draft's extra method (GET).
+
 `tus_server` knows nothing of `fabric`, so the product describes the protocol it mounts here.
 """
 
@@ -74,6 +77,18 @@ paths: dict[str, dict[str, Any]] = {
     },
     "/v1/uploads/{upload_id}": {
         "options": _options("tusUploadDiscovery", [UPLOAD_ID]),
+        "get": operation(
+            "draftUploadOffset",
+            "Offset retrieval of the IETF resumable-uploads draft (with Upload-Draft-Interop-Version); tus 1.0 uses HEAD",
+            access="upload-owner",
+            tag="uploads",
+            parameters=[
+                UPLOAD_ID,
+                header_param("Upload-Draft-Interop-Version", "The draft's interop version, 3 to 8", required=False),
+            ],
+            ok={204: ok_empty("The upload's state", {"Upload-Offset": header("Bytes received")})},
+            errors=(400, 404, 405, 410),
+        ),
         "head": operation(
             "uploadOffset",
             "The offset, length and metadata of an upload",
