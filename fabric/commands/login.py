@@ -177,7 +177,7 @@ def whoami(url: str | None, token: str | None, local: bool, as_json: bool) -> No
     if as_json:
         echo_json(info)
         return
-    rows = [("server", info.get("server") or "-"), ("from", info.get("from") or "-")]
+    rows = [("mode", "server"), ("server", info.get("server") or "-"), ("from", info.get("from") or "-")]
     if info["mode"] == "local":
         rows = [("mode", "local"), ("store", info["store"])]
     else:

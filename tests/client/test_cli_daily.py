@@ -334,6 +334,7 @@ def test_login_whoami_logout(tmp_path: Path, auth_server: FabricServer) -> None:
     who = fabric("whoami", env=env)
     assert who.returncode == 0, who.stderr
     fields = dict(line.split(":", 1) for line in who.stdout.splitlines())
+    assert fields["mode"].strip() == "server" and fields["auth"].strip() == "bearer token"
     assert fields["server"].strip() == auth_server.url and fields["user"].strip() == "alice@acme.org (Alice)"
     assert fields["org"].strip() == "acme" and fields["roles"].strip() == "admin"
     assert re.fullmatch(r"expires \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in 29 days\)", fields["token"].strip())
