@@ -25,7 +25,7 @@ $(PORTAL)/node_modules/.installed: $(PORTAL)/package.json $(PORTAL)/package-lock
 	npm ci --prefix $(PORTAL) --no-audit --no-fund
 	@touch $@
 
-$(PORTAL_BUILT): $(PORTAL)/node_modules/.installed $(PORTAL)/build.mjs $(wildcard $(PORTAL)/src/*)
+$(PORTAL_BUILT): $(PORTAL)/node_modules/.installed $(PORTAL)/build.mjs $(shell find $(PORTAL)/src -type f)
 	npm run --prefix $(PORTAL) --silent build
 
 portal: $(PORTAL_BUILT)

@@ -5,6 +5,7 @@ from fabric.commands.aspects import aspect
 from fabric.commands.completion import completion
 from fabric.commands.lineage import lineage
 from fabric.commands.login import login, logout, whoami
+from fabric.commands.portal import portal
 from fabric.commands.schema_registry import schema
 from fabric.commands.sharing import access
 from fabric.commands.versions import repo, version
@@ -13,6 +14,7 @@ COMMANDS = [
     login,
     logout,
     whoami,
+    portal,
     upload,
     download,
     ls,

@@ -8,7 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from click.testing import CliRunner
+
 from fabric.auth.tokens import Principal, mint_token
+from fabric.cli import main as cli
 from fabric.cors import parse_origins
 from tests.server_process import FabricServer
 
@@ -76,6 +79,22 @@ def test_a_sign_in_code_is_exchanged_once_for_the_callers_token(api: httpx.Clien
     assert again.status_code == 400
     assert again.headers["content-type"] == "application/problem+json"
     assert "token" not in again.json()
+
+
+def test_fabric_portal_prints_a_one_time_link(api: httpx.Client, server: FabricServer) -> None:
+    alice = bearer()["Authorization"].split()[1]
+    result = CliRunner().invoke(cli, ["portal", "--url", server.url, "--token", alice], env={"FABRIC_URL": None})
+    assert result.exit_code == 0, result.output
+    link = result.stdout.strip()
+    assert link.startswith(f"{server.url}/#signin=") and alice not in link
+    code = link.split("#signin=", 1)[1]
+    assert api.post("/v1/auth/exchange", json={"code": code}).json() == {"token": alice}
+
+
+def test_fabric_portal_without_authentication_is_the_plain_address(fabric_server: FabricServer) -> None:
+    result = CliRunner().invoke(cli, ["portal", "--url", fabric_server.url, "--token", "anything"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"{fabric_server.url}/"
 
 
 @pytest.mark.parametrize("body", [{}, {"code": 7}, {"code": "not-a-code"}, {"code": ""}])

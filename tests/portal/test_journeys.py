@@ -126,6 +126,17 @@ def test_alice_signs_in_drops_a_file_sees_it_listed_and_shares_it(
     shot(page, f"{b}-04c-repository")
     page.goto(f"{portal.url}/#/artifacts/{urn}")
     expect(page.get_by_role("heading", name=name)).to_be_visible()
+    lifecycle = page.locator("section", has=page.get_by_role("heading", name="Lifecycle"))
+    lifecycle.get_by_label("Type").fill("dataset")
+    lifecycle.get_by_label("Labels").fill("site:mawson, season:2026")
+    lifecycle.get_by_role("button", name="Save").click()
+    expect(page.locator(".details")).to_contain_text("site:mawson")
+    page.goto(f"{portal.url}/#/?label=site%3Amawson&type=dataset")
+    expect(page.locator("tbody tr", has_text=name)).to_be_visible()
+    page.goto(f"{portal.url}/#/?label=site%3Aelsewhere")
+    expect(page.get_by_text("No artifacts match")).to_be_visible()
+    page.goto(f"{portal.url}/#/artifacts/{urn}")
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
 
     # Provenance made through the API as a pipeline would: carol's order used alice's file and produced an
     # open model, which eve may read; alice's file stays hers and carol's.
@@ -228,6 +239,12 @@ def test_eve_sees_none_of_it_not_even_in_lineage(browser: Browser, portal: Porta
     content = page.content()
     assert name not in content and urn.rsplit(":", 1)[1] not in content
     shot(page, f"{b}-13-lineage-as-eve")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.evaluate("Object.keys(sessionStorage)") == []
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     close(page)
 
 

@@ -244,7 +244,7 @@ export async function artifactPage({ main, args, rerender }) {
     detailRow("Size", `${bytes(artifact.size)}${artifact.size ? ` (${artifact.size.toLocaleString()} bytes)` : ""}`),
     detailRow("Media type", artifact.mime_type || "—"),
     detailRow("Type", artifact.type || "file"),
-    Object.keys(artifact.labels || {}).length ? detailRow("Labels", Object.entries(artifact.labels).map(([k, v]) => h("span", { class: "tag" }, `${k}=${v}`))) : null,
+    Object.keys(artifact.labels || {}).length ? detailRow("Labels", Object.entries(artifact.labels).map(([k, v]) => h("span", { class: "tag" }, `${k}:${v}`))) : null,
     (artifact.versions || []).length ? detailRow("Reference", h("code", { class: "mono" }, `fabric://${artifact.versions[0].repository}:${artifact.versions[0].number}`), copyButton(`fabric://${artifact.versions[0].repository}:${artifact.versions[0].number}`, "Copy the fabric:// reference")) : null,
     detailRow("Created", h("time", { datetime: artifact.created }, when(artifact.created)), h("span", { class: "subtle" }, ` · ${ago(artifact.created)}`)),
     detailRow("Created by", creator),

@@ -63,7 +63,7 @@ export async function browsePage({ main, params, go }, view) {
   const q = h("input", { type: "search", name: "q", value: filters.name_prefix, placeholder: "Name starts with…", autocomplete: "off" });
   const media = h("input", { type: "text", name: "media", value: filters.mime_type, placeholder: "e.g. text/csv" });
   const kind = h("input", { type: "text", name: "type", value: filters.type, placeholder: "e.g. model" });
-  const label = h("input", { type: "text", name: "label", value: filters.label, placeholder: "key=value" });
+  const label = h("input", { type: "text", name: "label", value: filters.label, placeholder: "key:value" });
   const collection = h("input", { type: "text", name: "collection", value: filters.collection, placeholder: "e.g. climate" });
   const status = h("select", { name: "status" }, STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s || "any")));
   const after = h("input", { type: "date", name: "after", value: filters.created_after.slice(0, 10) });
@@ -118,7 +118,7 @@ export async function browsePage({ main, params, go }, view) {
         name_prefix: filters.name_prefix,
         mime_type: filters.mime_type,
         type: filters.type,
-        label: filters.label,
+        label: filters.label.includes(":") ? filters.label : filters.label.replace("=", ":"),
         collection: collectionUrn(filters.collection),
         status: filters.status,
         created_after: filters.created_after ? `${filters.created_after.slice(0, 10)}T00:00:00Z` : "",

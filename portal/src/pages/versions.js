@@ -248,11 +248,49 @@ export function lifecycleActions(artifact, rerender) {
     }
   };
   const locked = artifact.state === "locked" || artifact.locked;
+  const type = h("input", { type: "text", name: "type", value: artifact.type || "file", autocomplete: "off" });
+  const labels = h("input", {
+    type: "text",
+    name: "labels",
+    value: Object.entries(artifact.labels || {}).map(([k, v]) => `${k}:${v}`).join(", "),
+    placeholder: "e.g. site:mawson, season:2026",
+    autocomplete: "off",
+  });
+  const describe = h(
+    "form",
+    {
+      class: "inline-form",
+      onSubmit: async (event) => {
+        event.preventDefault();
+        status.replaceChildren();
+        const parsed = {};
+        for (const pair of labels.value.split(",").map((p) => p.trim()).filter(Boolean)) {
+          const at = pair.search(/[:=]/);
+          if (at < 1) {
+            replace(status, errorBox({ title: `Write each label as key:value (not ${JSON.stringify(pair)}).`, message: "" }));
+            return;
+          }
+          parsed[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+        }
+        try {
+          await request(`/v1/artifacts/${enc(artifact.urn)}`, { method: "PATCH", body: { type: type.value.trim(), labels: parsed } });
+          toast("Type and labels saved");
+          rerender();
+        } catch (error) {
+          replace(status, errorBox(error));
+        }
+      },
+    },
+    field("Type", type),
+    field("Labels", labels),
+    h("button", { type: "submit", class: "btn btn-secondary", disabled: locked }, "Save"),
+  );
   return h(
     "section",
     { class: "card", "aria-labelledby": "lifecycle-title" },
     h("h2", { id: "lifecycle-title" }, "Lifecycle"),
     h("p", {}, "State: ", h("span", { class: `pill pill-${artifact.state || artifact.status}` }, artifact.state || artifact.status), locked ? " · locked" : null),
+    describe,
     h(
       "div",
       { class: "inline-form" },
