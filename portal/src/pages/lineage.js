@@ -33,7 +33,7 @@ function toElements(graph, root) {
 }
 
 const STYLE = [
-  { selector: "node", style: { label: "data(label)", "font-family": "Inter, system-ui, sans-serif", "font-size": 12, color: "#1c2433", "text-valign": "bottom", "text-margin-y": 6, "text-wrap": "ellipsis", "text-max-width": 150, width: 34, height: 34, "border-width": 2 } },
+  { selector: "node", style: { label: "data(label)", "font-family": "Inter, system-ui, sans-serif", "font-size": 12, color: "#1c2433", "text-valign": "bottom", "text-margin-y": 6, "text-wrap": "ellipsis", "text-max-width": 150, width: 34, height: 34, "border-width": 2, "min-zoomed-font-size": 5 } },
   { selector: "node.artifact", style: { shape: "round-rectangle", "background-color": "#e8efff", "border-color": "#1f4fd1" } },
   { selector: "node.order", style: { shape: "diamond", "background-color": "#fff4e0", "border-color": "#c27a00", width: 30, height: 30 } },
   { selector: "node.redacted", style: { shape: "round-rectangle", "background-color": "#eef0f3", "border-color": "#8a94a6", "border-style": "dashed", color: "#6b7486", "font-style": "italic" } },
@@ -106,6 +106,11 @@ export async function lineagePage({ main, params, args, go }) {
   const known = new Map(graph.nodes.map((n) => [n.urn, n]));
   const cy = cytoscape({ container: canvas, elements: toElements(graph, root), style: STYLE, layout: layoutOptions(graph.nodes.length), minZoom: 0.1, maxZoom: 3 });
 
+  const dense = () => {
+    // Past a few dozen nodes the edge labels only clutter the picture; the node list and panel still tell all.
+    cy.style().selector("edge").style({ label: known.size > 40 ? "" : "data(rel)" }).update();
+  };
+  dense();
   const describe = () => {
     const hidden = [...known.values()].filter((n) => n.redacted).length;
     summary.textContent = `${known.size} node${known.size === 1 ? "" : "s"}, ${cy.edges().length} edge${cy.edges().length === 1 ? "" : "s"}${hidden ? `, ${hidden} hidden from you` : ""}${graph.truncated ? " (truncated: increase the depth or expand nodes)" : ""}${at ? ` as of ${new Date(at).toLocaleString()}` : ""}`;
@@ -118,6 +123,7 @@ export async function lineagePage({ main, params, args, go }) {
       fresh.forEach((n) => known.set(n.urn, n));
       const elements = toElements({ nodes: [...known.values()], edges: more.edges }, root).filter((el) => cy.getElementById(el.data.id).empty());
       cy.add(elements);
+      dense();
       cy.layout(layoutOptions(known.size)).run();
       drawList();
       describe();
