@@ -37,6 +37,7 @@ STATE_SCHEMA = "artifact-state.1"
 FILE_SCHEMA = "artifact-file.1"
 REPOSITORY_SCHEMA = "repository.1"
 VERSION_SCHEMA = "version.1"
+NOTES_SCHEMA = "version-notes.1"
 ALIAS_SCHEMA = "alias.1"
 STAGE_SCHEMA = "stage.1"
 ORDER_STATUS_SCHEMA = "order-status.1"
@@ -408,10 +409,10 @@ class Lifecycle:
         asserter: str,
         reader: Reader | None,
     ) -> bool:
-        """Add `path` with bytes the fabric already holds for this caller (an artifact it may read names them);
-        False if it holds none, and the bytes must be sent."""
+        """Add `path` with bytes the fabric already holds for this caller (an artifact it may read names them, with
+        this size); False if it holds none, and the bytes must be sent."""
         check_path(path)
-        if not self.holds(sha256, reader):
+        if self.holds(sha256, reader) != size:
             return False
         with self._lock:
             self._require_draft(urn)
@@ -424,8 +425,9 @@ class Lifecycle:
             self.store.assert_aspect(urn, self.schema_id(FILE_SCHEMA), content, asserter=asserter)
         return True
 
-    def holds(self, sha256: str, reader: Reader | None) -> bool:
-        """Whether an artifact the reader may read (not deleted) has bytes with this sha256."""
+    def holds(self, sha256: str, reader: Reader | None) -> int | None:
+        """The size of the bytes with this sha256 if an artifact the reader may read (not deleted) has them, as its
+        own bytes or as one of its files; None if none does."""
         if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise ValueError("sha256 must be 64 lowercase hex digits")
         params: dict[str, Any] = {
@@ -437,7 +439,14 @@ class Lifecycle:
         if reader is not None:
             params.update(reader.params(self.ns))
             queries = (self._q.HOLDS_BLOB_READABLE, self._q.HOLDS_FILE_BLOB_READABLE)
-        return any(self.store.backend.run(query, params) for query in queries)
+        for query in queries:
+            for row in self.store.backend.run(query, params):
+                size = row["size"] if row["size"] is not None and row["size"] >= 0 else None
+                if row["content"]:
+                    size = orjson.loads(row["content"]).get("size")
+                if isinstance(size, int):
+                    return size
+        return None
 
     def seal(self, urn: str, *, asserter: str) -> None:
         """Draft -> ready once every started upload has finished (Conflict naming the unfinished paths)."""
@@ -615,6 +624,7 @@ class Lifecycle:
             "status": row.get("status"),
             "stage": stage,
             "aspect": row["urn"],
+            "_from": row["valid_from"],
         }
 
     def register_version(
@@ -666,7 +676,9 @@ class Lifecycle:
             for alias in aliases:
                 self.set_alias(project, name, alias, number, asserter=asserter)
         row = {"content": canonical(body), "asserter": asserter, "valid_from": to_micros(aspect.valid_from)}
-        return self._version_json(repo.urn, {**row, "urn": aspect.urn, "status": status})
+        made = self._version_json(repo.urn, {**row, "urn": aspect.urn, "status": status})
+        made.pop("_from")
+        return made
 
     def versions(
         self,
@@ -690,7 +702,10 @@ class Lifecycle:
         items = rows[:limit]
         stages = self._stages_of(repo.urn, [item["artifact"] for item in items], at)
         result = [{**item, "stage": stages.get(item["artifact"], "none")} for item in items]
-        next_cursor = encode_cursor("versions", rows[limit - 1]["number"]) if len(rows) > limit else None
+        next_cursor = encode_cursor("versions", rows[limit - 1]["_from"]) if len(rows) > limit else None
+        for item in result:
+            item.pop("_from", None)
+            item.pop("notes", None)
         return Page(result, next_cursor)
 
     def _version_rows(
@@ -705,32 +720,42 @@ class Lifecycle:
         number: int | None = None,
         artifact: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Versions newest first, with their notes applied; `_from` is the registration time (the paging key)."""
         params: dict[str, Any] = {
             "repo": repo,
             "schema": self.schema_id(VERSION_SCHEMA),
             "stage_schema": self.schema_id(STAGE_SCHEMA),
             "at": to_micros(at) if at is not None else FAR_FUTURE,
             "before": before,
-            "limit": limit,
+            "limit": max(limit, 50) if number is not None else limit,
             "live": live,
             "stage": f'"stage":"{stage}"' if stage else "",
-            "number": number or 0,
-            "needle": f'"number":{number}' if number else "",
+            # keys are sorted and `tags` always follows `number`, so this matches the number itself (or, rarely, a
+            # user `content` object holding one: the number is checked below)
+            "needle": f'"number":{number},' if number is not None else "",
             "artifact": artifact or "",
         }
-        rows = self.store.backend.run(self._q.REPOSITORY_VERSIONS, params)
-        return [self._version_json(repo, row) for row in rows]
+        rows = [self._version_json(repo, row) for row in self.store.backend.run(self._q.REPOSITORY_VERSIONS, params)]
+        if number is not None:
+            rows = [row for row in rows if row["number"] == number][:limit]
+        if rows:
+            notes = self._notes(repo, at)
+            for row in rows:
+                row.update(notes.get(row["artifact"], {}))
+        return rows
 
-    def _latest_rows(self, repo: str, at: datetime | None) -> list[dict[str, Any]]:
-        """The newest version that is not deleted. Numbers are dense (1..count, never reused), so the newest is
-        looked up by number, skipping a few deleted ones, before falling back to ordering them all."""
-        if at is None:
-            count = int(self.store.backend.run(self._q.COUNT_VERSIONS, {"repo": repo})[0]["n"])
-            for number in range(count, max(0, count - 3), -1):
-                rows = self._version_rows(repo, at=None, limit=1, number=number, live=False)
-                if rows and rows[0]["status"] != "deleted":
-                    return rows
-        return self._version_rows(repo, at=at, limit=1)
+    def _notes(self, repo: str, at: datetime | None) -> dict[str, dict[str, Any]]:
+        """artifact -> the description, tags and content its version was last given (as of `at`)."""
+        params = {
+            "repo": repo,
+            "schema": self.schema_id(NOTES_SCHEMA),
+            "at": to_micros(at) if at is not None else FAR_FUTURE,
+        }
+        notes: dict[str, dict[str, Any]] = {}
+        for row in self.store.backend.run(self._q.VERSION_NOTES, params):
+            content = orjson.loads(row["content"])
+            notes[content.pop("artifact")] = {**content, "notes": row["urn"]}
+        return notes
 
     def _stages_of(self, repo: str, artifacts: list[str], at: datetime | None) -> dict[str, str]:
         if not artifacts:
@@ -765,7 +790,7 @@ class Lifecycle:
         repo = self.get_repository(project, name)
         text = str(ref)
         if text == "latest":
-            rows = self._latest_rows(repo.urn, at)
+            rows = self._version_rows(repo.urn, at=at, limit=1)
         elif text.isdigit():
             rows = self._version_rows(repo.urn, at=at, limit=1, number=int(text), live=False)
         else:
@@ -777,6 +802,8 @@ class Lifecycle:
         if not rows:
             raise NotFound(f"{project}/{name} has no version {text!r}")
         version = rows[0]
+        version.pop("_from", None)
+        version.pop("notes", None)
         version["stage"] = self._stages_of(repo.urn, [version["artifact"]], at).get(version["artifact"], "none")
         version["aliases"] = sorted(
             alias
@@ -793,16 +820,27 @@ class Lifecycle:
     def update_version(
         self, project: str, name: str, ref: str | int, changes: Mapping[str, Any], *, asserter: str
     ) -> dict[str, Any]:
-        """Change a version's description, tags or content, unless its artifact is locked."""
+        """Change a version's description, tags or content, unless its artifact is locked. The change is a
+        `version-notes.1` aspect on the repository (retracted and asserted again at each later change)."""
         allowed = {"description", "tags", "content"}
         if not changes or not set(changes) <= allowed:
             raise ValueError(f"a version update changes only {', '.join(sorted(allowed))}")
         with self._lock:
+            repo = self.get_repository(project, name)
             version = self.get_version(project, name, ref)
             self.require_unlocked(version["artifact"], "its version's description, tags and content")
-            old = self.store.get_aspect(version["aspect"])
-            content = {**old.content, **changes}
-            self.store.update_aspect(old.urn, content, asserter=asserter)
+            current = self._notes(repo.urn, None).get(version["artifact"])
+            content = {
+                "artifact": version["artifact"],
+                "description": version["description"],
+                "tags": version["tags"],
+                "content": version["content"],
+                **changes,
+            }
+            if current is not None:
+                self.store.update_aspect(current["notes"], content, asserter=asserter)
+            else:
+                self.store.assert_aspect(repo.urn, self.schema_id(NOTES_SCHEMA), content, asserter=asserter)
         return self.get_version(project, name, version["number"])
 
     def set_alias(self, project: str, name: str, alias: str, number: int, *, asserter: str) -> dict[str, Any]:

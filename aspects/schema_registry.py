@@ -52,6 +52,7 @@ BUILTIN_IDS = (
     "artifact-file.1",
     "repository.1",
     "version.1",
+    "version-notes.1",
     "alias.1",
     "stage.1",
     "order-owner.1",

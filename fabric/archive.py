@@ -1,6 +1,7 @@
 """tar and zip archives of an artifact's files, streamed as they are written: one read block in memory at a
 time, never a whole file and never a copy on disk. Both are written with the standard library (`tarfile`
-headers, `zipfile` onto a sink that cannot seek, so each entry carries a data descriptor and zip64 sizes)."""
+headers; `zipfile` onto a sink that cannot seek, so each entry carries a data descriptor and zip64 sizes). The
+bytes come from `blocks(entry)`, whatever storage holds them."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ import io
 import tarfile
 import time
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-READ_BLOCK = 1 << 20
 TAR_BLOCK = 512
 
 
@@ -20,17 +19,14 @@ TAR_BLOCK = 512
 class Entry:
     path: str  # relative POSIX path inside the archive (checked when the file was added)
     size: int
-    source: Path  # the blob holding the bytes
+    sha256: str  # the blob holding the bytes
     mtime: float
 
 
-def _blocks(source: Path) -> Iterator[bytes]:
-    with source.open("rb") as handle:
-        while block := handle.read(READ_BLOCK):
-            yield block
+Blocks = Callable[[Entry], AsyncIterator[bytes]]
 
 
-def tar_stream(entries: Iterable[Entry]) -> Iterator[bytes]:
+async def tar_stream(entries: Iterable[Entry], blocks: Blocks) -> AsyncIterator[bytes]:
     """A POSIX (pax) tar of `entries`."""
     for entry in entries:
         info = tarfile.TarInfo(entry.path)
@@ -40,7 +36,7 @@ def tar_stream(entries: Iterable[Entry]) -> Iterator[bytes]:
         info.type = tarfile.REGTYPE
         yield info.tobuf(format=tarfile.PAX_FORMAT)
         written = 0
-        for block in _blocks(entry.source):
+        async for block in blocks(entry):
             written += len(block)
             yield block
         if written != entry.size:
@@ -69,7 +65,7 @@ class _Sink(io.RawIOBase):
         return data
 
 
-def zip_stream(entries: Iterable[Entry]) -> Iterator[bytes]:
+async def zip_stream(entries: Iterable[Entry], blocks: Blocks) -> AsyncIterator[bytes]:
     """A zip (stored, not compressed: model weights and datasets rarely shrink) of `entries`."""
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -78,7 +74,7 @@ def zip_stream(entries: Iterable[Entry]) -> Iterator[bytes]:
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             with archive.open(info, "w", force_zip64=True) as member:
-                for block in _blocks(entry.source):
+                async for block in blocks(entry):
                     member.write(block)
                     yield sink.take()
             yield sink.take()

@@ -13,7 +13,6 @@ from aspects.backends.queries import (
     EDGE_VALUES,
     LINEAGE_EDGE_WINDOW,
     Queries,
-    repository_versions,
     statements,
 )
 
@@ -54,11 +53,7 @@ LOCATE_ASPECT = "MATCH (k:AspectKey {urn: $urn}) RETURN k.rel AS rel, k.label AS
 # The OPTIONAL MATCH is planned from the looked-up frontier nodes (a semi-mask on `a`), so a hop costs what
 # its frontier's adjacency lists cost. A frontier node without a matching edge yields one row with a null
 # neighbour, which the walk skips.
-# A version's number, read from the canonical JSON text of its aspect.
-VERSION_NUMBER = """CAST(regexp_extract(e.content, '.*"number":([0-9]+)', 1) AS INT64)"""
-
 QUERIES = Queries(
-    REPOSITORY_VERSIONS=repository_versions(VERSION_NUMBER),
     INSERT_ASPECT_OUT=(
         "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
         "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b), "

@@ -12,7 +12,6 @@ from aspects.backends.queries import (
     EDGE_VALUES,
     LINEAGE_EDGE_WINDOW,
     Queries,
-    repository_versions,
     statements,
 )
 
@@ -40,11 +39,7 @@ LOCATE_ASPECT_IN_REL = "MATCH ()-[e:`{rel}`]->() WHERE e.urn = $urn RETURN e.ent
 
 # -- what differs from LadybugDB in the statements the store runs ---------------------------------
 
-# A version's number, read from the canonical JSON text of its aspect.
-VERSION_NUMBER = """toInteger(split(split(last(split(e.content, '"number":')), ',')[0], '}')[0])"""
-
 QUERIES = Queries(
-    REPOSITORY_VERSIONS=repository_versions(VERSION_NUMBER),
     INSERT_ASPECT_OUT=(
         "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
         "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b) "

@@ -85,8 +85,6 @@ class Queries:
 
     # -- each backend writes its own --------------------------------------------------------------
 
-    # A repository's versions, numbered (`repository_versions`: the number is read from JSON text differently).
-    REPOSITORY_VERSIONS: str
     # Writing one aspect edge (LadybugDB also writes its `AspectKey` node), and many at once.
     INSERT_ASPECT_OUT: str
     INSERT_ASPECT_IN: str
@@ -236,6 +234,24 @@ class Queries:
         "MATCH (a:Artifact {urn: $urn}) WHERE a.status IN $from SET a.status = $to RETURN a.urn AS urn"
     )
     SEAL_ARTIFACT: str = "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'draft' SET a.status = 'ready', a.size = $size RETURN a.urn AS urn"
+    # A repository's versions, newest first: `version.1` edges are never replaced, so registration time orders
+    # them as their numbers do. `$needle` narrows a lookup by number (the caller checks the number it parses).
+    REPOSITORY_VERSIONS: str = (
+        "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact) WHERE "
+        + LIFECYCLE_WINDOW
+        + " AND e.valid_from < $before AND (NOT $live OR a.status <> 'deleted') AND ($artifact = '' OR a.urn = $artifact) "
+        "AND ($needle = '' OR e.content CONTAINS $needle) "
+        "AND ($stage = '' OR EXISTS { MATCH (r)-[s:IN_STAGE]->(a) WHERE s.schema = $stage_schema AND s.valid_from <= $at "
+        "AND (s.valid_to IS NULL OR s.valid_to > $at) AND s.content CONTAINS $stage }) "
+        "RETURN e.urn AS urn, e.content AS content, e.asserter AS asserter, e.valid_from AS valid_from, "
+        "a.status AS status ORDER BY valid_from DESC LIMIT $limit"
+    )
+    # The notes (description, tags, content) a repository's versions were given after registration.
+    VERSION_NOTES: str = (
+        "MATCH (r:Repository {urn: $repo})-[e:HAS_ASPECT]->(s:Schema) WHERE e.entity = r.urn AND "
+        + LIFECYCLE_WINDOW
+        + " RETURN e.urn AS urn, e.content AS content ORDER BY e.valid_from"
+    )
     COUNT_VERSIONS: str = (
         "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact) WHERE e.valid_to IS NULL RETURN count(e) AS n"
     )
@@ -268,20 +284,24 @@ class Queries:
     )
     # Bytes the fabric holds: an artifact (not deleted) made of them, or one with a file made of them.
     HOLDS_BLOB: str = (
-        "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' RETURN a.urn AS urn LIMIT 1"
+        "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' "
+        "RETURN a.urn AS urn, a.size AS size, '' AS content LIMIT 1"
     )
     HOLDS_FILE_BLOB: str = (
         "MATCH (a:Artifact)-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
-        "AND a.status <> 'deleted' AND e.content CONTAINS $needle RETURN a.urn AS urn LIMIT 1"
+        "AND a.status <> 'deleted' AND e.content CONTAINS $needle RETURN a.urn AS urn, -1 AS size, e.content AS content "
+        "LIMIT 1"
     )
     HOLDS_BLOB_READABLE: str = (
         "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' AND "
         + READABLE
-        + " RETURN a.urn AS urn LIMIT 1"
+        + " RETURN a.urn AS urn, a.size AS size, '' AS content LIMIT 1"
     )
     HOLDS_FILE_BLOB_READABLE: str = (
         "MATCH (a:Artifact)-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
-        "AND a.status <> 'deleted' AND e.content CONTAINS $needle AND " + READABLE + " RETURN a.urn AS urn LIMIT 1"
+        "AND a.status <> 'deleted' AND e.content CONTAINS $needle AND "
+        + READABLE
+        + " RETURN a.urn AS urn, -1 AS size, e.content AS content LIMIT 1"
     )
     FILE_BLOB_CONTENTS: str = (
         "MATCH (a:Artifact)-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
@@ -297,25 +317,6 @@ class Queries:
         "AND s.valid_to IS NULL AND s.content <> ${key} }"
     )
     FILTER_NOT_DELETED: str = "a.status <> 'deleted'"
-
-
-def repository_versions(version_number: str) -> str:
-    """`REPOSITORY_VERSIONS` with `version_number`, the backend's expression of the number in `e.content`.
-
-    A version's number sits in its canonical JSON content: the last `"number":` (keys are sorted, and quotes
-    inside string values are escaped, so only the user `content` object, which sorts before it, can hold another).
-    """
-    return (
-        "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact) WHERE "
-        + LIFECYCLE_WINDOW
-        + " AND (NOT $live OR a.status <> 'deleted') AND ($artifact = '' OR a.urn = $artifact) "
-        "AND ($needle = '' OR e.content CONTAINS $needle) "  # a cheap prefilter for one number; the WHERE below is exact
-        "WITH r, e, a, " + version_number + " AS number WHERE number < $before AND ($number = 0 OR number = $number) "
-        "AND ($stage = '' OR EXISTS { MATCH (r)-[s:IN_STAGE]->(a) WHERE s.schema = $stage_schema AND s.valid_from <= $at "
-        "AND (s.valid_to IS NULL OR s.valid_to > $at) AND s.content CONTAINS $stage }) "
-        "RETURN e.urn AS urn, e.content AS content, e.asserter AS asserter, e.valid_from AS valid_from, a.status AS status, "
-        "number ORDER BY number DESC LIMIT $limit"
-    )
 
 
 def statements(queries: Queries) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import anyio
@@ -46,12 +47,31 @@ async def get_blob(request: Request) -> Response:
     etag = f'"{sha256}"'
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
-    media_type = mime_type or "application/octet-stream"
     headers = {"ETag": etag, "Content-Disposition": content_disposition(name)}
-    if isinstance(state.blobs, S3BlobStore):
-        return await s3_blob_response(request, state.blobs, sha256, media_type, headers)
-    assert isinstance(state.blobs, BlobStore)
-    return BlobResponse(state.blobs.path(sha256), media_type=media_type, headers=headers)
+    return await blob_response(request, sha256, mime_type or "application/octet-stream", headers)
+
+
+async def blob_response(request: Request, sha256: str, media_type: str, headers: dict[str, str]) -> Response:
+    """The bytes with this sha256 from whichever blob storage the server uses, with Range."""
+    blobs = app_state(request).blobs
+    if isinstance(blobs, S3BlobStore):
+        return await s3_blob_response(request, blobs, sha256, media_type, headers)
+    assert isinstance(blobs, BlobStore)
+    return BlobResponse(blobs.path(sha256), media_type=media_type, headers=headers)
+
+
+async def blob_blocks(request: Request, sha256: str) -> AsyncIterator[bytes]:
+    """The whole blob as it is read, a block at a time (for archives)."""
+    blobs = app_state(request).blobs
+    if isinstance(blobs, S3BlobStore):
+        answer = await blobs.get(sha256, None)
+        async for chunk in answer.body:
+            yield chunk
+        return
+    assert isinstance(blobs, BlobStore)
+    async with await anyio.open_file(blobs.path(sha256), "rb") as handle:
+        while block := await handle.read(BlobResponse.chunk_size):
+            yield block
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")

@@ -3,6 +3,7 @@ bytes, with Range and ETag as the blob route), `GET …/archive?format=tar|zip` 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from fabric.api.blobs import BLOB_HEADERS, BYTES, BlobResponse, content_disposition
+from fabric.api.blobs import BLOB_HEADERS, BYTES, blob_blocks, blob_response, content_disposition
 from fabric.archive import Entry, tar_stream, zip_stream
 from fabric.openapi.spec import URN_PARAM, header_param, ok_empty, ok_json, operation, path_param, query_param
 from fabric.permissions import readable_artifact
@@ -48,11 +49,8 @@ async def get_file(request: Request) -> Response:
     etag = f'"{found["sha256"]}"'
     if etag_matches(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    return BlobResponse(
-        app_state(request).blobs.path(found["sha256"]),
-        media_type=found.get("mime_type") or "application/octet-stream",
-        headers={"ETag": etag, "Content-Disposition": content_disposition(path.rsplit("/", 1)[-1])},
-    )
+    headers = {"ETag": etag, "Content-Disposition": content_disposition(path.rsplit("/", 1)[-1])}
+    return await blob_response(request, found["sha256"], found.get("mime_type") or "application/octet-stream", headers)
 
 
 async def get_archive(request: Request) -> Response:
@@ -66,13 +64,16 @@ async def get_archive(request: Request) -> Response:
         raise HTTPException(
             409, f"{urn} has unfinished files: {', '.join(unfinished[:20])}" if files else f"{urn} has no files yet"
         )
-    blobs = app_state(request).blobs
     mtime = artifact.created.timestamp() if artifact.created else 0.0
-    entries = [Entry(item["path"], int(item["size"] or 0), blobs.path(item["sha256"]), mtime) for item in files]
+    entries = [Entry(item["path"], int(item["size"] or 0), item["sha256"], mtime) for item in files]
     media_type, stream = ARCHIVES[kind]
     name = f"{artifact.name or urn.rsplit(':', 1)[-1]}.{kind}"
+
+    def blocks(entry: Entry) -> AsyncIterator[bytes]:
+        return blob_blocks(request, entry.sha256)
+
     return StreamingResponse(
-        stream(entries), media_type=media_type, headers={"Content-Disposition": content_disposition(name)}
+        stream(entries, blocks), media_type=media_type, headers={"Content-Disposition": content_disposition(name)}
     )
 
 

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from aspects import new_urn
 from aspects.lifecycle import check_labels, check_path, check_type, parse_reference
 from fabric.auth.middleware import principal_of
+from fabric.blobs import valid_sha256
 from fabric.ingest import InvalidLink, link_targets
 from fabric.names import guess_mime_type, safe_name
 from fabric.openapi.spec import URN_PARAM, json_body, ok_json, operation, query_param, ref
@@ -125,9 +126,9 @@ async def add_file(request: Request) -> Response:
 
     def link() -> bool:
         manageable_artifact(request, urn)
-        blob = state.blobs.path(sha256) if len(sha256) == 64 else None
-        if blob is None or not blob.is_file() or blob.stat().st_size != size:
-            state.lifecycle.holds(sha256, reader_of(request))  # a malformed digest is a 400 all the same
+        if not valid_sha256(sha256):
+            raise HTTPException(400, "sha256 must be 64 lowercase hex digits")
+        if not state.blobs.exists(sha256):
             return False
         return state.lifecycle.link_file(
             urn,

@@ -283,11 +283,10 @@ class LocalTransport:
     def link_file(self, urn: str, file: Mapping[str, Any]) -> bool:
         sha256, size = str(file["sha256"]), int(file["size"])
         try:
-            blob = self.blobs.path(sha256)
+            if not self.blobs.exists(sha256):
+                return False
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        if not blob.is_file() or blob.stat().st_size != size:
-            return False
         return bool(
             _store_errors(
                 lambda: self.lifecycle.link_file(
