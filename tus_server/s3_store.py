@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from tus_server.info import UploadInfo
-from tus_server.upload_store import UnreadableUntilFinished, is_valid_upload_id
+from tus_server.upload_store import PartialWrite, UnreadableUntilFinished, is_valid_upload_id
 
 MIN_PART = 5 << 20  # S3's smallest part but the last
 
@@ -265,6 +265,13 @@ class S3UploadWriter:
         self._state = state
 
     def write(self, parts: Sequence[bytes]) -> int:
+        """All of `parts` or none: a failure is `PartialWrite(0, cause)`, so no later block lands after a gap."""
+        try:
+            return self._write(parts)
+        except OSError as exc:
+            raise PartialWrite(0, exc) from exc
+
+    def _write(self, parts: Sequence[bytes]) -> int:
         size = sum(len(part) for part in parts)
         if not size:
             return 0
