@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import os
+import pickle
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import timedelta
@@ -181,6 +184,38 @@ def blobs_running(blob_store: BlobStorage) -> AbstractAsyncContextManager[object
     return blob_store.running() if isinstance(blob_store, S3BlobStore) else nullcontext()
 
 
+SETTINGS_ENV = "FABRIC_SERVE_SETTINGS"  # how `fabric serve --workers N` hands its settings to the workers
+
+
+def create_app_from_environment() -> Starlette:
+    """The app of one worker of `fabric serve --workers N` (uvicorn's factory)."""
+    from fabric import logs
+
+    logs.configure(os.environ.get("FABRIC_LOG_LEVEL", "info"), os.environ.get("FABRIC_LOG_FORMAT", "text"))
+    settings = pickle.loads(base64.b64decode(os.environ[SETTINGS_ENV]))
+    assert isinstance(settings, Settings)
+    return create_app(settings)
+
+
+def settings_for_workers(settings: Settings) -> str:
+    return base64.b64encode(pickle.dumps(settings)).decode()
+
+
+def recover_uploads(settings: Settings) -> None:
+    """Recover the uploads once, before the workers of `fabric serve --workers N` start (blocking)."""
+    store = open_graph(settings)
+    try:
+        state = build_state(settings, store)
+
+        async def recover() -> None:
+            async with blobs_running(state.blobs):
+                await state.tus.recover()
+
+        anyio.run(recover)
+    finally:
+        store.close()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -190,7 +225,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with blobs_running(state.blobs), state.tus.running(), anyio.create_task_group() as tasks:
+            recover = settings.workers <= 1  # with workers, `fabric serve` recovered once before starting them
+            async with (
+                blobs_running(state.blobs),
+                state.tus.running(recover=recover),
+                anyio.create_task_group() as tasks,
+            ):
                 tasks.start_soon(keep_consistent, state)
                 yield
                 tasks.cancel_scope.cancel()

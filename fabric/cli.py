@@ -146,6 +146,13 @@ def main() -> None:
     "--blob-redirect-ttl", default=300, show_default=True, type=int, help="Seconds a presigned download URL is valid."
 )
 @server_option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes serving on this machine (needs --graph-url); upload locks in lock files under --data-dir.",
+)
+@server_option(
     "--redis-url",
     default=None,
     help="redis://host:6379/0: upload locks and the maintenance lease shared by replicas behind a load balancer.",
@@ -181,6 +188,7 @@ def serve(
     blob_redirect: bool,
     blob_redirect_ttl: int,
     redis_url: str | None,
+    workers: int,
 ) -> None:
     """Run the server (embedded graph and storage under --data-dir unless --graph-url is given).
 
@@ -231,9 +239,17 @@ def serve(
         blob_redirect=blob_redirect,
         blob_redirect_ttl=blob_redirect_ttl,
         redis_url=redis_url,
+        workers=workers,
     )
     if blob_redirect and not s3_bucket:
         raise click.BadParameter("--blob-redirect needs --s3-bucket", param_hint="--blob-redirect")
+    if workers > 1 and not graph_url:
+        raise click.BadParameter(
+            "--workers needs --graph-url: the embedded graph belongs to one process", param_hint="--workers"
+        )
+    if workers > 1:
+        serve_workers(settings, workers, lock, log_level, log_format)
+        return
     try:
         startup.check_port_free(host, port)
         app = create_app(settings)
@@ -259,6 +275,37 @@ def serve(
             http="httptools",
             loop="uvloop",
             access_log=False,  # fabric.access_log writes the access log, with the user and without secrets
+        )
+
+
+def serve_workers(settings: Settings, workers: int, lock: object, log_level: str, log_format: str) -> None:
+    """`fabric serve --workers N`: recover uploads once, then N uvicorn workers on one socket."""
+    import os
+
+    import uvicorn
+
+    from fabric.app import SETTINGS_ENV, recover_uploads, settings_for_workers
+
+    recover_uploads(settings)
+    os.environ.update(
+        {SETTINGS_ENV: settings_for_workers(settings), "FABRIC_LOG_LEVEL": log_level, "FABRIC_LOG_FORMAT": log_format}
+    )
+    click.echo(
+        f"datafabric serving on http://{settings.host}:{settings.port} with {workers} workers (graph: {settings.graph_url})",
+        err=True,
+    )
+    with lock:  # type: ignore[attr-defined]
+        uvicorn.run(
+            "fabric.app:create_app_from_environment",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            log_config=None,
+            http="httptools",
+            loop="uvloop",
+            access_log=False,
         )
 
 

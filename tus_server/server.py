@@ -123,9 +123,13 @@ class TusServer:
         ]
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Recover uploads left by a crash, then sweep expired ones in the background while the app runs."""
-        await self.recover()
+    async def running(self, *, recover: bool = True) -> AsyncIterator[None]:
+        """Recover uploads left by a crash, then sweep expired ones in the background while the app runs.
+
+        `recover=False` for processes that serve beside others on the same store (workers), where recovery ran
+        once before they started: a recovery must not cut back an upload another process is writing."""
+        if recover:
+            await self.recover()
         async with self.locks.running(), anyio.create_task_group() as tasks:
             tasks.start_soon(self._sweep_forever)
             try:
