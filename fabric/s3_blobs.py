@@ -123,10 +123,25 @@ class S3BlobStore:
         """Holds the event loop's client (downloads) while the app runs."""
         async with self.s3.async_client() as client:
             self._async = client
+            await self._ensure_bucket()
             try:
                 yield
             finally:
                 self._async = None
+
+    async def _ensure_bucket(self) -> None:
+        """Create the bucket if it is missing (a fresh deployment); replicas starting together may race: fine."""
+        try:
+            await self._async.head_bucket(Bucket=self.s3.bucket)
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise
+            try:
+                await self._async.create_bucket(Bucket=self.s3.bucket)
+            except Exception as error:
+                code = getattr(error, "response", {}).get("Error", {}).get("Code")
+                if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
 
     def key(self, sha256: str) -> str:
         if not valid_sha256(sha256):

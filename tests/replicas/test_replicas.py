@@ -20,12 +20,15 @@ import httpx
 import psutil
 import pytest
 
-from tests.fixtures_services import S3Target, ScriptService, make_bucket
+from fabric.auth.tokens import Principal, mint_token
+from tests.fixtures_services import S3_ACCESS_KEY, S3_SECRET_KEY, ScriptService
+from tests.replicas.compose import replica_environment
 from tests.server_process import FabricServer
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {**TUS, "Content-Type": "application/offset+octet-stream"}
 MiB = 1 << 20
+TOKEN_KEY = "replica-test-signing-key-0123456789abcdef"
 
 
 @dataclass
@@ -40,7 +43,9 @@ class Cluster:
         return self.balancer.url
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60)
+        """A client of the balancer with a token signed by the stack's FABRIC_TOKEN_KEY (auth is on, as deployed)."""
+        token = mint_token(TOKEN_KEY.encode(), Principal(email="replicas@example.org", org="example"))
+        return httpx.Client(base_url=self.url, timeout=60, headers={"Authorization": f"Bearer {token}"})
 
     def serving_patch(self) -> FabricServer | None:
         """The replica with a client connection open right now (the one receiving a PATCH)."""
@@ -60,13 +65,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, neo4j_url: str) -> Iterato
         ScriptService("redis-server", str(root / "redis")) as redis,
         ScriptService("s3-server", str(root / "s3")) as s3,
     ):
-        make_bucket(s3.url, "fabric")
-        env = {
-            **S3Target(s3.url, "fabric").env(),
-            "FABRIC_GRAPH_URL": neo4j_url,
-            "FABRIC_REDIS_URL": redis.url,
-            "FABRIC_NAMESPACE": "cluster",
-        }
+        # The settings of docker-compose.yml's replicas, pointed at these services (the bucket is created by the
+        # first replica, as in a fresh deployment).
+        env = replica_environment(
+            {"bolt://neo4j:7687": neo4j_url, "http://s3:7070": s3.url, "redis://redis:6379/0": redis.url},
+            {
+                "NEO4J_PASSWORD": "",
+                "FABRIC_TOKEN_KEY": TOKEN_KEY,
+                "S3_ACCESS_KEY": S3_ACCESS_KEY,
+                "S3_SECRET_KEY": S3_SECRET_KEY,
+            },
+        )
+        del env["FABRIC_HOST"], env["FABRIC_PORT"], env["FABRIC_DATA_DIR"]  # each replica its own port and dir
+        env.update(FABRIC_NEO4J_USER="", FABRIC_NAMESPACE="cluster")  # the test Neo4j runs without auth
         replicas = [FabricServer(root / f"replica{n}", env=env) for n in range(3)]
         try:
             for replica in replicas:
@@ -99,9 +110,17 @@ def offset_of(client: httpx.Client, location: str) -> int:
 
 
 def finish(client: httpx.Client, location: str, data: bytes) -> None:
-    """Send what the server does not have yet, resuming after any failure (as a tus client does)."""
-    for _ in range(20):
-        offset = offset_of(client, location)
+    """Send what the server does not have yet, resuming after any failure (as a tus client does: a 503 while a
+    part of the stack restarts, or a cut connection, means HEAD again a little later)."""
+    for _ in range(40):
+        try:
+            answer = client.head(location, headers=TUS)
+        except httpx.HTTPError:
+            answer = None
+        if answer is None or answer.status_code != 200:
+            time.sleep(0.5)
+            continue
+        offset = int(answer.headers["Upload-Offset"])
         if offset == len(data):
             return
         try:
