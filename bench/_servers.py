@@ -124,6 +124,44 @@ def datafabric(*extra: str) -> ServerSpec:
     )
 
 
+def datafabric_s3(s3_env: dict[str, str], *extra: str) -> ServerSpec:
+    """datafabric with uploads and blobs in S3 (`s3_env`: FABRIC_S3_* and AWS_* settings)."""
+    spec = datafabric(*extra)
+    return ServerSpec(
+        name=spec.name,  # the same names as on the file store: the table's ratios find their references
+        command=spec.command,
+        create_path=spec.create_path,
+        ready=spec.ready,
+        env=s3_env,
+    )
+
+
+def tusd_s3(binary: Path, endpoint: str, bucket: str, aws_env: dict[str, str]) -> ServerSpec:
+    """tusd with its s3store on the same S3 server."""
+    return ServerSpec(
+        name="tusd",
+        command=lambda port, data: [
+            str(binary),
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-s3-bucket",
+            bucket,
+            "-s3-endpoint",
+            endpoint,
+            "-base-path",
+            "/files/",
+            "-verbose=false",
+            "-show-startup-logs=false",
+            "-expose-metrics=false",
+        ],
+        create_path="/files/",
+        ready=("OPTIONS", "/files/", (200, 204)),
+        env=aws_env,
+    )
+
+
 def tusd(binary: Path) -> ServerSpec:
     return ServerSpec(
         name="tusd",

@@ -13,6 +13,7 @@ min and max, and ratios against @tus/server and tusd. See bench/README.md.
 
     python bench/upload_throughput.py                         # everything, 1 GiB, 3 runs
     python bench/upload_throughput.py --only datafabric --size 256MiB --runs 1
+    python bench/upload_throughput.py --store s3 --only datafabric,tusd     # both on one versitygw
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,6 +41,7 @@ from _client import sha256_of_download, upload
 from _report import MiB, Series, parse_size, table
 
 TARGETS = ("datafabric", "tus-node", "tusd", "null", "dd")
+S3_KEY, S3_SECRET = "datafabric-bench", "datafabric-bench-secret"
 ALIASES = {"@tus/server": "tus-node", "tus-node-server": "tus-node", "sink": "null", "null-sink": "null"}
 MODES = ("1 PATCH", "chunks")
 DD_BLOCK = 4 << 20
@@ -65,6 +70,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--work-dir", type=Path, default=None, help="payload, data dirs and logs (default: a new dir under /tmp)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (server logs) afterwards")
+    parser.add_argument(
+        "--store",
+        choices=("file", "s3"),
+        default="file",
+        help="s3: datafabric and tusd's s3store on one versitygw started for the run (default file)",
+    )
     args = parser.parse_args(argv)
     wanted = [
         ALIASES.get(t.strip(), t.strip()) for item in (args.only or TARGETS) for t in item.split(",") if t.strip()
@@ -122,9 +133,20 @@ def run_dd(work: Path, size: int) -> float:
     return count * DD_BLOCK / elapsed / MiB
 
 
-def build_specs(targets: list[str], work: Path) -> list[_servers.ServerSpec]:
+def build_specs(targets: list[str], work: Path, s3: str | None = None) -> list[_servers.ServerSpec]:
     cache = _tools.cache_dir()
     specs = []
+    if s3 is not None:  # the same S3 server for both; each its own bucket
+        creds = {"AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_REGION": "us-east-1"}
+        ours = {**creds, "FABRIC_S3_ENDPOINT": s3, "FABRIC_S3_BUCKET": "fabric-bench", "FABRIC_S3_PATH_STYLE": "true"}
+        if "datafabric" in targets:
+            specs.append(_servers.datafabric_s3(ours))
+            specs.append(_servers.datafabric_s3(ours, "--no-md5"))
+        if "tusd" in targets:
+            specs.append(_servers.tusd_s3(_tools.ensure_tusd(cache), s3, "tusd-bench", creds))
+        if "null" in targets:
+            specs.append(_servers.null_sink())
+        return specs
     if "datafabric" in targets:
         specs.append(_servers.datafabric())  # sha256 and md5 of every upload
         specs.append(_servers.datafabric("--no-md5"))  # sha256 only, as the aim is stated
@@ -137,8 +159,52 @@ def build_specs(targets: list[str], work: Path) -> list[_servers.ServerSpec]:
     return specs
 
 
+@contextmanager
+def s3_server(work: Path, store: str) -> Iterator[str | None]:
+    """One versitygw (scripts/s3-server) with the two buckets, for `--store s3`; None for the file stores."""
+    if store != "s3":
+        yield None
+        return
+    port = _servers.free_port()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
+    script = Path(__file__).resolve().parent.parent / "scripts" / "s3-server"
+    process = subprocess.Popen(
+        [str(script), str(port), str(work / "s3")], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("s3-server ready"):
+                break
+        else:
+            raise SystemExit("the S3 server (scripts/s3-server) did not start")
+        url = f"http://127.0.0.1:{port}"
+        import botocore.session
+        from botocore.config import Config
+
+        client = botocore.session.get_session().create_client(
+            "s3",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_SECRET,
+            config=Config(s3={"addressing_style": "path"}),
+        )
+        for bucket in ("fabric-bench", "tusd-bench"):
+            client.create_bucket(Bucket=bucket)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+
+
 def measure(args: argparse.Namespace, work: Path) -> list[Series]:
-    specs = build_specs(args.targets, work)
+    with s3_server(work, args.store) as s3:
+        return _measure(args, work, s3)
+
+
+def _measure(args: argparse.Namespace, work: Path, s3: str | None) -> list[Series]:
+    specs = build_specs(args.targets, work, s3)
     payload = work / "payload.bin"
     say(f"writing a {args.size / MiB:,.0f} MiB random payload to {payload}")
     expected = make_payload(payload, args.size)
@@ -154,7 +220,7 @@ def measure(args: argparse.Namespace, work: Path) -> list[Series]:
                     cpu_before = server.cpu_seconds()
                     result = upload(server.create_url, payload, args.size, None if mode == MODES[0] else args.chunk)
                     cpu = server.cpu_seconds() - cpu_before
-                    if spec.name.startswith("datafabric"):
+                    if spec.name.startswith("datafabric"):  # the blob, from S3 with --store s3
                         verify_blob(server.base_url, result.final_headers, expected, args.size)
                 shutil.rmtree(data_dir)
                 mib_s = args.size / result.seconds / MiB
@@ -211,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         f"fresh server and empty data dir per run"
     )
     print(f"data dirs and payload on {work} ({filesystem_of(work.parent)}); {os.cpu_count()} CPUs; {tool_versions()}")
+    if args.store == "s3":
+        print("store: S3 — datafabric's S3 store and tusd's s3store on one versitygw v1.8.0 (posix backend, same disk)")
     print(
         f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine skews the figures)"
     )
