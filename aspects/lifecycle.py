@@ -729,13 +729,16 @@ class Lifecycle:
             "before": before,
             "limit": max(limit, 50) if number is not None else limit,
             "live": live,
-            "stage": f'"stage":"{stage}"' if stage else "",
+            "stage": f'"stage":"{stage}"',
             # keys are sorted and `tags` always follows `number`, so this matches the number itself (or, rarely, a
             # user `content` object holding one: the number is checked below)
             "needle": f'"number":{number},' if number is not None else "",
             "artifact": artifact or "",
         }
-        rows = [self._version_json(repo, row) for row in self.store.backend.run(self._q.REPOSITORY_VERSIONS, params)]
+        query = self._q.REPOSITORY_VERSIONS_IN_STAGE if stage else self._q.REPOSITORY_VERSIONS
+        if not stage:
+            del params["stage"], params["stage_schema"]
+        rows = [self._version_json(repo, row) for row in self.store.backend.run(query, params)]
         if number is not None:
             rows = [row for row in rows if row["number"] == number][:limit]
         if rows:
@@ -773,7 +776,9 @@ class Lifecycle:
 
     def aliases(self, project: str, name: str, *, at: datetime | None = None) -> dict[str, dict[str, Any]]:
         """alias -> {version, artifact, aspect, since, by} as it was at `at` (now by default)."""
-        repo = self.get_repository(project, name)
+        return self._aliases_of(self.get_repository(project, name).urn, at)
+
+    def _aliases_of(self, repo: str, at: datetime | None) -> dict[str, dict[str, Any]]:
         return {
             a.content["alias"]: {
                 "version": a.content["version"],
@@ -782,12 +787,13 @@ class Lifecycle:
                 "since": iso(a.valid_from),
                 "by": a.asserter,
             }
-            for a in self._current(repo.urn, ALIAS_SCHEMA, at=at)
+            for a in self._current(repo, ALIAS_SCHEMA, at=at)
         }
 
     def get_version(self, project: str, name: str, ref: str | int, *, at: datetime | None = None) -> dict[str, Any]:
         """Version `ref` (a number, an alias or `latest`), as it was at `at`. NotFound if there is none."""
         repo = self.get_repository(project, name)
+        aliases = self._aliases_of(repo.urn, at)
         text = str(ref)
         if text == "latest":
             rows = self._version_rows(repo.urn, at=at, limit=1)
@@ -795,7 +801,7 @@ class Lifecycle:
             rows = self._version_rows(repo.urn, at=at, limit=1, number=int(text), live=False)
         else:
             check_alias(text)
-            named = self.aliases(project, name, at=at).get(text)
+            named = aliases.get(text)
             if named is None:
                 raise NotFound(f"{project}/{name} has no alias {text!r}")
             rows = self._version_rows(repo.urn, at=at, limit=1, artifact=named["artifact"], live=False)
@@ -805,11 +811,7 @@ class Lifecycle:
         version.pop("_from", None)
         version.pop("notes", None)
         version["stage"] = self._stages_of(repo.urn, [version["artifact"]], at).get(version["artifact"], "none")
-        version["aliases"] = sorted(
-            alias
-            for alias, item in self.aliases(project, name, at=at).items()
-            if item["artifact"] == version["artifact"]
-        )
+        version["aliases"] = sorted(alias for alias, item in aliases.items() if item["artifact"] == version["artifact"])
         return version
 
     def resolve(self, reference: str, *, at: datetime | None = None) -> dict[str, Any]:

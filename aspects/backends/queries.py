@@ -241,10 +241,14 @@ class Queries:
         + LIFECYCLE_WINDOW
         + " AND e.valid_from < $before AND (NOT $live OR a.status <> 'deleted') AND ($artifact = '' OR a.urn = $artifact) "
         "AND ($needle = '' OR e.content CONTAINS $needle) "
-        "AND ($stage = '' OR EXISTS { MATCH (r)-[s:IN_STAGE]->(a) WHERE s.schema = $stage_schema AND s.valid_from <= $at "
-        "AND (s.valid_to IS NULL OR s.valid_to > $at) AND s.content CONTAINS $stage }) "
         "RETURN e.urn AS urn, e.content AS content, e.asserter AS asserter, e.valid_from AS valid_from, "
         "a.status AS status ORDER BY valid_from DESC LIMIT $limit"
+    )
+    # The same, of the versions in one stage (at `$at`).
+    REPOSITORY_VERSIONS_IN_STAGE: str = REPOSITORY_VERSIONS.replace(
+        "RETURN e.urn",
+        "AND EXISTS { MATCH (r)-[s:IN_STAGE]->(a) WHERE s.schema = $stage_schema AND s.valid_from <= $at "
+        "AND (s.valid_to IS NULL OR s.valid_to > $at) AND s.content CONTAINS $stage } RETURN e.urn",
     )
     # The notes (description, tags, content) a repository's versions were given after registration.
     VERSION_NOTES: str = (
