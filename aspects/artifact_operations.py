@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from aspects.artifact_order import ArtifactOrder
 from aspects.backends.cypher import fill
 from aspects.checks import MAX_LIMIT, check_asserter, check_limit, check_sha256, micros
 from aspects.cursors import decode_cursor, encode_cursor
@@ -22,6 +23,7 @@ TYPE_SCHEMA = "artifact-type.1"
 LABEL_SCHEMA = "artifact-label.1"
 FILE_SCHEMA = "artifact-file.1"
 MAX_LABEL_FILTERS = 8
+ORDER_SCAN_BUDGET = 1024  # candidates a listing looks up by key before the graph sorts the rest
 
 
 def _org(org: Any) -> str | None:
@@ -62,6 +64,7 @@ class ArtifactOperations(StoreCore):
                     "org": _org(org),
                 },
             )
+            self._place(rows[0])
         return record_from_row(rows[0])
 
     def create_artifacts(self, items: list[dict[str, Any]]) -> None:
@@ -82,8 +85,17 @@ class ArtifactOperations(StoreCore):
                     "org": _org(item.get("org")),
                 }
             )
-        with self._lock, self.backend.transaction() as tx:
-            tx.run(self._q.CREATE_ARTIFACTS, {"rows": rows})
+        with self._lock:
+            with self.backend.transaction() as tx:
+                tx.run(self._q.CREATE_ARTIFACTS, {"rows": rows})
+            if self._order is not None:
+                self._order.place_new((row["created"], row["urn"]) for row in rows)
+
+    def _load_order(self) -> None:
+        """At start, on an exclusive backend: every artifact's (created, urn), for listings newest first."""
+        if self.backend.exclusive:
+            rows = self.backend.run(self._q.ARTIFACT_KEYS)
+            self._order = ArtifactOrder((row["created"], row["urn"]) for row in rows)
 
     def get_artifact(self, urn: str, *, reader: Reader | None = None, aspects: bool = True) -> ArtifactRecord:
         """The artifact with its current aspects (unless `aspects=False`, for paths that need only the record, such
@@ -136,6 +148,7 @@ class ArtifactOperations(StoreCore):
             self._prepare_edge(entry, "Artifact")
             with self.backend.transaction() as tx:
                 row = self._assert_artifact_content(tx, urn, entry, content, check_asserter(asserter), self._now())[1]
+            self._place(row)
         return record_from_row(row)
 
     def list_artifacts(
@@ -219,16 +232,63 @@ class ArtifactOperations(StoreCore):
             if shared:
                 clauses.append(q.FILTER_SHARED)
             params.update(reader.params(self.namespace))
-        head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if collection is not None else q.LIST_ARTIFACTS_MATCH
-        if clauses:
-            head += (" AND " if collection is not None else " WHERE ") + " AND ".join(clauses)
-        rows = self.backend.run(f"{head} {q.LIST_ARTIFACTS_RETURN}", params)
+        if self._order is not None and collection is None:
+            rows = self._list_in_order(clauses, params)
+        else:
+            rows = self._list_sorted_by_graph(clauses, params, collection is not None)
         items = [record_from_row(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
             next_cursor = encode_cursor("artifacts", last["created"], last["urn"])
         return Page(items, next_cursor)
+
+    def _list_sorted_by_graph(
+        self, clauses: list[str], params: dict[str, Any], in_collection: bool
+    ) -> list[dict[str, Any]]:
+        q = self._q
+        head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if in_collection else q.LIST_ARTIFACTS_MATCH
+        if clauses:
+            head += (" AND " if in_collection else " WHERE ") + " AND ".join(clauses)
+        return self.backend.run(f"{head} {q.LIST_ARTIFACTS_RETURN}", params)
+
+    def _list_in_order(self, clauses: list[str], params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of a listing (`params["limit"]` of them at most), candidates taken newest first from the
+        in-memory order and filtered in the graph a chunk at a time. After `ORDER_SCAN_BUDGET` candidates, or if
+        the order is found stale, the graph sorts the rest (exactly what `_list_sorted_by_graph` would give)."""
+        assert self._order is not None
+        q = self._q
+        wanted: int = params["limit"]
+        statement = q.LIST_ARTIFACTS_AMONG_MATCH
+        if clauses:
+            statement += " WHERE " + " AND ".join(clauses)
+        statement += " " + q.LIST_ARTIFACTS_AMONG_RETURN
+        before = (params["cursor_created"], params["cursor_urn"]) if "cursor_created" in params else None
+        found: list[dict[str, Any]] = []
+        scanned = 0
+        for chunk in self._order.newest(before, max(2 * wanted, 64)):
+            rows = {row["urn"]: row for row in self.backend.run(statement, {**params, "urns": [u for _, u in chunk]})}
+            for created, urn in chunk:
+                row = rows.get(urn)
+                if row is None:
+                    continue
+                if row["created"] != created:  # stale: correct it, and let the graph sort this listing
+                    self._order.place(urn, row["created"])
+                    return self._list_sorted_by_graph(clauses, params, False)
+                found.append(row)
+                if len(found) == wanted:
+                    return found
+            scanned += len(chunk)
+            before = chunk[-1]
+            if scanned >= ORDER_SCAN_BUDGET:
+                break
+        else:
+            return found
+        # A selective filter: the graph sorts what is older than the last candidate looked at.
+        rest = {**params, "cursor_created": before[0], "cursor_urn": before[1], "limit": wanted - len(found)}
+        if q.FILTER_AFTER_CURSOR not in clauses:
+            clauses = [*clauses, q.FILTER_AFTER_CURSOR]
+        return found + self._list_sorted_by_graph(clauses, rest, False)
 
     def collection_members(
         self, collection_urn: str, *, limit: int = 100, cursor: str | None = None, reader: Reader | None = None

@@ -34,10 +34,12 @@ class AspectOperations(StoreCore):
         with self._lock:
             self._prepare_edge(entry, label)
             with self.backend.transaction() as tx:
-                if entry.name == ARTIFACT_SCHEMA:
-                    self._require_node(tx, label, entity)
-                    return self._assert_artifact_content(tx, entity, entry, content, asserter, self._now())[0]
-                return self._insert(tx, entry, label, entity, content, asserter, self._now())
+                if entry.name != ARTIFACT_SCHEMA:
+                    return self._insert(tx, entry, label, entity, content, asserter, self._now())
+                self._require_node(tx, label, entity)
+                aspect, row = self._assert_artifact_content(tx, entity, entry, content, asserter, self._now())
+            self._place(row)
+            return aspect
 
     def assert_aspects(self, items: list[tuple[str, str, Any]], *, asserter: str) -> list[Aspect]:
         """Assert many `(entity, schema, content)` at once, all in one transaction, a few statements per
@@ -153,10 +155,12 @@ class AspectOperations(StoreCore):
             self._prepare_edge(entry, label)
             with self.backend.transaction() as tx:
                 now = self._now()
-                if entry.name == ARTIFACT_SCHEMA:
-                    return self._assert_artifact_content(tx, old.entity, entry, content, asserter, now)[0]
-                self._close(tx, old, asserter, now)
-                return self._insert(tx, entry, label, old.entity, content, asserter, now)
+                if entry.name != ARTIFACT_SCHEMA:
+                    self._close(tx, old, asserter, now)
+                    return self._insert(tx, entry, label, old.entity, content, asserter, now)
+                aspect, row = self._assert_artifact_content(tx, old.entity, entry, content, asserter, now)
+            self._place(row)
+            return aspect
 
     def query_aspects(
         self,

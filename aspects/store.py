@@ -23,6 +23,7 @@ class AspectStore(ArtifactOperations, AspectOperations, SchemaOperations, Lineag
     def __init__(self, backend: Backend, namespace: str = DEFAULT_NAMESPACE) -> None:
         super().__init__(backend, namespace)
         self._install_schemas()
+        self._load_order()
 
     def ping(self) -> None:
         """Raise if the graph cannot be reached."""

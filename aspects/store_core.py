@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from aspects.artifact_order import ArtifactOrder
 from aspects.aspect_query import AspectQuery
 from aspects.backends import Backend, Runner
 from aspects.backends.cypher import fill
@@ -41,6 +42,12 @@ class StoreCore:
         self._q = backend.q
         self._lock = threading.RLock()
         self._last_micros = 0
+        self._order: ArtifactOrder | None = None  # loaded at start when the backend is exclusive
+
+    def _place(self, row: dict[str, Any]) -> None:
+        """Keep the in-memory order of artifacts (if any) in step with a committed artifact row."""
+        if self._order is not None:
+            self._order.place(row["urn"], row["created"])
 
     def _now(self) -> int:
         with self._lock:

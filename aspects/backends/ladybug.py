@@ -23,6 +23,7 @@ from aspects.backends.cypher import fill
 class LadybugBackend:
     name = "ladybug"
     q = own.QUERIES
+    exclusive = True
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

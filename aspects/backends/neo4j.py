@@ -29,6 +29,7 @@ class _TxRunner:
 class Neo4jBackend:
     name = "neo4j"
     q = own.QUERIES
+    exclusive = False
 
     def __init__(self, url: str, user: str | None, password: str | None, database: str | None) -> None:
         auth = (user, password or "") if user else None

@@ -14,6 +14,9 @@ class Runner(Protocol):
 
 class Backend(Runner, Protocol):
     name: str
+    # True when no other process writes this graph (an embedded database), so the store may keep in memory what
+    # the graph cannot index (`aspects.artifact_order`).
+    exclusive: bool
 
     @property
     def q(self) -> Queries:

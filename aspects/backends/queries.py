@@ -141,6 +141,10 @@ class Queries:
     LIST_ARTIFACTS_IN_COLLECTION_MATCH: str = (
         "MATCH (a:Artifact)-[m:IN_COLLECTION]->(c:Collection {urn: $collection}) WHERE m.valid_to IS NULL"
     )
+    # The same filters over candidates named by URN (`aspects.artifact_order`), in the order the caller gives.
+    LIST_ARTIFACTS_AMONG_MATCH: str = "UNWIND $urns AS u MATCH (a:Artifact {urn: u})"
+    LIST_ARTIFACTS_AMONG_RETURN: str = "RETURN " + ARTIFACT_COLUMNS
+    ARTIFACT_KEYS: str = "MATCH (a:Artifact) RETURN a.created AS created, a.urn AS urn"
     FILTER_NAME: str = "a.name = $name"
     FILTER_NAME_PREFIX: str = "a.name STARTS WITH $name_prefix"
     FILTER_MIME_TYPE: str = "a.mime_type = $mime_type"
@@ -154,7 +158,12 @@ class Queries:
         "EXISTS { MATCH (a)<-[s:`{rel}`]-() WHERE s.schema = $schema AND s.entity = a.urn AND s.valid_to IS NULL }"
     )
     FILTER_AFTER_CURSOR: str = "(a.created < $cursor_created OR (a.created = $cursor_created AND a.urn < $cursor_urn))"
-    LIST_ARTIFACTS_RETURN: str = "RETURN DISTINCT " + ARTIFACT_COLUMNS + " ORDER BY created DESC, urn DESC LIMIT $limit"
+    # The page's keys are sorted and cut first, and only its rows read in full: sorting every matching row with all
+    # its columns costs LadybugDB several times more (DISTINCT: a collection member may have two current edges).
+    LIST_ARTIFACTS_RETURN: str = (
+        "WITH DISTINCT a.urn AS k_urn, a.created AS k_created ORDER BY k_created DESC, k_urn DESC LIMIT $limit "
+        "MATCH (a:Artifact {urn: k_urn}) RETURN " + ARTIFACT_COLUMNS + " ORDER BY created DESC, urn DESC"
+    )
 
     # aspects
     GET_ASPECT: str = "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.urn = $urn RETURN " + ASPECT_COLUMNS

@@ -1,0 +1,80 @@
+"""Listings newest first whichever way the page is found: on LadybugDB through the in-memory order of artifacts
+(`aspects.artifact_order`), with the graph sorting what a selective filter leaves; on Neo4j by the graph alone.
+Every expectation here is computed from the data, so both backends must give the very same pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aspects import AspectStore, Reader
+from aspects.artifact_operations import ORDER_SCAN_BUDGET
+from tests.aspects.helpers import USER, artifact_content
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+COUNT = ORDER_SCAN_BUDGET + 300
+
+
+def fill(store: AspectStore) -> list[str]:
+    """COUNT artifacts one second apart, every 7th also by someone else; URNs newest first."""
+    items = [
+        {
+            "urn": f"urn:fabric:artifact:order-{i:05d}",
+            "name": "rare.csv" if i in (3, 5) else f"n{i % 10}.csv",
+            "uploader": USER if i % 7 else "urn:fabric:user:bob@example.com",
+            "created": T0 + timedelta(seconds=i),
+        }
+        for i in range(COUNT)
+    ]
+    store.create_artifacts(items)
+    return [item["urn"] for item in reversed(items)]
+
+
+def every_page(store: AspectStore, limit: int, **filters: Any) -> list[str]:
+    urns: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_artifacts(limit=limit, cursor=cursor, **filters)
+        urns += [record.urn for record in page.items]
+        if page.next_cursor is None:
+            return urns
+        cursor = page.next_cursor
+
+
+def test_pages_follow_created_then_urn_through_a_selective_filter(store: AspectStore) -> None:
+    newest_first = fill(store)
+    assert [r.urn for r in store.list_artifacts(limit=5).items] == newest_first[:5]
+    assert every_page(store, 400) == newest_first
+    # Two matches older than ORDER_SCAN_BUDGET candidates: found after the graph takes over.
+    assert every_page(store, 1, name="rare.csv") == [
+        "urn:fabric:artifact:order-00005",
+        "urn:fabric:artifact:order-00003",
+    ]
+    bobs = [urn for urn in newest_first if int(urn.rsplit("-", 1)[1]) % 7 == 0]
+    alice = Reader(user=USER, org="urn:fabric:org:acme")
+    assert len(every_page(store, 50, reader=alice)) == COUNT - len(bobs)
+    assert every_page(store, 100, name_prefix="n0", status="pending") == [
+        urn for urn in newest_first if int(urn.rsplit("-", 1)[1]) % 10 == 0
+    ]
+
+
+def test_completion_moves_an_artifact_to_its_new_created_time(store: AspectStore) -> None:
+    newest_first = fill(store)
+    oldest = newest_first[-1]
+    later = (T0 + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    store.complete_artifact(oldest, artifact_content("moved.csv", created=later), asserter=USER)
+    assert [r.urn for r in store.list_artifacts(limit=2).items] == [oldest, newest_first[0]]
+
+
+def test_an_artifact_made_older_behind_the_store_is_listed_in_its_place(store: AspectStore) -> None:
+    """Only the store writes `created`; should something else make an artifact older, a listing that meets it
+    corrects the in-memory order and lets the graph sort (a write making one newer is not caught this way)."""
+    newest_first = fill(store)
+    newest = newest_first[0]
+    store.backend.run(
+        "MATCH (a:Artifact {urn: $urn}) SET a.created = $created",
+        {"urn": newest, "created": int((T0 - timedelta(days=1)).timestamp() * 1_000_000)},
+    )
+    for _ in range(2):  # the first listing finds the order stale, the second uses the corrected order
+        assert [r.urn for r in store.list_artifacts(limit=3).items] == newest_first[1:4]
+    assert every_page(store, 500)[-1] == newest
