@@ -291,9 +291,18 @@ class TusServer:
             await anyio.to_thread.run_sync(self.store.create, info)
         except OSError as exc:
             await self._remove(info.id)
-            if self.on_abandon is not None:
-                await self.on_abandon(info)
+            await self._abandon_quietly(info)
             raise storage_error(exc) from exc
+
+    async def _abandon_quietly(self, info: UploadInfo) -> None:
+        """Run `on_abandon` where its failure must not change the answer (a full disk fails it too): the
+        hook's owner repairs what it could not record (fabric's reconcile abandons artifacts without upload)."""
+        if self.on_abandon is None:
+            return
+        try:
+            await self.on_abandon(info)
+        except Exception:
+            log.exception("abandon hook failed for upload %s", info.id)
 
     async def _remove(self, upload_id: str) -> None:
         """Remove an upload, where the store can; a store that cannot leaves it to its own expiry."""
@@ -565,8 +574,7 @@ class TusServer:
         if info.expected_sha256 is None or info.expected_sha256 == info.sha256:
             return
         await self._remove(info.id)
-        if self.on_abandon is not None:
-            await self.on_abandon(info)
+        await self._abandon_quietly(info)
         raise errors.DIGEST_MISMATCH("the upload's sha-256 is not the one the client gave; the upload was removed")
 
     # ---- termination, expiry, recovery --------------------------------------------------------------
@@ -590,11 +598,8 @@ class TusServer:
                 continue
             await self._remove(upload_id)
             removed += 1
-            if not info.finished and self.on_abandon is not None:
-                try:
-                    await self.on_abandon(info)
-                except Exception:
-                    log.exception("abandon hook failed for upload %s", upload_id)
+            if not info.finished:
+                await self._abandon_quietly(info)
         return removed
 
     async def _sweep_forever(self) -> None:
