@@ -273,6 +273,25 @@ def redacted_aspect(body: dict[str, Any], me: str) -> dict[str, Any]:
     }
 
 
+PEOPLE_KEYS = frozenset({"creator", "registered_by", "by"})
+
+
+def hide_people(request: HTTPConnection, value: Any, org: str | None) -> Any:
+    """`value` without other users' emails (who created, registered, moved), unless the caller administers the
+    repository's organisation: the rule artifacts follow, where readers see no other user's email."""
+    reader = reader_of(request)
+    if reader is None or (reader.admin and not reader.is_compute and org is not None and reader.org == org):
+        return value
+    if isinstance(value, dict):
+        return {
+            key: (None if key in PEOPLE_KEYS and item not in (None, reader.user) else hide_people(request, item, org))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [hide_people(request, item, org) for item in value]
+    return value
+
+
 @functools.lru_cache(maxsize=8)
 def _server_secret(data_dir: Path, token_key: str | None) -> bytes:
     return token_key.encode() if token_key else load_or_create_secret(data_dir)
@@ -305,6 +324,7 @@ __all__ = [
     "check_change",
     "claim_order",
     "current_user",
+    "hide_people",
     "manageable_artifact",
     "manageable_repository",
     "readable_artifact",

@@ -21,6 +21,7 @@ from fabric.names import guess_mime_type, safe_name
 from fabric.openapi.spec import URN_PARAM, json_body, ok_json, operation, query_param, ref
 from fabric.permissions import (
     artifact_view,
+    hide_people,
     manageable_artifact,
     readable_artifact,
     readable_repository,
@@ -179,8 +180,10 @@ async def resolve(request: Request) -> Response:
     lifecycle = app_state(request).lifecycle
 
     def run() -> dict[str, Any]:
-        readable_repository(request, project, name)
-        return {"ref": reference, **lifecycle.get_version(project, name, version, at=at)}
+        repo = readable_repository(request, project, name)
+        return dict(
+            hide_people(request, {"ref": reference, **lifecycle.get_version(project, name, version, at=at)}, repo.org)
+        )
 
     return ORJSONResponse(await anyio.to_thread.run_sync(run))
 

@@ -31,6 +31,7 @@ from fabric.openapi.spec import (
     ref,
 )
 from fabric.permissions import (
+    hide_people,
     manageable_artifact,
     manageable_repository,
     readable_repository,
@@ -102,7 +103,7 @@ async def list_repositories(request: Request) -> Response:
             reader=reader_of(request),
         )
     )
-    return page(request, [repo.to_json() for repo in result.items], result.next_cursor)
+    return page(request, [hide_people(request, repo.to_json(), repo.org) for repo in result.items], result.next_cursor)
 
 
 async def get_repository(request: Request) -> Response:
@@ -111,11 +112,12 @@ async def get_repository(request: Request) -> Response:
     def read() -> dict[str, Any]:
         repo = readable_repository(request, project, name)
         versions = _versions_page(request, project, name)
-        return {
+        body = {
             **repo.to_json(),
             "aliases": _lifecycle(request).aliases(project, name, at=query_time(request, "at")),
             "versions": {"items": versions.items, "next_cursor": versions.next_cursor},
         }
+        return dict(hide_people(request, body, repo.org))
 
     return ORJSONResponse(await anyio.to_thread.run_sync(read))
 
@@ -124,11 +126,11 @@ async def list_versions(request: Request) -> Response:
     project, name = _names(request)
 
     def read() -> Any:
-        readable_repository(request, project, name)
-        return _versions_page(request, project, name)
+        repo = readable_repository(request, project, name)
+        return repo, _versions_page(request, project, name)
 
-    result = await anyio.to_thread.run_sync(read)
-    return page(request, result.items, result.next_cursor)
+    repo, result = await anyio.to_thread.run_sync(read)
+    return page(request, hide_people(request, result.items, repo.org), result.next_cursor)
 
 
 async def register_version(request: Request) -> Response:
@@ -180,8 +182,9 @@ async def get_version(request: Request) -> Response:
     version = _ref(request)
 
     def read() -> dict[str, Any]:
-        readable_repository(request, project, name)
-        return _lifecycle(request).get_version(project, name, version, at=query_time(request, "at"))
+        repo = readable_repository(request, project, name)
+        found = _lifecycle(request).get_version(project, name, version, at=query_time(request, "at"))
+        return dict(hide_people(request, found, repo.org))
 
     return ORJSONResponse(await anyio.to_thread.run_sync(read))
 
@@ -202,8 +205,10 @@ async def update_version(request: Request) -> Response:
     user = principal_of(request).user_urn
 
     def update() -> dict[str, Any]:
-        writable_repository(request, readable_repository(request, project, name))
-        return _lifecycle(request).update_version(project, name, version, changes, asserter=user)
+        repo = readable_repository(request, project, name)
+        writable_repository(request, repo)
+        found = _lifecycle(request).update_version(project, name, version, changes, asserter=user)
+        return dict(hide_people(request, found, repo.org))
 
     return ORJSONResponse(await anyio.to_thread.run_sync(update))
 
@@ -219,10 +224,12 @@ async def set_stage(request: Request) -> Response:
     user = principal_of(request).user_urn
 
     def run() -> dict[str, Any]:
-        writable_repository(request, readable_repository(request, project, name))
-        return _lifecycle(request).set_stage(
+        repo = readable_repository(request, project, name)
+        writable_repository(request, repo)
+        found = _lifecycle(request).set_stage(
             project, name, version, stage, asserter=user, reason=reason, message=message
         )
+        return dict(hide_people(request, found, repo.org))
 
     return ORJSONResponse(await anyio.to_thread.run_sync(run))
 
@@ -232,8 +239,8 @@ async def stage_history(request: Request) -> Response:
     version = _ref(request)
 
     def read() -> list[dict[str, Any]]:
-        readable_repository(request, project, name)
-        return _lifecycle(request).stage_history(project, name, version)
+        repo = readable_repository(request, project, name)
+        return list(hide_people(request, _lifecycle(request).stage_history(project, name, version), repo.org))
 
     return ORJSONResponse({"items": await anyio.to_thread.run_sync(read)})
 
@@ -242,8 +249,10 @@ async def list_aliases(request: Request) -> Response:
     project, name = _names(request)
 
     def read() -> dict[str, Any]:
-        readable_repository(request, project, name)
-        return _lifecycle(request).aliases(project, name, at=query_time(request, "at"))
+        repo = readable_repository(request, project, name)
+        return dict(
+            hide_people(request, _lifecycle(request).aliases(project, name, at=query_time(request, "at")), repo.org)
+        )
 
     return ORJSONResponse({"aliases": await anyio.to_thread.run_sync(read)})
 
@@ -258,8 +267,10 @@ async def put_alias(request: Request) -> Response:
     user = principal_of(request).user_urn
 
     def run() -> dict[str, Any]:
-        writable_repository(request, readable_repository(request, project, name))
-        return {"alias": alias, **_lifecycle(request).set_alias(project, name, alias, number, asserter=user)}
+        repo = readable_repository(request, project, name)
+        writable_repository(request, repo)
+        found = {"alias": alias, **_lifecycle(request).set_alias(project, name, alias, number, asserter=user)}
+        return dict(hide_people(request, found, repo.org))
 
     return ORJSONResponse(await anyio.to_thread.run_sync(run))
 

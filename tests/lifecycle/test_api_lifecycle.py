@@ -226,7 +226,10 @@ def test_repository_access(alice: httpx.Client, server: InProcessServer) -> None
     problem(bob.post(f"{base}/access", json={"email": GUS.email}), 403)
     grant = alice.post(f"{base}/access", json={"email": GUS.email})
     assert grant.status_code == 201, grant.text
-    assert gus.get(f"{base}/versions/latest").json()["artifact"] == artifact
+    seen = gus.get(f"{base}/versions/latest").json()
+    assert seen["artifact"] == artifact and seen["registered_by"] is None  # no other user's email
+    assert ALICE.email not in gus.get(base).text and ALICE.email not in bob.get(f"{base}/versions").text
+    assert alice.get(f"{base}/versions/1").json()["registered_by"] == f"urn:fabric:user:{ALICE.email}"
     assert gus.get(f"/v1/artifacts/{artifact}/blob").status_code == 200  # a grant on it reads every version
     problem(gus.put(f"{base}/aliases/x", json={"version": 1}), 403)  # reading is not changing
     problem(eve.get(f"/v1/artifacts/{artifact}/blob"), 404)
