@@ -21,7 +21,9 @@ from tests.portal.browser import ROOT, chromium_path
 from tests.server_process import FabricServer, free_port
 
 KEY = "portal-journey-signing-key-0123456789abcdef"
-expect.set_options(timeout=30_000)  # a cold Neo4j may take seconds to register the first artifact
+expect.set_options(
+    timeout=120_000
+)  # waits for the page, not a limit: a cold Neo4j on a busy machine takes seconds per query
 PEOPLE = {
     "alice": Principal(email="alice@acme.test", org="acme", name="Alice"),
     "carol": Principal(email="carol@partner.test", org="partner", name="Carol"),
@@ -102,7 +104,7 @@ def portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         args += ["--graph-url", url]
     data = tmp_path_factory.mktemp(f"portal-{request.param}") / "data"
     try:
-        with FabricServer(data, args=args) as server, httpx.Client(base_url=server.url, timeout=60) as api:
+        with FabricServer(data, args=args) as server, httpx.Client(base_url=server.url, timeout=300) as api:
             yield Portal(request.param, server, api, other, foreign)
     finally:
         static.shutdown()

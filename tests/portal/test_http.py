@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from click.testing import CliRunner
 
 from fabric.auth.tokens import Principal, mint_token

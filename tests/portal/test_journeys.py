@@ -14,10 +14,13 @@ import os
 import uuid
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.portal.browser import drop_files, shot, sign_in_with_keyboard
 from tests.portal.conftest import Portal, bearer, token, tus_upload
+
+pytestmark = pytest.mark.timeout(900)  # a journey is many requests; on Neo4j each may take seconds
 
 WIDE = {"width": 1280, "height": 860}
 NARROW = {"width": 360, "height": 760}
@@ -26,7 +29,7 @@ NARROW = {"width": 360, "height": 760}
 def new_page(browser: Browser, viewport: dict[str, int] = WIDE) -> Page:
     context = browser.new_context(viewport=viewport, accept_downloads=True)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(120_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.errors = errors  # type: ignore[attr-defined]
@@ -71,6 +74,13 @@ def test_alice_signs_in_drops_a_file_sees_it_listed_and_shares_it(
     expect(done).to_be_visible()
     expect(done).to_contain_text("100 %")
     shot(page, f"{b}-02-upload-done")
+    folder = tmp_path / "field-notes"
+    (folder / "day-2").mkdir(parents=True)
+    (folder / "day-1.txt").write_text("sunny")
+    (folder / "day-2" / "notes.txt").write_text("windy")
+    page.set_input_files("#folder-input", str(folder))  # "Choose a folder": every file inside, subfolders too
+    expect(page.locator("li.upload-done[data-upload='day-1.txt']")).to_be_visible()
+    expect(page.locator("li.upload-done[data-upload='notes.txt']")).to_be_visible()
     href = done.get_by_role("link", name="Open").get_attribute("href")
     assert href and href.startswith("#/artifacts/")
     urn = href.split("/", 2)[2].replace("%3A", ":")

@@ -59,13 +59,13 @@ def test_a_50_mb_upload_survives_cuts_and_a_reload(browser: Browser, server: Fab
         proxy.enabled = False  # pages and API calls pass untouched; only the upload meets the cuts
         context = browser.new_context(viewport={"width": 1280, "height": 860})
         page = context.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(120_000)
         page.on("dialog", lambda dialog: dialog.accept())  # "leave the page with an upload running?"
         sign_in_with_keyboard(page, proxy.url, token("alice"))
         page.get_by_role("link", name="Upload", exact=True).first.click()
         proxy.enabled = True
         drop_files(page, "#dropzone", path)
-        wait_until(lambda: proxy.cuts >= 1 and progress(page, name) >= 30, 120, "a cut and 30 % sent")
+        wait_until(lambda: proxy.cuts >= 1 and progress(page, name) >= 30, 300, "a cut and 30 % sent")
         shot(page, "resume-01-uploading-through-cuts")
         assert progress(page, name) < 100
         proxy.enabled = False
