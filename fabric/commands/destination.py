@@ -8,6 +8,7 @@ stderr, so that nothing silently lands in a local `./fabric-artifacts` while a s
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ class Destination:
         if self.url is None:
             return f"local store {self.local_dir} (no server set: `fabric login --url URL`, FABRIC_URL or --url to use one)"
         user = token_user(self.token)
-        who = f" as {user}" if user else ""
+        exp = token_claims(self.token).get("exp")
+        expired = isinstance(exp, int | float) and exp < time.time()
+        who = (f" as {user}" if user else "") + (" with an expired token" if expired else "")
         return f"{self.url}{who} (from {self.source})"
 
 

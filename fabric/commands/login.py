@@ -215,6 +215,8 @@ def _when(iso: str) -> str:
     left = moment.timestamp() - time.time()
     if left < 0:
         relative = "expired"
+    elif left < 60:
+        relative = "in under a minute"
     elif left < 3600:
         relative = f"in {int(left // 60)} minutes"
     elif left < 2 * 86400:

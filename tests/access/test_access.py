@@ -444,14 +444,14 @@ def test_client_and_cli_share_list_and_revoke(world: World, tmp_path: Path, monk
         runner = CliRunner()
         granted = runner.invoke(cli, ["access", "grant", artifact.id, "--email", "eve@rival.test"])
         assert granted.exit_code == 0, granted.output
-        grant_id = granted.output.strip()
+        grant_id = granted.stdout.strip()  # stderr says where the command went
         assert eve.get_artifact(artifact.id).name == "report.txt"
         assert [item["urn"] for item in eve.shared_artifacts() if item["urn"] == artifact.id] == [artifact.id]
         listed = runner.invoke(cli, ["access", "list", artifact.id])
-        assert listed.exit_code == 0 and grant_id in listed.output and "email:eve@rival.test" in listed.output
+        assert listed.exit_code == 0 and grant_id in listed.stdout and "email:eve@rival.test" in listed.stdout
         monkeypatch.setenv("FABRIC_TOKEN", token("other"))
         refused = runner.invoke(cli, ["access", "revoke", artifact.id, grant_id])
-        assert refused.exit_code == 1 and "403" in refused.output
+        assert refused.exit_code == 1 and "403" in refused.stderr and "Forbidden" in refused.stderr
         monkeypatch.setenv("FABRIC_TOKEN", token("creator"))
         assert runner.invoke(cli, ["access", "revoke", artifact.id, grant_id]).exit_code == 0
         with pytest.raises(NotFound):

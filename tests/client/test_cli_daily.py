@@ -509,3 +509,17 @@ def test_version_help_and_log_names() -> None:
 def test_server_log_names_uvicorn_plainly(client_server: FabricServer) -> None:
     log = client_server.log_tail(400)
     assert "INFO uvicorn: Application startup complete." in log and "uvicorn.error" not in log
+
+
+def test_an_expired_token_is_named_as_such(auth_server: FabricServer) -> None:
+    made = fabric(
+        "token", "create", "--user", "old@acme.org", "--org", "acme", "--ttl", "-60",
+        "--data-dir", str(auth_server.data_dir), env=cli_env(),
+    )  # fmt: skip
+    listed = fabric("ls", "--url", auth_server.url, "--token", made.stdout.strip(), env=cli_env())
+    assert listed.returncode == 1
+    assert (
+        listed.stderr.splitlines()[0]
+        == f"fabric → {auth_server.url} as old@acme.org with an expired token (from --url)"
+    )
+    assert errors(listed.stderr)[0].startswith("Error: Unauthorized: the token has expired")
