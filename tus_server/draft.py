@@ -86,9 +86,10 @@ class DraftUploads:
             interop = parse_version(request.headers[VERSION_HEADER])
             if method == "OPTIONS":
                 return Response(status_code=204, headers=self._limit(interop, None))
-            info = self._load(upload_id)
+            info = self.tus._load(upload_id)
             if self.tus.check_access is not None:
-                await self.tus.check_access(request, info)
+                await self.tus.check_access(request, info)  # before anything else is said about the upload
+            info = self._load(upload_id)
             if method in ("HEAD", "GET"):
                 if await self.tus.locks.settled(upload_id):
                     info = self._load(upload_id)

@@ -165,12 +165,12 @@ class TusServer:
                 return self._options()
             _check_version(request)
             info = self._load(upload_id)
+            if self.check_access is not None:
+                await self.check_access(request, info)  # before anything else is said about the upload
             if info.protocol != "tus":
                 raise errors.WRONG_PROTOCOL(
                     "this upload was created with the resumable-upload draft; continue it with that protocol"
                 )
-            if self.check_access is not None:
-                await self.check_access(request, info)
             if method == "HEAD":
                 return self._head(self._load(upload_id) if await self.locks.settled(upload_id) else info)
             if method == "PATCH":

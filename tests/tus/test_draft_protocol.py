@@ -14,10 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 from tests.tus.helpers import TUS, create, patch
 from tests.tus.test_hooks import Recorder, serving
-from tus_server import FileUploadStore, TusConfig, TusServer
+from tus_server import FileUploadStore, TusConfig, TusServer, UploadInfo, errors
 
 PROBLEM = "https://iana.org/assignments/http-problem-types#"
 PARTIAL = "application/partial-upload"
@@ -302,3 +303,21 @@ def test_file_name_and_type_come_from_the_creation_request(
     assert recorder.created[0].metadata == {"filename": "naïve file.csv", "filetype": "text/csv"}
     headers["Content-Disposition"] = "inline; filename*=bogus''%ZZ"
     assert client.post("/v1/uploads", headers=headers, content=b"a,b\n").status_code == 201
+
+
+def test_access_is_checked_before_the_protocol_is_told(tmp_path: Path) -> None:
+    """Someone who may not see an upload learns nothing of it, not even which protocol created it."""
+
+    async def only_alice(request: Request, info: UploadInfo) -> None:
+        if request.headers.get("X-User") != "alice":
+            raise errors.NOT_FOUND("no upload has this id")
+
+    server = TusServer(FileUploadStore(tmp_path), TusConfig(), check_access=only_alice)
+    with serving(server) as client:
+        alice = {"X-User": "alice"}
+        draft_url = client.post("/v1/uploads", headers={**v(8, Upload_Complete="?0"), **alice}).headers["Location"]
+        tus_url = create(client, 3, **alice).headers["Location"]
+        assert client.head(draft_url, headers=TUS).status_code == 404
+        assert client.head(tus_url, headers=v(8)).status_code == 404
+        assert client.head(draft_url, headers={**TUS, **alice}).status_code == 400
+        assert client.head(tus_url, headers={**v(8), **alice}).status_code == 400
