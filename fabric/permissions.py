@@ -177,6 +177,7 @@ def check_change(connection: HTTPConnection, urn: str, content: Any = None) -> A
     store = app_state(connection).store
     reader = reader_of(connection)
     aspect = store.get_aspect(urn, reader=reader)
+    require_readable_entity(connection, aspect.entity)
     name = _schema_name(aspect.schema)
     if name in LIFECYCLE_SCHEMAS:
         raise HTTPException(403, f"{name} is written by the lifecycle routes only (types, labels, files, versions)")
@@ -252,6 +253,41 @@ def _manages_entity(connection: HTTPConnection, reader: Reader, entity: str) -> 
     except (NotFound, InvalidUrn):
         return False
     return False
+
+
+def _reads_repository(connection: HTTPConnection, reader: Reader, urn: str) -> bool:
+    lifecycle = app_state(connection).lifecycle
+    try:
+        return lifecycle.may_read_repository(lifecycle.repository_of_urn(urn), reader)
+    except (NotFound, InvalidUrn):
+        return False
+
+
+def visible_aspects(connection: HTTPConnection, aspects: list[Aspect]) -> list[Aspect]:
+    """Aspects without those on repositories the caller may not read (the store filters artifacts itself; a
+    repository's versions name artifacts, so its aspects are as private as it is) (blocking)."""
+    reader = reader_of(connection)
+    if reader is None:
+        return aspects
+    readable: dict[str, bool] = {}
+    for entity in {a.entity for a in aspects if entity_kind(a.entity) == "repository"}:
+        readable[entity] = _reads_repository(connection, reader, entity)
+    return [a for a in aspects if readable.get(a.entity, True)]
+
+
+def require_readable_entity(connection: HTTPConnection, entity: str | None) -> None:
+    """NotFound for a repository the caller may not read (artifacts the store checks itself) (blocking)."""
+    reader = reader_of(connection)
+    if reader is not None and entity and entity_kind(entity) == "repository":
+        if not _reads_repository(connection, reader, entity):
+            raise NotFound(f"no entity {entity!r}")
+
+
+def entity_kind(urn: str) -> str | None:
+    try:
+        return parse_urn(urn).kind
+    except InvalidUrn:
+        return None
 
 
 def aspect_views(connection: HTTPConnection, aspects: list[Aspect]) -> list[dict[str, Any]]:
@@ -331,8 +367,10 @@ __all__ = [
     "readable_repository",
     "reader_of",
     "redactor",
+    "require_readable_entity",
     "require_user_token",
     "server_secret",
+    "visible_aspects",
     "writable_repository",
 ]
 

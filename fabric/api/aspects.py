@@ -8,7 +8,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fabric.openapi.spec import CURSOR, LIMIT, json_body, ok_json, operation, path_param, query_param, ref
-from fabric.permissions import aspect_views, check_assert, check_change, current_user, reader_of
+from fabric.permissions import (
+    aspect_views,
+    check_assert,
+    check_change,
+    current_user,
+    reader_of,
+    require_readable_entity,
+    visible_aspects,
+)
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int, query_time, required
 
@@ -30,6 +38,7 @@ async def query_aspects(request: Request) -> Response:
     store = app_state(request).store
     params = request.query_params
     reader = reader_of(request)
+    await anyio.to_thread.run_sync(require_readable_entity, request, params.get("entity"))
     result = await anyio.to_thread.run_sync(
         lambda: store.query_aspects(
             entity=params.get("entity"),
@@ -41,7 +50,8 @@ async def query_aspects(request: Request) -> Response:
             reader=reader,
         )
     )
-    items = await anyio.to_thread.run_sync(aspect_views, request, result.items)
+    visible = await anyio.to_thread.run_sync(visible_aspects, request, result.items)
+    items = await anyio.to_thread.run_sync(aspect_views, request, visible)
     return page(request, items, result.next_cursor)
 
 
@@ -49,6 +59,7 @@ async def get_aspect(request: Request) -> Response:
     store = app_state(request).store
     reader = reader_of(request)
     aspect = await anyio.to_thread.run_sync(lambda: store.get_aspect(request.path_params["urn"], reader=reader))
+    await anyio.to_thread.run_sync(require_readable_entity, request, aspect.entity)
     return ORJSONResponse((await anyio.to_thread.run_sync(aspect_views, request, [aspect]))[0])
 
 

@@ -42,7 +42,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "urn": {"type": "string"},
             "name": NULLABLE_STRING,
-            "status": {"enum": ["pending", "ready", "abandoned"]},
+            "status": {"enum": ["pending", "draft", "ready", "abandoned", "deleted"]},
             "uploader": {**NULLABLE_STRING, "description": "shown only to who manages the artifact"},
             "creator": {
                 "type": "object",

@@ -87,7 +87,7 @@ paths: dict[str, dict[str, Any]] = {
                 header_param("Upload-Draft-Interop-Version", "The draft's interop version, 3 to 8", required=False),
             ],
             ok={204: ok_empty("The upload's state", {"Upload-Offset": header("Bytes received")})},
-            errors=(400, 404, 405, 410),
+            errors=(400, 404, 405, 410, 412),
         ),
         "head": operation(
             "uploadOffset",

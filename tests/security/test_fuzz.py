@@ -5,6 +5,7 @@ problem+json for every error. Bounded: a few examples per operation, so all of i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import httpx
@@ -24,7 +25,8 @@ from tests.fixtures_backends import TEST_TOKEN_KEY
 from tests.security.people import PROBLEM, auth, upload
 from tests.server_process import FabricServer
 
-EXAMPLES_PER_OPERATION = 12
+# A longer hunt: FABRIC_FUZZ_EXAMPLES=200 pytest tests/security/test_fuzz.py
+EXAMPLES_PER_OPERATION = int(os.environ.get("FABRIC_FUZZ_EXAMPLES", "12"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
