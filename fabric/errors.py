@@ -23,7 +23,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     title = _title(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-    return problem(exc.status_code, title, detail, headers=exc.headers)
+    return problem(exc.status_code, title, detail, headers=dict(exc.headers) if exc.headers else None)
 
 
 def _title(status: int) -> str:
