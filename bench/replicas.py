@@ -57,7 +57,7 @@ def service(script: str, *args: str) -> Iterator[str]:
         assert process.stdout is not None
         for line in process.stdout:
             if line.startswith(f"{script} ready") or line.startswith("neo4j-server ready"):
-                url = line.split()[-1]
+                url = next(word for word in line.split() if "://" in word)
                 break
         else:
             raise SystemExit(f"{script} did not start")
