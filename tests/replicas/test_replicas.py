@@ -28,6 +28,7 @@ from tests.server_process import FabricServer
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {**TUS, "Content-Type": "application/offset+octet-stream"}
 MiB = 1 << 20
+pytestmark = pytest.mark.slow  # tens of MiB through real services; still run by make test
 TOKEN_KEY = "replica-test-signing-key-0123456789abcdef"
 
 

@@ -15,6 +15,7 @@ from tests.replicas.test_replicas import OCTETS, create, download, finish, offse
 from tests.server_process import FabricServer
 
 MiB = 1 << 20
+pytestmark = pytest.mark.slow  # tens of MiB through real services; still run by make test
 
 
 @pytest.fixture(scope="module")
