@@ -23,7 +23,6 @@ from click.testing import CliRunner
 from fabric.auth.tokens import Principal, mint_token
 from fabric.cli import main as cli
 from fabric.client import Fabric, NotFound
-from tests.fixtures_aspects import BACKENDS, wipe_neo4j
 from tests.server_process import FabricServer
 
 KEY = "access-tests-signing-key-0123456789abcdef"
@@ -102,14 +101,13 @@ class World:
         }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module")
+def world(graph_url: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A real server: the client and CLI tests below talk to it over HTTP (the backend comes from `graph_url`)."""
     args = ["--auth", "--token-key", KEY]
-    if request.param == "neo4j":
-        url = request.getfixturevalue("neo4j_url")
-        wipe_neo4j(url)
-        args += ["--graph-url", url]
-    with FabricServer(tmp_path_factory.mktemp(f"access-{request.param}") / "data", args=args) as server:
+    if graph_url is not None:
+        args += ["--graph-url", graph_url]
+    with FabricServer(tmp_path_factory.mktemp("access") / "data", args=args) as server:
         with httpx.Client(base_url=server.url, timeout=30) as api:
             w = World(server, api, uuid.uuid4().hex[:8])
             w.collection = f"urn:fabric:collection:c-{w.tag}"

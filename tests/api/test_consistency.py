@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures_aspects import BACKENDS, wipe_neo4j
+from tests.fixtures_aspects import wipe_neo4j
 from tests.fixtures_neo4j import Neo4jServer, free_port
 from tests.server_process import FabricServer
 from tests.tus.helpers import TUS, blob, create, patch, upload
@@ -20,14 +20,14 @@ from tests.tus.helpers import TUS, blob, create, patch, upload
 ServerFactory = Callable[..., FabricServer]
 
 
-@pytest.fixture(params=BACKENDS)
-def make_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerFactory]:
-    """Servers on one data dir (and one graph), started with extra arguments; all stopped at the end."""
+@pytest.fixture
+def make_server(graph_url: str | None, tmp_path: Path) -> Iterator[ServerFactory]:
+    """Servers on one data dir (and one graph, wiped for each test), started with extra arguments; all stopped at
+    the end. Real processes: these tests kill and restart them."""
     graph_args: list[str] = []
-    if request.param == "neo4j":
-        url = request.getfixturevalue("neo4j_url")
-        wipe_neo4j(url)
-        graph_args = ["--graph-url", url]
+    if graph_url is not None:
+        wipe_neo4j(graph_url)
+        graph_args = ["--graph-url", graph_url]
     started: list[FabricServer] = []
     port = free_port()
 
