@@ -35,7 +35,6 @@ from fabric.api import (
 )
 from fabric.api.options import OptionsMiddleware
 from fabric.auth.middleware import AuthMiddleware
-from fabric.auth.tokens import load_or_create_secret
 from fabric.blobs import BlobStorage, BlobStore
 from fabric.coordination import Coordination, FileCoordination, RedisCoordination
 from fabric.cors import cors_middleware
@@ -134,6 +133,7 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
         blobs=blob_store,
         tus=tus,
         lifecycle=artifact_lifecycle,
+        signing_key=settings.signing_key(),
         coordination=coordination,
     )
 
@@ -152,10 +152,6 @@ async def keep_consistent(state: AppState) -> None:
         except Exception:
             log.exception("maintenance failed; retrying at the next interval")
         await anyio.sleep(settings.gc_interval)
-
-
-def token_secret(settings: Settings) -> bytes:
-    return settings.token_key.encode() if settings.token_key else load_or_create_secret(settings.data_dir)
 
 
 def api_description() -> dict[str, Any]:
@@ -254,14 +250,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers,
         middleware=[
             *cors_middleware(settings.cors_origins),  # outermost: preflights need no token
             *([Middleware(AccessLogMiddleware)] if settings.access_log else []),
             Middleware(TrailingSlashMiddleware),
             Middleware(MetricsMiddleware),
             Middleware(OptionsMiddleware, routes=routes),
-            Middleware(AuthMiddleware, secret=token_secret(settings), no_auth=settings.auth_disabled),
+            Middleware(
+                AuthMiddleware, secret=state.signing_key, no_auth=settings.auth_disabled, namespace=settings.namespace
+            ),
         ],
         lifespan=lifespan,
     )

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
+from fabric.auth.tokens import DEFAULT_TTL
 from fabric.settings import Settings
+
+DEFAULTS = Settings()  # the one place the server's defaults are written
 
 
 def server_option(*decls: str, **attrs: object):  # type: ignore[no-untyped-def]
@@ -37,11 +40,11 @@ def main() -> None:
 
 
 @main.command()
-@server_option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@server_option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@server_option("--host", default=DEFAULTS.host, show_default=True, help="Address to listen on.")
+@server_option("--port", default=DEFAULTS.port, show_default=True, type=int, help="Port to listen on.")
 @server_option(
     "--data-dir",
-    default="./fabric-data",
+    default=str(DEFAULTS.data_dir),
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Uploads, blobs and the embedded graph.",
@@ -51,48 +54,59 @@ def main() -> None:
 @server_option("--neo4j-password", default=None, help="Neo4j password.")
 @server_option("--neo4j-database", default=None, help="Neo4j database (default: the server's default).")
 @server_option(
-    "--namespace", default="fabric", show_default=True, help="The namespace word of the URNs this server mints."
+    "--namespace",
+    default=DEFAULTS.namespace,
+    show_default=True,
+    help="The namespace word of the URNs this server mints.",
 )
 @server_option(
-    "--max-size", default=1 << 40, show_default=True, type=int, help="Largest upload in bytes (Tus-Max-Size)."
+    "--max-size", default=DEFAULTS.max_size, show_default=True, type=int, help="Largest upload in bytes (Tus-Max-Size)."
 )
 @server_option(
     "--upload-expiry",
-    default=24 * 3600.0,
+    default=DEFAULTS.upload_expiry,
     show_default=True,
     type=float,
     help="Seconds an unfinished, untouched upload is kept.",
 )
 @server_option(
-    "--sweep-interval", default=60.0, show_default=True, type=float, help="Seconds between sweeps of expired uploads."
+    "--sweep-interval",
+    default=DEFAULTS.sweep_interval,
+    show_default=True,
+    type=float,
+    help="Seconds between sweeps of expired uploads.",
 )
 @server_option(
     "--gc-interval",
-    default=3600.0,
+    default=DEFAULTS.gc_interval,
     show_default=True,
     type=float,
     help="Seconds between collections of blobs no artifact names.",
 )
 @server_option(
     "--blob-grace",
-    default=3600.0,
+    default=DEFAULTS.blob_grace,
     show_default=True,
     type=float,
     help="Seconds an unreferenced blob is kept before it may be collected.",
 )
 @server_option(
     "--md5/--no-md5",
-    default=True,
+    default=DEFAULTS.md5,
     show_default=True,
     help="Compute each upload's md5 beside its sha256 (md5 takes more CPU than sha256).",
 )
 @server_option(
     "--no-auth/--auth",
     "no_auth",
-    default=None,
+    default=DEFAULTS.no_auth,
     help="Serve without tokens (one local user). Default: --no-auth on a loopback address, --auth elsewhere.",
 )
-@server_option("--token-key", default=None, help="HS256 key that signs tokens (default: generated into the data dir).")
+@server_option(
+    "--token-key",
+    default=DEFAULTS.token_key,
+    help="HS256 key that signs tokens (default: generated into the data dir).",
+)
 @server_option(
     "--cors-origins",
     default="",
@@ -319,10 +333,10 @@ def token() -> None:
 @click.option("--org", required=True, help="The user's organisation id.")
 @click.option("--admin", is_flag=True, help="An admin of the organisation.")
 @click.option("--name", default=None, help="Display name.")
-@click.option("--ttl", default=30 * 24 * 3600, show_default=True, type=int, help="Seconds until the token expires.")
+@click.option("--ttl", default=DEFAULT_TTL, show_default=True, type=int, help="Seconds until the token expires.")
 @click.option(
     "--data-dir",
-    default="./fabric-data",
+    default=str(DEFAULTS.data_dir),
     show_default=True,
     envvar="FABRIC_DATA_DIR",
     show_envvar=True,
@@ -355,12 +369,11 @@ def token_create(
     --data-dir. A data dir without that file is refused unless --new-key: a server already running elsewhere
     would reject tokens signed with a key made up here.
     """
-    from fabric.auth.tokens import SECRET_FILE, Principal, load_or_create_secret, mint_token
+    from fabric.auth.tokens import SECRET_FILE, Principal, mint_token, signing_key
 
     if "@" not in email:
         raise click.BadParameter("expected an email address", param_hint="--user")
     if token_key:
-        secret = token_key.encode()
         click.echo("signed with the key given by --token-key (FABRIC_TOKEN_KEY)", err=True)
     else:
         key_file = (data_dir / SECRET_FILE).resolve()
@@ -371,8 +384,8 @@ def token_create(
                     "or --new-key to create one there (a server started on that data dir afterwards will accept it)"
                 )
             click.echo(f"created a new signing key at {key_file}", err=True)
-        secret = load_or_create_secret(data_dir)
         click.echo(f"signed with the key in {key_file}", err=True)
+    secret = signing_key(token_key, data_dir)
     click.echo(mint_token(secret, Principal(email=email, org=org, admin=admin, name=name), ttl=ttl))
 
 

@@ -18,20 +18,20 @@ from starlette.requests import Request
 from aspects import AspectStore, Conflict, InvalidUrn, NotFound, ValidationFailed, is_artifact_urn, new_urn, parse_urn
 from aspects.lifecycle import Lifecycle, check_path
 from fabric import metrics
-from fabric.auth.middleware import LOCAL_PRINCIPAL, principal_of
-from fabric.auth.tokens import Principal
+from fabric.auth.middleware import principal_of
+from fabric.auth.tokens import Principal, local_principal
 from fabric.blobs import BlobStorage
 from fabric.coordination import Coordination
 from fabric.names import guess_mime_type, safe_name
+from fabric.urns import DEFAULT_NAMESPACE, fabric_urn
 from tus_server import CompletedUpload, TusError, UploadInfo
 
 log = logging.getLogger("fabric.ingest")
 
 ARTIFACT_URN_HEADER = "Artifact-Urn"
-LOCAL_USER = LOCAL_PRINCIPAL.user_urn
 ARTIFACT_SCHEMA = "artifact.1"
-COLLECTION_SCHEMA = "urn:fabric:schema:collection-member.1"
-POLICY_SCHEMA = "urn:fabric:schema:policy.1"
+COLLECTION_SCHEMA = "collection-member.1"
+POLICY_SCHEMA = "policy.1"
 
 
 def upload_name(metadata: Mapping[str, str | None]) -> str | None:
@@ -51,7 +51,7 @@ class InvalidLink(ValueError):
         self.key = key
 
 
-def link_targets(metadata: Mapping[str, str | None], namespace: str = "fabric") -> dict[str, str]:
+def link_targets(metadata: Mapping[str, str | None], namespace: str = DEFAULT_NAMESPACE) -> dict[str, str]:
     """The collection and policy URNs asked for in upload metadata (a bare name becomes `urn:<ns>:<kind>:<name>`)."""
     targets: dict[str, str] = {}
     for key, kind in (("collection", "collection"), ("policy", "policy")):
@@ -59,7 +59,7 @@ def link_targets(metadata: Mapping[str, str | None], namespace: str = "fabric") 
         if not value:
             continue
         if not value.startswith("urn:"):
-            value = f"urn:{namespace}:{kind}:{value}"
+            value = fabric_urn(kind, value, namespace)
         try:
             urn = parse_urn(value)
         except InvalidUrn as exc:
@@ -112,7 +112,7 @@ class UploadIngest:
         self,
         store: AspectStore,
         blobs: BlobStorage,
-        namespace: str = "fabric",
+        namespace: str = DEFAULT_NAMESPACE,
         *,
         lifecycle: Lifecycle | None = None,
         coordination: Coordination | None = None,
@@ -227,7 +227,7 @@ class UploadIngest:
     async def _register(self, info: UploadInfo, urn: str) -> None:
         assert info.sha256 is not None
         name = upload_name(info.metadata) or info.id
-        uploader = info.tags.get("uploader", LOCAL_USER)
+        uploader = info.tags.get("uploader", local_principal(self.namespace).user_urn)
         content = artifact_content(
             name=name,
             mime_type=upload_mime_type(info.metadata, name),
@@ -263,7 +263,7 @@ class UploadIngest:
             size=info.length or 0,
             sha256=info.sha256,
             md5=info.md5,
-            asserter=info.tags.get("uploader", LOCAL_USER),
+            asserter=info.tags.get("uploader", local_principal(self.namespace).user_urn),
         )
         metrics.UPLOADS_COMPLETED.inc()
         metrics.UPLOAD_BYTES_COMPLETED.inc(info.length or 0)
@@ -283,7 +283,10 @@ class UploadIngest:
             tags = info.tags
             await anyio.to_thread.run_sync(
                 lambda: self.lifecycle.drop_file(
-                    tags["file_artifact"], tags["file_path"], upload=info.id, asserter=tags.get("uploader", LOCAL_USER)
+                    tags["file_artifact"],
+                    tags["file_path"],
+                    upload=info.id,
+                    asserter=tags.get("uploader", local_principal(self.namespace).user_urn),
                 )
             )
         elif urn is not None:

@@ -7,13 +7,11 @@ nothing else.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import re
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -22,8 +20,8 @@ from starlette.requests import HTTPConnection
 from aspects import ArtifactRecord, Aspect, InvalidUrn, NotFound, Reader, hmac_redactor, parse_urn
 from aspects.lifecycle import FROZEN_BY_LOCK, LIFECYCLE_SCHEMAS, Lifecycle, Repository
 from fabric.auth.middleware import principal_of
-from fabric.auth.tokens import load_or_create_secret
 from fabric.state import app_state
+from fabric.wire import ArtifactJSON, AspectJSON
 
 # Aspects that decide access or describe the bytes: only those who manage the artifact assert or change them.
 # Collections are open labels: whoever may read an artifact may file it in any collection; a collection's listing
@@ -294,7 +292,7 @@ def aspect_views(connection: HTTPConnection, aspects: list[Aspect]) -> list[dict
     """The JSON of aspects as the caller may see them: who manages an aspect's entity sees it whole; anyone else
     sees no other user's URN (and so no email) in who asserted or retracted it, its target or its content
     (blocking)."""
-    bodies = [aspect.to_json() for aspect in aspects]
+    bodies = [AspectJSON.from_record(aspect).to_json() for aspect in aspects]
     reader = reader_of(connection)
     if reader is None:
         return bodies
@@ -328,15 +326,9 @@ def hide_people(request: HTTPConnection, value: Any, org: str | None) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=8)
-def _server_secret(data_dir: Path, token_key: str | None) -> bytes:
-    return token_key.encode() if token_key else load_or_create_secret(data_dir)
-
-
 def server_secret(connection: HTTPConnection) -> bytes:
     """The key that signs this server's tokens (the same one the middleware verifies with)."""
-    settings = app_state(connection).settings
-    return _server_secret(settings.data_dir, settings.token_key)
+    return app_state(connection).signing_key
 
 
 def redactor(connection: HTTPConnection) -> Callable[[str], str]:
@@ -382,11 +374,12 @@ def artifact_view(connection: HTTPConnection, artifact: ArtifactRecord) -> dict[
     organisation and display name, as `/v1/shared/artifacts` shows it: no email of other users, in the
     artifact, its `artifact.1` content or who asserted its aspects.
     """
-    body = artifact.to_json()
+    shown = ArtifactJSON.from_record(artifact)
     reader = reader_of(connection)
     if reader is None or artifact.uploader == reader.user or reader.may_manage(artifact):
-        return body
+        return shown.to_json()
     org = artifact.org or str(artifact.properties.get("org") or "")
+    body = shown.to_json()
     body["uploader"] = None
     body["creator"] = {"org": parse_urn(org).id if org else None, "name": artifact.properties.get("uploader_name")}
     if body.get("aspects"):

@@ -1,9 +1,12 @@
-"""Server settings. Every flag of `fabric serve` has an environment variable `FABRIC_<FLAG>`."""
+"""Server settings and their defaults, written here only: `fabric serve` takes its option defaults from
+`Settings()`. Every flag of `fabric serve` has an environment variable `FABRIC_<FLAG>`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from fabric.urns import DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +18,7 @@ class Settings:
     neo4j_user: str | None = None
     neo4j_password: str | None = None
     neo4j_database: str | None = None
-    namespace: str = "fabric"
+    namespace: str = DEFAULT_NAMESPACE
     max_size: int = 1 << 40
     upload_expiry: float = 24 * 3600.0
     sweep_interval: float = 60.0
@@ -47,6 +50,12 @@ class Settings:
         if self.no_auth is not None:
             return self.no_auth
         return self.host in ("127.0.0.1", "localhost", "::1")
+
+    def signing_key(self) -> bytes:
+        """The key that signs and verifies tokens (`token_key`, else the one kept in the data dir)."""
+        from fabric.auth.tokens import signing_key
+
+        return signing_key(self.token_key, self.data_dir)
 
     @property
     def uploads_dir(self) -> Path:

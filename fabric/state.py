@@ -22,9 +22,12 @@ class AppState:
     blobs: BlobStorage
     tus: TusServer
     lifecycle: Lifecycle
+    signing_key: bytes  # signs and verifies tokens; keys the redaction of lineage
     signin: SignInCodes = field(default_factory=SignInCodes)
     coordination: Coordination = field(default_factory=Coordination)  # maintenance lease and blob guards
 
 
 def app_state(connection: HTTPConnection) -> AppState:
-    return connection.app.state.fabric
+    state = connection.app.state.fabric
+    assert isinstance(state, AppState)
+    return state

@@ -19,6 +19,7 @@ from fabric.permissions import (
 )
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int, query_time, required
+from fabric.wire import AspectJSON
 
 
 async def assert_aspect(request: Request) -> Response:
@@ -31,7 +32,9 @@ async def assert_aspect(request: Request) -> Response:
     aspect = await anyio.to_thread.run_sync(
         lambda: store.assert_aspect(entity, schema, content, asserter=current_user(request))
     )
-    return ORJSONResponse(aspect.to_json(), status_code=201, headers={"Location": f"/v1/aspects/{aspect.urn}"})
+    return ORJSONResponse(
+        AspectJSON.from_record(aspect).to_json(), status_code=201, headers={"Location": f"/v1/aspects/{aspect.urn}"}
+    )
 
 
 async def query_aspects(request: Request) -> Response:
@@ -71,7 +74,7 @@ async def update_aspect(request: Request) -> Response:
     aspect = await anyio.to_thread.run_sync(
         lambda: store.update_aspect(request.path_params["urn"], content, asserter=current_user(request))
     )
-    return ORJSONResponse(aspect.to_json(), headers={"Location": f"/v1/aspects/{aspect.urn}"})
+    return ORJSONResponse(AspectJSON.from_record(aspect).to_json(), headers={"Location": f"/v1/aspects/{aspect.urn}"})
 
 
 async def retract_aspect(request: Request) -> Response:
@@ -80,7 +83,7 @@ async def retract_aspect(request: Request) -> Response:
     aspect = await anyio.to_thread.run_sync(
         lambda: store.retract_aspect(request.path_params["urn"], asserter=current_user(request))
     )
-    return ORJSONResponse(aspect.to_json())
+    return ORJSONResponse(AspectJSON.from_record(aspect).to_json())
 
 
 routes = [

@@ -291,14 +291,12 @@ async def delete_alias(request: Request) -> Response:
 async def create_grant(request: Request) -> Response:
     project, name = _names(request)
     body = await json_object(request)
-    grantee = grantee_urn(body)
+    grantee = grantee_urn(body, app_state(request).settings.namespace)
     user = principal_of(request).user_urn
 
     def run() -> Aspect:
         repo = manageable_repository(request, _lifecycle(request).repository_urn(project, name))
-        return app_state(request).store.assert_aspect(
-            repo.urn, f"urn:fabric:schema:{GRANT_SCHEMA}", {"grantee": grantee}, asserter=user
-        )
+        return app_state(request).store.assert_aspect(repo.urn, GRANT_SCHEMA, {"grantee": grantee}, asserter=user)
 
     aspect = await anyio.to_thread.run_sync(run)
     return ORJSONResponse(grant_json(aspect), status_code=201)

@@ -7,6 +7,7 @@ A grant is a `grant.1` aspect on the artifact naming a user (`urn:<ns>:user:<ema
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from starlette.routing import Route
 
 from aspects import ArtifactRecord, Aspect, NotFound, parse_urn
 from fabric.auth.middleware import principal_of
-from fabric.auth.tokens import Principal, mint_token
+from fabric.auth.tokens import mint_token
 from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, json_body, ok_json, operation, path_param, query_param, ref
 from fabric.permissions import (
     claim_order,
@@ -29,7 +30,9 @@ from fabric.permissions import (
     server_secret,
 )
 from fabric.state import app_state
+from fabric.urns import fabric_urn
 from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int
+from fabric.wire import ArtifactJSON, AspectJSON, CreatorJSON, GrantJSON, SharedArtifactJSON
 
 GRANT_SCHEMA = "grant.1"
 ORDER_TOKEN_TTL = 24 * 3600
@@ -39,21 +42,21 @@ MAX_ORDER_TOKEN_TTL = 7 * 24 * 3600
 def grant_json(aspect: Aspect) -> dict[str, Any]:
     grantee = str(aspect.content["grantee"])
     parsed = parse_urn(grantee)
-    kind, ident = parsed.kind, parsed.id
-    body = aspect.to_json()
-    return {
-        "id": aspect.urn,
-        "artifact": aspect.entity,
-        "grantee": grantee,
-        ("email" if kind == "user" else "org"): ident,
-        "granted_by": aspect.asserter,
-        "granted_at": body["valid_from"],
-        "revoked_at": body["valid_to"],
-        "revoked_by": aspect.retracted_by,
-    }
+    shown = AspectJSON.from_record(aspect)
+    return GrantJSON(
+        id=aspect.urn,
+        artifact=aspect.entity,
+        grantee=grantee,
+        email=parsed.id if parsed.kind == "user" else None,
+        org=parsed.id if parsed.kind != "user" else None,
+        granted_by=aspect.asserter,
+        granted_at=shown.valid_from,
+        revoked_at=shown.valid_to,
+        revoked_by=aspect.retracted_by,
+    ).to_json()
 
 
-def _grantee(body: dict[str, Any]) -> str:
+def _grantee(body: dict[str, Any], namespace: str) -> str:
     """The grantee's URN, spelt as `Principal.user_urn` / `org_urn` spell the caller's."""
     given = [key for key in ("email", "org") if body.get(key) is not None]
     if len(given) != 1 or not isinstance(body[given[0]], str) or not body[given[0]].strip():
@@ -61,7 +64,7 @@ def _grantee(body: dict[str, Any]) -> str:
     value = body[given[0]].strip()
     if given[0] == "email" and ("@" not in value or value.startswith("@") or value.endswith("@")):
         raise HTTPException(400, f"{value!r} is not an email address")
-    urn = f"urn:fabric:{'user' if given[0] == 'email' else 'org'}:{value}"
+    urn = fabric_urn("user" if given[0] == "email" else "org", value, namespace)
     parse_urn(urn)  # characters a URN cannot hold are a 400
     return urn
 
@@ -85,7 +88,7 @@ async def create_grant(request: Request) -> Response:
     await anyio.to_thread.run_sync(manageable_artifact, request, urn)
     body = await json_object(request)
     state = app_state(request)
-    grantee = _grantee(body)
+    grantee = _grantee(body, state.settings.namespace)
 
     def grant() -> tuple[Aspect, bool]:
         for existing in _grants(request, urn, include_revoked=False):
@@ -125,11 +128,19 @@ async def revoke_grant(request: Request) -> Response:
 
 def shared_json(artifact: ArtifactRecord) -> dict[str, Any]:
     """An artifact shared with the caller, its creator shown only by organisation and display name."""
-    body = artifact.to_json()
+    full = ArtifactJSON.from_record(artifact)
     org = artifact.org or str(artifact.properties.get("org") or "")
-    creator = {"org": parse_urn(org).id if org else None, "name": artifact.properties.get("uploader_name")}
-    keep = ("urn", "name", "status", "created", "mime_type", "size", "md5", "sha256")
-    return {**{key: body[key] for key in keep}, "creator": creator}
+    return SharedArtifactJSON(
+        urn=full.urn,
+        name=full.name,
+        status=full.status,
+        created=full.created,
+        mime_type=full.mime_type,
+        size=full.size,
+        md5=full.md5,
+        sha256=full.sha256,
+        creator=CreatorJSON(parse_urn(org).id if org else None, artifact.properties.get("uploader_name")),
+    ).to_json()
 
 
 async def shared_artifacts(request: Request) -> Response:
@@ -162,17 +173,12 @@ async def order_token(request: Request) -> Response:
             raise HTTPException(400, f"ttl must be an integer number of seconds from 1 to {MAX_ORDER_TOKEN_TTL}")
     caller = principal_of(request)
     now = time.time()
-    scoped = Principal(
-        email=caller.email,
-        org=caller.org,
-        admin=caller.admin,
-        name=caller.name,
-        order=order,
-        reads_before=now,
-        roles=caller.roles,
-    )
+    scoped = replace(caller, order=order, reads_before=now)
     token = mint_token(server_secret(request), scoped, ttl=ttl)
-    iso = lambda seconds: datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")  # noqa: E731
+
+    def iso(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
     return ORJSONResponse(
         {"token": token, "order": order, "reads_before": iso(now), "expires": iso(int(now) + ttl)}, status_code=201
     )

@@ -9,10 +9,11 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fabric.auth.tokens import InvalidToken, Principal, verify_token
+from fabric.auth.tokens import InvalidToken, Principal, local_principal, verify_token
 from fabric.problems import problem
+from fabric.urns import DEFAULT_NAMESPACE
 
-LOCAL_PRINCIPAL = Principal(email="local@localhost", org="local", admin=True, name="local")
+LOCAL_PRINCIPAL = local_principal()
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/", "/v1/auth/exchange"})
 PUBLIC_PREFIXES = ("/portal/assets/",)  # the portal's page and files: signing in happens inside it
 
@@ -22,10 +23,14 @@ def is_public(path: str) -> bool:
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, *, secret: bytes | None, no_auth: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, secret: bytes | None, no_auth: bool, namespace: str = DEFAULT_NAMESPACE
+    ) -> None:
         self.app = app
         self.secret = secret
         self.no_auth = no_auth
+        self.namespace = namespace
+        self.local = local_principal(namespace)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,7 +38,7 @@ class AuthMiddleware:
             return
         state = scope.setdefault("state", {})
         if self.no_auth:
-            state["principal"] = LOCAL_PRINCIPAL
+            state["principal"] = self.local
         elif not is_public(scope["path"]) and scope["method"] != "OPTIONS":
             try:
                 state["principal"] = self._authenticate(HTTPConnection(scope))
@@ -51,12 +56,12 @@ class AuthMiddleware:
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidToken("send 'Authorization: Bearer <token>' (fabric token create mints one)")
         assert self.secret is not None
-        return verify_token(self.secret, token.strip())
+        return verify_token(self.secret, token.strip(), self.namespace)
 
 
 def principal_of(connection: HTTPConnection) -> Principal:
     """The authenticated caller of a request (set by AuthMiddleware)."""
     principal = connection.scope.get("state", {}).get("principal")
-    if principal is None:
+    if not isinstance(principal, Principal):
         raise InvalidToken("this request is not authenticated")
     return principal

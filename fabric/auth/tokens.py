@@ -14,6 +14,8 @@ from pathlib import Path
 
 import jwt
 
+from fabric.urns import DEFAULT_NAMESPACE, fabric_urn
+
 ALGORITHM = "HS256"
 ISSUER = "datafabric"
 SECRET_FILE = "token-secret"
@@ -33,18 +35,26 @@ class Principal:
     order: str | None = None  # a compute token is scoped to this order URN
     reads_before: float | None = None  # a compute token reads what its caller could read at this time
     roles: tuple[str, ...] = field(default=())
+    namespace: str = DEFAULT_NAMESPACE  # the namespace word of the server's URNs
 
     @property
     def user_urn(self) -> str:
-        return f"urn:fabric:user:{self.email}"
+        return fabric_urn("user", self.email, self.namespace)
 
     @property
     def org_urn(self) -> str:
-        return f"urn:fabric:org:{self.org}"
+        return fabric_urn("org", self.org, self.namespace)
 
     @property
     def display_name(self) -> str:
         return self.name or self.email.split("@", 1)[0]
+
+
+def signing_key(token_key: str | None, data_dir: Path) -> bytes:
+    """The key that signs and verifies a server's tokens: `token_key` if given (`--token-key`), else the one kept
+    in `<data_dir>/token-secret`, generated there on first use. The server, its redaction of lineage and
+    `fabric token create` all resolve it here."""
+    return token_key.encode() if token_key else load_or_create_secret(data_dir)
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:
@@ -82,7 +92,12 @@ def mint_token(secret: bytes, principal: Principal, ttl: float = DEFAULT_TTL) ->
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: bytes, token: str) -> Principal:
+def local_principal(namespace: str = DEFAULT_NAMESPACE) -> Principal:
+    """The one user of a server without authentication (and of local mode): admin of the organisation `local`."""
+    return Principal(email="local@localhost", org="local", admin=True, name="local", namespace=namespace)
+
+
+def verify_token(secret: bytes, token: str, namespace: str = DEFAULT_NAMESPACE) -> Principal:
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub", "org"]}
@@ -100,4 +115,5 @@ def verify_token(secret: bytes, token: str) -> Principal:
         order=claims.get("order"),
         reads_before=claims.get("reads_before"),
         roles=roles,
+        namespace=namespace,
     )

@@ -1,29 +1,35 @@
 """Aspect schemas the client relies on beyond the built-in ones; registered on first use where missing.
 
-- `urn:fabric:schema:metadata.1`: free-form user metadata (`Artifact.add_metadata` without a `$schema`).
-- `urn:fabric:schema:order-status.1`: an order's state (`running`, `succeeded`, `failed`), asserted on the
+- `metadata.1`: free-form user metadata (`Artifact.add_metadata` without a `$schema`).
+- `order-status.1`: an order's state (`running`, `succeeded`, `failed`), asserted on the
   order's URN by `Fabric.order`; each change is an update (retract + assert), so the history stays.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
+from fabric.client.errors import NotFound
+from fabric.client.transport import Transport
+from fabric.urns import fabric_urn
+from fabric.wire import AspectJSON, schema_name
+
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-METADATA_SCHEMA = "urn:fabric:schema:metadata.1"
-ORDER_STATUS_SCHEMA = "urn:fabric:schema:order-status.1"
+METADATA_SCHEMA = "metadata.1"
+ORDER_STATUS_SCHEMA = "order-status.1"
 
 CLIENT_SCHEMAS: dict[str, dict[str, Any]] = {
     METADATA_SCHEMA: {
         "$schema": DRAFT,
-        "$id": METADATA_SCHEMA,
+        "$id": fabric_urn("schema", METADATA_SCHEMA),  # a server in another namespace files it under its own
         "title": "Metadata",
         "description": "Free-form user metadata about an entity: any JSON object.",
         "type": "object",
     },
     ORDER_STATUS_SCHEMA: {
         "$schema": DRAFT,
-        "$id": ORDER_STATUS_SCHEMA,
+        "$id": fabric_urn("schema", ORDER_STATUS_SCHEMA),
         "title": "Order status",
         "description": "The state of an order run by a service: which service, its inputs, and how it ended.",
         "type": "object",
@@ -40,3 +46,27 @@ CLIENT_SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+_registered: weakref.WeakKeyDictionary[Transport, set[str]] = weakref.WeakKeyDictionary()
+
+
+def ensure_registered(transport: Transport, schema: str) -> None:
+    """Register one of the client's own schemas where the fabric lacks it (once per transport)."""
+    name = schema_name(schema)
+    if name not in CLIENT_SCHEMAS:
+        return
+    known = _registered.setdefault(transport, set())
+    if name in known:
+        return
+    try:
+        transport.get_schema(name)
+    except NotFound:
+        transport.register_schema(CLIENT_SCHEMAS[name])
+    known.add(name)
+
+
+def assert_aspect(transport: Transport, entity: str, schema: str, content: Any) -> AspectJSON:
+    """Assert an aspect, registering the schema first if it is one of the client's own."""
+    ensure_registered(transport, schema)
+    return transport.assert_aspect(entity, schema, content)

@@ -2,53 +2,27 @@
 
 from __future__ import annotations
 
-import mimetypes
 import os
-import time
-import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
 
-from fabric.client.client_schemas import CLIENT_SCHEMAS, METADATA_SCHEMA
+from fabric.client.client_schemas import METADATA_SCHEMA, assert_aspect
 from fabric.client.drafts import DraftArtifact
-from fabric.client.errors import ConfigurationError, IntegrityError, NotFound, UploadFailed
+from fabric.client.errors import ConfigurationError
 from fabric.client.http_transport import HttpTransport
 from fabric.client.local_transport import LocalTransport
 from fabric.client.models import Artifact, Aspect
-from fabric.client.sidecar import FileStamp, Sidecar, file_digests
-from fabric.client.sources import SeekableSource, source_for_stream
-from fabric.client.tus import Progress, UploadState
-from fabric.names import guess_mime_type
+from fabric.client.order import Order
+from fabric.client.pull import pull
+from fabric.client.references import parse_reference, resolve_urn, version_body
+from fabric.client.transport import AspectQuery, Transport, UploadOptions, lineage_direction
+from fabric.client.tus import Progress
+from fabric.client.uploads import DEFAULT_CHUNK_SIZE, UploadRequest, artifact_for_file, new_draft, upload_artifact
+from fabric.urns import collection_urn
 
 DEFAULT_LOCAL_DIR = "./fabric-artifacts"
-DEFAULT_CHUNK_SIZE = 128 << 20
-
-
-def _generated_name(extension: str) -> str:
-    return f"{uuid.uuid4()}{extension}"
-
-
-def file_urn_path(urn: str) -> Path | None:
-    """The absolute path an `urn:file:///abs/path` (or `file:///abs/path`) names; None for other URNs."""
-    text = urn[4:] if urn.startswith("urn:file:") else urn
-    if not text.startswith("file://"):
-        return None
-    parts = urlsplit(text)
-    if parts.netloc not in ("", "localhost"):
-        raise ValueError(f"{urn!r} names a file on another host")
-    return Path(unquote(parts.path))
-
-
-def _repository(reference: str) -> tuple[str, str]:
-    """(`<project>/<name>`, version or alias) of `p/n`, `p/n:v` or `fabric://p/n[:v]`; `latest` when none."""
-    text = reference[len("fabric://") :] if reference.startswith("fabric://") else reference
-    repository, _, ref = text.partition(":")
-    if repository.count("/") != 1:
-        raise ValueError(f"{reference!r} is not <project>/<name>[:<version|alias>]")
-    return repository, ref or "latest"
 
 
 class Fabric:
@@ -70,7 +44,7 @@ class Fabric:
         url = url or os.environ.get("FABRIC_URL") or None
         token = token or os.environ.get("FABRIC_TOKEN") or None
         if url:
-            self._transport: HttpTransport | LocalTransport = HttpTransport(url, token, timeout=timeout)
+            self._transport: Transport = HttpTransport(url, token, timeout=timeout)
         elif token:
             raise ConfigurationError(
                 "a token was given but no server URL: set FABRIC_URL (or pass url=...) to use a server, "
@@ -78,15 +52,22 @@ class Fabric:
             )
         else:
             self._transport = LocalTransport(local_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
-        self._known_schemas: set[str] = set()
 
     @classmethod
     def local(cls, base_dir: str | os.PathLike[str] | None = None) -> Fabric:
         """Local mode under `base_dir` (default `FABRIC_LOCAL_DIR`, else `./fabric-artifacts`), whatever the environment says."""
+        return cls.over(LocalTransport(base_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR))
+
+    @classmethod
+    def over(cls, transport: Transport) -> Fabric:
+        """A client over a transport of your choosing."""
         fab = cls.__new__(cls)
-        fab._transport = LocalTransport(base_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
-        fab._known_schemas = set()
+        fab._transport = transport
         return fab
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
 
     @property
     def mode(self) -> str:
@@ -95,7 +76,7 @@ class Fabric:
     @property
     def destination(self) -> str:
         """The server URL, or `local:<base dir>`."""
-        return self._transport.key
+        return self._transport.destination
 
     def close(self) -> None:
         self._transport.close()
@@ -136,194 +117,56 @@ class Fabric:
         exists) is not sent again unless `force_upload`; an interrupted upload of it is resumed. `progress`
         is called with (bytes the server has, total or None).
         """
-        if dir_path is not None:
-            if file_path is not None or io_stream is not None:
-                raise ValueError("give exactly one of file_path, io_stream and dir_path")
-            folder = Path(dir_path).expanduser().resolve()
-            draft = self.new_artifact(
-                name=name or folder.name, type=type, labels=labels, collection=collection, policy=policy
-            )
-            return draft.add_directory(folder).save(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay)
-        if (file_path is None) == (io_stream is None):
-            raise ValueError("give exactly one of file_path and io_stream")
-        options = dict(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress)
-        if file_path is not None:
-            path = Path(file_path).expanduser().resolve()
-            if not path.is_file():
-                raise FileNotFoundError(f"no such file: {file_path}")
-            name = name or _generated_name("".join(path.suffixes[-1:]))
-            metadata = {
-                "filename": name,
-                "content_type": content_type or guess_mime_type(name if "." in name else path.name),
-                "collection": collection,
-                "policy": policy,
-            }
-            return self._typed(self._upload_file(path, metadata, force_upload, **options), type, labels)
-        assert io_stream is not None
-        if name is None:
-            extension = (mimetypes.guess_extension(content_type, strict=False) if content_type else None) or ""
-            name = _generated_name(extension)
-        metadata = {
-            "filename": name,
-            "content_type": content_type or guess_mime_type(name),
-            "collection": collection,
-            "policy": policy,
-        }
-        source = source_for_stream(io_stream, content_size if content_size >= 0 else None)  # type: ignore[arg-type]
-        try:
-            state = self._transport.upload(source, metadata, resume_url=None, on_created=lambda state: None, **options)
-            _, sha256 = source.finish_hash()
-        finally:
-            source.close()
-        return self._typed(self._finished(state, sha256), type, labels)
-
-    def _typed(self, artifact: Artifact, type: str | None, labels: Mapping[str, str] | None) -> Artifact:
-        if type is None and not labels:
-            return artifact
-        changes: dict[str, Any] = {}
-        if type is not None:
-            changes["type"] = type
-        if labels:
-            changes["labels"] = dict(labels)
-        self._transport.update_artifact(artifact.id, changes)
-        return self.get_artifact(artifact.id)
-
-    def _upload_file(self, path: Path, metadata: dict[str, str | None], force: bool, **options: Any) -> Artifact:
-        stamp = FileStamp.of(path)
-        sidecar = Sidecar.load(path)
-        destination = self._transport.key
-        entry = sidecar.entry(destination)
-        if not force:
-            existing = self._deduplicated(path, stamp, sidecar, destination)
-            if existing is not None:
-                return existing
-        resume_url = entry.resumable_upload(stamp)
-        source = SeekableSource.open(path)
-        try:
-            state = self._transport.upload(
-                source,
-                metadata,
-                resume_url=resume_url,
-                on_created=lambda state: state.url and sidecar.record_upload_started(destination, state.url, stamp),
-                **options,
-            )
-            md5, sha256 = source.finish_hash()
-        finally:
-            source.close()
-        artifact = self._finished(state, sha256)
-        if FileStamp.of(path) == stamp:
-            sidecar.record_uploaded(destination, artifact.id, stamp, md5, sha256)
-        return artifact
-
-    def _deduplicated(self, path: Path, stamp: FileStamp, sidecar: Sidecar, destination: str) -> Artifact | None:
-        """The artifact this unchanged file already is at this destination, if the sidecar knows it and it still exists."""
-        entry = sidecar.entry(destination)
-        if entry.artifact is None:
-            return None
-        if not entry.matches(stamp):
-            if entry.size != stamp.size or not entry.sha256:
-                return None
-            md5, sha256 = file_digests(path)  # same size, new mtime: touched, or changed?
-            if sha256 != entry.sha256:
-                return None
-            sidecar.record_uploaded(destination, entry.artifact, stamp, md5, sha256)
-        try:
-            artifact = self.get_artifact(entry.artifact)
-        except NotFound:
-            return None
-        return artifact if artifact.status == "ready" else None
-
-    def _finished(self, state: UploadState, sha256: str) -> Artifact:
-        """The artifact an upload became, once the server has made it ready, checked against what was sent."""
-        if not state.artifact_urn:
-            raise UploadFailed(f"the server finished the upload {state.url} but named no artifact (no Artifact-Urn)")
-        delay = 0.05
-        for _ in range(40):
-            artifact = self.get_artifact(state.artifact_urn)
-            if artifact.status == "ready":
-                if artifact.sha256 and artifact.sha256 != sha256:
-                    raise IntegrityError(
-                        f"{artifact.id}: the server stored sha256 {artifact.sha256} but the client sent {sha256} (did the file change during the upload?)"
-                    )
-                return artifact
-            time.sleep(delay)
-            delay = min(1.0, delay * 2)
-        raise UploadFailed(f"{state.artifact_urn} received all its bytes but did not become ready")
+        request = UploadRequest(
+            name=name, content_type=content_type, collection=collection, policy=policy, type=type, labels=labels
+        )
+        options = UploadOptions(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress)
+        return upload_artifact(
+            self._transport,
+            request,
+            options,
+            file_path=file_path,
+            io_stream=io_stream,
+            dir_path=dir_path,
+            content_size=content_size,
+            force=force_upload,
+        )
 
     def artifact_for_file(self, file_path: str | os.PathLike[str]) -> Artifact | None:
         """The artifact an unchanged file was uploaded as (to this destination), from its sidecar; None otherwise."""
-        path = Path(file_path).expanduser().resolve()
-        if not path.is_file():
-            return None
-        return self._deduplicated(path, FileStamp.of(path), Sidecar.load(path), self._transport.key)
+        return artifact_for_file(self._transport, file_path)
 
     # ---- artifacts ----------------------------------------------------------------------------------
 
     def get_artifact(self, urn: str) -> Artifact:
         """The artifact `urn` names; `urn:file:///abs/path` gives a view of that local file, and a reference
         `fabric://<project>/<name>[:<number|alias>]` the version it names now."""
-        urn = self.resolve_urn(urn)
-        path = file_urn_path(urn)
-        if path is not None:
-            return self._file_artifact(path)
-        data = self._transport.get_artifact(urn)
-        local = self._transport.blob_path(data) if isinstance(self._transport, LocalTransport) else None
-        return Artifact(self, data, local_path=local)
-
-    def _file_artifact(self, path: Path) -> Artifact:
-        if not path.is_file():
-            raise NotFound(f"no such file: {path}")
-        stat = path.stat()
-        data = {
-            "urn": f"urn:file://{path}",
-            "name": path.name,
-            "status": "ready",
-            "size": stat.st_size,
-            "mime_type": guess_mime_type(path.name),
-            "created": datetime.fromtimestamp(stat.st_mtime).astimezone().isoformat(),
-            "location": f"file://{path}",
-            "aspects": [],
-        }
-        return Artifact(self, data, local_path=path)
+        return Artifact.fetch(self._transport, urn)
 
     def list_artifacts(self, limit: int | None = None, **filters: Any) -> Iterator[Artifact]:
         """Artifacts matching `filters` (name, mime_type, collection, schema, status, created_before, created_after), across pages."""
         for data in self._transport.list_artifacts(filters, limit):
-            local = self._transport.blob_path(data) if isinstance(self._transport, LocalTransport) else None
-            yield Artifact(self, data, local_path=local)
+            yield Artifact.of(self._transport, data)
 
     def collection(self, urn: str, limit: int | None = None) -> Iterator[Artifact]:
         """The artifacts in a collection (a name or `urn:fabric:collection:<name>`)."""
-        if not urn.startswith("urn:"):
-            urn = f"urn:fabric:collection:{urn}"
-        for data in self._transport.collection_members(urn, limit):
-            yield Artifact(self, data)
+        for data in self._transport.collection_members(collection_urn(urn), limit):
+            yield Artifact(self._transport, data)
 
     # ---- aspects ------------------------------------------------------------------------------------
 
-    def _ensure_schema(self, schema: str) -> None:
-        """Register the client's own schemas (metadata.1, order-status.1) where the fabric lacks them."""
-        if schema not in CLIENT_SCHEMAS or schema in self._known_schemas:
-            return
-        try:
-            self._transport.get_schema(schema)
-        except NotFound:
-            self._transport.register_schema(CLIENT_SCHEMAS[schema])
-        self._known_schemas.add(schema)
-
     def add_aspect(self, entity: str, schema: str, content: Any) -> Aspect:
-        self._ensure_schema(schema)
-        return Aspect.from_json(self._transport.assert_aspect(entity, schema, content))
+        return assert_aspect(self._transport, entity, schema, content)
 
     def update_aspect(self, urn: str, content: Any) -> Aspect:
         """Retract the aspect and assert `content` in its place; returns the new aspect."""
-        return Aspect.from_json(self._transport.update_aspect(urn, content))
+        return self._transport.update_aspect(urn, content)
 
     def retract_aspect(self, urn: str) -> Aspect:
-        return Aspect.from_json(self._transport.retract_aspect(urn))
+        return self._transport.retract_aspect(urn)
 
     def get_aspect(self, urn: str) -> Aspect:
-        return Aspect.from_json(self._transport.get_aspect(urn))
+        return self._transport.get_aspect(urn)
 
     def list_aspects(
         self,
@@ -334,10 +177,8 @@ class Fabric:
         include_retracted: bool = False,
         limit: int | None = None,
     ) -> Iterator[Aspect]:
-        for data in self._transport.query_aspects(
-            entity=entity, schema=schema, at=at, include_retracted=include_retracted, limit=limit
-        ):
-            yield Aspect.from_json(data)
+        query = AspectQuery(entity=entity, schema=schema, at=at, include_retracted=include_retracted)
+        return self._transport.query_aspects(query, limit)
 
     def add_metadata(self, entity: str, metadata: Mapping[str, Any]) -> Aspect:
         """User metadata on any entity: a `$schema` key names a registered schema, else the free-form `metadata.1`."""
@@ -361,9 +202,8 @@ class Fabric:
         self, urn: str, direction: str = "upstream", depth: int = 10, at: datetime | str | None = None
     ) -> dict[str, Any]:
         """Nodes and edges reachable from `urn` (`upstream`: what it came from; `downstream`: what came of it; `both`)."""
-        aliases = {"up": "upstream", "down": "downstream"}
         urn = self.resolve_urn(urn, at=at)
-        return self._transport.lineage(urn, direction=aliases.get(direction, direction), depth=depth, at=at)
+        return self._transport.lineage(urn, direction=lineage_direction(direction), depth=depth, at=at)
 
     # ---- lifecycle: drafts, types, lock, delete ------------------------------------------------------
 
@@ -376,8 +216,8 @@ class Fabric:
         policy: str | None = None,
     ) -> DraftArtifact:
         """A draft artifact: `add_file(local_path=..., path=...)` then `save()`."""
-        body = {"name": name, "type": type, "labels": dict(labels or {}), "collection": collection, "policy": policy}
-        return DraftArtifact(self, self._transport.create_artifact(body))
+        request = UploadRequest(collection=collection, policy=policy, type=type, labels=labels)
+        return new_draft(self._transport, request, name)
 
     def update_artifact(
         self, urn: str, *, type: str | None = None, labels: Mapping[str, str] | None = None
@@ -406,9 +246,7 @@ class Fabric:
 
     def pull(self, urn: str, path: str | os.PathLike[str]) -> list[Path]:
         """Write every file of the artifact under the directory `path` (resumed, verified); returns the files."""
-        from fabric.client.drafts import pull
-
-        return pull(self, self.resolve_urn(urn), path)
+        return pull(self._transport, self.resolve_urn(urn), path)
 
     # ---- repositories and versions ------------------------------------------------------------------
 
@@ -418,16 +256,14 @@ class Fabric:
 
     def resolve_urn(self, urn: str, at: datetime | str | None = None) -> str:
         """`urn` itself, or for a `fabric://` reference the artifact URN it names."""
-        if isinstance(urn, str) and urn.startswith("fabric://"):
-            return str(self.resolve(urn, at)["artifact"])
-        return urn
+        return resolve_urn(self._transport, urn, at)
 
     def list_repositories(self, project: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
         return self._transport.list_repositories(project, limit)
 
     def get_repository(self, repository: str) -> dict[str, Any]:
         """`<project>/<name>` with its aliases and newest versions."""
-        return self._transport.get_repository(_repository(repository)[0])
+        return self._transport.get_repository(parse_reference(repository)[0])
 
     def register_version(
         self,
@@ -441,86 +277,73 @@ class Fabric:
         aliases: list[str] | tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """Register the artifact as the next version of `<project>/<name>` (created on first use)."""
-        body: dict[str, Any] = {
-            "artifact": self.resolve_urn(artifact),
-            "description": description,
-            "tags": list(tags or []),
-            "aliases": list(aliases),
-        }
-        if content is not None:
-            body["content"] = content
-        if order is not None:
-            body["order"] = order
-        return self._transport.register_version(_repository(repository)[0], body)
+        body = version_body(
+            self.resolve_urn(artifact),
+            description=description,
+            tags=tags,
+            content=content,
+            order=order,
+            aliases=aliases,
+        )
+        return self._transport.register_version(parse_reference(repository)[0], body)
 
     def list_versions(
         self, repository: str, *, stage: str | None = None, at: datetime | str | None = None, limit: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        return self._transport.list_versions(_repository(repository)[0], stage=stage, at=at, limit=limit)
+        return self._transport.list_versions(parse_reference(repository)[0], stage=stage, at=at, limit=limit)
 
     def get_version(self, reference: str, at: datetime | str | None = None) -> dict[str, Any]:
         """`p/n` (latest), `p/n:3`, `p/n:prod` or `fabric://p/n:prod`, as it is now or was at `at`."""
-        repository, ref = _repository(reference)
+        repository, ref = parse_reference(reference)
         return self._transport.get_version(repository, ref, at)
 
     def update_version(self, reference: str, **changes: Any) -> dict[str, Any]:
         """Change a version's description, tags or content."""
-        repository, ref = _repository(reference)
+        repository, ref = parse_reference(reference)
         return self._transport.update_version(repository, ref, changes)
 
     def set_alias(self, repository: str, alias: str, version: int) -> dict[str, Any]:
-        return self._transport.set_alias(_repository(repository)[0], alias, version)
+        return self._transport.set_alias(parse_reference(repository)[0], alias, version)
 
     def remove_alias(self, repository: str, alias: str) -> None:
-        self._transport.remove_alias(_repository(repository)[0], alias)
+        self._transport.remove_alias(parse_reference(repository)[0], alias)
 
     def stage(self, reference: str, stage: str, reason: str = "", message: str = "") -> dict[str, Any]:
         """Move a version (`p/n:3`) to `stage`, saying why."""
-        repository, ref = _repository(reference)
+        repository, ref = parse_reference(reference)
         return self._transport.set_stage(repository, ref, {"stage": stage, "reason": reason, "message": message})
 
     def stage_history(self, reference: str) -> list[dict[str, Any]]:
-        repository, ref = _repository(reference)
+        repository, ref = parse_reference(reference)
         return self._transport.stage_history(repository, ref)
 
     # ---- access ------------------------------------------------------------------------------------
-
-    def _platform(self, what: str) -> HttpTransport:
-        if not isinstance(self._transport, HttpTransport):
-            raise ConfigurationError(f"{what} needs a server (set FABRIC_URL): local mode has one user and no sharing")
-        return self._transport
 
     def grant_access(self, urn: str, *, email: str | None = None, org: str | None = None) -> dict[str, Any]:
         """Let a user (by email) or an organisation (by id) read the artifact; returns the grant (its `id` revokes it)."""
         if (email is None) == (org is None):
             raise ValueError("give exactly one of email and org")
-        return self._platform("sharing").grant_access(urn, email=email, org=org)
+        return self._transport.grant_access(urn, email=email, org=org).to_json()
 
     def list_access(self, urn: str, *, include_revoked: bool = False) -> list[dict[str, Any]]:
         """The artifact's grants (only its creator and its organisation's admins may list them)."""
-        return self._platform("sharing").list_access(urn, include_revoked=include_revoked)
+        return [grant.to_json() for grant in self._transport.list_access(urn, include_revoked=include_revoked)]
 
     def revoke_access(self, urn: str, grant: str) -> dict[str, Any]:
-        return self._platform("sharing").revoke_access(urn, grant)
+        return self._transport.revoke_access(urn, grant).to_json()
 
     def shared_artifacts(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """What others shared with you (or your organisation); the creator is shown as organisation and name only."""
-        return self._platform("sharing").shared_artifacts(limit)
+        return (shared.to_json() for shared in self._transport.shared_artifacts(limit))
 
     def order_token(self, order: str, ttl: int | None = None) -> dict[str, Any]:
         """A compute token for `order`: it can upload, and read what you can read now; nothing else."""
-        return self._platform("a compute token").order_token(order, ttl)
+        return self._transport.order_token(order, ttl)
 
     def with_token(self, token: str) -> Fabric:
         """Another client of the same server, acting with `token`."""
-        backend = self._platform("a token")
-        return Fabric(url=backend.url, token=token, timeout=backend.timeout)
+        return Fabric.over(self._transport.with_token(token))
 
     def order(self, service: str, inputs: Any = None, *, order_urn: str | None = None) -> Order:
         """A context manager recording a service run: its inputs (every artifact URN in `inputs`) and outputs."""
-        from fabric.client.order import Order
-
-        return Order(self, service, inputs, order_urn=order_urn)
-
-
-from fabric.client.order import Order  # noqa: E402  (for the annotation above)
+        return Order(self._transport, service, inputs, order_urn=order_urn)

@@ -1,4 +1,4 @@
-"""Platform mode: the fabric behind its HTTP API."""
+"""Platform mode: a datafabric server over its HTTP API."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from urllib.parse import quote
 
 import httpx
 
-from fabric.client.errors import IntegrityError, NotFound, error_for, raise_for_problem
+from fabric.client.errors import IntegrityError, NotFound, ServerError, error_for, raise_for_problem
 from fabric.client.retry import Backoff, is_retryable
 from fabric.client.sources import Source
-from fabric.client.tus import Progress, TusClient, UploadState
+from fabric.client.transport import AspectQuery, Transport, UploadMetadata, UploadOptions
+from fabric.client.tus import TusClient, UploadState
+from fabric.wire import ArtifactJSON, AspectJSON, GrantJSON, SharedArtifactJSON
 
 DOWNLOAD_BLOCK = 1 << 20
 
@@ -28,7 +30,7 @@ def _time(value: datetime | str | None) -> str | None:
     return value.isoformat()
 
 
-class HttpTransport:
+class HttpTransport(Transport):
     """Platform mode: a datafabric server over its HTTP API (tus for uploads, Range for downloads)."""
 
     mode = "platform"
@@ -37,7 +39,7 @@ class HttpTransport:
         self, url: str, token: str | None = None, *, timeout: float = 60.0, retries: int = 5, retry_delay: float = 0.5
     ) -> None:
         self.url = url.rstrip("/")
-        self.token = token
+        self._token = token
         self.timeout = timeout
         headers = {"User-Agent": "datafabric-client/0.1"}
         if token:
@@ -47,9 +49,15 @@ class HttpTransport:
         self.retry_delay = retry_delay
 
     @property
-    def key(self) -> str:
-        """How a sidecar names this destination."""
+    def destination(self) -> str:
         return self.url
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    def with_token(self, token: str) -> HttpTransport:
+        return HttpTransport(self.url, token, timeout=self.timeout, retries=self.retries, retry_delay=self.retry_delay)
 
     def close(self) -> None:
         self.http.close()
@@ -73,8 +81,16 @@ class HttpTransport:
                 continue
             return raise_for_problem(response)
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._request(method, path, **kwargs).json()
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The JSON object the server answered with (anything else is an `UnexpectedResponse`)."""
+        response = self._request(method, path, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ServerError(f"{method} {path}: the server answered {response.status_code} without a JSON object")
+        return body
 
     def _pages(self, path: str, params: Mapping[str, Any], limit: int | None) -> Iterator[dict[str, Any]]:
         """Items across pages, following `next` links, stopping after `limit` items."""
@@ -96,34 +112,37 @@ class HttpTransport:
 
     # ---- artifacts ----------------------------------------------------------------------------------
 
-    def get_artifact(self, urn: str) -> dict[str, Any]:
-        return self._json("GET", f"/v1/artifacts/{_segment(urn)}")
+    def get_artifact(self, urn: str) -> ArtifactJSON:
+        return ArtifactJSON.from_json(self._json("GET", f"/v1/artifacts/{_segment(urn)}"))
 
-    def list_artifacts(self, filters: Mapping[str, Any], limit: int | None) -> Iterator[dict[str, Any]]:
+    def list_artifacts(self, filters: Mapping[str, Any], limit: int | None) -> Iterator[ArtifactJSON]:
         params: dict[str, Any] = {k: _time(v) if isinstance(v, datetime) else v for k, v in filters.items()}
         labels = params.pop("labels", None) or {}
         if labels:
             params["label"] = [f"{key}:{value}" for key, value in labels.items()]
-        return self._pages("/v1/artifacts", params, limit)
+        return map(ArtifactJSON.from_json, self._pages("/v1/artifacts", params, limit))
 
-    def collection_members(self, urn: str, limit: int | None) -> Iterator[dict[str, Any]]:
-        return self._pages(f"/v1/collections/{_segment(urn)}", {}, limit)
+    def collection_members(self, urn: str, limit: int | None) -> Iterator[ArtifactJSON]:
+        return map(ArtifactJSON.from_json, self._pages(f"/v1/collections/{_segment(urn)}", {}, limit))
 
     def upload(
         self,
         source: Source,
-        metadata: Mapping[str, str | None],
+        metadata: UploadMetadata,
         *,
         resume_url: str | None,
         on_created: Callable[[UploadState], None],
-        chunk_size: int,
-        retries: int,
-        retry_delay: float,
-        progress: Progress | None,
+        options: UploadOptions,
     ) -> UploadState:
         """Send `source` over tus, resuming `resume_url` if the server still has it; returns the final state."""
+        progress = options.progress
         tus = TusClient(
-            self.http, "/v1/uploads", chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress
+            self.http,
+            "/v1/uploads",
+            chunk_size=options.chunk_size,
+            retries=options.retries,
+            retry_delay=options.retry_delay,
+            progress=progress,
         )
         state: UploadState | None = None
         if resume_url:
@@ -187,34 +206,27 @@ class HttpTransport:
 
     # ---- aspects, schemas, lineage -----------------------------------------------------------------
 
-    def assert_aspect(self, entity: str, schema: str, content: Any) -> dict[str, Any]:
-        return self._json("POST", "/v1/aspects", json={"entity": entity, "schema": schema, "content": content})
+    def assert_aspect(self, entity: str, schema: str, content: Any) -> AspectJSON:
+        body = {"entity": entity, "schema": schema, "content": content}
+        return AspectJSON.from_json(self._json("POST", "/v1/aspects", json=body))
 
-    def get_aspect(self, urn: str) -> dict[str, Any]:
-        return self._json("GET", f"/v1/aspects/{_segment(urn)}")
+    def get_aspect(self, urn: str) -> AspectJSON:
+        return AspectJSON.from_json(self._json("GET", f"/v1/aspects/{_segment(urn)}"))
 
-    def update_aspect(self, urn: str, content: Any) -> dict[str, Any]:
-        return self._json("PUT", f"/v1/aspects/{_segment(urn)}", json={"content": content})
+    def update_aspect(self, urn: str, content: Any) -> AspectJSON:
+        return AspectJSON.from_json(self._json("PUT", f"/v1/aspects/{_segment(urn)}", json={"content": content}))
 
-    def retract_aspect(self, urn: str) -> dict[str, Any]:
-        return self._json("DELETE", f"/v1/aspects/{_segment(urn)}")
+    def retract_aspect(self, urn: str) -> AspectJSON:
+        return AspectJSON.from_json(self._json("DELETE", f"/v1/aspects/{_segment(urn)}"))
 
-    def query_aspects(
-        self,
-        *,
-        entity: str | None,
-        schema: str | None,
-        at: datetime | str | None,
-        include_retracted: bool,
-        limit: int | None,
-    ) -> Iterator[dict[str, Any]]:
+    def query_aspects(self, query: AspectQuery, limit: int | None) -> Iterator[AspectJSON]:
         params = {
-            "entity": entity,
-            "schema": schema,
-            "at": _time(at),
-            "include_retracted": "true" if include_retracted else None,
+            "entity": query.entity,
+            "schema": query.schema,
+            "at": _time(query.at),
+            "include_retracted": "true" if query.include_retracted else None,
         }
-        return self._pages("/v1/aspects", params, limit)
+        return map(AspectJSON.from_json, self._pages("/v1/aspects", params, limit))
 
     def list_schemas(self) -> list[dict[str, Any]]:
         return list(self._json("GET", "/v1/schemas").get("items", []))
@@ -227,19 +239,20 @@ class HttpTransport:
 
     # ---- access ------------------------------------------------------------------------------------
 
-    def grant_access(self, urn: str, *, email: str | None, org: str | None) -> dict[str, Any]:
+    def grant_access(self, urn: str, *, email: str | None, org: str | None) -> GrantJSON:
         body = {"email": email} if email is not None else {"org": org}
-        return self._json("POST", f"/v1/artifacts/{_segment(urn)}/access", json=body)
+        return GrantJSON.from_json(self._json("POST", f"/v1/artifacts/{_segment(urn)}/access", json=body))
 
-    def list_access(self, urn: str, *, include_revoked: bool) -> list[dict[str, Any]]:
+    def list_access(self, urn: str, *, include_revoked: bool) -> list[GrantJSON]:
         params = {"include_revoked": "true"} if include_revoked else {}
-        return list(self._json("GET", f"/v1/artifacts/{_segment(urn)}/access", params=params).get("items", []))
+        items = self._json("GET", f"/v1/artifacts/{_segment(urn)}/access", params=params).get("items", [])
+        return [GrantJSON.from_json(item) for item in items]
 
-    def revoke_access(self, urn: str, grant: str) -> dict[str, Any]:
-        return self._json("DELETE", f"/v1/artifacts/{_segment(urn)}/access/{_segment(grant)}")
+    def revoke_access(self, urn: str, grant: str) -> GrantJSON:
+        return GrantJSON.from_json(self._json("DELETE", f"/v1/artifacts/{_segment(urn)}/access/{_segment(grant)}"))
 
-    def shared_artifacts(self, limit: int | None) -> Iterator[dict[str, Any]]:
-        return self._pages("/v1/shared/artifacts", {}, limit)
+    def shared_artifacts(self, limit: int | None) -> Iterator[SharedArtifactJSON]:
+        return map(SharedArtifactJSON.from_json, self._pages("/v1/shared/artifacts", {}, limit))
 
     def order_token(self, order: str, ttl: int | None = None) -> dict[str, Any]:
         return self._json("POST", f"/v1/orders/{_segment(order)}/token", json={"ttl": ttl} if ttl else {})
@@ -250,18 +263,14 @@ class HttpTransport:
             "GET", f"/v1/lineage/{_segment(urn)}", params={k: v for k, v in params.items() if v is not None}
         )
 
-    def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """A JSON object answer (the lifecycle and repository routes answer objects)."""
-        value = self._json(method, path, **kwargs)
-        return value if isinstance(value, dict) else {"value": value}
-
     # ---- lifecycle: drafts, files, lock, delete ----------------------------------------------------
 
-    def create_artifact(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._object("POST", "/v1/artifacts", json={k: v for k, v in body.items() if v is not None})
+    def create_artifact(self, body: Mapping[str, Any]) -> ArtifactJSON:
+        sent = {k: v for k, v in body.items() if v is not None}
+        return ArtifactJSON.from_json(self._json("POST", "/v1/artifacts", json=sent))
 
-    def update_artifact(self, urn: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        return self._object("PATCH", f"/v1/artifacts/{_segment(urn)}", json=dict(changes))
+    def update_artifact(self, urn: str, changes: Mapping[str, Any]) -> ArtifactJSON:
+        return ArtifactJSON.from_json(self._json("PATCH", f"/v1/artifacts/{_segment(urn)}", json=dict(changes)))
 
     def link_file(self, urn: str, file: Mapping[str, Any]) -> bool:
         return bool(self._json("POST", f"/v1/artifacts/{_segment(urn)}/files", json=dict(file))["linked"])
@@ -270,8 +279,8 @@ class HttpTransport:
         """seal, lock (POST) or delete (DELETE)."""
         body = {"reason": reason} if reason else None
         if action == "delete":
-            return self._object("DELETE", f"/v1/artifacts/{_segment(urn)}", json=body)
-        return self._object("POST", f"/v1/artifacts/{_segment(urn)}/{action}", json=body)
+            return self._json("DELETE", f"/v1/artifacts/{_segment(urn)}", json=body)
+        return self._json("POST", f"/v1/artifacts/{_segment(urn)}/{action}", json=body)
 
     def files(self, urn: str) -> list[dict[str, Any]]:
         return list(self._json("GET", f"/v1/artifacts/{_segment(urn)}/files")["items"])
@@ -290,16 +299,16 @@ class HttpTransport:
 
     def resolve(self, reference: str, at: datetime | str | None = None) -> dict[str, Any]:
         params = {"ref": reference, **({"at": _time(at)} if at else {})}
-        return self._object("GET", "/v1/resolve", params=params)
+        return self._json("GET", "/v1/resolve", params=params)
 
     def list_repositories(self, project: str | None, limit: int | None) -> Iterator[dict[str, Any]]:
         return self._pages("/v1/repositories", {"project": project}, limit)
 
     def get_repository(self, repository: str) -> dict[str, Any]:
-        return self._object("GET", self._repo(repository))
+        return self._json("GET", self._repo(repository))
 
     def register_version(self, repository: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._object("POST", self._repo(repository) + "/versions", json=dict(body))
+        return self._json("POST", self._repo(repository) + "/versions", json=dict(body))
 
     def list_versions(
         self, repository: str, *, stage: str | None, at: datetime | str | None, limit: int | None
@@ -308,21 +317,19 @@ class HttpTransport:
 
     def get_version(self, repository: str, ref: str, at: datetime | str | None = None) -> dict[str, Any]:
         params = {"at": _time(at)} if at else {}
-        return self._object("GET", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", params=params)
+        return self._json("GET", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", params=params)
 
     def update_version(self, repository: str, ref: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        return self._object("PATCH", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", json=dict(changes))
+        return self._json("PATCH", f"{self._repo(repository)}/versions/{quote(ref, safe='')}", json=dict(changes))
 
     def set_alias(self, repository: str, alias: str, version: int) -> dict[str, Any]:
-        return self._object(
-            "PUT", f"{self._repo(repository)}/aliases/{quote(alias, safe='')}", json={"version": version}
-        )
+        return self._json("PUT", f"{self._repo(repository)}/aliases/{quote(alias, safe='')}", json={"version": version})
 
     def remove_alias(self, repository: str, alias: str) -> None:
         self._request("DELETE", f"{self._repo(repository)}/aliases/{quote(alias, safe='')}")
 
     def set_stage(self, repository: str, ref: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._object("POST", f"{self._repo(repository)}/versions/{quote(ref, safe='')}/stage", json=dict(body))
+        return self._json("POST", f"{self._repo(repository)}/versions/{quote(ref, safe='')}/stage", json=dict(body))
 
     def stage_history(self, repository: str, ref: str) -> list[dict[str, Any]]:
         return list(self._json("GET", f"{self._repo(repository)}/versions/{quote(ref, safe='')}/stages")["items"])

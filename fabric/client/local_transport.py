@@ -12,17 +12,25 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fabric.blobs import BlobStore
 from fabric.client.errors import BadRequest, Conflict, Gone, NotFound, ValidationFailed
 from fabric.client.sources import Source
-from fabric.client.tus import Progress, UploadState
+from fabric.client.transport import AspectQuery, Transport, UploadMetadata, UploadOptions
+from fabric.client.tus import UploadState
+from fabric.urns import DEFAULT_NAMESPACE
+from fabric.wire import ArtifactJSON, AspectJSON
+
+if TYPE_CHECKING:
+    from aspects import AspectStore, Page
 
 WRITE_BLOCK = 1 << 20
+T = TypeVar("T")
+Item = TypeVar("Item")
 
 
-def _store_errors(call: Callable[[], Any]) -> Any:
+def _store_errors(call: Callable[[], T]) -> T:
     """The store's own exceptions as the client's, so both modes raise the same things."""
     import aspects
 
@@ -50,28 +58,30 @@ def _parse_time(value: datetime | str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class LocalTransport:
+class LocalTransport(Transport):
     """Local mode: the fabric in this process (blobs and the embedded graph under `base_dir`), no server."""
 
     mode = "local"
 
-    def __init__(self, base_dir: str | os.PathLike[str], *, namespace: str = "fabric", user: str | None = None) -> None:
-        from fabric.auth.middleware import LOCAL_PRINCIPAL
+    def __init__(
+        self, base_dir: str | os.PathLike[str], *, namespace: str = DEFAULT_NAMESPACE, user: str | None = None
+    ) -> None:
+        from fabric.auth.tokens import local_principal
 
         self.base_dir = Path(base_dir).expanduser().resolve()
         self.namespace = namespace
-        self.user = user or LOCAL_PRINCIPAL.user_urn  # the same local user a server without --auth sees
-        self.org = LOCAL_PRINCIPAL.org_urn
-        self._store: Any = None
+        self.user = user or local_principal(namespace).user_urn  # the same local user a server without --auth sees
+        self.org = local_principal(namespace).org_urn
+        self._store: AspectStore | None = None
         self._blobs: BlobStore | None = None
         self._lifecycle: Any = None
 
     @property
-    def key(self) -> str:
+    def destination(self) -> str:
         return f"local:{self.base_dir}"
 
     @property
-    def store(self) -> Any:
+    def store(self) -> AspectStore:
         """The embedded graph, opened on first use (opening it takes a moment and a lock)."""
         if self._store is None:
             from aspects import open_store
@@ -100,33 +110,30 @@ class LocalTransport:
             self._store = None
             self._lifecycle = None
 
-    def blob_path(self, artifact: Mapping[str, Any]) -> Path | None:
-        sha256 = artifact.get("sha256")
-        return self.blobs.path(sha256) if artifact.get("status") == "ready" and sha256 else None
+    def blob_path(self, artifact: ArtifactJSON) -> Path | None:
+        return self.blobs.path(artifact.sha256) if artifact.status == "ready" and artifact.sha256 else None
 
     # ---- artifacts ----------------------------------------------------------------------------------
 
-    def get_artifact(self, urn: str) -> dict[str, Any]:
-        def read() -> dict[str, Any]:
+    def get_artifact(self, urn: str) -> ArtifactJSON:
+        def read() -> ArtifactJSON:
             record = self.store.get_artifact(urn)
             if record.status == "deleted":
                 raise Gone(f"{urn} was deleted: it stays in lineage as a tombstone, its bytes are gone", status=410)
-            body: dict[str, Any] = record.to_json()
-            body.update(self.lifecycle.describe(urn, record.aspects))
-            body.setdefault("state", record.status)
-            body["versions"] = self.lifecycle.versions_of_artifact(urn)
-            return body
+            lifecycle = self.lifecycle
+            description = lifecycle.describe(urn, record.aspects)
+            return ArtifactJSON.from_record(record).with_lifecycle(description, lifecycle.versions_of_artifact(urn))
 
-        return _store_errors(read)  # type: ignore[no-any-return]
+        return _store_errors(read)
 
-    def _pages(self, fetch: Callable[[str | None, int], Any], limit: int | None) -> Iterator[dict[str, Any]]:
+    def _pages(self, fetch: Callable[[str | None, int], Page[Item]], limit: int | None) -> Iterator[Item]:
         cursor: str | None = None
         count = 0
         while True:
             size = min(limit - count, 1000) if limit is not None else 1000
-            page = _store_errors(lambda cursor=cursor, size=size: fetch(cursor, size))
+            page = _store_errors(lambda cursor=cursor, size=size: fetch(cursor, size))  # type: ignore[misc]
             for item in page.items:
-                yield item.to_json() if hasattr(item, "to_json") else item
+                yield item
                 count += 1
                 if limit is not None and count >= limit:
                     return
@@ -134,31 +141,30 @@ class LocalTransport:
             if cursor is None:
                 return
 
-    def list_artifacts(self, filters: Mapping[str, Any], limit: int | None) -> Iterator[dict[str, Any]]:
+    def list_artifacts(self, filters: Mapping[str, Any], limit: int | None) -> Iterator[ArtifactJSON]:
         given = dict(filters)
         before, after = _parse_time(given.pop("created_before", None)), _parse_time(given.pop("created_after", None))
         given = {key: value for key, value in given.items() if value is not None}
-        return self._pages(
+        records = self._pages(
             lambda cursor, n: self.store.list_artifacts(
                 **given, created_before=before, created_after=after, limit=n, cursor=cursor
             ),
             limit,
         )
+        return map(ArtifactJSON.from_record, records)
 
-    def collection_members(self, urn: str, limit: int | None) -> Iterator[dict[str, Any]]:
-        return self._pages(lambda cursor, n: self.store.collection_members(urn, limit=n, cursor=cursor), limit)
+    def collection_members(self, urn: str, limit: int | None) -> Iterator[ArtifactJSON]:
+        records = self._pages(lambda cursor, n: self.store.collection_members(urn, limit=n, cursor=cursor), limit)
+        return map(ArtifactJSON.from_record, records)
 
     def upload(
         self,
         source: Source,
-        metadata: Mapping[str, str | None],
+        metadata: UploadMetadata,
         *,
         resume_url: str | None,
         on_created: Callable[[UploadState], None],
-        chunk_size: int,
-        retries: int,
-        retry_delay: float,
-        progress: Progress | None,
+        options: UploadOptions,
     ) -> UploadState:
         """Copy the source into blob storage (hashing as it goes) and register it as a ready artifact."""
         from aspects import new_urn
@@ -185,12 +191,12 @@ class LocalTransport:
             with os.fdopen(fd, "wb") as out:
                 offset = 0
                 while True:
-                    chunk = source.chunk(offset, chunk_size)
+                    chunk = source.chunk(offset, options.chunk_size)
                     for block in chunk.blocks(offset):
                         out.write(block)
                         offset += len(block)
-                        if progress is not None:
-                            progress(offset, source.size)
+                        if options.progress is not None:
+                            options.progress(offset, source.size)
                     if chunk.last:
                         break
                 out.flush()
@@ -199,8 +205,9 @@ class LocalTransport:
             self.blobs.ingest(Path(tmp), sha256)
         finally:
             Path(tmp).unlink(missing_ok=True)
+        artifact_name = name or urn.rsplit(":", 1)[-1]
         content = artifact_content(
-            name=name or urn.rsplit(":", 1)[-1],
+            name=artifact_name,
             mime_type=upload_mime_type(metadata, name),
             size=offset,
             md5=md5,
@@ -227,7 +234,7 @@ class LocalTransport:
             return UploadState(url="", artifact_urn=draft, offset=offset, length=offset)
 
         def register() -> None:
-            self.store.create_artifact(urn, name=content["name"], uploader=self.user, created=created, properties={})
+            self.store.create_artifact(urn, name=artifact_name, uploader=self.user, created=created, properties={})
             register_artifact(self.store, urn, content, targets, asserter=self.user)
 
         _store_errors(register)
@@ -245,7 +252,7 @@ class LocalTransport:
 
     # ---- lifecycle: drafts, files, lock, delete ----------------------------------------------------
 
-    def create_artifact(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create_artifact(self, body: Mapping[str, Any]) -> ArtifactJSON:
         from aspects import new_urn
         from fabric.ingest import InvalidLink, link_targets
         from fabric.names import safe_name
@@ -270,7 +277,7 @@ class LocalTransport:
         )
         return self.get_artifact(urn)
 
-    def update_artifact(self, urn: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    def update_artifact(self, urn: str, changes: Mapping[str, Any]) -> ArtifactJSON:
         def update() -> None:
             if "type" in changes:
                 self.lifecycle.set_type(urn, changes["type"], asserter=self.user)
@@ -310,7 +317,7 @@ class LocalTransport:
         else:
             _store_errors(lambda: self.lifecycle.delete(urn, asserter=self.user, reason=reason))
             return {"urn": urn, "state": "deleted"}
-        return self.get_artifact(urn)
+        return self.get_artifact(urn).to_json()
 
     def files(self, urn: str) -> list[dict[str, Any]]:
         self.get_artifact(urn)
@@ -340,9 +347,10 @@ class LocalTransport:
         return {"ref": reference, **_store_errors(lambda: self.lifecycle.resolve(reference, at=_parse_time(at)))}
 
     def list_repositories(self, project: str | None, limit: int | None) -> Iterator[dict[str, Any]]:
-        return self._pages(
+        repositories = self._pages(
             lambda cursor, n: self.lifecycle.list_repositories(project=project, limit=n, cursor=cursor), limit
         )
+        return (repository.to_json() for repository in repositories)
 
     def get_repository(self, repository: str) -> dict[str, Any]:
         project, name = self._repo(repository)
@@ -421,34 +429,34 @@ class LocalTransport:
 
     # ---- aspects, schemas, lineage -----------------------------------------------------------------
 
-    def assert_aspect(self, entity: str, schema: str, content: Any) -> dict[str, Any]:
-        return _store_errors(lambda: self.store.assert_aspect(entity, schema, content, asserter=self.user)).to_json()
+    def assert_aspect(self, entity: str, schema: str, content: Any) -> AspectJSON:
+        aspect = _store_errors(lambda: self.store.assert_aspect(entity, schema, content, asserter=self.user))
+        return AspectJSON.from_record(aspect)
 
-    def get_aspect(self, urn: str) -> dict[str, Any]:
-        return _store_errors(lambda: self.store.get_aspect(urn)).to_json()
+    def get_aspect(self, urn: str) -> AspectJSON:
+        return AspectJSON.from_record(_store_errors(lambda: self.store.get_aspect(urn)))
 
-    def update_aspect(self, urn: str, content: Any) -> dict[str, Any]:
-        return _store_errors(lambda: self.store.update_aspect(urn, content, asserter=self.user)).to_json()
+    def update_aspect(self, urn: str, content: Any) -> AspectJSON:
+        aspect = _store_errors(lambda: self.store.update_aspect(urn, content, asserter=self.user))
+        return AspectJSON.from_record(aspect)
 
-    def retract_aspect(self, urn: str) -> dict[str, Any]:
-        return _store_errors(lambda: self.store.retract_aspect(urn, asserter=self.user)).to_json()
+    def retract_aspect(self, urn: str) -> AspectJSON:
+        return AspectJSON.from_record(_store_errors(lambda: self.store.retract_aspect(urn, asserter=self.user)))
 
-    def query_aspects(
-        self,
-        *,
-        entity: str | None,
-        schema: str | None,
-        at: datetime | str | None,
-        include_retracted: bool,
-        limit: int | None,
-    ) -> Iterator[dict[str, Any]]:
-        moment = _parse_time(at)
-        return self._pages(
+    def query_aspects(self, query: AspectQuery, limit: int | None) -> Iterator[AspectJSON]:
+        moment = _parse_time(query.at)
+        records = self._pages(
             lambda cursor, n: self.store.query_aspects(
-                entity=entity, schema=schema, at=moment, include_retracted=include_retracted, limit=n, cursor=cursor
+                entity=query.entity,
+                schema=query.schema,
+                at=moment,
+                include_retracted=query.include_retracted,
+                limit=n,
+                cursor=cursor,
             ),
             limit,
         )
+        return map(AspectJSON.from_record, records)
 
     def list_schemas(self) -> list[dict[str, Any]]:
         return list(_store_errors(self.store.list_schemas))

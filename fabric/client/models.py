@@ -7,51 +7,36 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from fabric.client.errors import IntegrityError
+from fabric.client.client_schemas import METADATA_SCHEMA, assert_aspect
+from fabric.client.errors import IntegrityError, NotFound
+from fabric.client.pull import pull
+from fabric.client.references import resolve_urn
+from fabric.client.transport import AspectQuery, Transport, lineage_direction
+from fabric.names import guess_mime_type, safe_name
+from fabric.wire import ARTIFACT_SCHEMA_NAME, ArtifactJSON, AspectJSON
 
-if TYPE_CHECKING:
-    from fabric.client.fabric import Fabric
+Aspect = AspectJSON  # the client hands back the JSON shape the server sends, as it is
 
 
-@dataclass(frozen=True, slots=True)
-class Aspect:
-    """One aspect: typed content about an entity, asserted at `valid_from`, retracted at `valid_to` (if ever)."""
+def file_urn_path(urn: str) -> Path | None:
+    """The absolute path an `urn:file:///abs/path` (or `file:///abs/path`) names; None for other URNs."""
+    text = urn[4:] if urn.startswith("urn:file:") else urn
+    if not text.startswith("file://"):
+        return None
+    parts = urlsplit(text)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(f"{urn!r} names a file on another host")
+    return Path(unquote(parts.path))
 
-    urn: str
-    entity: str
-    schema: str
-    content: Any
-    asserter: str | None = None
-    valid_from: str | None = None
-    valid_to: str | None = None
-    retracted_by: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def id(self) -> str:
-        return self.urn
-
-    @property
-    def retracted(self) -> bool:
-        return self.valid_to is not None
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Aspect:
-        return cls(
-            urn=data.get("urn") or data.get("id") or "",
-            entity=data.get("entity", ""),
-            schema=data.get("schema", ""),
-            content=data.get("content"),
-            asserter=data.get("asserter"),
-            valid_from=data.get("valid_from"),
-            valid_to=data.get("valid_to"),
-            retracted_by=data.get("retracted_by"),
-            raw=data,
-        )
+def file_urn(path: Path) -> str:
+    """`urn:file:///abs/path` for a local file."""
+    return f"urn:file://{path.resolve()}"
 
 
 class LocalPath(PosixPath):
@@ -59,10 +44,10 @@ class LocalPath(PosixPath):
 
     _delete_on_exit: bool = False
 
-    def __enter__(self) -> LocalPath:  # type: ignore[override]
+    def __enter__(self) -> LocalPath:
         return self
 
-    def __exit__(self, *exc: object) -> None:  # type: ignore[override]
+    def __exit__(self, *exc: object) -> None:
         if self._delete_on_exit:
             self.unlink(missing_ok=True)
             try:
@@ -106,12 +91,42 @@ class BlobReader(io.RawIOBase):
 
 
 class Artifact:
-    """An artifact: a URN, what the fabric knows of it, and its bytes (downloaded only when asked for)."""
+    """An artifact: a URN, what the fabric knows of it, and its bytes (downloaded only when asked for).
 
-    def __init__(self, fabric: Fabric, data: dict[str, Any], *, local_path: Path | None = None) -> None:
-        self._fabric = fabric
+    It holds the transport it came through, so its calls (bytes, aspects, lineage) go where it came from.
+    """
+
+    def __init__(self, transport: Transport, data: ArtifactJSON, *, local_path: Path | None = None) -> None:
+        self._transport = transport
         self._data = data
         self.local_path = local_path  # where the bytes already are on this machine (local mode, urn:file)
+
+    @classmethod
+    def of(cls, transport: Transport, data: ArtifactJSON) -> Artifact:
+        """The artifact `data` describes, reached through `transport`."""
+        return cls(transport, data, local_path=transport.blob_path(data))
+
+    @classmethod
+    def fetch(cls, transport: Transport, urn: str) -> Artifact:
+        """The artifact `urn` names; `urn:file:///abs/path` (or `file:///abs/path`) gives a view of that local file."""
+        urn = resolve_urn(transport, urn)
+        path = file_urn_path(urn)
+        if path is None:
+            return cls.of(transport, transport.get_artifact(urn))
+        if not path.is_file():
+            raise NotFound(f"no such file: {path}")
+        stat = path.stat()
+        data = ArtifactJSON(
+            urn=f"urn:file://{path}",
+            name=path.name,
+            status="ready",
+            size=stat.st_size,
+            mime_type=guess_mime_type(path.name),
+            created=datetime.fromtimestamp(stat.st_mtime).astimezone().isoformat(),
+            location=f"file://{path}",
+            aspects=(),
+        )
+        return cls(transport, data, local_path=path)
 
     def __repr__(self) -> str:
         return f"<Artifact id={self.id}, name={self.name!r}, status={self.status}>"
@@ -124,72 +139,80 @@ class Artifact:
 
     # ---- what the fabric knows ----------------------------------------------------------------------
 
-    def _field(self, key: str) -> Any:
-        if key in self._data and self._data[key] is not None:
-            return self._data[key]
-        content = self._artifact_aspect_content()
-        return content.get(key) if content else None
-
-    def _artifact_aspect_content(self) -> dict[str, Any] | None:
-        for aspect in self._data.get("aspects") or []:
-            if isinstance(aspect, dict) and str(aspect.get("schema", "")).endswith(":schema:artifact.1"):
-                content = aspect.get("content")
-                return content if isinstance(content, dict) else None
+    def _content(self, key: str) -> Any:
+        """`key` of the `artifact.1` aspect's content, for what the record itself left empty."""
+        for aspect in self._data.current(ARTIFACT_SCHEMA_NAME):
+            if isinstance(aspect.content, dict):
+                return aspect.content.get(key)
         return None
 
     @property
+    def data(self) -> ArtifactJSON:
+        """What the fabric sent about the artifact."""
+        return self._data
+
+    @property
     def id(self) -> str:
-        return self._data.get("urn") or self._data.get("id") or ""
+        return self._data.urn
 
     urn = id
 
     @property
     def name(self) -> str | None:
-        return self._field("name")
+        return self._data.name if self._data.name is not None else _optional_str(self._content("name"))
 
     @property
     def size(self) -> int | None:
-        return self._field("size")
+        if self._data.size is not None:
+            return self._data.size
+        size = self._content("size")
+        return size if isinstance(size, int) else None
 
     @property
     def mime_type(self) -> str | None:
-        return self._field("mime_type")
+        return self._data.mime_type or _optional_str(self._content("mime_type"))
 
     @property
     def status(self) -> str | None:
-        return self._field("status")
+        return self._data.status or None
 
     @property
     def sha256(self) -> str | None:
-        return self._field("sha256")
+        return self._data.sha256 or _optional_str(self._content("sha256"))
 
     @property
     def md5(self) -> str | None:
-        return self._field("md5")
+        return self._data.md5 or _optional_str(self._content("md5"))
 
     @property
     def created(self) -> str | None:
-        return self._field("created")
+        return self._data.created or _optional_str(self._content("created"))
+
+    @property
+    def collections(self) -> list[str]:
+        """The collections the artifact is in (known when it was read one at a time, as `get_artifact` does)."""
+        return self._data.collections
 
     @property
     def collection(self) -> str | None:
-        return self._field("collection")
+        """The first collection the artifact is in, if any."""
+        return next(iter(self._data.collections), None)
 
     @property
     def aspects(self) -> list[Aspect]:
-        """The current aspects the server sent with the artifact."""
-        return [Aspect.from_json(a) for a in self._data.get("aspects") or [] if isinstance(a, dict)]
+        """The current aspects the fabric sent with the artifact."""
+        return list(self._data.aspects or ())
 
     @property
     def metadata(self) -> list[Aspect]:
         return self.aspects
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self._data)
+        return self._data.to_json()
 
     def refresh(self) -> Artifact:
-        fresh = self._fabric.get_artifact(self.id)
-        self._data = fresh._data
+        fresh = Artifact.fetch(self._transport, self.id)
+        self._data, self.local_path = fresh._data, fresh.local_path
         return self
 
     # ---- bytes --------------------------------------------------------------------------------------
@@ -198,7 +221,7 @@ class Artifact:
         """The bytes in chunks, streamed (a cut download resumes with Range; sha256 checked at the end)."""
         if self.local_path is not None:
             return _file_chunks(self.local_path)
-        return self._fabric._transport.blob_chunks(self.id, expected_sha256=self.sha256)
+        return self._transport.blob_chunks(self.id, expected_sha256=self.sha256)
 
     def open(self) -> io.BufferedReader:
         """A read-only file object over the streamed bytes: `read(n)` pulls only what it needs."""
@@ -259,45 +282,58 @@ class Artifact:
 
     @property
     def type(self) -> str:
-        return str(self._data.get("type") or "file")
+        return self._data.type or "file"
 
     @property
     def labels(self) -> dict[str, str]:
-        return dict(self._data.get("labels") or {})
+        return dict(self._data.labels or {})
 
     @property
     def state(self) -> str | None:
         """draft, ready, locked or deleted (or the upload's pending/abandoned)."""
-        return self._data.get("state") or self.status
+        return self._data.state or self.status
 
     def files(self) -> list[dict[str, Any]]:
         """The manifest: `{path, size, sha256, md5, mime_type}` of every file."""
-        return self._fabric.files(self.id)
+        return self._transport.files(self.id)
 
     def pull(self, path: str | os.PathLike[str]) -> list[Path]:
         """Write every file under the directory `path` (resumed after a cut, each verified by sha256)."""
-        return self._fabric.pull(self.id, path)
+        return pull(self._transport, self.id, path)
 
     def lock(self, reason: str | None = None) -> Artifact:
-        return self._fabric.lock(self.id, reason=reason)
+        self._transport.artifact_action(self.id, "lock", reason)
+        return self.refresh()
 
     def delete(self, reason: str | None = None) -> None:
-        self._fabric.delete(self.id, reason=reason)
+        self._transport.artifact_action(self.id, "delete", reason)
 
     def add_metadata(self, metadata: dict[str, Any], *, schema: str | None = None) -> Aspect:
         """Attach user metadata: a `$schema` key (or `schema=`) names a registered schema, else the free-form `metadata.1`."""
-        if schema is not None:
-            return self._fabric.add_aspect(self.id, schema, dict(metadata))
-        return self._fabric.add_metadata(self.id, metadata)
+        content = dict(metadata)
+        named = content.pop("$schema", None)
+        return assert_aspect(self._transport, self.id, schema or named or METADATA_SCHEMA, content)
 
     def add_aspect(self, schema: str, content: Any) -> Aspect:
-        return self._fabric.add_aspect(self.id, schema, content)
+        return assert_aspect(self._transport, self.id, schema, content)
 
-    def list_aspects(self, schema: str | None = None, **kwargs: Any) -> list[Aspect]:
-        return list(self._fabric.list_aspects(entity=self.id, schema=schema, **kwargs))
+    def list_aspects(
+        self,
+        schema: str | None = None,
+        *,
+        at: datetime | str | None = None,
+        include_retracted: bool = False,
+        limit: int | None = None,
+    ) -> list[Aspect]:
+        query = AspectQuery(entity=self.id, schema=schema, at=at, include_retracted=include_retracted)
+        return list(self._transport.query_aspects(query, limit))
 
     def lineage(self, direction: str = "upstream", depth: int = 10, at: Any = None) -> dict[str, Any]:
-        return self._fabric.lineage(self.id, direction=direction, depth=depth, at=at)
+        return self._transport.lineage(self.id, direction=lineage_direction(direction), depth=depth, at=at)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _file_chunks(path: Path, block: int = 1 << 20) -> Iterator[bytes]:
@@ -307,8 +343,6 @@ def _file_chunks(path: Path, block: int = 1 << 20) -> Iterator[bytes]:
 
 
 def _file_name(artifact: Artifact) -> str:
-    from fabric.names import safe_name
-
     try:
         return safe_name(artifact.name or "")
     except ValueError:

@@ -16,31 +16,29 @@ what the caller could read when the order started. The order's aspects are asser
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
-from fabric.client.client_schemas import ORDER_STATUS_SCHEMA
+from aspects import find_artifact_urns, new_urn
+from fabric.client.client_schemas import ORDER_STATUS_SCHEMA, assert_aspect
 from fabric.client.errors import FabricError
 from fabric.client.models import Artifact, Aspect
+from fabric.client.references import find_references, parse_reference, resolve_urn, version_body
+from fabric.client.transport import Transport, UploadOptions
+from fabric.client.tus import Progress
+from fabric.client.uploads import DEFAULT_CHUNK_SIZE, UploadRequest, upload_file, upload_source_path, upload_stream
+from fabric.urns import DEFAULT_NAMESPACE
 
-if TYPE_CHECKING:
-    from fabric.client.fabric import Fabric
-
-USED_SCHEMA = "urn:fabric:schema:artifact-used-by-order.1"
-PRODUCED_SCHEMA = "urn:fabric:schema:artifact-produced-by-order.1"
+USED_SCHEMA = "artifact-used-by-order.1"
+PRODUCED_SCHEMA = "artifact-produced-by-order.1"
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def find_artifact_urns(value: Any) -> list[str]:
-    from aspects import find_artifact_urns as find
-
-    return find(value)
 
 
 class OrderFailed(FabricError):
@@ -48,13 +46,24 @@ class OrderFailed(FabricError):
 
 
 class Order:
-    def __init__(self, fabric: Fabric, service: str, inputs: Any = None, *, order_urn: str | None = None) -> None:
+    """A service run. It holds the transport of the client that made it (and, with access control, a second one
+    acting with the order's compute token)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        service: str,
+        inputs: Any = None,
+        *,
+        order_urn: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> None:
         if not service:
             raise ValueError("an order needs a service name")
-        self.fabric = fabric
+        self.transport = transport
         self.service = service
         self.inputs_payload = inputs
-        self.urn = order_urn or f"urn:fabric:order:{_uuid()}"
+        self.urn = order_urn or new_urn("order", ns=namespace)
         self.inputs: dict[str, Artifact] = {}
         self.references: dict[str, str] = {}  # fabric:// reference -> the artifact URN it named when the order began
         self.outputs: list[Artifact] = []
@@ -65,7 +74,7 @@ class Order:
         self._paths: dict[str, Path] = {}
         self._scratch: Path | None = None
         self._started = _now()
-        self.compute: Fabric = fabric  # the client for inputs and outputs: a compute token's, when the server has auth
+        self.compute: Transport = transport  # for inputs and outputs: the compute token's, when the server has auth
         self.compute_token: str | None = None
 
     @property
@@ -95,13 +104,13 @@ class Order:
             self.cleanup()
 
     def _obtain_compute_token(self) -> None:
-        if not getattr(getattr(self.fabric, "_transport", None), "token", None):
+        if not self.transport.token:
             return  # local mode, or a server without authentication: nothing to scope
         try:
-            self.compute_token = self.fabric.order_token(self.urn)["token"]
+            self.compute_token = str(self.transport.order_token(self.urn)["token"])
         except FabricError as exc:
             raise OrderFailed(f"order {self.urn} could not obtain a compute token: {exc}", status=exc.status) from exc
-        self.compute = self.fabric.with_token(self.compute_token)
+        self.compute = self.transport.with_token(self.compute_token)
 
     def start(self) -> None:
         # 0. With access control, a compute token scoped to this order reads the inputs and uploads the outputs.
@@ -110,12 +119,12 @@ class Order:
         #    A `fabric://` reference is resolved now, once: the order records the concrete artifact it used.
         for reference in find_references(self.inputs_payload):
             try:
-                self.references[reference] = self.compute.resolve_urn(reference)
+                self.references[reference] = resolve_urn(self.compute, reference)
             except FabricError as exc:
                 raise OrderFailed(f"order input {reference} cannot be resolved: {exc}", status=exc.status) from exc
         for urn in dict.fromkeys([*find_artifact_urns(self.inputs_payload), *self.references.values()]):
             try:
-                artifact = self.compute.get_artifact(urn)
+                artifact = Artifact.fetch(self.compute, urn)
             except FabricError as exc:
                 raise OrderFailed(f"order input {urn} cannot be used: {exc}", status=exc.status) from exc
             if artifact.status != "ready":
@@ -123,11 +132,12 @@ class Order:
             self.inputs[urn] = artifact
         # 2. Record the order, then what it uses. If that fails halfway, what was asserted is retracted.
         try:
-            self._status_aspect = self.fabric.add_aspect(self.urn, ORDER_STATUS_SCHEMA, self._status_content("running"))
+            status = self._status_content("running")
+            self._status_aspect = assert_aspect(self.transport, self.urn, ORDER_STATUS_SCHEMA, status)
             for urn in self.inputs:
                 if urn.startswith("urn:file:"):
                     continue  # a local file is not in the graph: nothing to link
-                self._used.append(self.fabric.add_aspect(urn, USED_SCHEMA, {"order": self.urn}))
+                self._used.append(self.transport.assert_aspect(urn, USED_SCHEMA, {"order": self.urn}))
         except BaseException:
             self._undo_start()
             raise
@@ -136,7 +146,7 @@ class Order:
     def _undo_start(self) -> None:
         for aspect in [*self._used, *([self._status_aspect] if self._status_aspect else [])]:
             try:
-                self.fabric.retract_aspect(aspect.urn)
+                self.transport.retract_aspect(aspect.urn)
             except FabricError:
                 pass
         self._used.clear()
@@ -159,7 +169,7 @@ class Order:
     def _set_status(self, status: str, error: str | None = None) -> None:
         if self._status_aspect is None:
             return
-        self._status_aspect = self.fabric.update_aspect(self._status_aspect.urn, self._status_content(status, error))
+        self._status_aspect = self.transport.update_aspect(self._status_aspect.urn, self._status_content(status, error))
         self.status = status
         self.error = error
 
@@ -170,9 +180,9 @@ class Order:
         self._set_status("failed", error)
 
     def cleanup(self) -> None:
-        if self.compute is not self.fabric:
+        if self.compute is not self.transport:
             self.compute.close()
-            self.compute = self.fabric
+            self.compute = self.transport
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -201,15 +211,37 @@ class Order:
         self._paths[urn] = path
         return path
 
-    def upload_artifact(self, *args: Any, **kwargs: Any) -> Artifact:
-        """`Fabric.upload_artifact`, recording the result as produced by this order."""
-        kwargs.setdefault("force_upload", True)  # an output is a new artifact of this order, even if the bytes are old
-        artifact = self.compute.upload_artifact(*args, **kwargs)
-        if self.compute is not self.fabric:
-            artifact = self.fabric.get_artifact(
-                artifact.id
-            )  # bound to the caller's client, which outlives the compute token
-        self.fabric.add_aspect(artifact.id, PRODUCED_SCHEMA, {"order": self.urn})
+    def upload_artifact(
+        self,
+        name: str | None = None,
+        file_path: str | os.PathLike[str] | None = None,
+        io_stream: IO[bytes] | IO[str] | None = None,
+        content_type: str | None = None,
+        content_size: int = -1,
+        collection: str | None = None,
+        policy: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        retries: int = 10,
+        retry_delay: float = 0.5,
+        force_upload: bool = True,
+        progress: Progress | None = None,
+    ) -> Artifact:
+        """`Fabric.upload_artifact`, recording the result as produced by this order.
+
+        An output is a new artifact of this order even if its bytes are old, so `force_upload` defaults to True.
+        """
+        request = UploadRequest(name=name, content_type=content_type, collection=collection, policy=policy)
+        options = UploadOptions(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress)
+        if file_path is not None and io_stream is None:
+            made = upload_file(self.compute, upload_source_path(file_path), request, options, force=force_upload)
+        elif io_stream is not None and file_path is None:
+            size = content_size if content_size >= 0 else None
+            made = upload_stream(self.compute, io_stream, request, options, size=size)
+        else:
+            raise ValueError("give exactly one of file_path and io_stream")
+        # bound to the caller's transport, which outlives the compute token
+        artifact = made if self.compute is self.transport else Artifact.fetch(self.transport, made.id)
+        self.transport.assert_aspect(artifact.id, PRODUCED_SCHEMA, {"order": self.urn})
         self.outputs.append(artifact)
         return artifact
 
@@ -217,25 +249,5 @@ class Order:
         """Register an artifact (an output of this order) as the next version of `<project>/<name>`, with this
         order in its lineage (Polyaxon's "promote a run")."""
         urn = artifact.id if not isinstance(artifact, str) else artifact
-        return self.fabric.register_version(repository, urn, order=self.urn, **version)
-
-
-def find_references(value: Any) -> list[str]:
-    """Every `fabric://` reference in a JSON value, first seen first, once each."""
-    found: dict[str, None] = {}
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str) and item.startswith("fabric://"):
-            found.setdefault(item)
-        elif isinstance(item, dict):
-            stack.extend(reversed(list(item.values())))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))
-    return list(found)
-
-
-def _uuid() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
+        body = version_body(resolve_urn(self.transport, urn), order=self.urn, **version)
+        return self.transport.register_version(parse_reference(repository)[0], body)

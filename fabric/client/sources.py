@@ -66,8 +66,13 @@ class Chunk(Protocol):
 
 
 class Source(Protocol):
-    size: int | None
-    hasher: PrefixHasher
+    @property
+    def size(self) -> int | None:
+        """The number of bytes, if known before the end is read."""
+        ...
+
+    @property
+    def hasher(self) -> PrefixHasher: ...
 
     def chunk(self, offset: int, max_length: int) -> Chunk: ...
 
@@ -98,7 +103,7 @@ class _SeekableChunk:
 class SeekableSource:
     """A file, or a seekable stream of known size (read from its position at the start)."""
 
-    def __init__(self, stream: IO[bytes], size: int, *, owned: bool = False) -> None:
+    def __init__(self, stream: IO[bytes] | IO[str], size: int, *, owned: bool = False) -> None:
         self.stream = stream
         self.base = stream.tell()
         self.size = size
@@ -146,7 +151,7 @@ class _SpooledChunk:
 class OneWaySource:
     """A stream read once, whose size may be unknown: each chunk is spooled (to disk past 8 MiB) until sent."""
 
-    def __init__(self, stream: IO[bytes], size: int | None = None) -> None:
+    def __init__(self, stream: IO[bytes] | IO[str], size: int | None = None) -> None:
         self.stream = stream
         self.size = size
         self.hasher = PrefixHasher()
@@ -188,10 +193,10 @@ class OneWaySource:
             self._current.spool.close()
 
 
-def source_for_stream(stream: IO[bytes], size: int | None) -> Source:
+def source_for_stream(stream: IO[bytes] | IO[str], size: int | None) -> Source:
     """Seek where the stream allows it (and its size is known or findable), spool where it does not."""
     if isinstance(stream, io.TextIOBase):
-        return OneWaySource(stream, None)  # type: ignore[arg-type]  # characters, encoded as read: size unknown
+        return OneWaySource(stream, None)  # characters, encoded as read: size unknown
     seekable = False
     try:
         seekable = stream.seekable()

@@ -12,6 +12,7 @@ import click
 from fabric.commands.common import artifact_urn, client_command, echo_json, human_size
 from fabric.commands.progress import transfer_progress
 from fabric.commands.tables import echo_csv, echo_table, stdout_is_terminal
+from fabric.urns import collection_urn
 
 
 @click.command()
@@ -191,8 +192,8 @@ def ls(fab: Any, limit: int, as_json: bool, as_csv: bool, **filters: Any) -> Non
     chosen = {key: value for key, value in filters.items() if value is not None and key != "labels"}
     if filters.get("labels"):
         chosen["labels"] = parse_labels(filters["labels"])
-    if "collection" in chosen and not chosen["collection"].startswith("urn:"):
-        chosen["collection"] = f"urn:fabric:collection:{chosen['collection']}"
+    if "collection" in chosen:
+        chosen["collection"] = collection_urn(chosen["collection"])
     artifacts = list(fab.list_artifacts(limit=limit, **chosen))
     if as_json:
         echo_json([artifact.to_json() for artifact in artifacts])

@@ -15,9 +15,7 @@ def aspect() -> None:
 
 
 def _print(aspect: Any) -> None:
-    echo_json(
-        aspect.raw or {"urn": aspect.urn, "entity": aspect.entity, "schema": aspect.schema, "content": aspect.content}
-    )
+    echo_json(aspect.to_json())
 
 
 @aspect.command("add")
@@ -55,7 +53,7 @@ def list_(
         limit=limit,
     )
     if as_json:
-        echo_json([a.raw for a in found])
+        echo_json([a.to_json() for a in found])
         return
     import json
 

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
+from fabric.urns import fabric_urn
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -195,7 +197,7 @@ UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 def artifact_urn(value: str) -> str:
     """An artifact named by URN, or by its bare UUID (the last part of the URN `fabric ls` shows)."""
     value = value.strip()
-    return f"urn:fabric:artifact:{value.lower()}" if UUID.match(value) else value
+    return fabric_urn("artifact", value.lower()) if UUID.match(value) else value
 
 
 def schema_urn(value: str) -> str:
@@ -203,4 +205,4 @@ def schema_urn(value: str) -> str:
     value = value.strip()
     if value.startswith("urn:") or "://" in value or "/" in value:
         return value
-    return f"urn:fabric:schema:{value}"
+    return fabric_urn("schema", value)

@@ -1,0 +1,56 @@
+"""Writing an artifact's files (its manifest) into a local directory: resumed after a cut, each verified by sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from fabric.client.errors import IntegrityError
+from fabric.client.sidecar import file_digests
+from fabric.client.transport import Transport
+
+PULL_BLOCK = 1 << 20
+
+
+def relative_path(path: str) -> str:
+    """`path` as a relative POSIX path inside an artifact; ValueError for `..`, absolute or empty segments."""
+    text = str(path).replace(os.sep, "/") if os.sep != "/" else str(path)
+    parts = text.split("/")
+    if not text or text.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{path!r} is not a relative path inside the artifact")
+    return text
+
+
+def pull(transport: Transport, urn: str, directory: str | os.PathLike[str]) -> list[Path]:
+    """Write every file of the artifact under `directory`; a partial file is resumed, every file is verified."""
+    root = Path(directory).expanduser().resolve()
+    written: list[Path] = []
+    for item in transport.files(urn):
+        target = root.joinpath(*relative_path(item["path"]).split("/"))
+        if root not in target.parents:
+            raise ValueError(f"{item['path']!r} would leave {root}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_file() and target.stat().st_size == item["size"] and file_digests(target)[1] == item["sha256"]:
+            written.append(target)
+            continue
+        partial = target.with_name(f".{target.name}.part")
+        start = partial.stat().st_size if partial.is_file() else 0
+        if item["size"] is not None and start > item["size"]:
+            partial.unlink()
+            start = 0
+        with partial.open("ab") as out:
+            for block in transport.file_chunks(urn, item["path"], start=start, expected_sha256=item["sha256"]):
+                out.write(block)
+        digest = hashlib.sha256()
+        with partial.open("rb") as handle:
+            while block := handle.read(PULL_BLOCK):
+                digest.update(block)
+        if digest.hexdigest() != item["sha256"]:
+            partial.unlink()
+            raise IntegrityError(
+                f"{urn} {item['path']}: received sha256 {digest.hexdigest()}, expected {item['sha256']}"
+            )
+        os.replace(partial, target)
+        written.append(target)
+    return written
