@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from fabric.client.errors import NotFound
@@ -70,3 +71,43 @@ def assert_aspect(transport: Transport, entity: str, schema: str, content: Any) 
     """Assert an aspect, registering the schema first if it is one of the client's own."""
     ensure_registered(transport, schema)
     return transport.assert_aspect(entity, schema, content)
+
+
+class _Nothing:
+    """No value given (None is a value an aspect's content may be)."""
+
+    def __repr__(self) -> str:
+        return "NOTHING"
+
+
+NOTHING: Any = _Nothing()
+
+
+def has_schema(aspect: Any) -> bool:
+    return isinstance(aspect, Mapping) and "$schema" in aspect
+
+
+def is_aspect_urn(text: str) -> bool:
+    parts = text.split(":")
+    return len(parts) >= 4 and parts[0] == "urn" and parts[2] == "aspect"
+
+
+def aspect_and_schema(aspect: Any, content: Any, schema: str | None) -> tuple[str, Any]:
+    """(schema, content) of an aspect given IVCAP's way (content with its own `$schema`, or `schema=`) or as
+    `(schema, content)`. The `$schema` key is not part of the content asserted."""
+    if content is not NOTHING:
+        if not isinstance(aspect, str):
+            raise TypeError("give the schema and the content, or one aspect with its own '$schema'")
+        if schema is not None and schema != aspect:
+            raise ValueError(f"two schemas given: {aspect!r} and schema={schema!r}")
+        return aspect, content
+    if not isinstance(aspect, Mapping):
+        raise TypeError("the aspect is a JSON object with its own '$schema', or give schema=")
+    body = dict(aspect)
+    named = body.pop("$schema", None)
+    if schema is not None and named is not None and named != schema:
+        raise ValueError(f"the aspect's '$schema' {named!r} is not schema={schema!r}")
+    chosen = schema or named
+    if not isinstance(chosen, str) or not chosen:
+        raise ValueError("the aspect names no schema: give it a '$schema' key, or pass schema=")
+    return chosen, body

@@ -8,7 +8,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from fabric.client.client_schemas import METADATA_SCHEMA, assert_aspect
+from fabric.client.client_schemas import (
+    METADATA_SCHEMA,
+    NOTHING,
+    aspect_and_schema,
+    assert_aspect,
+    has_schema,
+    is_aspect_urn,
+)
 from fabric.client.drafts import DraftArtifact
 from fabric.client.errors import ConfigurationError
 from fabric.client.http_transport import HttpTransport
@@ -20,7 +27,7 @@ from fabric.client.references import parse_reference, resolve_urn, version_body
 from fabric.client.transport import AspectQuery, Transport, UploadOptions, lineage_direction
 from fabric.client.tus import Progress
 from fabric.client.uploads import DEFAULT_CHUNK_SIZE, UploadRequest, artifact_for_file, new_draft, upload_artifact
-from fabric.urns import collection_urn
+from fabric.urns import collection_urn, fabric_urn
 
 DEFAULT_LOCAL_DIR = "./fabric-artifacts"
 
@@ -155,17 +162,43 @@ class Fabric:
 
     # ---- aspects ------------------------------------------------------------------------------------
 
-    def add_aspect(self, entity: str, schema: str, content: Any) -> Aspect:
-        return assert_aspect(self._transport, entity, schema, content)
+    def add_aspect(
+        self, entity: str, aspect: Mapping[str, Any] | str, content: Any = NOTHING, *, schema: str | None = None
+    ) -> Aspect:
+        """Assert an aspect on `entity`.
 
-    def update_aspect(self, urn: str, content: Any) -> Aspect:
-        """Retract the aspect and assert `content` in its place; returns the new aspect."""
-        return self._transport.update_aspect(urn, content)
+        `add_aspect(entity, {"$schema": "urn:…:schema:tag.1", "tags": [...]})` takes the schema from the content's
+        `$schema` (or from `schema=`), as IVCAP's client does; `add_aspect(entity, schema, content)` names it apart.
+        """
+        named, body = aspect_and_schema(aspect, content, schema)
+        return assert_aspect(self._transport, entity, named, body)
+
+    def update_aspect(
+        self, entity: str, aspect: Any = NOTHING, *, schema: str | None = None, content: Any = NOTHING
+    ) -> Aspect:
+        """Replace an aspect; returns the new one. The old one is retracted, so its history stays.
+
+        `update_aspect(entity, {"$schema": …, …})` (or with `schema=`): the entity's current aspect of that schema is
+        replaced (asserted if it has none; if it has several, all are replaced by this one), as IVCAP's client
+        does. `update_aspect(aspect_urn, content)`: that one aspect is replaced.
+        """
+        if content is not NOTHING or (schema is None and is_aspect_urn(entity) and not has_schema(aspect)):
+            return self._transport.update_aspect(entity, content if content is not NOTHING else aspect)
+        named, body = aspect_and_schema(aspect, NOTHING, schema)
+        current = list(self._transport.query_aspects(AspectQuery(entity=entity, schema=named), None))
+        if not current:
+            return assert_aspect(self._transport, entity, named, body)
+        for older in current[1:]:
+            self._transport.retract_aspect(older.urn)
+        return self._transport.update_aspect(current[0].urn, body)
 
     def retract_aspect(self, urn: str) -> Aspect:
         return self._transport.retract_aspect(urn)
 
     def get_aspect(self, urn: str) -> Aspect:
+        """The aspect `urn` names; a bare UUID (`get_aspect("1f0c…")`) is the aspect with that id."""
+        if not urn.startswith("urn:"):
+            urn = fabric_urn("aspect", urn, self._transport.namespace)
         return self._transport.get_aspect(urn)
 
     def list_aspects(

@@ -15,6 +15,7 @@ from fabric.client.retry import Backoff, is_retryable
 from fabric.client.sources import Source
 from fabric.client.transport import AspectQuery, Transport, UploadMetadata, UploadOptions
 from fabric.client.tus import TusClient, UploadState
+from fabric.urns import DEFAULT_NAMESPACE
 from fabric.wire import ArtifactJSON, AspectJSON, GrantJSON, SharedArtifactJSON
 
 DOWNLOAD_BLOCK = 1 << 20
@@ -40,6 +41,7 @@ class HttpTransport(Transport):
     ) -> None:
         self.url = url.rstrip("/")
         self._token = token
+        self._namespace: str | None = None
         self.timeout = timeout
         headers = {"User-Agent": "datafabric-client/0.1"}
         if token:
@@ -51,6 +53,15 @@ class HttpTransport(Transport):
     @property
     def destination(self) -> str:
         return self.url
+
+    @property
+    def namespace(self) -> str:
+        """The server's namespace word, read once from the `$id` of its built-in `artifact.1` schema."""
+        if self._namespace is None:
+            schema_id = str(self.get_schema("artifact.1").get("$id") or "")
+            parts = schema_id.split(":")
+            self._namespace = parts[1] if len(parts) >= 4 and parts[0] == "urn" else DEFAULT_NAMESPACE
+        return self._namespace
 
     @property
     def token(self) -> str | None:

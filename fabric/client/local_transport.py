@@ -69,12 +69,16 @@ class LocalTransport(Transport):
         from fabric.auth.tokens import local_principal
 
         self.base_dir = Path(base_dir).expanduser().resolve()
-        self.namespace = namespace
+        self._namespace = namespace
         self.user = user or local_principal(namespace).user_urn  # the same local user a server without --auth sees
         self.org = local_principal(namespace).org_urn
         self._store: AspectStore | None = None
         self._blobs: BlobStore | None = None
         self._lifecycle: Any = None
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
 
     @property
     def destination(self) -> str:

@@ -60,6 +60,11 @@ class Transport(abc.ABC):
         """The server URL, or `local:<base dir>`: how sidecars name where a file went."""
 
     @property
+    @abc.abstractmethod
+    def namespace(self) -> str:
+        """The namespace word of the fabric's URNs (`fabric` in `urn:fabric:artifact:…`)."""
+
+    @property
     def token(self) -> str | None:
         """The bearer token the transport sends, if any (local mode: None)."""
         return None

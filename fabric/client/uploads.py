@@ -114,7 +114,16 @@ def typed(transport: Transport, artifact: Artifact, type: str | None, labels: Ma
     return Artifact.fetch(transport, artifact.id)
 
 
+def stream_name(stream: IO[bytes] | IO[str]) -> str | None:
+    """The file name of a stream opened on a file (`open("data/a.csv", "rb")` -> `a.csv`); None for others."""
+    name = getattr(stream, "name", None)
+    if not isinstance(name, str) or not name or name.startswith("<"):
+        return None  # an in-memory stream, or a file descriptor number, or `<stdin>`
+    return Path(name).name or None
+
+
 def generated_name(extension: str) -> str:
+    """A name for a stream that has none of its own: a UUID, with the extension its content type suggests."""
     return f"{uuid.uuid4()}{extension}"
 
 
@@ -122,7 +131,7 @@ def upload_file(
     transport: Transport, path: Path, request: UploadRequest, options: UploadOptions, *, force: bool = False
 ) -> Artifact:
     """Upload the file at `path` (resolved), unless the sidecar shows this destination has it unchanged."""
-    name = request.name or generated_name("".join(path.suffixes[-1:]))
+    name = request.name or path.name  # the file's own name; the sidecar keys on the path, not on this
     metadata = request.metadata(name, name if "." in name else path.name)
     stamp = FileStamp.of(path)
     sidecar = Sidecar.load(path)
@@ -158,7 +167,7 @@ def upload_stream(
     size: int | None = None,
 ) -> Artifact:
     """Upload a stream (of known `size`, or read to its end)."""
-    name = request.name
+    name = request.name or stream_name(stream)
     if name is None:
         content_type = request.content_type
         extension = (mimetypes.guess_extension(content_type, strict=False) if content_type else None) or ""
