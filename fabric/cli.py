@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 
 from fabric.auth.tokens import DEFAULT_TTL
-from fabric.settings import Settings
-
-DEFAULTS = Settings()  # the one place the server's defaults are written
+from fabric.settings import DEFAULT_URL, DEFAULTS, Settings
 
 
 def server_option(*decls: str, **attrs: object):  # type: ignore[no-untyped-def]
@@ -31,7 +29,7 @@ def cors_origins_option(text: str) -> tuple[str, ...]:
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "FABRIC"},
-    epilog="Start with `fabric login --url http://127.0.0.1:8000` (or set FABRIC_URL); without a server, "
+    epilog=f"Start with `fabric login --url {DEFAULT_URL}` (or set FABRIC_URL); without a server, "
     "commands use a local store in ./fabric-artifacts. `fabric COMMAND --help` tells more.",
 )
 @click.version_option(package_name="datafabric", prog_name="fabric")

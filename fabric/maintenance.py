@@ -14,11 +14,12 @@ import logging
 from aspects import AspectStore
 from fabric.blobs import BlobStorage
 from fabric.coordination import Coordination
+from fabric.settings import DEFAULTS
 from tus_server import UploadStore
 
 log = logging.getLogger("fabric.maintenance")
 
-BLOB_GRACE_SECONDS = 3600.0
+BLOB_GRACE_SECONDS = DEFAULTS.blob_grace
 
 
 def reconcile(store: AspectStore, uploads: UploadStore) -> list[str]:

@@ -64,3 +64,7 @@ class Settings:
     @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+
+DEFAULTS = Settings()  # what `fabric serve` starts with when told nothing
+DEFAULT_URL = f"http://{DEFAULTS.host}:{DEFAULTS.port}"  # where such a server answers

@@ -19,6 +19,7 @@ import httpx
 
 from fabric.commands.common import destination_options, echo_json, error_message, is_terminal
 from fabric.credentials import Login, forget_login, load_login, login_path, save_login
+from fabric.settings import DEFAULT_URL
 
 TIMEOUT = httpx.Timeout(10.0)
 
@@ -106,7 +107,7 @@ def finish_login(url: str, token: str | None, identity: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.option("--url", default=None, metavar="URL", help="The server, e.g. http://127.0.0.1:8000.")
+@click.option("--url", default=None, metavar="URL", help=f"The server, e.g. {DEFAULT_URL}.")
 @click.option("--token", default=None, metavar="TOKEN", help="Your token (prompted for if the server needs one).")
 def login(url: str | None, token: str | None) -> None:
     """Remember a server and your token for it; later commands use them.
@@ -117,7 +118,7 @@ def login(url: str | None, token: str | None) -> None:
     if not url:
         if not is_terminal(sys.stdin):
             raise click.UsageError("give the server: fabric login --url URL")
-        url = click.prompt("Server URL", default="http://127.0.0.1:8000", err=True)
+        url = click.prompt("Server URL", default=DEFAULT_URL, err=True)
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("expected http://host:port or https://host", param_hint="--url")
