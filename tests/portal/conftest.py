@@ -57,8 +57,10 @@ def bearer(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(who)}"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One browser for the portal tests; package scope, because Playwright's sync API keeps an event loop running
+    in the main thread while it is open, which would break the asyncio tests that run after this package."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"]
