@@ -128,13 +128,16 @@ BLOB_PARAMS = [
 ]
 
 
-def _blob_operation(operation_id: str, summary: str) -> dict[str, object]:
+def bytes_operation(
+    operation_id: str, summary: str, *, tag: str, parameters: list[dict[str, object]]
+) -> dict[str, object]:
+    """The description of a route that serves stored bytes (whole, by Range, or not modified)."""
     return operation(
         operation_id,
         summary,
         access="read",
-        tag="artifacts",
-        parameters=BLOB_PARAMS,
+        tag=tag,
+        parameters=parameters,
         ok={
             200: {**BYTES, "headers": BLOB_HEADERS},
             206: {**BYTES, "description": "The range asked for"},
@@ -142,6 +145,10 @@ def _blob_operation(operation_id: str, summary: str) -> dict[str, object]:
         },
         errors=(400, 404, 409, 410, 416),
     )
+
+
+def _blob_operation(operation_id: str, summary: str) -> dict[str, object]:
+    return bytes_operation(operation_id, summary, tag="artifacts", parameters=BLOB_PARAMS)
 
 
 paths = {

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from fabric.api.blobs import BLOB_HEADERS, BYTES, blob_blocks, blob_response, content_disposition
+from fabric.api.blobs import blob_blocks, blob_response, bytes_operation, content_disposition
 from fabric.archive import Entry, tar_stream, zip_stream
-from fabric.openapi.spec import URN_PARAM, header_param, ok_empty, ok_json, operation, path_param, query_param
+from fabric.openapi.spec import URN_PARAM, header_param, ok_json, operation, path_param, query_param
 from fabric.permissions import readable_artifact
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, query_time
@@ -114,19 +114,7 @@ MANIFEST = {
 
 
 def _file_operation(operation_id: str, summary: str) -> dict[str, object]:
-    return operation(
-        operation_id,
-        summary,
-        access="read",
-        tag="files",
-        parameters=FILE_PARAMS,
-        ok={
-            200: {**BYTES, "headers": BLOB_HEADERS},
-            206: {**BYTES, "description": "The range asked for"},
-            304: ok_empty("Not modified"),
-        },
-        errors=(400, 404, 409, 410, 416),
-    )
+    return bytes_operation(operation_id, summary, tag="files", parameters=FILE_PARAMS)
 
 
 paths = {
