@@ -6,6 +6,10 @@ sides (an RST to the client, the upstream socket dropped), as a broken network w
 `cut_every` bytes, give or take `jitter` (a fraction), drawn from an RNG seeded with `seed` so a failing run
 can be replayed.
 
+`hold_at` pauses instead: once that many bytes have been forwarded the connection carrying them stops reading
+from its client until `release()`, and is then cut. A test can so catch an upload half-way however fast the
+machine is, rather than racing it.
+
 The proxy runs an asyncio loop in a daemon thread: `start()` returns once it listens, `stop()` closes every
 connection and joins the thread. It is also a context manager.
 """
@@ -43,6 +47,8 @@ class CuttingProxy:
         self.cuts = 0
         self.connections = 0
         self.enabled = True  # when False, bytes pass untouched and are not counted towards cuts
+        self.hold_at: int | None = None  # forwarded-byte count at which connections pause until release()
+        self.holding = 0  # connections paused at hold_at right now
         self._next_cut = self._draw()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -90,6 +96,10 @@ class CuttingProxy:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def release(self) -> None:
+        """Let go of every connection paused at `hold_at` (each is then cut) and stop holding."""
+        self.hold_at = None
 
     # ---- the loop thread ------------------------------------------------------------------------------
 
@@ -151,6 +161,10 @@ class CuttingProxy:
                 await writer.drain()
                 continue
             room = self._next_cut - self.forwarded
+            hold = self.hold_at
+            if hold is not None and len(data) < room and self.forwarded + len(data) >= hold:
+                await self._hold(data[: max(0, hold - self.forwarded)], writer)
+                return True
             if len(data) < room:
                 writer.write(data)
                 self.forwarded += len(data)
@@ -165,6 +179,17 @@ class CuttingProxy:
         if writer.can_write_eof():
             writer.write_eof()
         return False
+
+    async def _hold(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(head)
+        self.forwarded += len(head)
+        await writer.drain()
+        self.holding += 1
+        try:
+            while self.hold_at is not None:
+                await asyncio.sleep(0.05)
+        finally:
+            self.holding -= 1
 
     @staticmethod
     async def _pump_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
