@@ -16,8 +16,8 @@ from fabric.client.client_schemas import (
     has_schema,
     is_aspect_urn,
 )
+from fabric.client.connection import choose_server
 from fabric.client.drafts import DraftArtifact
-from fabric.client.errors import ConfigurationError
 from fabric.client.http_transport import HttpTransport
 from fabric.client.local_transport import LocalTransport
 from fabric.client.models import Artifact, Aspect
@@ -35,9 +35,10 @@ DEFAULT_LOCAL_DIR = "./fabric-artifacts"
 class Fabric:
     """The datafabric client.
 
-    `Fabric()` works against the server at `FABRIC_URL` (with `FABRIC_TOKEN`) when that is set, else in local
-    mode under `FABRIC_LOCAL_DIR` (default `./fabric-artifacts`). `Fabric(url=..., token=...)` names a server;
-    `Fabric.local(base_dir=...)` forces local mode.
+    `Fabric()` works against a server when one is named: `url=` (and `token=`), else `FABRIC_URL` (and
+    `FABRIC_TOKEN`), else the login `fabric login` stored (its token is sent only to its own server). With none,
+    it works in local mode under `local_dir`, `FABRIC_LOCAL_DIR` or `./fabric-artifacts`. `Fabric.local(base_dir=...)`
+    forces local mode.
     """
 
     def __init__(
@@ -48,15 +49,9 @@ class Fabric:
         local_dir: str | os.PathLike[str] | None = None,
         timeout: float = 60.0,
     ) -> None:
-        url = url or os.environ.get("FABRIC_URL") or None
-        token = token or os.environ.get("FABRIC_TOKEN") or None
-        if url:
-            self._transport: Transport = HttpTransport(url, token, timeout=timeout)
-        elif token:
-            raise ConfigurationError(
-                "a token was given but no server URL: set FABRIC_URL (or pass url=...) to use a server, "
-                "or drop the token (FABRIC_TOKEN) for local mode"
-            )
+        server = choose_server(url, token, url_source="url=")
+        if server is not None:
+            self._transport: Transport = HttpTransport(server.url, server.token, timeout=timeout)
         else:
             self._transport = LocalTransport(local_dir or os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
 

@@ -11,7 +11,7 @@ import click
 
 from fabric.commands.common import artifact_urn, client_command, echo_json, human_size
 from fabric.commands.progress import transfer_progress
-from fabric.commands.tables import echo_csv, echo_table, stdout_is_terminal
+from fabric.commands.tables import echo_csv, echo_table, short_time, stdout_is_terminal
 from fabric.urns import collection_urn
 
 
@@ -201,7 +201,7 @@ def ls(fab: Any, limit: int, as_json: bool, as_csv: bool, **filters: Any) -> Non
         echo_csv(LS_COLUMNS, [[getattr(a, "id" if c == "urn" else c) or "" for c in LS_COLUMNS] for a in artifacts])
     elif stdout_is_terminal():
         rows = [
-            [a.name or "-", human_size(a.size), a.mime_type or "-", a.status or "-", _short_time(a.created), a.id]
+            [a.name or "-", human_size(a.size), a.mime_type or "-", a.status or "-", short_time(a.created), a.id]
             for a in artifacts
         ]
         echo_table(["NAME", "SIZE", "TYPE", "STATUS", "CREATED", "URN"], rows)
@@ -223,13 +223,6 @@ def parse_labels(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
             raise click.UsageError(f"--label {pair!r} must be KEY=VALUE")
         labels[key] = value
     return labels
-
-
-def _short_time(value: str | None) -> str:
-    """`2026-11-23T19:22:03.123456+00:00` as `2026-11-23 19:22`."""
-    if not value:
-        return "-"
-    return value.replace("T", " ")[:16]
 
 
 @click.command()

@@ -1,7 +1,8 @@
 """Where a client command goes: a server (from --url, FABRIC_URL or the login file) or the local store.
 
-The order is: command-line options, then environment variables, then the file `fabric login` wrote. A stored
-token is only ever sent to the server it was stored for. Every command announces the destination it chose on
+The order is: command-line options, then environment variables, then the file `fabric login` wrote (the one
+rule `Fabric()` follows too, `fabric.client.connection`). A stored token is only ever sent to the server it was
+stored for. Every command announces the destination it chose on
 stderr, so that nothing silently lands in a local `./fabric-artifacts` while a server is running.
 """
 
@@ -12,8 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from fabric.credentials import load_login, login_path
 
 DEFAULT_LOCAL_DIR = "./fabric-artifacts"
 
@@ -51,40 +50,16 @@ def resolve(url: str | None = None, token: str | None = None, *, local: bool = F
     """The destination the options, the environment and the login file name, in that order."""
     if local:
         return Destination(None, None, "--local", _local_dir())
-    if url:
-        return Destination(url.rstrip("/"), token or os.environ.get("FABRIC_TOKEN") or _stored_token(url), "--url")
-    env_url = os.environ.get("FABRIC_URL")
-    if env_url:
-        return Destination(
-            env_url.rstrip("/"), token or os.environ.get("FABRIC_TOKEN") or _stored_token(env_url), "FABRIC_URL"
-        )
-    stored = load_login()
-    if stored is not None:
-        return Destination(
-            stored.url.rstrip("/"),
-            token or os.environ.get("FABRIC_TOKEN") or stored.token,
-            f"fabric login, {login_path()}",
-        )
-    if token or os.environ.get("FABRIC_TOKEN"):
-        from fabric.client import ConfigurationError
+    from fabric.client.connection import choose_server
 
-        raise ConfigurationError(
-            "a token was given but no server: set FABRIC_URL or pass --url (or `fabric login --url URL`), "
-            "or drop the token (FABRIC_TOKEN) for local mode"
-        )
-    return Destination(None, None, "default", _local_dir())
+    server = choose_server(url, token)
+    if server is None:
+        return Destination(None, None, "default", _local_dir())
+    return Destination(server.url, server.token, server.source)
 
 
 def _local_dir() -> Path:
     return Path(os.environ.get("FABRIC_LOCAL_DIR") or DEFAULT_LOCAL_DIR).expanduser().resolve()
-
-
-def _stored_token(url: str) -> str | None:
-    """The login file's token, only if it was stored for this very server."""
-    stored = load_login()
-    if stored is not None and stored.url.rstrip("/") == url.rstrip("/"):
-        return stored.token
-    return None
 
 
 def token_claims(token: str | None) -> dict[str, Any]:

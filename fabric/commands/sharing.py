@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from fabric.commands.common import artifact_urn, client_command, echo_json
+from fabric.commands.tables import echo_table, short_time, stdout_is_terminal
 
 
 @click.group()
@@ -38,7 +40,11 @@ def grant(fab: Any, urn: str, email: str | None, org: str | None, as_json: bool)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of grants.")
 @client_command
 def list_grants(fab: Any, urn: str, include_revoked: bool, as_json: bool) -> None:
-    """The grants on URN: id, grantee, who granted it and when (revoked ones marked)."""
+    """The grants on URN: id, grantee, who granted it and when (revoked ones marked).
+
+    On a terminal: a table with a header. For scripts: --json, or (when the output is piped) tab-separated lines
+    without a header: id, grantee, granted by, granted at, state.
+    """
     grants = fab.list_access(artifact_urn(urn), include_revoked=include_revoked)
     if as_json:
         echo_json(grants)
@@ -48,11 +54,27 @@ def list_grants(fab: Any, urn: str, include_revoked: bool, as_json: bool) -> Non
             f"no {'' if include_revoked else 'active '}grants on {urn}: only its creator and their admins read it",
             err=True,
         )
-    for item in grants:
-        state = f"revoked {item['revoked_at']}" if item.get("revoked_at") else "active"
-        click.echo(
-            "\t".join([item["id"], _grantee(item), item.get("granted_by") or "-", item.get("granted_at") or "-", state])
-        )
+    elif stdout_is_terminal():
+        rows = [
+            [_grantee(g), g.get("granted_by") or "-", _when(g, "granted_at"), _state(g, _when), g["id"]] for g in grants
+        ]
+        echo_table(["GRANTEE", "GRANTED BY", "GRANTED", "STATE", "ID"], rows)
+    else:
+        for g in grants:
+            fields = [g["id"], _grantee(g), g.get("granted_by") or "-", g.get("granted_at") or "-", _state(g, _exact)]
+            click.echo("\t".join(fields))
+
+
+def _when(grant: dict[str, Any], key: str) -> str:
+    return short_time(grant.get(key))
+
+
+def _exact(grant: dict[str, Any], key: str) -> str:
+    return str(grant.get(key) or "-")
+
+
+def _state(grant: dict[str, Any], time_of: Callable[[dict[str, Any], str], str]) -> str:
+    return f"revoked {time_of(grant, 'revoked_at')}" if grant.get("revoked_at") else "active"
 
 
 @access.command("revoke")
@@ -70,7 +92,11 @@ def revoke(fab: Any, urn: str, grant_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON array.")
 @client_command
 def shared(fab: Any, limit: int, as_json: bool) -> None:
-    """Artifacts others shared with you or your organisation."""
+    """Artifacts others shared with you or your organisation.
+
+    On a terminal: a table with a header. For scripts: --json, or (when the output is piped) tab-separated lines
+    without a header: urn, name, creator (organisation).
+    """
     items = list(fab.shared_artifacts(limit=limit))
     if as_json:
         echo_json(items)
@@ -78,10 +104,14 @@ def shared(fab: Any, limit: int, as_json: bool) -> None:
     if not items:
         click.echo("nothing is shared with you or your organisation yet", err=True)
         return
-    for item in items:
-        creator = item.get("creator") or {}
-        click.echo(
-            "\t".join(
-                [item["urn"], item.get("name") or "-", f"{creator.get('name') or '-'} ({creator.get('org') or '-'})"]
-            )
-        )
+    rows = [[item.get("name") or "-", _creator(item), item["urn"]] for item in items]
+    if stdout_is_terminal():
+        echo_table(["NAME", "SHARED BY", "URN"], rows)
+        return
+    for name, creator, urn in rows:
+        click.echo("\t".join([urn, name, creator]))
+
+
+def _creator(item: dict[str, Any]) -> str:
+    creator = item.get("creator") or {}
+    return f"{creator.get('name') or '-'} ({creator.get('org') or '-'})"

@@ -33,6 +33,13 @@ def echo_csv(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     sys.stdout.flush()
 
 
+def short_time(value: str | None) -> str:
+    """`2026-11-23T19:22:03.123456+00:00` as `2026-11-23 19:22`."""
+    if not value:
+        return "-"
+    return value.replace("T", " ")[:16]
+
+
 def stdout_is_terminal() -> bool:
     try:
         return sys.stdout.isatty()

@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from fabric.cli import main
+from fabric.client import Fabric, NotFound, Unauthorized
 from tests.server_process import FabricServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -306,9 +307,9 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabricServ
         yield server
 
 
-def mint(server: FabricServer, email: str = "alice@acme.org") -> str:
+def mint(server: FabricServer, email: str = "alice@acme.org", org: str = "acme") -> str:
     made = fabric(
-        "token", "create", "--user", email, "--org", "acme", "--admin", "--name", "Alice",
+        "token", "create", "--user", email, "--org", org, "--admin", "--name", "Alice",
         "--data-dir", str(server.data_dir), env=cli_env(),
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
@@ -355,6 +356,78 @@ def test_login_whoami_logout(tmp_path: Path, auth_server: FabricServer) -> None:
     assert out.returncode == 0 and f"removed {config}" in out.stdout and not config.exists()
     local = fabric("whoami", env=env)
     assert local.returncode == 0 and local.stdout.startswith("mode:   local")
+
+
+def test_fabric_in_python_uses_the_stored_login_below_arguments_and_environment(
+    tmp_path: Path, auth_server: FabricServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Fabric()` reads what `fabric login` stored: arguments > environment > login file > local mode."""
+    config = tmp_path / "config" / "login.json"
+    env = cli_env(FABRIC_CONFIG=str(config))
+    monkeypatch.setenv("FABRIC_CONFIG", str(config))
+    monkeypatch.setenv("FABRIC_LOCAL_DIR", str(tmp_path / "local"))
+    assert Fabric().mode == "local"  # nothing stored yet
+
+    token = mint(auth_server, "carol@acme.org")
+    assert fabric("login", "--url", auth_server.url, "--token", token, env=env).returncode == 0
+    with Fabric() as fab:  # the stored server and token: the server (with --auth) answers carol
+        assert fab.destination == auth_server.url
+        made = fab.upload_artifact(io_stream=io.BytesIO(b"stored login"), name="login.txt")
+        assert b"".join(fab.get_artifact(made.id).as_stream()) == b"stored login"
+
+    other = mint(auth_server, "dave@rival.test", org="rival")
+    with Fabric(token=other) as fab:  # an explicit token goes to the stored server
+        with pytest.raises(NotFound):
+            fab.get_artifact(made.id)  # dave cannot see carol's private artifact
+    monkeypatch.setenv("FABRIC_TOKEN", other)
+    with Fabric() as fab:  # the environment's token wins over the stored one
+        with pytest.raises(NotFound):
+            fab.get_artifact(made.id)
+    monkeypatch.delenv("FABRIC_TOKEN")
+
+    elsewhere = auth_server.url.replace("127.0.0.1", "localhost")
+    monkeypatch.setenv("FABRIC_URL", elsewhere)
+    with Fabric() as fab:  # FABRIC_URL wins, and the stored token is not sent to another server
+        assert fab.destination == elsewhere
+        with pytest.raises(Unauthorized):
+            fab.get_artifact(made.id)
+    with Fabric(url=auth_server.url) as fab:  # an explicit URL wins over FABRIC_URL; the token is its own
+        assert fab.get_artifact(made.id).name == "login.txt"
+    monkeypatch.delenv("FABRIC_URL")
+
+    assert fabric("logout", env=env).returncode == 0
+    assert Fabric().mode == "local"
+
+
+def test_access_list_and_shared_are_tables_on_a_terminal_and_lines_for_scripts(
+    tmp_path: Path, auth_server: FabricServer
+) -> None:
+    owner = cli_env(FABRIC_URL=auth_server.url, FABRIC_TOKEN=mint(auth_server, "erin@acme.org"))
+    reader = cli_env(FABRIC_URL=auth_server.url, FABRIC_TOKEN=mint(auth_server, "frank@rival.test", org="rival"))
+    name = f"shared-{uuid.uuid4().hex[:8]}.csv"
+    urn = fabric("upload", "-", "--name", name, env=owner, input=b"a,b\n").stdout.strip()
+    grant_id = fabric("access", "grant", urn, "--email", "frank@rival.test", env=owner).stdout.strip()
+
+    code, screen = on_terminal("access", "list", urn, env=owner)
+    lines = [line for line in screen.splitlines() if not line.startswith("fabric →")]
+    assert code == 0, screen
+    assert lines[0].split() == ["GRANTEE", "GRANTED", "BY", "GRANTED", "STATE", "ID"]
+    row = lines[1].split()
+    assert row[0] == "email:frank@rival.test" and row[-2:] == ["active", grant_id] and "\t" not in lines[1]
+    piped = fabric("access", "list", urn, env=owner)
+    fields = piped.stdout.rstrip("\n").split("\t")
+    assert piped.returncode == 0 and fields[:2] == [grant_id, "email:frank@rival.test"] and fields[-1] == "active"
+    assert [g["id"] for g in json.loads(fabric("access", "list", urn, "--json", env=owner).stdout)] == [grant_id]
+
+    code, screen = on_terminal("access", "shared", env=reader)
+    lines = [line for line in screen.splitlines() if not line.startswith("fabric →")]
+    assert code == 0, screen
+    assert lines[0].split() == ["NAME", "SHARED", "BY", "URN"]
+    mine = [line for line in lines[1:] if line.startswith(name)]
+    assert len(mine) == 1 and mine[0].endswith(urn) and "(acme)" in mine[0] and "\t" not in mine[0]
+    piped = fabric("access", "shared", env=reader)
+    assert piped.returncode == 0 and f"{urn}\t{name}\t" in piped.stdout
+    assert urn in [item["urn"] for item in json.loads(fabric("access", "shared", "--json", env=reader).stdout)]
 
 
 def test_access_log_one_json_line_per_request_without_secrets(auth_server: FabricServer) -> None:
