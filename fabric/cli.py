@@ -92,7 +92,7 @@ def main() -> None:
     "--md5/--no-md5",
     default=DEFAULTS.md5,
     show_default=True,
-    help="Compute each upload's md5 beside its sha256 (md5 takes more CPU than sha256).",
+    help="Compute every upload's md5 beside its sha256 (twice sha256's CPU). Without it, only uploads whose metadata has the key md5 get one.",
 )
 @server_option(
     "--no-auth/--auth",

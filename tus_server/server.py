@@ -44,6 +44,7 @@ from tus_server.upload_store import (
 )
 
 log = logging.getLogger("tus_server")
+MD5_METADATA_KEY = "md5"  # in Upload-Metadata: compute this upload's md5 too
 ROOM_FOR_INFO = 1 << 20  # bytes of a just-written tail given back when a full disk leaves no room to record the offset
 
 
@@ -261,7 +262,7 @@ class TusServer:
         location = self._location(request, info.id)
         if not has_body:
             if info.is_complete and not info.is_partial:  # an empty file is complete at creation
-                await self._finish(info, UploadDigests(with_md5=self.config.md5))
+                await self._finish(info, UploadDigests(with_md5=self.wants_md5(info)))
             return Response(status_code=201, headers={**self._upload_headers(info), "Location": location})
         async with self.locks.hold(info.id) as lock:
             outcome = await self._receive(request, info, lock, parse_checksum(request.headers.get("upload-checksum")))
@@ -535,12 +536,17 @@ class TusServer:
         """The digests of the upload's recorded bytes, read back from the store."""
 
         def read() -> UploadDigests:
-            return UploadDigests.of_blocks(self.store.read(info.id, info.offset), self.config.md5)
+            return UploadDigests.of_blocks(self.store.read(info.id, info.offset), self.wants_md5(info))
 
         try:
             return await anyio.to_thread.run_sync(read)
         except OSError as exc:
             raise storage_error(exc) from exc
+
+    def wants_md5(self, info: UploadInfo) -> bool:
+        """Whether the upload's md5 is computed: for every upload with `TusConfig.md5`, else only when the
+        client asked for it with the metadata key `md5` (any value, or none)."""
+        return self.config.md5 or MD5_METADATA_KEY in info.metadata
 
     # ---- completion ---------------------------------------------------------------------------------
 

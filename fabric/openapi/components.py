@@ -52,7 +52,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "created": TIME,
             "mime_type": NULLABLE_STRING,
             "size": {"type": ["integer", "null"]},
-            "md5": NULLABLE_STRING,
+            "md5": {
+                **NULLABLE_STRING,
+                "description": "null unless computed: by a server run with --md5, or for an upload whose metadata has the key md5",
+            },
             "sha256": NULLABLE_STRING,
             "location": NULLABLE_STRING,
             "properties": {"type": "object"},

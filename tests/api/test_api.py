@@ -6,6 +6,7 @@ module, a fresh graph at its start); tests keep to their own names and URNs so t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
@@ -141,11 +142,22 @@ def test_assert_get_update_retract_and_history(api: httpx.Client) -> None:
     assert api.put(f"/v1/aspects/{second['urn']}", json={"content": {"score": 0.1}}).status_code == 409
 
 
+def test_md5_is_in_the_artifact_when_the_upload_asked_for_it(api: httpx.Client) -> None:
+    data = os.urandom(3000)
+    artifact = new_artifact(api, data, filename="m.bin", md5="yes")
+    view = api.get(f"/v1/artifacts/{artifact}").json()
+    assert view["md5"] == hashlib.md5(data).hexdigest()
+    assert view["sha256"] == hashlib.sha256(data).hexdigest()
+    (content,) = [a["content"] for a in view["aspects"] if a["schema"].endswith("artifact.1")]
+    assert content["md5"] == view["md5"]
+
+
 def test_aspects_of_an_artifact_are_in_its_view(api: httpx.Client) -> None:
     artifact = new_artifact(api, b"hello aspects", filename="h.txt")
     view = api.get(f"/v1/artifacts/{artifact}").json()
     assert view["status"] == "ready"
-    assert view["sha256"] and view["md5"] and view["size"] == 13
+    assert view["sha256"] and view["size"] == 13
+    assert view["md5"] is None  # computed only when the upload asks for it
     artifact_aspects = [a for a in view["aspects"] if a["schema"].endswith("artifact.1")]
     assert len(artifact_aspects) == 1
     content = artifact_aspects[0]["content"]

@@ -70,7 +70,8 @@ def test_upload_file_returns_a_ready_artifact(fab: Fabric, tmp_path: Path) -> No
     assert ARTIFACT_URN.fullmatch(artifact.id)
     assert (artifact.name, artifact.size, artifact.status) == ("weights.bin", len(data), "ready")
     assert artifact.sha256 == hashlib.sha256(data).hexdigest()
-    assert artifact.md5 == hashlib.md5(data).hexdigest()
+    # local mode hashes as it copies; a server computes md5 only for uploads that ask for it
+    assert artifact.md5 == (hashlib.md5(data).hexdigest() if fab.mode == "local" else None)
     assert repr(artifact) == f"<Artifact id={artifact.id}, name='weights.bin', status=ready>"
 
 

@@ -65,7 +65,7 @@ def tus_server(directory: Path, recorder: Recorder, **config: object) -> TusServ
 def test_hooks_run_once_with_the_digests_of_the_whole_upload(tmp_path: Path) -> None:
     recorder = Recorder()
     data = os.urandom(5 << 20)
-    with serving(tus_server(tmp_path, recorder)) as client:
+    with serving(tus_server(tmp_path, recorder, md5=True)) as client:
         created = create(client, len(data))
         assert created.headers["X-Thing"].startswith("thing-")
         location = created.headers["Location"]
@@ -157,12 +157,17 @@ def test_store_refuses_ids_that_are_not_32_hex_digits(tmp_path: Path, bad_id: st
         store.data_path(bad_id)
 
 
-def test_md5_can_be_turned_off(tmp_path: Path) -> None:
+def test_md5_only_when_the_server_or_the_upload_asks_for_it(tmp_path: Path) -> None:
+    """By default only sha256 is computed; the metadata key `md5` (with or without a value) asks for md5 too,
+    kept across several PATCHes."""
     recorder = Recorder()
     data = os.urandom(9 << 20)
-    with serving(tus_server(tmp_path, recorder, md5=False)) as client:
-        location = create(client, len(data)).headers["Location"]
-        assert patch(client, location, 0, data).status_code == 204
-    done = recorder.completed[0].info
-    assert done.sha256 == hashlib.sha256(data).hexdigest()
-    assert done.md5 is None
+    with serving(tus_server(tmp_path, recorder)) as client:
+        for asked in ({}, {"Upload-Metadata": "md5"}, {"Upload-Metadata": "filename YS5iaW4=,md5 eWVz"}):
+            location = create(client, len(data), **asked).headers["Location"]
+            for start in range(0, len(data), 3 << 20):
+                assert patch(client, location, start, data[start : start + (3 << 20)]).status_code == 204
+    plain, bare_key, with_value = (upload.info for upload in recorder.completed)
+    assert plain.sha256 == bare_key.sha256 == with_value.sha256 == hashlib.sha256(data).hexdigest()
+    assert plain.md5 is None
+    assert bare_key.md5 == with_value.md5 == hashlib.md5(data).hexdigest()
