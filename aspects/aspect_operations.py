@@ -41,6 +41,40 @@ class AspectOperations(StoreCore):
             self._place(row)
             return aspect
 
+    def assert_claiming(
+        self, entity: str, schema: str, content: Any, *, asserter: str, claim: tuple[str, str]
+    ) -> Aspect | None:
+        """Assert like `assert_aspect`, creating in the same transaction the node `claim` (label, URN), whose
+        URN must be free; None, with nothing written, if another writer holds it. URNs are unique in the graph
+        (LadybugDB's primary key, Neo4j's constraint), so this is a compare-and-set that holds across processes:
+        of two writers claiming one key, one commits and the other is refused (Neo4j makes it wait for the first)."""
+        entry = self.registry.get(schema)
+        label = self._label_of(entity)
+        self.registry.validate(entry, content)
+        asserter = check_asserter(asserter)
+        if entry.name == ARTIFACT_SCHEMA:
+            raise ValueError(f"assert {ARTIFACT_SCHEMA} with complete_artifact")
+        if entry.link is not None:
+            self._link_target(entry, content)
+        claim_label, claim_urn = claim
+        with self._lock:
+            self._prepare_edge(entry, label)
+            self.backend.ensure_label(claim_label)
+            if self.backend.run(fill(self._q.NODE_EXISTS, label=claim_label), {"urn": claim_urn}):
+                return None
+            try:
+                with self.backend.transaction() as tx:
+                    now = self._now()
+                    tx.run(fill(self._q.CREATE_NODE, label=claim_label), {"urn": claim_urn, "now": now})
+                    aspect = self._insert(tx, entry, label, entity, content, asserter, now)
+            except Exception:
+                # Whatever the backend raised for a taken key (a constraint or primary-key violation): taken is
+                # taken; anything else goes on up.
+                if self.backend.run(fill(self._q.NODE_EXISTS, label=claim_label), {"urn": claim_urn}):
+                    return None
+                raise
+            return aspect
+
     def assert_aspects(self, items: list[tuple[str, str, Any]], *, asserter: str) -> list[Aspect]:
         """Assert many `(entity, schema, content)` at once, all in one transaction, a few statements per
         (schema, entity kind) group. Everything is validated first; any error leaves the graph unchanged.

@@ -63,6 +63,10 @@ DEFAULT_STAGES = ("none", "testing", "staging", "production", "archived")
 PRODUCTION_STAGES = frozenset({"production"})
 DEFAULT_PROTECTED_ALIASES = ("prod", "production")
 DEFAULT_TYPE = "file"
+# One node per (repository, version number), `urn:<ns>:repository:<project>/<name>#<number>`, made in the
+# transaction that registers the version: its URN is unique in the graph, so two replicas never give one number twice.
+VERSION_NUMBER_LABEL = "VersionNumber"
+NUMBER_ATTEMPTS = 64
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 ALIAS_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TYPE_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -182,6 +186,7 @@ class Lifecycle:
         self._lock = threading.RLock()
         backend = store.backend
         backend.ensure_label("Repository")
+        backend.ensure_label(VERSION_NUMBER_LABEL)
         for rel, dst in (
             ("HAS_ASPECT", "Schema"),
             ("HAS_VERSION", "Artifact"),
@@ -258,6 +263,34 @@ class Lifecycle:
         }
         if states:
             out["state"] = states[-1].content["state"]
+        return out
+
+    def summaries(self, urns: list[str], *, at: datetime | None = None) -> dict[str, dict[str, Any]]:
+        """`type`, `labels` and `state` of each artifact (as of `at`), in one round trip: what listings show.
+        An artifact without a recorded state (a single upload) has its node's status as its state."""
+        if not urns:
+            return {}
+        params = {
+            "urns": list(dict.fromkeys(urns)),
+            "schemas": [self.schema_id(name) for name in (TYPE_SCHEMA, LABEL_SCHEMA, STATE_SCHEMA)],
+            "at": to_micros(at) if at is not None else FAR_FUTURE,
+        }
+        rows = sorted(
+            self.store.backend.run(self._q.LIFECYCLE_OF_ARTIFACTS, params), key=lambda row: row["valid_from"] or 0
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            summary = out.setdefault(row["urn"], {"type": DEFAULT_TYPE, "labels": {}, "state": row["status"]})
+            if row["content"] is None:
+                continue
+            content = orjson.loads(row["content"])
+            schema = str(row["schema"]).rsplit(":", 1)[-1]
+            if schema == TYPE_SCHEMA:
+                summary["type"] = content["type"]
+            elif schema == LABEL_SCHEMA:
+                summary["labels"][content["key"]] = content["value"]
+            elif schema == STATE_SCHEMA:
+                summary["state"] = content["state"]
         return out
 
     def set_type(self, urn: str, type_: str, *, asserter: str) -> None:
@@ -565,6 +598,7 @@ class Lifecycle:
             "org_needle": f'"org":"{reader.org}"' if reader else "",
             "user": reader.user if reader else "",
             "org": reader.org if reader else "",
+            "granted_by": reader.as_of if reader is not None and reader.as_of is not None else FAR_FUTURE,
         }
         rows = self.store.backend.run(self._q.LIST_REPOSITORIES, params)
         items = [
@@ -579,10 +613,15 @@ class Lifecycle:
         return Page(items, next_cursor)
 
     def may_read_repository(self, repo: Repository, reader: Reader | None) -> bool:
-        """Its organisation's members read it, and whoever it is granted to (a user or an organisation)."""
-        if reader is None or (repo.org is not None and repo.org == reader.org):
+        """Its organisation's members read it, and whoever it is granted to (a user or an organisation). A compute
+        token reads what its caller could read when it was minted, as for artifacts: a repository made later, or a
+        grant made later, does not count (a revocation does)."""
+        if reader is None:
             return True
-        params = {"repo": repo.urn, "user": reader.user, "org": reader.org}
+        minted = reader.as_of if reader.as_of is not None else FAR_FUTURE
+        if repo.org is not None and repo.org == reader.org and to_micros(repo.created) <= minted:
+            return True
+        params = {"repo": repo.urn, "user": reader.user, "org": reader.org, "granted_by": minted}
         return bool(self.store.backend.run(self._q.REPOSITORY_GRANTED, params))
 
     @staticmethod
@@ -596,14 +635,29 @@ class Lifecycle:
 
     def readable_through_repository(self, artifact: str, reader: Reader) -> bool:
         """Whether `artifact` is a version of a repository `reader` may read (a grant on it reads its versions)."""
-        for row in self.store.backend.run(self._q.REPOSITORIES_OF_ARTIFACT, {"urn": artifact}):
-            try:
-                repo = self.repository_of_urn(row["repository"])
-            except NotFound:
+        return artifact in self.readable_through_repositories([artifact], reader)
+
+    def readable_through_repositories(self, artifacts: list[str], reader: Reader) -> set[str]:
+        """Those of `artifacts` that are versions of a repository `reader` may read, in two round trips plus one
+        per repository met. For a compute token, only versions registered by the time it was minted."""
+        if not artifacts:
+            return set()
+        minted = reader.as_of if reader.as_of is not None else FAR_FUTURE
+        rows = self.store.backend.run(self._q.REPOSITORIES_OF_ARTIFACTS, {"urns": list(dict.fromkeys(artifacts))})
+        readable: dict[str, bool] = {}
+        found: set[str] = set()
+        for row in rows:
+            repo_urn = row["repository"]
+            if repo_urn is None or row["artifact"] in found or (row["valid_from"] or 0) > minted:
                 continue
-            if self.may_read_repository(repo, reader):
-                return True
-        return False
+            if repo_urn not in readable:
+                try:
+                    readable[repo_urn] = self.may_read_repository(self.repository_of_urn(repo_urn), reader)
+                except (NotFound, InvalidUrn):
+                    readable[repo_urn] = False
+            if readable[repo_urn]:
+                found.add(row["artifact"])
+        return found
 
     # -- versions ---------------------------------------------------------------------------------
 
@@ -659,14 +713,14 @@ class Lifecycle:
                 check_writer(repo)
             if self.store.backend.run(self._q.VERSION_OF_ARTIFACT_IN, {"repo": repo.urn, "urn": artifact}):
                 raise Conflict(f"artifact {artifact} is already a version of {project}/{name}")
-            number = int(self.store.backend.run(self._q.COUNT_VERSIONS, {"repo": repo.urn})[0]["n"]) + 1
-            body: dict[str, Any] = {"artifact": artifact, "number": number, "description": description or ""}
+            body: dict[str, Any] = {"artifact": artifact, "description": description or ""}
             body["tags"] = list(tags or [])
             if content is not None:
                 body["content"] = content
             if order is not None:
                 body["order"] = order
-            aspect = self.store.assert_aspect(repo.urn, self.schema_id(VERSION_SCHEMA), body, asserter=asserter)
+            body, aspect = self._claim_next_number(repo.urn, body, asserter)
+            number = body["number"]
             if order is not None:
                 produced = self.store.query_aspects(entity=artifact, schema=self.schema_id(PRODUCED_BY_SCHEMA)).items
                 if not any(a.content.get("order") == order for a in produced):
@@ -679,6 +733,28 @@ class Lifecycle:
         made = self._version_json(repo.urn, {**row, "urn": aspect.urn, "status": status})
         made.pop("_from")
         return made
+
+    def _count_versions(self, repo: str) -> int:
+        return int(self.store.backend.run(self._q.COUNT_VERSIONS, {"repo": repo})[0]["n"])
+
+    def _claim_next_number(self, repo: str, body: dict[str, Any], asserter: str) -> tuple[dict[str, Any], Aspect]:
+        """Assert `body` as the repository's next version: the number after its versions, claimed in the graph
+        with the version (`VERSION_NUMBER_LABEL`), so that another process registering at the same moment gets the
+        next one. A number whose claim is taken is never reused: the next is tried."""
+        number = self._count_versions(repo) + 1
+        for _ in range(NUMBER_ATTEMPTS):
+            numbered = {**body, "number": number}
+            aspect = self.store.assert_claiming(
+                repo,
+                self.schema_id(VERSION_SCHEMA),
+                numbered,
+                asserter=asserter,
+                claim=(VERSION_NUMBER_LABEL, f"{repo}#{number}"),
+            )
+            if aspect is not None:
+                return numbered, aspect
+            number = max(number + 1, self._count_versions(repo) + 1)
+        raise Conflict(f"{parse_urn(repo).id} is being registered to by many at once: try again")
 
     def versions(
         self,
@@ -700,8 +776,13 @@ class Lifecycle:
             repo.urn, at=at, before=before, limit=limit + 1, stage=stage, live=not include_deleted
         )
         items = rows[:limit]
-        stages = self._stages_of(repo.urn, [item["artifact"] for item in items], at)
-        result = [{**item, "stage": stages.get(item["artifact"], "none")} for item in items]
+        artifacts = [item["artifact"] for item in items]
+        stages = self._stages_of(repo.urn, artifacts, at)
+        summaries = self.summaries(artifacts, at=at)
+        result = [
+            {**item, **summaries.get(item["artifact"], {}), "stage": stages.get(item["artifact"], "none")}
+            for item in items
+        ]
         next_cursor = encode_cursor("versions", rows[limit - 1]["_from"]) if len(rows) > limit else None
         for item in result:
             item.pop("_from", None)
@@ -729,6 +810,8 @@ class Lifecycle:
             "before": before,
             "limit": max(limit, 50) if number is not None else limit,
             "live": live,
+            "state_schema": self.schema_id(STATE_SCHEMA),
+            "deleted": '"state":"deleted"',
             "stage": f'"stage":"{stage}"',
             # keys are sorted and `tags` always follows `number`, so this matches the number itself (or, rarely, a
             # user `content` object holding one: the number is checked below)
@@ -811,6 +894,7 @@ class Lifecycle:
         version.pop("_from", None)
         version.pop("notes", None)
         version["stage"] = self._stages_of(repo.urn, [version["artifact"]], at).get(version["artifact"], "none")
+        version.update(self.summaries([version["artifact"]], at=at).get(version["artifact"], {}))
         version["aliases"] = sorted(alias for alias, item in aliases.items() if item["artifact"] == version["artifact"])
         return version
 
@@ -931,10 +1015,17 @@ class Lifecycle:
                 return history
             cursor = page.next_cursor
 
-    def versions_of_artifact(self, artifact: str) -> list[dict[str, Any]]:
-        """`{repository, number}` of every repository version the artifact is."""
+    def versions_of_artifact(self, artifact: str, reader: Reader | None = None) -> list[dict[str, Any]]:
+        """`{repository, number}` of every repository version the artifact is; with a `reader`, only in the
+        repositories it may read (a repository it may not read is not revealed)."""
         out = []
         for row in self.store.backend.run(self._q.REPOSITORIES_OF_ARTIFACT, {"urn": artifact}):
+            if reader is not None:
+                try:
+                    if not self.may_read_repository(self.repository_of_urn(row["repository"]), reader):
+                        continue
+                except NotFound:
+                    continue
             content = orjson.loads(row["content"])
             out.append({"repository": parse_urn(row["repository"]).id, "number": content["number"]})
         return out

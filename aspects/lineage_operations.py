@@ -29,12 +29,15 @@ class LineageOperations(StoreCore):
         time_limit: float = 5.0,
         reader: Reader | None = None,
         redact: Callable[[str], str] | None = None,
+        also_readable: Callable[[list[str]], set[str]] | None = None,
     ) -> Lineage:
         """The lineage graph around an artifact or order; see `aspects.lineage.walk`.
 
         With a `reader`: NotFound if the root is an artifact it may not read; every other artifact it may not
         read is kept (the shape of the provenance stays honest) as a redacted node, `{"urn": redact(urn),
-        "kind": "artifact", "redacted": true}`, and the aspects of its edges are not named.
+        "kind": "artifact", "redacted": true}`, and the aspects of its edges are not named. `also_readable(urns)`
+        names those of `urns` the reader may read by a rule the store does not know (a repository's readers read
+        its versions): they are neither refused as the root nor redacted.
         """
         if direction not in ("upstream", "downstream", "both"):
             raise ValueError("direction must be upstream, downstream or both")
@@ -48,7 +51,11 @@ class LineageOperations(StoreCore):
         if not rows:
             raise NotFound(f"no {label.lower()} {urn!r}")
         if reader is not None and label == "Artifact":
-            self._readable_record(urn, reader)
+            try:
+                self._readable_record(urn, reader)
+            except NotFound:
+                if also_readable is None or urn not in also_readable([urn]):
+                    raise
         graph = walk(
             self.backend,
             rows[0],
@@ -61,14 +68,22 @@ class LineageOperations(StoreCore):
         )
         if reader is None:
             return graph
-        return self._redacted(graph, reader, redact or self._default_redact)
+        return self._redacted(graph, reader, redact or self._default_redact, also_readable)
 
     def _default_redact(self, urn: str) -> str:
         return f"urn:{self.namespace}:redacted:{hashlib.blake2b(urn.encode(), digest_size=16).hexdigest()}"
 
-    def _redacted(self, graph: Lineage, reader: Reader, redact: Callable[[str], str]) -> Lineage:
+    def _redacted(
+        self,
+        graph: Lineage,
+        reader: Reader,
+        redact: Callable[[str], str],
+        also_readable: Callable[[list[str]], set[str]] | None = None,
+    ) -> Lineage:
         artifacts = [node["urn"] for node in graph.nodes if node["kind"] == "artifact" and node["urn"] != graph.root]
         hidden = set(artifacts) - self.readable_artifacts(artifacts, reader)
+        if hidden and also_readable is not None:
+            hidden -= also_readable(sorted(hidden))
         if not hidden:
             return graph
         nodes = [

@@ -43,6 +43,7 @@ from fabric.ingest import UploadIngest
 from fabric.metrics import MetricsMiddleware
 from fabric.openapi import build_document
 from fabric.openapi import tus as tus_description
+from fabric.reference_paths import ReferencePathMiddleware
 from fabric.s3 import S3Location
 from fabric.s3_blobs import S3BlobStore
 from fabric.settings import Settings
@@ -260,6 +261,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 AuthMiddleware, secret=state.signing_key, no_auth=settings.auth_disabled, namespace=settings.namespace
             ),
+            Middleware(ReferencePathMiddleware),  # needs the caller: inside authentication
         ],
         lifespan=lifespan,
     )

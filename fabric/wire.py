@@ -301,6 +301,9 @@ class SharedArtifactJSON:
     md5: str | None
     sha256: str | None
     creator: CreatorJSON
+    type: str | None = None
+    labels: dict[str, str] | None = None
+    state: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SharedArtifactJSON:
@@ -315,9 +318,13 @@ class SharedArtifactJSON:
             md5=_str(data, "md5"),
             sha256=_str(data, "sha256"),
             creator=CreatorJSON(_str(creator, "org"), _str(creator, "name")),
+            type=_str(data, "type"),
+            labels=None if data.get("labels") is None else {str(k): str(v) for k, v in data["labels"].items()},
+            state=_str(data, "state"),
         )
 
     def to_json(self) -> dict[str, Any]:
+        lifecycle = {"type": self.type, "labels": self.labels, "state": self.state}
         return {
             "urn": self.urn,
             "name": self.name,
@@ -328,4 +335,5 @@ class SharedArtifactJSON:
             "md5": self.md5,
             "sha256": self.sha256,
             "creator": self.creator.to_json(),
+            **{key: value for key, value in lifecycle.items() if value is not None},
         }

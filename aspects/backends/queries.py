@@ -50,8 +50,15 @@ ASPECT_WINDOW = (
 )
 LINEAGE_EDGE_WINDOW = "e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
 LIFECYCLE_WINDOW = "e.schema = $schema AND e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
+# A current grant on repository `r` to the reader, made by `$granted_by` (a compute token's mint time, else far ahead).
 REPOSITORY_GRANT = (
-    "EXISTS { MATCH (r)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $user OR w.urn = $org) AND g.valid_to IS NULL }"
+    "EXISTS { MATCH (r)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $user OR w.urn = $org) AND g.valid_to IS NULL "
+    "AND g.valid_from <= $granted_by }"
+)
+# A version's artifact is live at `$at` unless its deletion (one way, recorded as `artifact-state.1`) came by then.
+VERSION_LIVE = (
+    "(NOT $live OR a.status <> 'deleted' OR NOT EXISTS { MATCH (a)-[d:HAS_ASPECT]->(:Schema) WHERE "
+    "d.schema = $state_schema AND d.entity = a.urn AND d.valid_from <= $at AND d.content CONTAINS $deleted })"
 )
 
 # -- access: the `$r_*` parameters come from `aspects.reader.Reader.params` ------------------------
@@ -248,7 +255,9 @@ class Queries:
     REPOSITORY_VERSIONS: str = (
         "MATCH (r:Repository {urn: $repo})-[e:HAS_VERSION]->(a:Artifact) WHERE "
         + LIFECYCLE_WINDOW
-        + " AND e.valid_from < $before AND (NOT $live OR a.status <> 'deleted') AND ($artifact = '' OR a.urn = $artifact) "
+        + " AND e.valid_from < $before AND "
+        + VERSION_LIVE
+        + " AND ($artifact = '' OR a.urn = $artifact) "
         "AND ($needle = '' OR e.content CONTAINS $needle) "
         "RETURN e.urn AS urn, e.content AS content, e.asserter AS asserter, e.valid_from AS valid_from, "
         "a.status AS status ORDER BY valid_from DESC LIMIT $limit"
@@ -274,8 +283,21 @@ class Queries:
     )
     REPOSITORIES_OF_ARTIFACT: str = (
         "MATCH (r:Repository)-[e:HAS_VERSION]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL "
-        "RETURN r.urn AS repository, e.content AS content"
+        "RETURN r.urn AS repository, e.content AS content, e.valid_from AS valid_from"
     )
+    # The repositories each of some artifacts is a version of (a row with a null repository for none).
+    REPOSITORIES_OF_ARTIFACTS: str = (
+        "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) OPTIONAL MATCH (a)<-[e:HAS_VERSION]-(r:Repository) "
+        "WHERE e.valid_to IS NULL RETURN a.urn AS artifact, r.urn AS repository, e.valid_from AS valid_from"
+    )
+    # The type, label and state aspects of some artifacts as of `$at`, for listings (one round trip a page).
+    LIFECYCLE_OF_ARTIFACTS: str = (
+        "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) OPTIONAL MATCH (a)-[e:HAS_ASPECT]->(s:Schema) "
+        "WHERE e.entity = a.urn AND e.schema IN $schemas AND e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at) "
+        "RETURN a.urn AS urn, a.status AS status, e.schema AS schema, e.content AS content, e.valid_from AS valid_from"
+    )
+    # A node made only if its key is free: the key is unique in the graph, so this is a compare-and-set.
+    CREATE_NODE: str = "CREATE (n:`{label}` {urn: $urn, created: $now})"
     STAGES_OF_VERSIONS: str = (
         "MATCH (r:Repository {urn: $repo})-[e:IN_STAGE]->(a:Artifact) WHERE "
         + LIFECYCLE_WINDOW
@@ -292,7 +314,9 @@ class Queries:
     LIST_REPOSITORIES: str = (
         "MATCH (r:Repository)-[e:HAS_ASPECT]->(s:Schema) WHERE e.schema = $schema AND e.entity = r.urn "
         "AND e.valid_to IS NULL AND r.urn > $after AND ($prefix = '' OR r.urn STARTS WITH $prefix) "
-        "AND ($everyone OR e.content CONTAINS $org_needle OR " + REPOSITORY_GRANT + ") "
+        "AND ($everyone OR (e.content CONTAINS $org_needle AND e.valid_from <= $granted_by) OR "
+        + REPOSITORY_GRANT
+        + ") "
         "RETURN r.urn AS urn, e.content AS content, e.valid_from AS valid_from ORDER BY urn LIMIT $limit"
     )
     # Bytes the fabric holds: an artifact (not deleted) made of them, or one with a file made of them.

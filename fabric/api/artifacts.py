@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aspects.lifecycle import parse_label_filter, parse_reference
-from fabric.api.lifecycle import lifecycle_view
+from fabric.api.lifecycle import lifecycle_view, with_lifecycle
 from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, ok_json, operation, path_param, query_param, ref
 from fabric.permissions import artifact_view, readable_artifact, readable_repository, reader_of, redactor
 from fabric.state import app_state
@@ -34,18 +34,23 @@ async def list_artifacts(request: Request) -> Response:
     if "collection" in filters:
         filters["collection"] = collection_urn(request, filters["collection"])
     labels = dict(parse_label_filter(text) for text in request.query_params.getlist("label"))
-    result = await anyio.to_thread.run_sync(
-        lambda: store.list_artifacts(
+    created_before, created_after = query_time(request, "created_before"), query_time(request, "created_after")
+    limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
+
+    def read() -> tuple[list[dict[str, Any]], str | None]:
+        result = store.list_artifacts(
             **filters,  # type: ignore[arg-type]
             labels=labels or None,
-            created_before=query_time(request, "created_before"),
-            created_after=query_time(request, "created_after"),
-            limit=query_int(request, "limit", 100, 1, 1000),
-            cursor=request.query_params.get("cursor"),
+            created_before=created_before,
+            created_after=created_after,
+            limit=limit,
+            cursor=cursor,
             reader=reader,
         )
-    )
-    return page(request, [artifact_view(request, artifact) for artifact in result.items], result.next_cursor)
+        return with_lifecycle(request, [artifact_view(request, item) for item in result.items]), result.next_cursor
+
+    items, next_cursor = await anyio.to_thread.run_sync(read)
+    return page(request, items, next_cursor)
 
 
 async def get_artifact(request: Request) -> Response:
@@ -63,17 +68,14 @@ async def collection_members(request: Request) -> Response:
     store = app_state(request).store
     urn = collection_urn(request, request.path_params["urn"])
     reader = reader_of(request)
-    result = await anyio.to_thread.run_sync(
-        lambda: store.collection_members(
-            urn,
-            limit=query_int(request, "limit", 100, 1, 1000),
-            cursor=request.query_params.get("cursor"),
-            reader=reader,
-        )
-    )
-    return page(
-        request, [artifact_view(request, artifact) for artifact in result.items], result.next_cursor, collection=urn
-    )
+    limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
+
+    def read() -> tuple[list[dict[str, Any]], str | None]:
+        result = store.collection_members(urn, limit=limit, cursor=cursor, reader=reader)
+        return with_lifecycle(request, [artifact_view(request, item) for item in result.items]), result.next_cursor
+
+    items, next_cursor = await anyio.to_thread.run_sync(read)
+    return page(request, items, next_cursor, collection=urn)
 
 
 async def lineage(request: Request) -> Response:
@@ -97,14 +99,22 @@ async def lineage(request: Request) -> Response:
     store = app_state(request).store
     reader = reader_of(request)
     redact = redactor(request) if reader is not None else None
+    lifecycle = app_state(request).lifecycle
+
+    def through_repositories(urns: list[str]) -> set[str]:
+        assert reader is not None
+        return lifecycle.readable_through_repositories(urns, reader)
+
+    depth, at = query_int(request, "depth", 10, 1, 50), query_time(request, "at")
     result = await anyio.to_thread.run_sync(
         lambda: store.lineage(
             lineage_root,
             direction=direction,
-            depth=query_int(request, "depth", 10, 1, 50),
-            at=query_time(request, "at"),
+            depth=depth,
+            at=at,
             reader=reader,
             redact=redact,
+            also_readable=through_repositories if reader is not None else None,
         )
     )
     return ORJSONResponse(result.to_json())

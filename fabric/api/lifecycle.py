@@ -39,8 +39,14 @@ def lifecycle_view(request: Request, urn: str) -> dict[str, Any]:
     body = artifact_view(request, artifact)
     body.update(lifecycle.describe(urn, artifact.aspects))
     body.setdefault("state", artifact.status)
-    body["versions"] = lifecycle.versions_of_artifact(urn)
+    body["versions"] = lifecycle.versions_of_artifact(urn, reader_of(request))
     return body
+
+
+def with_lifecycle(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Listing items with their `type`, `labels` and `state`, one round trip for the page (blocking)."""
+    summaries = app_state(request).lifecycle.summaries([item["urn"] for item in items])
+    return [{**item, **summaries.get(item["urn"], {})} for item in items]
 
 
 def _optional_text(body: dict[str, Any], key: str) -> str | None:

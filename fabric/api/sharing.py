@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aspects import ArtifactRecord, Aspect, NotFound, parse_urn
+from fabric.api.lifecycle import with_lifecycle
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import mint_token
 from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, json_body, ok_json, operation, path_param, query_param, ref
@@ -148,15 +149,14 @@ async def shared_artifacts(request: Request) -> Response:
     if reader is None:
         return page(request, [], None)  # without authentication there is one user: nobody else shares anything
     store = app_state(request).store
-    result = await anyio.to_thread.run_sync(
-        lambda: store.list_artifacts(
-            limit=query_int(request, "limit", 100, 1, 1000),
-            cursor=request.query_params.get("cursor"),
-            reader=reader,
-            shared=True,
-        )
-    )
-    return page(request, [shared_json(artifact) for artifact in result.items], result.next_cursor)
+    limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
+
+    def read() -> tuple[list[dict[str, Any]], str | None]:
+        result = store.list_artifacts(limit=limit, cursor=cursor, reader=reader, shared=True)
+        return with_lifecycle(request, [shared_json(artifact) for artifact in result.items]), result.next_cursor
+
+    items, next_cursor = await anyio.to_thread.run_sync(read)
+    return page(request, items, next_cursor)
 
 
 async def order_token(request: Request) -> Response:
