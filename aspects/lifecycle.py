@@ -346,8 +346,12 @@ class Lifecycle:
         for value, kind in ((collection, "collection"), (policy, "policy")):
             if value is not None:
                 parse_urn(value, kind)
-        self.store.create_artifact(urn, name=name, uploader=uploader, org=org, properties=properties)
-        self._set_status(urn, ["pending"], "draft")
+        created = self.store.create_artifact(urn, name=name, uploader=uploader, org=org, properties=properties)
+        if created.status not in ("pending", "abandoned") or created.uploader != uploader:
+            raise Conflict(f"artifact {urn} exists already")
+        # Between the node (pending) and its draft status, the maintenance may abandon it as a pending artifact
+        # without an upload: the URN is the caller's new one, so the draft takes it back.
+        self._set_status(urn, ["pending", "abandoned"], "draft")
         items: list[tuple[str, str, Any]] = [(urn, self.schema_id(STATE_SCHEMA), {"state": "draft"})]
         if type_:
             items.append((urn, self.schema_id(TYPE_SCHEMA), {"type": type_}))
