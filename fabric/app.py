@@ -121,6 +121,7 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
             expiry=timedelta(seconds=settings.upload_expiry),
             sweep_interval=settings.sweep_interval,
             md5=settings.md5,
+            upload_buffer_budget=settings.upload_buffer_budget,
         ),
         on_create=ingest.on_create,
         on_complete=ingest.on_complete,

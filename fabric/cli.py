@@ -95,6 +95,13 @@ def main() -> None:
     help="Compute every upload's md5 beside its sha256 (twice sha256's CPU). Without it, only uploads whose metadata has the key md5 get one.",
 )
 @server_option(
+    "--upload-buffer-budget",
+    default=DEFAULTS.upload_buffer_budget,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Bytes of uploads the server holds in memory, all requests together; receiving waits when they are spent.",
+)
+@server_option(
     "--no-auth/--auth",
     "no_auth",
     default=DEFAULTS.no_auth,
@@ -184,6 +191,7 @@ def serve(
     gc_interval: float,
     blob_grace: float,
     md5: bool,
+    upload_buffer_budget: int,
     no_auth: bool | None,
     token_key: str | None,
     cors_origins: str,
@@ -237,6 +245,7 @@ def serve(
         gc_interval=gc_interval,
         blob_grace=blob_grace,
         md5=md5,
+        upload_buffer_budget=upload_buffer_budget,
         no_auth=no_auth,
         token_key=token_key,
         stages=tuple(word.strip() for word in stages.split(",") if word.strip()),

@@ -23,6 +23,7 @@ class Settings:
     upload_expiry: float = 24 * 3600.0
     sweep_interval: float = 60.0
     md5: bool = False  # md5 of every upload; else only of those whose metadata asks (key `md5`)
+    upload_buffer_budget: int = 64 << 20  # bytes of uploads held in memory by all requests together
     gc_interval: float = 3600.0  # seconds between reconciliations and collections of unreferenced blobs
     blob_grace: float = 3600.0  # an unreferenced blob younger than this is kept (it may be being registered)
     no_auth: bool | None = None  # None: no authentication on a loopback address, tokens required elsewhere

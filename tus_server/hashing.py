@@ -28,12 +28,18 @@ class UploadDigests:
         self._md5_lane = SerialLane()
         self._pending: deque[Future[None]] = deque()
 
-    async def feed(self, parts: list[bytes]) -> None:
-        """Queue a block (a list of byte strings, in order) for both digests."""
+    def submit(self, parts: list[bytes]) -> list[Future[None]]:
+        """Queue a block (a list of byte strings, in order) for both digests; returns the futures hashing it.
+        Follow it with `keep_up()`."""
         self.offset += sum(len(part) for part in parts)
-        self._pending.append(self._sha256_lane.submit(_update_all, self.sha256, parts))
+        queued = [self._sha256_lane.submit(_update_all, self.sha256, parts)]
         if self.md5 is not None:
-            self._pending.append(self._md5_lane.submit(_update_all, self.md5, parts))
+            queued.append(self._md5_lane.submit(_update_all, self.md5, parts))
+        self._pending.extend(queued)
+        return queued
+
+    async def keep_up(self) -> None:
+        """Wait while the digests lag more than `MAX_BLOCKS_BEHIND` blocks behind."""
         while len(self._pending) > 2 * MAX_BLOCKS_BEHIND:
             await wait(self._pending[0])
             self._pending.popleft()

@@ -3,17 +3,20 @@
 The body is gathered into blocks of a few MiB. Blocks are written in order by a serial write lane while the
 next is received; the upload's digests are fed the same blocks in lanes of their own (see `hashing`). A long
 body is made durable in checkpoints on a separate sync lane, so receiving goes on while the disk flushes.
-A few blocks at most are in memory per request.
+A few blocks at most are in memory per request, and all requests together hold no more than the server's
+`BufferBudget` (see `budget`): a block's bytes count against it from receiving until written and hashed.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 import anyio
 
+from tus_server.budget import BufferBudget
 from tus_server.checksums import Digest
 from tus_server.errors import is_disk_full
 from tus_server.hashing import UploadDigests
@@ -37,9 +40,15 @@ class BodyWriter:
     """
 
     def __init__(
-        self, target: UploadWriter, offset: int, digests: UploadDigests | None, checksum: Digest | None
+        self,
+        target: UploadWriter,
+        offset: int,
+        digests: UploadDigests | None,
+        checksum: Digest | None,
+        budget: BufferBudget,
     ) -> None:
         self._target = target
+        self._budget = budget
         self.start = offset
         self.dispatched = 0
         self.written = 0
@@ -62,22 +71,36 @@ class BodyWriter:
     async def feed(self, chunk: bytes) -> None:
         if not chunk:
             return
-        self._parts.append(bytes(chunk))
-        self._buffered += len(chunk)
-        if self._buffered >= BLOCK_SIZE or len(self._parts) >= MAX_PARTS:
+        size = len(chunk)
+        if not self._budget.try_take(size):
+            await self._dispatch()  # what this request gathered goes first, so that budget comes back too
+            await self._budget.take(size)
+        self._parts.append(chunk)
+        self._buffered += size
+        if self._buffered >= BLOCK_SIZE or len(self._parts) >= MAX_PARTS or not self._budget.may_gather():
             await self._dispatch()
+
+    def _drop_gathered(self) -> None:
+        if self._parts:
+            self._budget.give(self._buffered, gathered=True)
+            self._parts, self._buffered = [], 0
 
     async def _dispatch(self) -> None:
         if self._error is not None:
+            self._drop_gathered()
             raise self._error
         if not self._parts:
             return
         block, self._parts = self._parts, []
-        self.dispatched += self._buffered
-        self._buffered = 0
-        self._in_flight.append(self._writes.submit(self._write_block, block))
+        size, self._buffered = self._buffered, 0
+        self.dispatched += size
+        self._budget.dispatched(size)
+        write = self._writes.submit(self._write_block, block)
+        self._in_flight.append(write)
+        hashing = self.digests.submit(block) if self.digests is not None else []
+        _give_back_when_done(self._budget, size, [write, *hashing])
         if self.digests is not None:
-            await self.digests.feed(block)
+            await self.digests.keep_up()
         while len(self._in_flight) > MAX_BLOCKS_IN_FLIGHT:
             await self._wait_oldest()
         if self._error is not None:
@@ -153,7 +176,25 @@ class BodyWriter:
         await wait(self._writes.submit(self._target.truncate, size))
 
     def close(self) -> None:
+        self._drop_gathered()
         self._target.close()
+
+
+def _give_back_when_done(budget: BufferBudget, size: int, futures: Sequence[Future[None]]) -> None:
+    """Give `size` bytes back to the budget once every future (the write, the digests) is done."""
+    remaining = len(futures)
+    lock = threading.Lock()
+
+    def one_done(_: Future[None]) -> None:
+        nonlocal remaining
+        with lock:
+            remaining -= 1
+            last = remaining == 0
+        if last:
+            budget.give(size)
+
+    for future in futures:
+        future.add_done_callback(one_done)
 
 
 def _update_prefix(digest: Digest, parts: list[bytes], length: int) -> None:

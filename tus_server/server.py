@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tus_server import errors
+from tus_server.budget import BufferBudget
 from tus_server.checksums import ALGORITHMS, ExpectedChecksum, parse_checksum
 from tus_server.config import OFFSET_CONTENT_TYPE, TUS_VERSION, TusConfig
 from tus_server.draft import DraftUploads, is_draft_request
@@ -106,6 +107,7 @@ class TusServer:
         self.check_access = check_access
         self.locks = locker or UploadLocks(self.config.takeover_timeout)
         self.digests = DigestCache()
+        self.budget = BufferBudget(self.config.upload_buffer_budget)  # upload bytes in memory, all requests together
         self.extensions = _extensions(store)
         self.draft = DraftUploads(self)  # Resumable Uploads for HTTP, on the same endpoints
 
@@ -423,7 +425,7 @@ class TusServer:
             target = await anyio.to_thread.run_sync(self.store.writer, info.id, info.offset)
         except OSError as exc:
             raise storage_error(exc) from exc
-        writer = BodyWriter(target, info.offset, digests, checksum)
+        writer = BodyWriter(target, info.offset, digests, checksum, self.budget)
 
         outcome: TusError | None = None
         next_checkpoint = self.config.checkpoint_bytes

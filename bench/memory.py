@@ -1,0 +1,178 @@
+"""Server memory under many concurrent large uploads: peak RSS of `fabric serve` at 64 and 256 at once.
+
+Each upload has a size between 256 KiB and 64 MiB (spread geometrically, so most are small and a few are large,
+the same sizes in every run) and goes in one PATCH from its own thread and connection (`bench/_client.py`:
+`socket.sendfile` from one random payload file, so the client holds no bytes in memory). All uploads of a round
+start together behind a barrier. The server's peak resident set (VmHWM, reset after start-up through
+`/proc/<pid>/clear_refs`) and its idle RSS are printed with the aggregate throughput; every stored blob is checked
+against the payload's sha256 afterwards. tusd runs the same rounds as the reference (`--only` to leave it out).
+
+    python bench/memory.py                                       # 64 and 256 concurrent, datafabric and tusd
+    python bench/memory.py --concurrency 64 --only datafabric --runs 1
+    python bench/memory.py --server-arg=--upload-buffer-budget=16MiB
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _servers
+import _tools
+from _client import sha256_of_download, upload
+from _report import MiB, parse_size
+
+KiB = 1 << 10
+TARGETS = ("datafabric", "tusd")
+
+
+def sizes(count: int, smallest: int, largest: int) -> list[int]:
+    """`count` sizes from `smallest` to `largest`, evenly spread on a log scale (deterministic)."""
+    if count == 1:
+        return [largest]
+    ratio = (largest / smallest) ** (1 / (count - 1))
+    return [int(smallest * ratio**i) for i in range(count)]
+
+
+def rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
+def reset_peak(pid: int) -> None:
+    """Make VmHWM start again from the current RSS (Linux: `echo 5 > /proc/PID/clear_refs`)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def run_round(create_url: str, payload: Path, lengths: list[int]) -> tuple[float, list[dict[str, str]]]:
+    """Upload every length at once (one thread each); returns the seconds taken and each final answer."""
+    barrier = threading.Barrier(len(lengths) + 1)
+    answers: list[dict[str, str] | BaseException] = [{} for _ in lengths]
+
+    def one(index: int, length: int) -> None:
+        barrier.wait()
+        try:
+            answers[index] = upload(create_url, payload, length, None).final_headers
+        except BaseException as exc:  # reported after the round
+            answers[index] = exc
+
+    threads = [threading.Thread(target=one, args=(i, n), daemon=True) for i, n in enumerate(lengths)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    failures = [a for a in answers if isinstance(a, BaseException)]
+    if failures:
+        raise SystemExit(f"{len(failures)} of {len(lengths)} uploads failed; first: {failures[0]!r}")
+    return seconds, [a for a in answers if isinstance(a, dict)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, action="append", help="uploads at once (repeat; default 64 and 256)")
+    parser.add_argument("--smallest", type=parse_size, default=256 * KiB, help="smallest upload (default 256KiB)")
+    parser.add_argument("--largest", type=parse_size, default=64 * MiB, help="largest upload (default 64MiB)")
+    parser.add_argument("--runs", type=int, default=2, help="rounds per server and concurrency (default 2)")
+    parser.add_argument("--only", default=",".join(TARGETS), help=f"comma-separated subset of {', '.join(TARGETS)}")
+    parser.add_argument("--server-arg", action="append", default=[], help="extra argument for fabric serve (repeat)")
+    args = parser.parse_args(argv)
+    wanted = [t.strip() for t in args.only.split(",") if t.strip()]
+    if set(wanted) - set(TARGETS):
+        parser.error(f"--only takes {', '.join(TARGETS)}")
+    levels = args.concurrency or [64, 256]
+    specs = []
+    if "datafabric" in wanted:
+        specs.append(_servers.datafabric(*args.server_arg))
+    if "tusd" in wanted:
+        specs.append(_servers.tusd(_tools.ensure_tusd(_tools.cache_dir())))
+
+    work = Path(tempfile.mkdtemp(prefix="datafabric-memory-", dir="/tmp"))
+    try:
+        payload = work / "payload.bin"
+        with open(payload, "wb") as out:
+            for _ in range(-(-args.largest // (8 * MiB))):
+                out.write(os.urandom(8 * MiB))
+        rows = []
+        for level in levels:
+            lengths = sizes(level, args.smallest, args.largest)
+            expected = {n: _prefix_sha256(payload, n) for n in set(lengths)}
+            for spec in specs:
+                peaks, idles, rates = [], [], []
+                for run in range(1, args.runs + 1):
+                    data_dir = work / "data" / f"{spec.name.split()[0]}-{level}-{run}"
+                    os.sync()
+                    with _servers.running(spec, data_dir, work / "logs" / f"{spec.name.split()[0]}.log") as server:
+                        pid = server.process.pid
+                        time.sleep(1)
+                        idles.append(rss_kib(pid, "VmRSS") / 1024)
+                        reset_peak(pid)
+                        try:
+                            seconds, answers = run_round(server.create_url, payload, lengths)
+                        except SystemExit:
+                            log = work / "logs" / f"{spec.name.split()[0]}.log"
+                            print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
+                            raise
+                        peaks.append(rss_kib(pid, "VmHWM") / 1024)
+                        rates.append(sum(lengths) / seconds / MiB)
+                        if spec.name.startswith("datafabric"):
+                            for length, answer in zip(lengths, answers):
+                                url = f"{server.base_url}/v1/artifacts/{answer['artifact-urn']}/blob"
+                                if sha256_of_download(url) != (expected[length], length):
+                                    raise SystemExit(f"the blob of a {length}-byte upload is not what was sent")
+                    shutil.rmtree(data_dir)
+                    print(
+                        f"{spec.name:<12} {level:4} at once, run {run}: peak RSS {peaks[-1]:6.0f} MB "
+                        f"(idle {idles[-1]:.0f} MB), {rates[-1]:6.0f} MiB/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                rows.append((spec.name, level, statistics.median(peaks), max(peaks), statistics.median(idles), rates))
+        total = {level: sum(sizes(level, args.smallest, args.largest)) / MiB for level in levels}
+        print()
+        print(
+            f"concurrent uploads of {args.smallest // KiB} KiB to {args.largest // MiB} MiB (geometric spread), one PATCH "
+            f"each, {args.runs} run(s); {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}"
+        )
+        print()
+        print(
+            "| server | uploads at once | MiB in all | peak RSS MB (median) | peak RSS MB (max) | idle RSS MB | MiB/s (median) |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for name, level, peak, worst, idle, rates in rows:
+            print(
+                f"| {name} | {level} | {total[level]:,.0f} | {peak:,.0f} | {worst:,.0f} | {idle:,.0f} | "
+                f"{statistics.median(rates):,.0f} |"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _prefix_sha256(path: Path, length: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        remaining = length
+        while remaining:
+            block = f.read(min(8 * MiB, remaining))
+            digest.update(block)
+            remaining -= len(block)
+    return digest.hexdigest()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

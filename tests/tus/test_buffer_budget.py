@@ -1,0 +1,131 @@
+"""The upload buffer budget: a server with a tiny budget still completes many concurrent uploads byte-exact,
+never holds much more than the budget, and gets every byte of it back (also after refused bodies)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.tus.helpers import TUS, create, patch
+from tests.tus.test_hooks import Recorder, serving
+from tus_server import FileUploadStore, TusConfig, TusServer
+from tus_server.budget import BufferBudget
+
+KiB, MiB = 1 << 10, 1 << 20
+BUDGET = 64 * KiB
+# A request takes budget one received chunk at a time; uvicorn hands over at most its 64 KiB flow-control mark
+# plus one socket read (256 KiB), so a chunk taken past the limit (allowed when nothing else is on its way to
+# disk) overshoots by less than this.
+LARGEST_CHUNK = 1 * MiB
+
+
+def upload_in_pieces(base_url: str, data: bytes, piece: int, ask_md5: bool) -> str:
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        headers = {"Upload-Metadata": "md5"} if ask_md5 else {}
+        created = create(client, len(data), **headers)
+        assert created.status_code == 201, created.text
+        location = created.headers["Location"]
+        for start in range(0, len(data), piece):
+            answer = patch(client, location, start, data[start : start + piece])
+            assert answer.status_code == 204, answer.text
+        return location
+
+
+def test_a_tiny_budget_still_completes_many_concurrent_uploads_byte_exact(tmp_path: Path) -> None:
+    recorder = Recorder()
+    server = TusServer(
+        FileUploadStore(tmp_path),
+        TusConfig(upload_buffer_budget=BUDGET),
+        on_create=recorder.on_create,
+        on_complete=recorder.on_complete,  # type: ignore[arg-type]
+    )
+    bodies = [os.urandom(256 * KiB + 4099 * i) for i in range(24)]
+    with serving(server) as client:
+        base_url = str(client.base_url)
+        with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+            uploads = [
+                pool.submit(upload_in_pieces, base_url, body, piece=(1 + i % 3) * 300 * KiB, ask_md5=i % 2 == 0)
+                for i, body in enumerate(bodies)
+            ]
+            locations = [u.result() for u in uploads]
+
+        # Bodies the server refuses part way give their budget back too.
+        location = create(client, 2 * MiB).headers["Location"]
+        wrong = base64.b64encode(hashlib.sha1(b"something else").digest()).decode()
+        refused = patch(client, location, 0, os.urandom(MiB), **{"Upload-Checksum": f"sha1 {wrong}"})
+        assert refused.status_code == 460, refused.text
+        too_long = patch(client, location, 0, os.urandom(3 * MiB))
+        assert too_long.status_code == 413, too_long.text
+        assert client.head(location, headers=TUS).headers["Upload-Offset"] == "0"
+        last = os.urandom(2 * MiB)
+        assert patch(client, location, 0, last).status_code == 204
+
+    done = {upload.info.id: upload for upload in recorder.completed}
+    assert len(done) == len(bodies) + 1
+    assert done[location.rsplit("/", 1)[-1]].info.sha256 == hashlib.sha256(last).hexdigest()
+    for i, (body, location) in enumerate(zip(bodies, locations)):
+        upload = done[location.rsplit("/", 1)[-1]]
+        assert upload.info.sha256 == hashlib.sha256(body).hexdigest()
+        assert upload.info.md5 == (hashlib.md5(body).hexdigest() if i % 2 == 0 else None)
+        assert b"".join(upload.read(256 * KiB)) == body
+    assert server.budget.used == 0
+    assert 0 < server.budget.peak <= BUDGET + LARGEST_CHUNK
+
+
+def test_a_waiting_take_goes_on_when_another_thread_gives_back() -> None:
+    async def scenario() -> None:
+        budget = BufferBudget(1000)
+        assert budget.try_take(800)
+        budget.dispatched(800)  # on its way to disk: it comes back with give()
+        assert not budget.try_take(300)
+        waiting = asyncio.ensure_future(budget.take(300))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        giver = threading.Thread(target=budget.give, args=(800,))
+        giver.start()
+        await asyncio.wait_for(waiting, 30)
+        giver.join()
+        assert budget.used == 300
+
+    asyncio.run(scenario())
+
+
+def test_a_chunk_larger_than_the_budget_passes_when_nothing_is_on_its_way_to_disk() -> None:
+    async def scenario() -> None:
+        budget = BufferBudget(100)
+        await asyncio.wait_for(budget.take(5000), 30)
+        assert budget.used == 5000
+        budget.give(5000, gathered=True)
+        assert budget.used == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_take_leaves_nothing_taken() -> None:
+    async def scenario() -> None:
+        budget = BufferBudget(100)
+        assert budget.try_take(100)
+        budget.dispatched(100)
+        waiting = asyncio.ensure_future(budget.take(50))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        budget.give(100)
+        assert budget.used == 0
+        assert budget.try_take(100)
+
+    asyncio.run(scenario())
+
+
+def test_a_budget_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        BufferBudget(0)
