@@ -124,6 +124,25 @@ def datafabric(*extra: str) -> ServerSpec:
     )
 
 
+def datafabric_asgi(server: str, *extra: str) -> ServerSpec:
+    """datafabric's app under another ASGI server (`bench/_serve_asgi.py`); `extra` may be `--md5`."""
+    return ServerSpec(
+        name=" ".join([f"datafabric [{server}]", *extra]),
+        command=lambda port, data: [
+            sys.executable,
+            str(BENCH_DIR / "_serve_asgi.py"),
+            server,
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            *extra,
+        ],
+        create_path="/v1/uploads",
+        ready=("GET", "/readyz", (200,)),
+    )
+
+
 def datafabric_s3(s3_env: dict[str, str], *extra: str) -> ServerSpec:
     """datafabric with uploads and blobs in S3 (`s3_env`: FABRIC_S3_* and AWS_* settings)."""
     spec = datafabric(*extra)

@@ -14,6 +14,7 @@ min and max, and ratios against @tus/server and tusd. See bench/README.md.
     python bench/upload_throughput.py                         # everything, 1 GiB, 3 runs
     python bench/upload_throughput.py --only datafabric --size 256MiB --runs 1
     python bench/upload_throughput.py --store s3 --only datafabric,tusd     # both on one versitygw
+    python bench/upload_throughput.py --only datafabric,tusd --asgi granian  # datafabric's app under granian too
 """
 
 from __future__ import annotations
@@ -76,7 +77,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="file",
         help="s3: datafabric and tusd's s3store on one versitygw started for the run (default file)",
     )
+    parser.add_argument(
+        "--asgi",
+        action="append",
+        default=None,
+        metavar="SERVER",
+        help="also run datafabric's app under these ASGI servers (uvicorn, granian, hypercorn; repeat or "
+        "comma-separate) through bench/_serve_asgi.py, default configuration only",
+    )
     args = parser.parse_args(argv)
+    args.asgi = [a.strip() for item in (args.asgi or []) for a in item.split(",") if a.strip()]
+    if set(args.asgi) - {"uvicorn", "granian", "hypercorn"}:
+        parser.error("--asgi takes uvicorn, granian, hypercorn")
     wanted = [
         ALIASES.get(t.strip(), t.strip()) for item in (args.only or TARGETS) for t in item.split(",") if t.strip()
     ]
@@ -133,7 +145,10 @@ def run_dd(work: Path, size: int) -> float:
     return count * DD_BLOCK / elapsed / MiB
 
 
-def build_specs(targets: list[str], work: Path, s3: str | None = None) -> list[_servers.ServerSpec]:
+def build_specs(
+    targets: list[str], work: Path, s3: str | None = None, asgi: list[str] | None = None
+) -> list[_servers.ServerSpec]:
+    asgi = asgi or []
     cache = _tools.cache_dir()
     specs = []
     if s3 is not None:  # the same S3 server for both; each its own bucket
@@ -150,6 +165,7 @@ def build_specs(targets: list[str], work: Path, s3: str | None = None) -> list[_
     if "datafabric" in targets:
         specs.append(_servers.datafabric())  # the default: sha256 of every upload, md5 only when an upload asks
         specs.append(_servers.datafabric("--md5"))  # md5 of every upload too
+        specs.extend(_servers.datafabric_asgi(server) for server in asgi)
     if "tus-node" in targets:
         specs.append(_servers.tus_node(_tools.ensure_tus_node(cache), work / "tus-node"))
     if "tusd" in targets:
@@ -204,7 +220,7 @@ def measure(args: argparse.Namespace, work: Path) -> list[Series]:
 
 
 def _measure(args: argparse.Namespace, work: Path, s3: str | None) -> list[Series]:
-    specs = build_specs(args.targets, work, s3)
+    specs = build_specs(args.targets, work, s3, args.asgi)
     payload = work / "payload.bin"
     say(f"writing a {args.size / MiB:,.0f} MiB random payload to {payload}")
     expected = make_payload(payload, args.size)
