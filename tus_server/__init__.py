@@ -8,6 +8,7 @@ from tus_server.locks import HeldLock, UploadLocker, UploadLocks
 from tus_server.problems import TusError
 from tus_server.server import CompletedUpload, TusServer
 from tus_server.upload_store import (
+    Checkpointer,
     Concatenator,
     DataMover,
     LengthDeferrer,
@@ -18,6 +19,7 @@ from tus_server.upload_store import (
 )
 
 __all__ = [
+    "Checkpointer",
     "CompletedUpload",
     "Concatenator",
     "DataMover",

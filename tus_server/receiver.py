@@ -21,7 +21,7 @@ from tus_server.checksums import Digest
 from tus_server.errors import is_disk_full
 from tus_server.hashing import UploadDigests
 from tus_server.lanes import SerialLane, wait
-from tus_server.upload_store import PartialWrite, UploadWriter
+from tus_server.upload_store import Checkpointer, PartialWrite, UploadWriter
 
 BLOCK_SIZE = 4 << 20
 MAX_PARTS = 512  # chunks gathered into one block at most (writev takes up to IOV_MAX = 1024)
@@ -140,9 +140,13 @@ class BodyWriter:
 
         def run() -> None:
             end = min(target, self.start + self.written)  # less only if a write failed
-            self._target.sync()
-            save(end)
-            self.durable = end
+            if isinstance(self._target, Checkpointer):
+                end = min(end, self._target.checkpoint())
+            else:
+                self._target.sync()
+            if end > self.durable:
+                save(end)
+                self.durable = end
 
         # Queued on the write lane (after the writes it covers), the checkpoint hands the sync to the sync lane
         # so the next writes need not wait for the disk to flush.

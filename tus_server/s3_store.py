@@ -22,9 +22,12 @@ raises `UnreadableUntilFinished` and the server hashes the finished object once 
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -34,6 +37,11 @@ from tus_server.info import UploadInfo
 from tus_server.upload_store import PartialWrite, UnreadableUntilFinished, is_valid_upload_id
 
 MIN_PART = 5 << 20  # S3's smallest part but the last
+MAX_PARTS = 10_000  # S3's most parts in one multipart upload
+MAX_COPY_PART = 5 << 30  # S3's largest part copied server-side
+PART_SIZE = 8 << 20  # the preferred part: large uploads get larger ones so that they fit in MAX_PARTS
+PARTS_IN_FLIGHT = 4  # parts one request uploads at once (each holds its bytes in memory until stored)
+POOL_THREADS = 16  # threads uploading parts, shared by every request of the store
 
 
 @dataclass(slots=True)
@@ -87,6 +95,7 @@ class S3UploadStore:
         self.prefix = f"{prefix}uploads/"
         self._pending: dict[str, dict[int, S3UploadState]] = {}  # states by end offset, written but not saved
         self._guard = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="s3-parts")
 
     # ---- keys and state -------------------------------------------------------------------------------
 
@@ -141,6 +150,7 @@ class S3UploadStore:
         if state is None:
             state = self._state(info.id)
         self._store(info, state)
+        self._mark_completing(info)
         with self._guard:
             pending = self._pending.get(info.id, {})
             stale = [offset for offset in pending if offset < info.offset]
@@ -150,15 +160,31 @@ class S3UploadStore:
         for key in superseded - {state.tail_key}:
             self._call("delete_object", Key=key)
 
+    def _completing_key(self, upload_id: str) -> str:
+        return f"{self.prefix}completing/{upload_id}"
+
+    def _mark_completing(self, info: UploadInfo) -> None:
+        """Keep an empty marker beside every upload that has all its bytes but was not handed over yet, so that
+        `recover` lists those alone rather than every upload in the bucket."""
+        if info.is_partial or not info.is_complete:
+            return
+        if info.finished:
+            self._call("delete_object", Key=self._completing_key(info.id))
+        else:
+            self._call("put_object", Key=self._completing_key(info.id), Body=b"")
+
     def writer(self, upload_id: str, offset: int) -> S3UploadWriter:
-        state = self._state(upload_id)
+        loaded = self._load(upload_id)
+        if loaded is None:
+            raise FileNotFoundError(f"no upload {upload_id}")
+        info, state = loaded
         if state.finished:
             raise OSError(f"upload {upload_id} is finished")
         if state.size != offset:
             raise OSError(f"upload {upload_id} holds {state.size} bytes, not {offset}")
         with self._guard:
             self._pending.setdefault(upload_id, {})[offset] = state.copy()
-        return S3UploadWriter(self, upload_id, offset, state)
+        return S3UploadWriter(self, upload_id, offset, state, part_size(info.length))
 
     def finish(self, info: UploadInfo) -> None:
         state = self._state(info.id)
@@ -227,8 +253,21 @@ class S3UploadStore:
                     yield name[:-5]
 
     def recover(self) -> list[UploadInfo]:
-        """Nothing to cut back: unreferenced parts and tails are never read. The infos of all uploads."""
-        return [info for info in (self.load(upload_id) for upload_id in list(self.ids())) if info is not None]
+        """Nothing to cut back: unreferenced parts and tails are never read. The infos of the uploads that have all
+        their bytes but were not handed over (those with a `completing/` marker), not of every upload: a start
+        costs a listing of the markers, not of the bucket."""
+        infos = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        prefix = self._completing_key("")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                upload_id = item["Key"][len(prefix) :]
+                info = self.load(upload_id)
+                if info is None or info.finished:
+                    self._call("delete_object", Key=item["Key"])  # left by a crash between the two saves
+                else:
+                    infos.append(info)
+        return infos
 
     # ---- capabilities ---------------------------------------------------------------------------------
 
@@ -243,8 +282,21 @@ class S3UploadStore:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(upload_id)):
             for item in page.get("Contents", []):
                 self._call("delete_object", Key=item["Key"])
+        self._call("delete_object", Key=self._completing_key(upload_id))
         with self._guard:
             self._pending.pop(upload_id, None)
+
+    def concatenate(self, final: UploadInfo, parts: Sequence[UploadInfo]) -> None:
+        """Fill `final` with the finished objects of `parts`: server-side part copies (UploadPartCopy) for whatever
+        makes parts of at least S3's minimum, the small rest read into the part being gathered."""
+        writer = self.writer(final.id, 0)
+        try:
+            for part in parts:
+                writer.append_object(self.key(part.id), part.length or 0)
+            writer.sync()
+        finally:
+            writer.close()
+        self.save(replace(final, offset=sum(part.length or 0 for part in parts)))
 
     def declare_length(self, info: UploadInfo, length: int) -> None:
         info.length = length
@@ -256,67 +308,250 @@ class S3UploadStore:
 
 
 class S3UploadWriter:
-    """Appends one request's bytes; each write is durable when it returns (a part or a new tail object)."""
+    """Appends one request's bytes as concurrent part uploads; `sync` makes them durable.
 
-    def __init__(self, store: S3UploadStore, upload_id: str, offset: int, state: S3UploadState) -> None:
+    `write` gathers the request's blocks into a part of `part_size` bytes and hands each full part to the store's
+    pool, up to `PARTS_IN_FLIGHT` at a time (`write` waits for a slot: that bounds the memory of a request to
+    about `PARTS_IN_FLIGHT + 1` parts). `sync` cuts what is gathered into a last part if it is at least S3's
+    minimum, else writes it as a tail object, and returns once every part is stored. `checkpoint` is the cheap
+    sync of a long request: it waits only for the parts already handed over and records their end.
+    """
+
+    def __init__(self, store: S3UploadStore, upload_id: str, offset: int, state: S3UploadState, part_size: int) -> None:
         self._store = store
         self._id = upload_id
-        self._offset = offset
-        self._state = state
+        self._part_size = part_size
+        self._lock = threading.Lock()
+        self._slots = threading.Semaphore(PARTS_IN_FLIGHT)
+        self._multipart_lock = threading.Lock()
+        self._reset(state, offset)
+
+    def _reset(self, state: S3UploadState, offset: int) -> None:
+        self._base = state.copy()
+        self._parts: list[Future[tuple[int, str, int]]] = [_done(part) for part in state.parts]
+        self._buffer: list[bytes] = []  # the bytes past the parts handed over, in order
+        self._buffered = 0
+        self._offset = offset  # the end of every byte written
+        self._cut_end = offset - state.tail_size  # the end of the parts handed over
+        self._unloaded_tail = state.tail_key  # the recorded tail, not read back into `_buffer` yet
+        self._tail_at: tuple[int, str] | None = (offset, state.tail_key) if state.tail_key else None
+        self._error: OSError | None = None
+
+    # ---- writing ---------------------------------------------------------------------------------------
 
     def write(self, parts: Sequence[bytes]) -> int:
-        """All of `parts` or none: a failure is `PartialWrite(0, cause)`, so no later block lands after a gap."""
+        """Takes all of `parts` or none: after a failed part it raises `PartialWrite(0, cause)`."""
         try:
-            return self._write(parts)
+            if self._error is not None:
+                raise self._error
+            self._load_tail()
+            size = sum(len(part) for part in parts)
+            with self._lock:
+                self._buffer.extend(part for part in parts if part)
+                self._buffered += size
+                self._offset += size
+            while self._buffered >= self._part_size:
+                self._cut(self._part_size)
+            return size
         except OSError as exc:
             raise PartialWrite(0, exc) from exc
 
-    def _write(self, parts: Sequence[bytes]) -> int:
-        size = sum(len(part) for part in parts)
-        if not size:
-            return 0
-        store, state = self._store, self._state.copy()
-        total = state.tail_size + size
-        sources: list[Any] = []
-        if state.tail_key is not None:
-            sources.append(store._call("get_object", Key=state.tail_key)["Body"])
-        sources.extend(parts)
-        if total >= MIN_PART:
-            if state.multipart is None:
-                state.multipart = store._call("create_multipart_upload", Key=store.key(self._id))["UploadId"]
-            number = len(state.parts) + 1
-            answer = store._call(
-                "upload_part",
-                Key=store.key(self._id),
-                UploadId=state.multipart,
-                PartNumber=number,
-                Body=_Chain(sources),
-                ContentLength=total,
-            )
-            state.parts.append((number, answer["ETag"], total))
-            state.tail_key, state.tail_size = None, 0
-        else:
-            tail_key = store.key(self._id, f".tail.{self._offset + size}")
-            store._call("put_object", Key=tail_key, Body=_Chain(sources), ContentLength=total)
-            state.tail_key, state.tail_size = tail_key, total
-        self._offset += size
-        self._state = state
-        with store._guard:
-            store._pending.setdefault(self._id, {})[self._offset] = state.copy()
-        return size
+    def append_object(self, key: str, size: int) -> None:
+        """Append the first `size` bytes of the object `key` of the same bucket: a server-side part copy where the
+        bytes can make whole parts of their own, else read into the part being gathered (a few MiB at most)."""
+        position = 0
+        while position < size:
+            left = size - position
+            if not self._buffer and self._unloaded_tail is None and left >= MIN_PART:
+                count = min(left, MAX_COPY_PART)
+                source = {"Bucket": self._store.bucket, "Key": key}
+                span = f"bytes={position}-{position + count - 1}"
+                self._dispatch(count, functools.partial(self._copy_part, source=source, span=span))
+            elif self._buffered >= MIN_PART and left >= MIN_PART:
+                self._cut(MIN_PART)  # a part of its own, so that the rest can be copied
+                continue
+            else:
+                self._load_tail()
+                need = MIN_PART - self._buffered  # the least that makes a part of what is gathered
+                if need > 0 and left - need >= MIN_PART:
+                    count = need  # then copy the rest
+                else:
+                    count = min(left, max(self._part_size - self._buffered, 1))
+                self._gather(key, position, count)
+            position += count
+
+    def _gather(self, key: str, position: int, count: int) -> None:
+        """Read `count` bytes of `key` from `position` into the part being gathered (at most a part)."""
+        span = f"bytes={position}-{position + count - 1}"
+        data = self._store._call("get_object", Key=key, Range=span)["Body"].read()
+        if len(data) != count:
+            raise OSError(f"S3: {key} is shorter than expected")
+        self.write([data])
+
+    def _load_tail(self) -> None:
+        if self._unloaded_tail is None:
+            return
+        data = self._store._call("get_object", Key=self._unloaded_tail)["Body"].read()
+        with self._lock:
+            self._buffer.insert(0, data)
+            self._buffered += len(data)
+            self._unloaded_tail = None
+
+    def _cut(self, at_least: int) -> None:
+        """Hand what is gathered to the pool as the next part if it holds `at_least` bytes."""
+        chunks: list[bytes] = []
+
+        def take() -> int | None:
+            if self._buffered < at_least or not self._buffered:
+                return None
+            chunks.extend(self._buffer)
+            size, self._buffer, self._buffered = self._buffered, [], 0
+            return size
+
+        self._dispatch(take, lambda upload, number: self._upload_part(upload, number, chunks))
+
+    def _dispatch(
+        self, size_or_take: int | Callable[[], int | None], send: Callable[[str, int], tuple[str, int]]
+    ) -> None:
+        """Start the next part in the pool once a slot is free; `send(upload id, number)` gives (ETag, size)."""
+        upload = self._multipart()
+        self._slots.acquire()
+        try:
+            with self._lock:
+                if callable(size_or_take):
+                    size = size_or_take()
+                    if size is None:
+                        self._slots.release()
+                        return
+                else:
+                    size = size_or_take
+                    self._offset += size
+                self._cut_end += size
+                number = len(self._parts) + 1
+                if number > MAX_PARTS:
+                    raise OSError(f"upload {self._id} would need more than {MAX_PARTS} parts")
+                self._parts.append(self._store._pool.submit(self._run_part, send, upload, number))
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _run_part(self, send: Callable[[str, int], tuple[str, int]], upload: str, number: int) -> tuple[int, str, int]:
+        try:
+            etag, size = send(upload, number)
+            return number, etag, size
+        except Exception as exc:
+            self._error = self._error or _os_error(exc)
+            raise
+        finally:
+            self._slots.release()
+
+    def _upload_part(self, upload: str, number: int, chunks: list[bytes]) -> tuple[str, int]:
+        body = b"".join(chunks)  # one buffer the client can resend on a retry; the chunks go at once
+        chunks.clear()
+        answer = self._store._call(
+            "upload_part", Key=self._store.key(self._id), UploadId=upload, PartNumber=number, Body=body
+        )
+        return str(answer["ETag"]), len(body)
+
+    def _copy_part(self, upload: str, number: int, source: dict[str, str], span: str) -> tuple[str, int]:
+        answer = self._store._call(
+            "upload_part_copy",
+            Key=self._store.key(self._id),
+            UploadId=upload,
+            PartNumber=number,
+            CopySource=source,
+            CopySourceRange=span,
+        )
+        first, last = span[len("bytes=") :].split("-")
+        return str(answer["CopyPartResult"]["ETag"]), int(last) - int(first) + 1
+
+    def _multipart(self) -> str:
+        with self._multipart_lock:
+            if self._base.multipart is None:
+                answer = self._store._call("create_multipart_upload", Key=self._store.key(self._id))
+                self._base.multipart = str(answer["UploadId"])
+            return self._base.multipart
+
+    # ---- durability ------------------------------------------------------------------------------------
 
     def sync(self) -> None:
-        """Every write is already durable."""
+        """Every byte written so far is stored when it returns (parts, and a tail object below S3's minimum)."""
+        if self._error is not None:
+            raise self._error
+        if self._unloaded_tail is not None and not self._buffer:
+            self._record(self._offset, self._base)  # nothing written since the recorded state
+            return
+        self._load_tail()
+        self._cut(MIN_PART)
+        with self._lock:
+            parts, chunks, size, end = list(self._parts), list(self._buffer), self._buffered, self._offset
+        state = replace(self._base, parts=_results(parts), tail_key=None, tail_size=0)
+        if size:
+            if self._tail_at is None or self._tail_at[0] != end:
+                key = self._store.key(self._id, f".tail.{end}")
+                self._store._call("put_object", Key=key, Body=b"".join(chunks))
+                self._tail_at = (end, key)
+            state.tail_key, state.tail_size = self._tail_at[1], size
+        self._record(end, state)
+
+    def checkpoint(self) -> int:
+        """Wait only for the parts handed over so far and record their end: a durable offset, no tail object.
+        It may be below the offset the writer was opened at (a recorded tail not yet in a part)."""
+        with self._lock:
+            parts, end = list(self._parts), self._cut_end
+        self._record(end, replace(self._base, parts=_results(parts), tail_key=None, tail_size=0))
+        return end
+
+    def _record(self, end: int, state: S3UploadState) -> None:
+        with self._store._guard:
+            self._store._pending.setdefault(self._id, {})[end] = state.copy()
 
     def truncate(self, size: int) -> None:
+        self._settle()
         with self._store._guard:
             state = self._store._pending.get(self._id, {}).get(size)
         if state is None:
-            raise OSError(f"upload {self._id} cannot be cut back to {size} bytes (not a write boundary)")
-        self._state, self._offset = state.copy(), size
+            raise OSError(f"upload {self._id} cannot be cut back to {size} bytes (not a recorded offset)")
+        self._reset(state, size)
 
     def close(self) -> None:
-        pass
+        self._settle()
+
+    def _settle(self) -> None:
+        """Wait for every part in flight, whatever its outcome (none is left running behind a new state)."""
+        with self._lock:
+            parts = list(self._parts)
+        for part in parts:
+            try:
+                part.result()
+            except Exception:
+                pass
+
+
+def _results(parts: list[Future[tuple[int, str, int]]]) -> list[tuple[int, str, int]]:
+    """The (number, ETag, size) of stored parts, in order; OSError if one failed."""
+    results = []
+    for part in parts:
+        try:
+            results.append(part.result())
+        except Exception as exc:
+            raise _os_error(exc) from exc
+    return results
+
+
+def _done(part: tuple[int, str, int]) -> Future[tuple[int, str, int]]:
+    future: Future[tuple[int, str, int]] = Future()
+    future.set_result(part)
+    return future
+
+
+def part_size(length: int | None) -> int:
+    """`PART_SIZE`, or the whole MiB that lets `length` bytes fit in `MAX_PARTS` parts (with room for the smaller
+    parts a request's end cuts). An upload of unknown length gets `PART_SIZE`: it can reach about 40 GiB."""
+    if length is None:
+        return PART_SIZE
+    fitting = math.ceil(length / (MAX_PARTS // 2) / (1 << 20)) << 20
+    return max(PART_SIZE, fitting)
 
 
 def _not_found(exc: Exception) -> bool:

@@ -115,6 +115,17 @@ class UploadStore(Protocol):
 
 
 @runtime_checkable
+class Checkpointer(Protocol):
+    """An `UploadWriter` whose storage makes some bytes durable more cheaply than all of them (S3: whole parts,
+    without a tail object). A long request's checkpoints use it instead of `sync`."""
+
+    def checkpoint(self) -> int:
+        """Make a prefix of the bytes written so far durable and return its end offset (which may lie below
+        the offset the writer was opened at; the caller then records nothing)."""
+        ...
+
+
+@runtime_checkable
 class Terminator(Protocol):
     def terminate(self, upload_id: str) -> None:
         """Remove the upload, bytes and info. No error if it is already gone."""
