@@ -35,6 +35,7 @@ from fabric.api import (
 )
 from fabric.api.options import OptionsMiddleware
 from fabric.auth.middleware import AuthMiddleware
+from fabric.auth.signin import CodeBook, FileSignInCodes, RedisSignInCodes, SignInCodes
 from fabric.blobs import BlobStorage, BlobStore
 from fabric.coordination import Coordination, FileCoordination, RedisCoordination
 from fabric.cors import cors_middleware
@@ -106,6 +107,15 @@ def open_coordination(settings: Settings) -> Coordination:
     return Coordination()
 
 
+def open_signin_codes(settings: Settings) -> CodeBook:
+    """One-time portal sign-in codes where every process of the deployment sees them."""
+    if settings.redis_url:
+        return RedisSignInCodes(settings.redis_url, prefix=f"{settings.namespace}:signin:")
+    if settings.workers > 1:
+        return FileSignInCodes(settings.data_dir / "signin")
+    return SignInCodes()
+
+
 def build_state(settings: Settings, store: AspectStore) -> AppState:
     upload_store, blob_store = open_storage(settings)
     artifact_lifecycle = Lifecycle(store, stages=settings.stages, protected_aliases=settings.protected_aliases)
@@ -136,6 +146,7 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
         tus=tus,
         lifecycle=artifact_lifecycle,
         signing_key=settings.signing_key(),
+        signin=open_signin_codes(settings),
         coordination=coordination,
     )
 

@@ -8,7 +8,7 @@ from starlette.requests import HTTPConnection
 
 from aspects import AspectStore
 from aspects.lifecycle import Lifecycle
-from fabric.auth.signin import SignInCodes
+from fabric.auth.signin import CodeBook, SignInCodes
 from fabric.blobs import BlobStorage
 from fabric.coordination import Coordination
 from fabric.settings import Settings
@@ -23,7 +23,7 @@ class AppState:
     tus: TusServer
     lifecycle: Lifecycle
     signing_key: bytes  # signs and verifies tokens; keys the redaction of lineage
-    signin: SignInCodes = field(default_factory=SignInCodes)
+    signin: CodeBook = field(default_factory=SignInCodes)
     coordination: Coordination = field(default_factory=Coordination)  # maintenance lease and blob guards
 
 

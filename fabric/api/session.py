@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from fabric.auth.middleware import principal_of
-from fabric.auth.signin import SignInCodes
+from fabric.auth.signin import CodeBook
 from fabric.openapi.spec import json_body, ok_json, operation
 from fabric.permissions import require_user_token
 from fabric.state import app_state
@@ -19,7 +20,7 @@ from fabric.web import ORJSONResponse, json_object, required
 EXCHANGE_PATH = "/v1/auth/exchange"
 
 
-def signin_codes(request: Request) -> SignInCodes:
+def signin_codes(request: Request) -> CodeBook:
     return app_state(request).signin
 
 
@@ -42,7 +43,7 @@ async def create_code(request: Request) -> Response:
         raise HTTPException(400, "this server runs without authentication: open the portal at / directly")
     require_user_token(request)
     token = request.headers["authorization"].partition(" ")[2].strip()
-    code, ttl = signin_codes(request).issue(token)
+    code, ttl = await anyio.to_thread.run_sync(signin_codes(request).issue, token)
     expires = datetime.now(UTC) + timedelta(seconds=ttl)
     return ORJSONResponse(
         {
@@ -58,7 +59,7 @@ async def create_code(request: Request) -> Response:
 async def exchange_code(request: Request) -> Response:
     body = await json_object(request)
     code = required(body, "code", str)
-    token = signin_codes(request).redeem(code.strip())
+    token = await anyio.to_thread.run_sync(signin_codes(request).redeem, code.strip())
     if token is None:
         raise HTTPException(400, "this sign-in code is unknown, used already or expired: run `fabric login` again")
     return ORJSONResponse({"token": token}, headers={"Cache-Control": "no-store"})

@@ -250,3 +250,39 @@ def test_readiness_reports_s3(cluster: Cluster, tmp_path: Path) -> None:
     answer = httpx.get(f"{cluster.replicas[0].url}/readyz", timeout=10)
     assert answer.status_code == 200
     assert answer.json()["checks"] == {"graph": "ok", "s3": "ok"}
+
+
+def test_a_sign_in_code_made_by_one_replica_is_redeemed_once_on_another(cluster: Cluster) -> None:
+    with cluster.client() as client:
+        token = client.headers["Authorization"].split()[1]
+        issued = httpx.post(f"{cluster.replicas[0].url}/v1/auth/codes", headers=client.headers, timeout=30)
+    assert issued.status_code == 201, issued.text
+    code = issued.json()["code"]
+
+    exchanged = httpx.post(f"{cluster.replicas[1].url}/v1/auth/exchange", json={"code": code}, timeout=30)
+    assert exchanged.status_code == 200, exchanged.text
+    assert exchanged.json() == {"token": token}
+    for replica in cluster.replicas:  # used: no replica takes it again, the one that made it neither
+        again = httpx.post(f"{replica.url}/v1/auth/exchange", json={"code": code}, timeout=30)
+        assert again.status_code == 400
+        assert again.headers["content-type"] == "application/problem+json"
+
+
+def test_a_sign_in_code_raced_on_three_replicas_is_taken_once(cluster: Cluster) -> None:
+    with cluster.client() as client:
+        issued = client.post("/v1/auth/codes")
+    assert issued.status_code == 201, issued.text
+    code = issued.json()["code"]
+    start = threading.Barrier(len(cluster.replicas))
+    statuses: list[int] = []
+
+    def redeem(replica: FabricServer) -> None:
+        start.wait(30)
+        statuses.append(httpx.post(f"{replica.url}/v1/auth/exchange", json={"code": code}, timeout=30).status_code)
+
+    threads = [threading.Thread(target=redeem, args=(replica,)) for replica in cluster.replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(statuses) == [200, 400, 400]
