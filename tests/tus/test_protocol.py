@@ -7,13 +7,17 @@ import hashlib
 import os
 import re
 import time
+import uuid
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.session
 import httpx
 import pytest
+from botocore.config import Config
 
+from tests.fixtures_services import S3Target, make_bucket
 from tests.server_process import FabricServer
 from tests.tus.helpers import OCTETS, TUS, blob, create, metadata, patch, sha256, upload
 
@@ -21,10 +25,35 @@ MAX_SIZE = 64 << 20
 ARTIFACT_URN = re.compile(r"urn:fabric:artifact:[0-9a-f-]{36}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabricServer]:
-    with FabricServer(tmp_path_factory.mktemp("tus") / "data", args=["--max-size", str(MAX_SIZE)]) as running:
+@pytest.fixture(scope="module", params=["file", "s3"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabricServer]:
+    """The suite runs on both upload stores: the file store, and the S3 store on the session's real versitygw."""
+    env = {}
+    if request.param == "s3":
+        s3 = request.getfixturevalue("s3_service")
+        bucket = f"tus-{uuid.uuid4().hex[:16]}"
+        make_bucket(s3.url, bucket)
+        env = S3Target(s3.url, bucket).env()
+    data = tmp_path_factory.mktemp(f"tus-{request.param}") / "data"
+    with FabricServer(data, args=["--max-size", str(MAX_SIZE)], env=env) as running:
         yield running
+
+
+def stored_blobs(server: FabricServer, digest: str) -> list[str]:
+    """Where the server keeps blobs with this sha256: files under the data dir, or keys in its bucket."""
+    bucket = server.env.get("FABRIC_S3_BUCKET")
+    if bucket is None:
+        return [str(path) for path in (server.data_dir / "blobs").rglob(digest)]
+    client = botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=server.env["FABRIC_S3_ENDPOINT"],
+        region_name="us-east-1",
+        aws_access_key_id=server.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=server.env["AWS_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    listed = client.list_objects_v2(Bucket=bucket, Prefix="blobs/")
+    return [item["Key"] for item in listed.get("Contents", []) if item["Key"].endswith(digest)]
 
 
 @pytest.fixture
@@ -367,8 +396,7 @@ def test_identical_bytes_are_stored_once(client: httpx.Client, server: FabricSer
     first = upload(client, data).headers["Artifact-Urn"]
     second = upload(client, data).headers["Artifact-Urn"]
     assert first != second
-    stored = [p for p in (server.data_dir / "blobs").rglob(sha256(data))]
-    assert len(stored) == 1
+    assert len(stored_blobs(server, sha256(data))) == 1
     assert blob(client, first).content == blob(client, second).content == data
 
 
@@ -382,11 +410,12 @@ def test_blob_of_unknown_malformed_or_unfinished_artifacts(client: httpx.Client)
     assert blob(client, pending).status_code == 409
 
 
-def test_health_and_readiness(client: httpx.Client) -> None:
+def test_health_and_readiness(client: httpx.Client, server: FabricServer) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"graph": "ok", "disk": "ok"}
+    storage = "s3" if "FABRIC_S3_BUCKET" in server.env else "disk"
+    assert ready.json()["checks"] == {"graph": "ok", storage: "ok"}
 
 
 # ---- expiration ----------------------------------------------------------------------------------------
