@@ -52,6 +52,14 @@ def fab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fabric]:
         client.close()
 
 
+def artifact_urn_of(fab: Fabric, name: str) -> re.Pattern[str]:
+    """What an artifact uploaded as `name` is called: in local mode the file it is, `urn:file://<base>/<name>`
+    (IVCAP's meaning), on a server `urn:fabric:artifact:<uuid>`."""
+    if fab.mode == "local":
+        return re.compile(re.escape(f"urn:file://{fab.destination.removeprefix('local:')}/{name}"))
+    return re.compile(r"urn:fabric:artifact:[0-9a-f-]{36}")
+
+
 _METRIC = re.compile(r'^fabric_http_requests_total\{method="(\w+)",resource="([^"]+)",status="(\d+)"\} ([0-9.e+]+)$')
 
 

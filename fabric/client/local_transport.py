@@ -2,13 +2,21 @@
 
 Blobs go to `<base>/blobs` (the server's content-addressed `BlobStore`), the graph is the embedded LadybugDB
 store under `<base>`, and finished bytes become artifacts through the same `fabric.ingest` functions the
-server's upload hook uses, so an artifact made here looks like one made by a server.
+server's upload hook uses, so an artifact made here carries the aspects one made by a server carries.
+
+As in IVCAP's local mode, an uploaded file is a file: `<base>/<name>` (a hard link to its read-only blob, or a
+copy where the filesystem has no hard links; `<stem>-2<suffix>` and so on when the name is taken), and its
+artifact URN is `urn:file:///abs/path/<base>/<name>`. Artifacts of several files (drafts, directories) are not
+one file, so they keep `urn:<namespace>:artifact:<uuid>`.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
     from aspects import AspectStore, Page
 
 WRITE_BLOCK = 1 << 20
+INTERNAL_NAMES = frozenset({"blobs", "uploads", "graph"})  # what the base directory holds besides the files
 T = TypeVar("T")
 Item = TypeVar("Item")
 
@@ -115,7 +124,55 @@ class LocalTransport(Transport):
             self._lifecycle = None
 
     def blob_path(self, artifact: ArtifactJSON) -> Path | None:
-        return self.blobs.path(artifact.sha256) if artifact.status == "ready" and artifact.sha256 else None
+        """Where the bytes are: the file an `urn:file` artifact names while it is still that file, else the blob."""
+        if artifact.status != "ready" or not artifact.sha256:
+            return None
+        blob = self.blobs.path(artifact.sha256)
+        visible = self._own_file(artifact.urn, blob)
+        return visible if visible is not None else blob
+
+    def _own_file(self, urn: str, blob: Path) -> Path | None:
+        """The file `urn` names, if it is one this store made (under the base directory, still linked to `blob`)."""
+        if not urn.startswith("urn:file://"):
+            return None
+        path = Path(urn.removeprefix("urn:file://"))
+        try:
+            return path if path.parent == self.base_dir and os.path.samefile(path, blob) else None
+        except OSError:
+            return None
+
+    def _known(self, urn: str) -> bool:
+        import aspects
+
+        try:
+            self.store.get_artifact(urn)
+        except aspects.NotFound:
+            return False
+        return True
+
+    def _place_file(self, blob: Path, name: str) -> Path:
+        """`blob` as the file `<base>/<name>`, or `<stem>-2<suffix>`… when that is taken; never over a file."""
+        stem, suffix = (name[: -len(Path(name).suffix)], Path(name).suffix) if Path(name).suffix else (name, "")
+        for n in itertools.count(1):
+            candidate = name if n == 1 else f"{stem}-{n}{suffix}"
+            if candidate in INTERNAL_NAMES or candidate.startswith("graph."):
+                continue
+            target = self.base_dir / candidate
+            if self._known(f"urn:file://{target}"):
+                continue  # a deleted artifact's tombstone, or one whose file was removed by hand, keeps its URN
+            try:
+                os.link(blob, target)
+            except FileExistsError:
+                continue
+            except OSError:  # a filesystem without hard links: a read-only copy, created exclusively
+                try:
+                    with open(blob, "rb") as src, open(target, "xb") as out:
+                        shutil.copyfileobj(src, out, WRITE_BLOCK)
+                except FileExistsError:
+                    continue
+                os.chmod(target, 0o440)
+            return target
+        raise AssertionError("unreachable")
 
     # ---- artifacts ----------------------------------------------------------------------------------
 
@@ -170,8 +227,8 @@ class LocalTransport(Transport):
         on_created: Callable[[UploadState], None],
         options: UploadOptions,
     ) -> UploadState:
-        """Copy the source into blob storage (hashing as it goes) and register it as a ready artifact."""
-        from aspects import new_urn
+        """Copy the source into blob storage (hashing as it goes), place it as `<base>/<name>` and register it as a
+        ready artifact named `urn:file://<base>/<name>` (a file of a draft is only linked into that draft)."""
         from fabric.ingest import (
             InvalidLink,
             artifact_content,
@@ -186,7 +243,6 @@ class LocalTransport(Transport):
             targets = link_targets(metadata, self.namespace)
         except (InvalidLink, ValueError) as exc:
             raise BadRequest(str(exc)) from None
-        urn = new_urn("artifact", ns=self.namespace)
         created = datetime.now(UTC)
         incoming = self.base_dir / "uploads"
         incoming.mkdir(parents=True, exist_ok=True)
@@ -209,7 +265,7 @@ class LocalTransport(Transport):
             self.blobs.ingest(Path(tmp), sha256)
         finally:
             Path(tmp).unlink(missing_ok=True)
-        artifact_name = name or urn.rsplit(":", 1)[-1]
+        artifact_name = name or str(uuid.uuid4())
         content = artifact_content(
             name=artifact_name,
             mime_type=upload_mime_type(metadata, name),
@@ -237,11 +293,19 @@ class LocalTransport(Transport):
             _store_errors(add_file)
             return UploadState(url="", artifact_urn=draft, offset=offset, length=offset)
 
+        _ = self.store  # opened before a name is chosen, so that its files are there to be avoided
+        placed = self._place_file(self.blobs.path(sha256), artifact_name)
+        urn = f"urn:file://{placed}"
+
         def register() -> None:
             self.store.create_artifact(urn, name=artifact_name, uploader=self.user, created=created, properties={})
             register_artifact(self.store, urn, content, targets, asserter=self.user)
 
-        _store_errors(register)
+        try:
+            _store_errors(register)
+        except BaseException:
+            placed.unlink(missing_ok=True)
+            raise
         return UploadState(url="", artifact_urn=urn, offset=offset, length=offset)
 
     def blob_chunks(self, urn: str, *, start: int = 0, expected_sha256: str | None = None) -> Iterator[bytes]:
@@ -319,7 +383,11 @@ class LocalTransport(Transport):
         elif action == "lock":
             _store_errors(lambda: self.lifecycle.lock(urn, asserter=self.user, reason=reason))
         else:
+            before = self.get_artifact(urn)
+            own = self._own_file(urn, self.blobs.path(before.sha256)) if before.sha256 else None
             _store_errors(lambda: self.lifecycle.delete(urn, asserter=self.user, reason=reason))
+            if own is not None:
+                own.unlink(missing_ok=True)  # its bytes are gone, as on a server; the blob goes with maintenance
             return {"urn": urn, "state": "deleted"}
         return self.get_artifact(urn).to_json()
 

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from fabric.client.client_schemas import METADATA_SCHEMA, assert_aspect
-from fabric.client.errors import IntegrityError, NotFound
+from fabric.client.errors import Gone, IntegrityError, NotFound
 from fabric.client.pull import pull
 from fabric.client.references import resolve_urn
 from fabric.client.transport import AspectQuery, Transport, lineage_direction
@@ -100,6 +100,7 @@ class Artifact:
         self._transport = transport
         self._data = data
         self.local_path = local_path  # where the bytes already are on this machine (local mode, urn:file)
+        self.plain_file = False  # a view of a local file the fabric does not know (no aspects, no lineage)
 
     @classmethod
     def of(cls, transport: Transport, data: ArtifactJSON) -> Artifact:
@@ -108,11 +109,19 @@ class Artifact:
 
     @classmethod
     def fetch(cls, transport: Transport, urn: str) -> Artifact:
-        """The artifact `urn` names; `urn:file:///abs/path` (or `file:///abs/path`) gives a view of that local file."""
+        """The artifact `urn` names; `urn:file:///abs/path` (or `file:///abs/path`) is the local-mode artifact of
+        that file when this local store made it, else a view of that local file (read without the network)."""
         urn = resolve_urn(transport, urn)
         path = file_urn_path(urn)
         if path is None:
             return cls.of(transport, transport.get_artifact(urn))
+        if transport.mode == "local":
+            try:
+                return cls.of(transport, transport.get_artifact(f"urn:file://{path}"))
+            except Gone:
+                raise
+            except NotFound:
+                pass  # a file the graph does not know: a plain view of it
         if not path.is_file():
             raise NotFound(f"no such file: {path}")
         stat = path.stat()
@@ -126,7 +135,9 @@ class Artifact:
             location=f"file://{path}",
             aspects=(),
         )
-        return cls(transport, data, local_path=path)
+        view = cls(transport, data, local_path=path)
+        view.plain_file = True
+        return view
 
     def __repr__(self) -> str:
         return f"<Artifact id={self.id}, name={self.name!r}, status={self.status}>"

@@ -134,9 +134,9 @@ class Order:
         try:
             status = self._status_content("running")
             self._status_aspect = assert_aspect(self.transport, self.urn, ORDER_STATUS_SCHEMA, status)
-            for urn in self.inputs:
-                if urn.startswith("urn:file:"):
-                    continue  # a local file is not in the graph: nothing to link
+            for urn, artifact in self.inputs.items():
+                if artifact.plain_file:
+                    continue  # a local file the graph does not know: nothing to link
                 self._used.append(self.transport.assert_aspect(urn, USED_SCHEMA, {"order": self.urn}))
         except BaseException:
             self._undo_start()

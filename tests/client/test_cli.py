@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,11 +43,20 @@ def test_upload_prints_the_urn_and_deduplicates(env: dict[str, str], tmp_path: P
     path = tmp_path / "table.csv"
     path.write_bytes(b"a,b\n1,2\n")
     urn = ok(env, "upload", str(path), "--name", "table.csv", "--collection", "tables").strip()
-    assert urn.startswith("urn:fabric:artifact:")
+    assert uploaded_as(env, "table.csv").fullmatch(urn)
     assert ok(env, "upload", str(path)).strip() == urn  # unchanged: the same artifact
     forced = ok(env, "upload", "--force", str(path)).strip()
-    assert forced != urn
-    assert ok(env, "upload", "-", "--name", "stdin.txt", input="from stdin").strip().startswith("urn:fabric:artifact:")
+    assert forced != urn and uploaded_as(env, "table-2.csv").fullmatch(forced)  # locally: the name was taken
+    assert uploaded_as(env, "stdin.txt").fullmatch(
+        ok(env, "upload", "-", "--name", "stdin.txt", input="from stdin").strip()
+    )
+
+
+def uploaded_as(env: dict[str, str], name: str) -> re.Pattern[str]:
+    """Local mode names an upload by the file it became (`urn:file://<base>/<name>`), a server by a UUID."""
+    if "FABRIC_LOCAL_DIR" in env:
+        return re.compile(re.escape(f"urn:file://{Path(env['FABRIC_LOCAL_DIR']).resolve()}/{name}"))
+    return re.compile(r"urn:fabric:artifact:[0-9a-f-]{36}")
 
 
 def test_show_ls_and_download(env: dict[str, str], tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from fabric import Artifact, Fabric
 from fabric.client import BadRequest, ConfigurationError, NotFound
 from fabric.client.http_transport import HttpTransport
+from tests.fixtures_client import artifact_urn_of
 
 ARTIFACT_URN = re.compile(r"urn:fabric:artifact:[0-9a-f-]{36}")
 
@@ -67,7 +68,7 @@ def test_upload_file_returns_a_ready_artifact(fab: Fabric, tmp_path: Path) -> No
     data = os.urandom(300_000)
     artifact = fab.upload_artifact(name="weights.bin", file_path=write(tmp_path / "w.bin", data))
     assert isinstance(artifact, Artifact)
-    assert ARTIFACT_URN.fullmatch(artifact.id)
+    assert artifact_urn_of(fab, "weights.bin").fullmatch(artifact.id)
     assert (artifact.name, artifact.size, artifact.status) == ("weights.bin", len(data), "ready")
     assert artifact.sha256 == hashlib.sha256(data).hexdigest()
     # local mode hashes as it copies; a server computes md5 only for uploads that ask for it

@@ -126,8 +126,8 @@ def test_local_artifact_gone_means_upload_again(tmp_path: Path) -> None:
     with Fabric.local(tmp_path / "store") as fab:
         assert fab.artifact_for_file(path) is None
         again = fab.upload_artifact(file_path=path)
-        assert again.id != first.id
-        assert again.read_bytes() == b"gone"
+        assert again.id == first.id == f"urn:file://{(tmp_path / 'store').resolve()}/f.txt"  # the same place anew
+        assert again.read_bytes() == b"gone" and again.refresh().status == "ready"
 
 
 def test_server_artifact_gone_means_upload_again(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from fabric import Fabric
 from fabric.client import Aspect, LocalPath, NotFound
+from tests.fixtures_client import artifact_urn_of
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 TAG_SCHEMA = "urn:my:schema:tag.1"
@@ -44,7 +45,7 @@ def test_upload_a_local_file_with_name_and_policy(fab: Fabric, tmp_path: Path) -
     image.write_bytes(os.urandom(5000))
     artifact = fab.upload_artifact(name="my-image", file_path=str(image), policy="urn:fabric:policy:open")
     assert repr(artifact) == f"<Artifact id={artifact.id}, name='my-image', status=ready>"
-    assert ARTIFACT_URN.fullmatch(artifact.id)
+    assert artifact_urn_of(fab, "my-image").fullmatch(artifact.id)
     assert artifact.mime_type == "image/jpeg"  # from the file's extension, as the name has none
     [policy] = fab.list_aspects(entity=artifact.id, schema="policy.1")
     assert policy.content == {"policy": "urn:fabric:policy:open"}
