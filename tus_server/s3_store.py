@@ -219,11 +219,11 @@ class S3UploadStore:
             self._pending.pop(info.id, None)
 
     def read(self, upload_id: str, length: int, block_size: int = 8 << 20) -> Iterator[bytes]:
+        if length == 0:
+            return  # nothing to read, finished or not: a new upload's running digests start from here
         state = self._state(upload_id)
         if not state.finished:
             raise UnreadableUntilFinished(f"upload {upload_id} is not finished: its parts cannot be read back")
-        if length == 0:
-            return
         body = self._call("get_object", Key=self.key(upload_id), Range=f"bytes=0-{length - 1}")["Body"]
         remaining = length
         try:
