@@ -2,11 +2,12 @@
 
 A lane holds no thread of its own, so an upload whose digests lag a few blocks behind costs a queue entry,
 not a thread, and lanes of idle uploads cost nothing. Lanes are plain threads and futures, usable outside any
-event loop (the client uses them too); `wait` awaits a lane's future from async code under anyio.
+event loop (the client uses them too); `wait` awaits a lane's future from async code under anyio on asyncio.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -14,8 +15,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import anyio
-import anyio.to_thread
-from anyio.lowlevel import RunVar
 
 T = TypeVar("T")
 
@@ -55,22 +54,16 @@ class SerialLane:
                     self._running = False
 
 
-_WAITERS: RunVar[anyio.CapacityLimiter] = RunVar("tus_lane_waiters")
-
-
 async def wait(future: Future[T]) -> T:
-    """The result of a lane's future, from async code under anyio.
+    """The result of a lane's future, from async code on an asyncio event loop (under anyio).
 
-    A thread of a limiter of its own blocks on the future, so waiting neither blocks the lane (which goes on
-    with its next item at once) nor takes the threads the rest of the app runs blocking calls on. It cannot be
-    cancelled, so a cancelled waiter never loses track of work that is running: the caller sees its
+    The future's completion is handed to the loop with `call_soon_threadsafe` (`asyncio.wrap_future`): no thread
+    blocks on it, so waiting costs no thread hop and no thread per waiting request. The wait is shielded from
+    cancellation, so a cancelled waiter never loses track of work that is running: the caller sees its
     cancellation at its next checkpoint.
     """
     if future.done():
         return future.result()
-    try:
-        limiter = _WAITERS.get()
-    except LookupError:
-        limiter = anyio.CapacityLimiter(1000)
-        _WAITERS.set(limiter)
-    return await anyio.to_thread.run_sync(future.result, limiter=limiter)
+    with anyio.CancelScope(shield=True):
+        result = await asyncio.wrap_future(future)
+    return result
