@@ -47,9 +47,15 @@ def open_store(
     neo4j_password: str | None = None,
     neo4j_database: str | None = None,
     namespace: str = DEFAULT_NAMESPACE,
+    buffer_pool_size: int = 0,
 ) -> AspectStore:
     """LadybugDB at `data_dir/graph` when `graph_url` is empty; Neo4j for `bolt://`/`neo4j://` URLs."""
     backend = open_backend(
-        graph_url, data_dir, neo4j_user=neo4j_user, neo4j_password=neo4j_password, neo4j_database=neo4j_database
+        graph_url,
+        data_dir,
+        neo4j_user=neo4j_user,
+        neo4j_password=neo4j_password,
+        neo4j_database=neo4j_database,
+        buffer_pool_size=buffer_pool_size,
     )
     return AspectStore(backend, namespace)

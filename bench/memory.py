@@ -9,7 +9,8 @@ against the payload's sha256 afterwards. tusd runs the same rounds as the refere
 
     python bench/memory.py                                       # 64 and 256 concurrent, datafabric and tusd
     python bench/memory.py --concurrency 64 --only datafabric --runs 1
-    python bench/memory.py --server-arg=--upload-buffer-budget=16MiB
+    python bench/memory.py --server-arg=--upload-buffer-budget=16777216
+    python bench/memory.py --asgi granian                        # the same app under granian too
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=2, help="rounds per server and concurrency (default 2)")
     parser.add_argument("--only", default=",".join(TARGETS), help=f"comma-separated subset of {', '.join(TARGETS)}")
     parser.add_argument("--server-arg", action="append", default=[], help="extra argument for fabric serve (repeat)")
+    parser.add_argument(
+        "--asgi", action="append", default=[], help="also datafabric's app under this ASGI server (granian, hypercorn)"
+    )
     args = parser.parse_args(argv)
     wanted = [t.strip() for t in args.only.split(",") if t.strip()]
     if set(wanted) - set(TARGETS):
@@ -98,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = []
     if "datafabric" in wanted:
         specs.append(_servers.datafabric(*args.server_arg))
+        specs.extend(_servers.datafabric_asgi(server) for server in args.asgi)
     if "tusd" in wanted:
         specs.append(_servers.tusd(_tools.ensure_tusd(_tools.cache_dir())))
 
@@ -114,9 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             for spec in specs:
                 peaks, idles, rates = [], [], []
                 for run in range(1, args.runs + 1):
-                    data_dir = work / "data" / f"{spec.name.split()[0]}-{level}-{run}"
+                    slug = "".join(c if c.isalnum() else "-" for c in spec.name)
+                    data_dir = work / "data" / f"{slug}-{level}-{run}"
                     os.sync()
-                    with _servers.running(spec, data_dir, work / "logs" / f"{spec.name.split()[0]}.log") as server:
+                    with _servers.running(spec, data_dir, work / "logs" / f"{slug}.log") as server:
                         pid = server.process.pid
                         time.sleep(1)
                         idles.append(rss_kib(pid, "VmRSS") / 1024)
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                         try:
                             seconds, answers = run_round(server.create_url, payload, lengths)
                         except SystemExit:
-                            log = work / "logs" / f"{spec.name.split()[0]}.log"
+                            log = work / "logs" / f"{slug}.log"
                             print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
                             raise
                         peaks.append(rss_kib(pid, "VmHWM") / 1024)

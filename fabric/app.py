@@ -67,6 +67,7 @@ def open_graph(settings: Settings) -> AspectStore:
         neo4j_password=settings.neo4j_password,
         neo4j_database=settings.neo4j_database,
         namespace=settings.namespace,
+        buffer_pool_size=settings.graph_buffer_pool,
     )
 
 

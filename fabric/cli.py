@@ -95,6 +95,13 @@ def main() -> None:
     help="Compute every upload's md5 beside its sha256 (twice sha256's CPU). Without it, only uploads whose metadata has the key md5 get one.",
 )
 @server_option(
+    "--graph-buffer-pool",
+    default=DEFAULTS.graph_buffer_pool,
+    show_default=True,
+    type=click.IntRange(min=1 << 20),
+    help="Bytes of page cache of the embedded graph (LadybugDB); ignored with --graph-url.",
+)
+@server_option(
     "--upload-buffer-budget",
     default=DEFAULTS.upload_buffer_budget,
     show_default=True,
@@ -192,6 +199,7 @@ def serve(
     blob_grace: float,
     md5: bool,
     upload_buffer_budget: int,
+    graph_buffer_pool: int,
     no_auth: bool | None,
     token_key: str | None,
     cors_origins: str,
@@ -246,6 +254,7 @@ def serve(
         blob_grace=blob_grace,
         md5=md5,
         upload_buffer_budget=upload_buffer_budget,
+        graph_buffer_pool=graph_buffer_pool,
         no_auth=no_auth,
         token_key=token_key,
         stages=tuple(word.strip() for word in stages.split(",") if word.strip()),

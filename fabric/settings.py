@@ -19,6 +19,7 @@ class Settings:
     neo4j_password: str | None = None
     neo4j_database: str | None = None
     namespace: str = DEFAULT_NAMESPACE
+    graph_buffer_pool: int = 2 << 30  # bytes of page cache of the embedded graph (LadybugDB's own default: 80 % of RAM)
     max_size: int = 1 << 40
     upload_expiry: float = 24 * 3600.0
     sweep_interval: float = 60.0

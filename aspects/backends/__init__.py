@@ -21,12 +21,14 @@ def open_backend(
     neo4j_user: str | None = None,
     neo4j_password: str | None = None,
     neo4j_database: str | None = None,
+    buffer_pool_size: int = 0,
 ) -> Backend:
-    """LadybugDB at `data_dir/graph` when `graph_url` is empty; Neo4j for `bolt://`/`neo4j://` URLs."""
+    """LadybugDB at `data_dir/graph` when `graph_url` is empty (with `buffer_pool_size` bytes of page cache, 0 for
+    LadybugDB's default); Neo4j for `bolt://`/`neo4j://` URLs."""
     if not graph_url:
         from aspects.backends.ladybug import LadybugBackend
 
-        return LadybugBackend(Path(data_dir) / "graph")
+        return LadybugBackend(Path(data_dir) / "graph", buffer_pool_size)
     scheme = graph_url.split("://", 1)[0]
     if scheme in NEO4J_SCHEMES:
         from aspects.backends.neo4j import Neo4jBackend

@@ -25,9 +25,11 @@ class LadybugBackend:
     q = own.QUERIES
     exclusive = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, buffer_pool_size: int = 0) -> None:
+        """`buffer_pool_size` in bytes; 0 is LadybugDB's default (80 % of the machine's memory, whose page
+        bookkeeping alone costs tens of MB of resident memory on a large machine)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = ladybug.Database(str(path))
+        self._db = ladybug.Database(str(path), buffer_pool_size=buffer_pool_size)
         self._conn = ladybug.Connection(self._db)
         self._lock = threading.RLock()
         self._in_tx = False
