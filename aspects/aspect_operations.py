@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -42,12 +43,23 @@ class AspectOperations(StoreCore):
             return aspect
 
     def assert_claiming(
-        self, entity: str, schema: str, content: Any, *, asserter: str, claim: tuple[str, str]
+        self,
+        entity: str,
+        schema: str,
+        content: Any,
+        *,
+        asserter: str,
+        claim: tuple[str, str],
+        claim_values: dict[str, Any] | None = None,
     ) -> Aspect | None:
         """Assert like `assert_aspect`, creating in the same transaction the node `claim` (label, URN), whose
         URN must be free; None, with nothing written, if another writer holds it. URNs are unique in the graph
         (LadybugDB's primary key, Neo4j's constraint), so this is a compare-and-set that holds across processes:
-        of two writers claiming one key, one commits and the other is refused (Neo4j makes it wait for the first)."""
+        of two writers claiming one key, one commits and the other is refused (Neo4j makes it wait for the first).
+        `claim_values` are further properties of the claim node (its label's columns on LadybugDB)."""
+        values = claim_values or {}
+        if any(not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", key) for key in values):
+            raise ValueError(f"bad claim property names {sorted(values)!r}")
         entry = self.registry.get(schema)
         label = self._label_of(entity)
         self.registry.validate(entry, content)
@@ -65,7 +77,10 @@ class AspectOperations(StoreCore):
             try:
                 with self.backend.transaction() as tx:
                     now = self._now()
-                    tx.run(fill(self._q.CREATE_NODE, label=claim_label), {"urn": claim_urn, "now": now})
+                    statement = fill(self._q.CREATE_NODE, label=claim_label)
+                    statement = statement.replace("{values}", "".join(f", {key}: $c_{key}" for key in values))
+                    params = {"urn": claim_urn, "now": now, **{f"c_{key}": value for key, value in values.items()}}
+                    tx.run(statement, params)
                     aspect = self._insert(tx, entry, label, entity, content, asserter, now)
             except Exception:
                 # Whatever the backend raised for a taken key (a constraint or primary-key violation): taken is

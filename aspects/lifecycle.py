@@ -67,6 +67,9 @@ DEFAULT_TYPE = "file"
 # transaction that registers the version: its URN is unique in the graph, so two replicas never give one number twice.
 VERSION_NUMBER_LABEL = "VersionNumber"
 NUMBER_ATTEMPTS = 64
+VERSION_NUMBER_COLUMNS = {"number": "INT64", "artifact": "STRING"}
+NUMBER_CHUNK = 64  # numbers looked up at once, newest first
+NUMBER_BUDGET = 1024  # numbers looked up for one page before the repository's edges are scanned instead
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 ALIAS_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TYPE_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -186,7 +189,8 @@ class Lifecycle:
         self._lock = threading.RLock()
         backend = store.backend
         backend.ensure_label("Repository")
-        backend.ensure_label(VERSION_NUMBER_LABEL)
+        backend.ensure_node_table(VERSION_NUMBER_LABEL, VERSION_NUMBER_COLUMNS)
+        self._heads: dict[str, int] = {}  # repository -> a number known to be claimed (the newest, or below it)
         for rel, dst in (
             ("HAS_ASPECT", "Schema"),
             ("HAS_VERSION", "Artifact"),
@@ -754,8 +758,10 @@ class Lifecycle:
                 numbered,
                 asserter=asserter,
                 claim=(VERSION_NUMBER_LABEL, f"{repo}#{number}"),
+                claim_values={"number": number, "artifact": body["artifact"]},
             )
             if aspect is not None:
+                self._heads[repo] = max(self._heads.get(repo, 0), number)
                 return numbered, aspect
             number = max(number + 1, self._count_versions(repo) + 1)
         raise Conflict(f"{parse_urn(repo).id} is being registered to by many at once: try again")
@@ -775,9 +781,9 @@ class Lifecycle:
         repo = self.get_repository(project, name)
         if stage is not None and stage not in self.stages:
             raise ValueError(f"stage must be one of {', '.join(self.stages)}")
-        before = decode_cursor("versions", cursor, (int,))[0] if cursor else FAR_FUTURE
+        before, below = decode_cursor("versions", cursor, (int, int)) if cursor else (FAR_FUTURE, None)
         rows = self._version_rows(
-            repo.urn, at=at, before=before, limit=limit + 1, stage=stage, live=not include_deleted
+            repo.urn, at=at, before=before, below=below, limit=limit + 1, stage=stage, live=not include_deleted
         )
         items = rows[:limit]
         artifacts = [item["artifact"] for item in items]
@@ -787,7 +793,8 @@ class Lifecycle:
             {**item, **summaries.get(item["artifact"], {}), "stage": stages.get(item["artifact"], "none")}
             for item in items
         ]
-        next_cursor = encode_cursor("versions", rows[limit - 1]["_from"]) if len(rows) > limit else None
+        last = rows[limit - 1] if len(rows) > limit else None
+        next_cursor = encode_cursor("versions", last["_from"], last["number"]) if last is not None else None
         for item in result:
             item.pop("_from", None)
             item.pop("notes", None)
@@ -799,13 +806,138 @@ class Lifecycle:
         *,
         at: datetime | None,
         before: int = FAR_FUTURE,
+        below: int | None = None,
         limit: int = 1,
         stage: str | None = None,
         live: bool = True,
         number: int | None = None,
         artifact: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Versions newest first, with their notes applied; `_from` is the registration time (the paging key)."""
+        """Versions newest first, with their notes applied; `_from` is the registration time and `number` the
+        number (together the paging key: `before` the one, `below` the other). Found by number through the
+        version claims where it can (`_rows_by_number`), else by scanning the repository's version edges."""
+        rows = None
+        if stage is None:
+            rows = self._rows_by_number(
+                repo, at=at, below=below, limit=limit, live=live, number=number, artifact=artifact
+            )
+        if rows is None:
+            rows = self._scanned_rows(
+                repo, at=at, before=before, limit=limit, stage=stage, live=live, number=number, artifact=artifact
+            )
+        if rows:
+            notes = self._notes(repo, at)
+            for row in rows:
+                row.update(notes.get(row["artifact"], {}))
+        return rows
+
+    def _newest_number(self, repo: str) -> int:
+        """The highest claimed number: from what this process knows (at first, the count of versions: numbers are
+        never fewer), probing the claims above it, since other processes register too."""
+        known = self._heads.get(repo)
+        if known is None:
+            if len(self._heads) > 10_000:
+                self._heads.clear()
+            known = self._count_versions(repo)
+        while True:
+            probe = [f"{repo}#{n}" for n in range(known + 1, known + 1 + NUMBER_CHUNK)]
+            found = [_claimed_number(row) for row in self.store.backend.run(self._q.VERSION_NUMBERS, {"urns": probe})]
+            if not found:
+                break
+            known = max(found)
+        self._heads[repo] = known
+        return known
+
+    def _rows_by_number(
+        self,
+        repo: str,
+        *,
+        at: datetime | None,
+        below: int | None,
+        limit: int,
+        live: bool,
+        number: int | None,
+        artifact: str | None,
+    ) -> list[dict[str, Any]] | None:
+        """Versions newest first, looked up by primary key: numbers from the top (or `below`) through their claims
+        to their artifacts, then each artifact's own version edge. None where that cannot answer (a number without a
+        claim: registered before claims existed; or a page that needs more than `NUMBER_BUDGET` numbers): the caller
+        scans instead."""
+        params: dict[str, Any] = {
+            "repo": repo,
+            "schema": self.schema_id(VERSION_SCHEMA),
+            "at": to_micros(at) if at is not None else FAR_FUTURE,
+            "live": live,
+            "state_schema": self.schema_id(STATE_SCHEMA),
+            "deleted": '"state":"deleted"',
+        }
+        if artifact is not None:
+            numbered = [(0, artifact)]
+            rows = self._rows_among(repo, numbered, params)
+            return rows[:limit]
+        top = number if number is not None else (below - 1 if below is not None else self._newest_number(repo))
+        found: list[dict[str, Any]] = []
+        start = top
+        while top >= 1 and len(found) < limit:
+            if start - top >= NUMBER_BUDGET:
+                return None
+            numbers = [number] if number is not None else list(range(top, max(top - NUMBER_CHUNK, 0), -1))
+            claims = {
+                _claimed_number(row): row["artifact"]
+                for row in self.store.backend.run(self._q.VERSION_NUMBERS, {"urns": [f"{repo}#{n}" for n in numbers]})
+            }
+            if len(claims) < len(numbers):
+                return None
+            numbered = [(n, claims[n]) for n in numbers if claims[n]]
+            found += [
+                row for row in self._rows_among(repo, numbered, params) if number is None or row["number"] == number
+            ]
+            if number is not None:
+                break
+            top = numbers[-1] - 1
+        return found[:limit]
+
+    def _rows_among(self, repo: str, numbered: list[tuple[int, str]], params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The version rows of these (number, artifact) pairs in the order given (those not current at `at`, or
+        deleted then when `live`, left out)."""
+        if not numbered:
+            return []
+        urns = [artifact for _, artifact in numbered]
+        rows = [
+            row
+            for row in self.store.backend.run(self._q.REPOSITORY_VERSIONS_AMONG, {"repo": repo, "urns": urns})
+            if row["urn"] is not None and row["schema"] == params["schema"] and _current_at(row, params["at"])
+        ]
+        if params["live"]:
+            deleted = [row for row in rows if row["status"] == "deleted"]
+            if deleted and params["at"] != FAR_FUTURE:
+                arguments = {
+                    "urns": [orjson.loads(row["content"])["artifact"] for row in deleted],
+                    **{key: params[key] for key in ("state_schema", "at", "deleted")},
+                }
+                gone = {row["urn"] for row in self.store.backend.run(self._q.DELETED_BY, arguments)}
+                rows = [row for row in rows if orjson.loads(row["content"])["artifact"] not in gone]
+            elif deleted:
+                rows = [row for row in rows if row["status"] != "deleted"]
+        by_artifact = {}
+        for row in rows:
+            made = self._version_json(repo, row)
+            by_artifact[made["artifact"]] = made
+        return [by_artifact[artifact] for _, artifact in numbered if artifact in by_artifact]
+
+    def _scanned_rows(
+        self,
+        repo: str,
+        *,
+        at: datetime | None,
+        before: int,
+        limit: int,
+        stage: str | None,
+        live: bool,
+        number: int | None,
+        artifact: str | None,
+    ) -> list[dict[str, Any]]:
+        """Versions newest first from every version edge of the repository (by stage, or before claims existed)."""
         params: dict[str, Any] = {
             "repo": repo,
             "schema": self.schema_id(VERSION_SCHEMA),
@@ -828,10 +960,6 @@ class Lifecycle:
         rows = [self._version_json(repo, row) for row in self.store.backend.run(query, params)]
         if number is not None:
             rows = [row for row in rows if row["number"] == number][:limit]
-        if rows:
-            notes = self._notes(repo, at)
-            for row in rows:
-                row.update(notes.get(row["artifact"], {}))
         return rows
 
     def _notes(self, repo: str, at: datetime | None) -> dict[str, dict[str, Any]]:
@@ -850,7 +978,7 @@ class Lifecycle:
     def _stages_of(self, repo: str, artifacts: list[str], at: datetime | None) -> dict[str, str]:
         if not artifacts:
             return {}
-        params = {
+        params: dict[str, Any] = {
             "repo": repo,
             "urns": artifacts,
             "schema": self.schema_id(STAGE_SCHEMA),
@@ -858,7 +986,8 @@ class Lifecycle:
         }
         return {
             row["artifact"]: orjson.loads(row["content"])["stage"]
-            for row in self.store.backend.run(self._q.STAGES_OF_VERSIONS, params)
+            for row in self.store.backend.run(self._q.STAGES_OF_VERSIONS, {"repo": repo, "urns": artifacts})
+            if row["content"] is not None and row["schema"] == params["schema"] and _current_at(row, params["at"])
         }
 
     def aliases(self, project: str, name: str, *, at: datetime | None = None) -> dict[str, dict[str, Any]]:
@@ -1033,6 +1162,16 @@ class Lifecycle:
             content = orjson.loads(row["content"])
             out.append({"repository": parse_urn(row["repository"]).id, "number": content["number"]})
         return out
+
+
+def _current_at(row: Mapping[str, Any], at: int) -> bool:
+    """Whether an edge row (`valid_from`, `valid_to`) holds at `at` (microseconds)."""
+    return bool(row["valid_from"] <= at and (row["valid_to"] is None or row["valid_to"] > at))
+
+
+def _claimed_number(row: Mapping[str, Any]) -> int:
+    """The number of a version claim (`…#<number>`)."""
+    return int(str(row["urn"]).rsplit("#", 1)[1])
 
 
 def _repository_fields(content: Mapping[str, Any]) -> tuple[str, str, str | None, str]:

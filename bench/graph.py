@@ -191,6 +191,11 @@ def make_ready(store: AspectStore, urn: str) -> None:
     store.complete_artifact(urn, content, asserter=USER)
 
 
+CLAIMS = (
+    "UNWIND $rows AS r CREATE (v:VersionNumber {urn: r.urn, created: $now, number: r.number, artifact: r.artifact})"
+)
+
+
 def measure_lifecycle(store: AspectStore, args: argparse.Namespace) -> dict[str, float]:
     """Repositories: resolving `fabric://p/n:alias`, listing a repository of `--versions` versions (a page of
     100, newest first), and lineage through versions: version k was produced by an order that used version k-1."""
@@ -216,6 +221,13 @@ def measure_lifecycle(store: AspectStore, args: argparse.Namespace) -> dict[str,
             ],
             asserter=USER,
         )
+    # what registration claims beside each version (`aspects.lifecycle.VERSION_NUMBER_LABEL`), in batches
+    for start in range(1, len(urns), BATCH):
+        claims = [
+            {"urn": f"{repo}#{i + 1}", "number": i + 1, "artifact": urn}
+            for i, urn in enumerate(urns[start : start + BATCH], start)
+        ]
+        store.backend.run(CLAIMS, {"rows": claims, "now": 0})
     lifecycle.set_alias("bench", "big", "champion", args.versions // 2, asserter=USER)
     assert lifecycle.resolve("fabric://bench/big:champion")["number"] == args.versions // 2
     assert lifecycle.resolve("fabric://bench/big")["number"] == args.versions

@@ -8,6 +8,7 @@ entity label to `Schema`. One connection, used under a lock, serves every thread
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ import ladybug
 
 from aspects.backends import ladybug_queries as own
 from aspects.backends.cypher import fill
+
+COLUMN_RE = re.compile(r"^[a-z][a-z0-9_]{0,62} (STRING|INT64)$")
 
 
 class LadybugBackend:
@@ -92,6 +95,20 @@ class LadybugBackend:
                 self.run(fill(own.CREATE_LABEL_TABLE, label=label))
                 self._tables[label] = "NODE"
             self.ensure_connection("HAS_ASPECT", label, "Schema")
+
+    def ensure_node_table(self, label: str, columns: dict[str, str]) -> None:
+        pairs = [f"{name} {kind}" for name, kind in columns.items()]
+        if any(not COLUMN_RE.match(pair) for pair in pairs):
+            raise ValueError(f"bad columns {columns!r}")
+        with self._lock:
+            if label not in self._tables:
+                self.run(
+                    fill(own.CREATE_NODE_TABLE, label=label).replace("{columns}", "".join(", " + p for p in pairs))
+                )
+                self._tables[label] = "NODE"
+            else:
+                for pair in pairs:
+                    self.run(fill(own.ADD_NODE_COLUMN, label=label).replace("{column}", pair))
 
     def ensure_connection(self, rel: str, src: str, dst: str) -> None:
         with self._lock:

@@ -32,6 +32,9 @@ CREATE_ASPECT_KEY_TABLE = (
     "CREATE NODE TABLE IF NOT EXISTS AspectKey(urn STRING PRIMARY KEY, rel STRING, label STRING, entity STRING)"
 )
 CREATE_LABEL_TABLE = "CREATE NODE TABLE IF NOT EXISTS `{label}`(urn STRING PRIMARY KEY, created INT64)"
+# A label with more columns (`{columns}`: `, name TYPE` pairs checked by the backend); graphs made before gain them.
+CREATE_NODE_TABLE = "CREATE NODE TABLE IF NOT EXISTS `{label}`(urn STRING PRIMARY KEY, created INT64{columns})"
+ADD_NODE_COLUMN = "ALTER TABLE `{label}` ADD IF NOT EXISTS {column}"
 ASPECT_EDGE_PROPERTIES = (
     "urn STRING, schema STRING, entity STRING, target STRING, content STRING, asserter STRING, "
     "valid_from INT64, valid_to INT64, retracted_by STRING"
@@ -98,6 +101,8 @@ OWN: dict[str, str] = {
     "CREATE_SCHEMA_TABLE": CREATE_SCHEMA_TABLE,
     "CREATE_ASPECT_KEY_TABLE": CREATE_ASPECT_KEY_TABLE,
     "CREATE_LABEL_TABLE": CREATE_LABEL_TABLE,
+    "CREATE_NODE_TABLE": CREATE_NODE_TABLE,
+    "ADD_NODE_COLUMN": ADD_NODE_COLUMN,
     "CREATE_REL_TABLE": CREATE_REL_TABLE,
     "ADD_REL_CONNECTION": ADD_REL_CONNECTION,
     "SHOW_TABLES": SHOW_TABLES,

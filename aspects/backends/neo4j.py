@@ -67,6 +67,9 @@ class Neo4jBackend:
                 self.run(fill(own.CREATE_URN_CONSTRAINT, label=label))
                 self._labels.add(label)
 
+    def ensure_node_table(self, label: str, columns: dict[str, str]) -> None:
+        self.ensure_label(label)  # properties need no declaring
+
     def ensure_connection(self, rel: str, src: str, dst: str) -> None:
         with self._lock:
             if rel not in self._rels:

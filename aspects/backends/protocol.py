@@ -27,6 +27,9 @@ class Backend(Runner, Protocol):
 
     def ensure_label(self, label: str) -> None: ...
 
+    def ensure_node_table(self, label: str, columns: dict[str, str]) -> None:
+        """A label whose nodes carry `columns` (name -> `STRING` or `INT64`) beside `urn` (unique) and `created`."""
+
     def ensure_connection(self, rel: str, src: str, dst: str) -> None:
         """Make `(src)-[rel]->(dst)` storable and indexed (DDL; never inside a data transaction)."""
 

@@ -297,11 +297,28 @@ class Queries:
         "RETURN a.urn AS urn, a.status AS status, e.schema AS schema, e.content AS content, e.valid_from AS valid_from"
     )
     # A node made only if its key is free: the key is unique in the graph, so this is a compare-and-set.
-    CREATE_NODE: str = "CREATE (n:`{label}` {urn: $urn, created: $now})"
+    # `{values}`: `, name: $c_name` for each further property (names checked by the store).
+    CREATE_NODE: str = "CREATE (n:`{label}` {urn: $urn, created: $now{values}})"
+    # Versions by number (`urn:<ns>:repository:<p>/<n>#<number>` claims), each with its artifact.
+    VERSION_NUMBERS: str = "UNWIND $urns AS u MATCH (v:VersionNumber {urn: u}) RETURN v.urn AS urn, v.number AS number, v.artifact AS artifact"
+    # The version edges of some artifacts in one repository, looked up from each artifact (its few incoming edges)
+    # rather than from the repository (all its versions); a row with nulls for an artifact with none. The caller
+    # keeps the schema and time it wants: on LadybugDB 0.22 those predicates here plan a scan of every edge.
+    REPOSITORY_VERSIONS_AMONG: str = (
+        "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) OPTIONAL MATCH (a)<-[e:HAS_VERSION]-(r:Repository) "
+        "WHERE e.entity = $repo RETURN e.urn AS urn, e.schema AS schema, e.content AS content, e.asserter AS asserter, "
+        "e.valid_from AS valid_from, e.valid_to AS valid_to, a.status AS status"
+    )
+    # Of some deleted artifacts, those whose deletion was recorded by `$at`.
+    DELETED_BY: str = (
+        "UNWIND $urns AS u MATCH (a:Artifact {urn: u})-[d:HAS_ASPECT]->(:Schema) WHERE d.schema = $state_schema "
+        "AND d.entity = a.urn AND d.valid_from <= $at AND d.content CONTAINS $deleted RETURN DISTINCT a.urn AS urn"
+    )
+    # The stage edges of some versions, looked up from each artifact; the caller keeps those current at its time.
     STAGES_OF_VERSIONS: str = (
-        "MATCH (r:Repository {urn: $repo})-[e:IN_STAGE]->(a:Artifact) WHERE "
-        + LIFECYCLE_WINDOW
-        + " AND a.urn IN $urns RETURN a.urn AS artifact, e.content AS content"
+        "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) OPTIONAL MATCH (a)<-[e:IN_STAGE]-(r:Repository) "
+        "WHERE e.entity = $repo RETURN a.urn AS artifact, e.schema AS schema, e.content AS content, "
+        "e.valid_from AS valid_from, e.valid_to AS valid_to"
     )
     ALIASES_OF_ARTIFACT: str = (
         "MATCH (r:Repository)-[e:HAS_ALIAS]->(a:Artifact {urn: $urn}) WHERE e.valid_to IS NULL "

@@ -6,7 +6,9 @@ twice, and a number whose claim is taken is skipped, never reused."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from aspects import AspectStore
 from aspects.backends.cypher import fill
@@ -37,7 +39,10 @@ def test_a_taken_number_is_skipped_not_reused(store: AspectStore) -> None:
     lc = Lifecycle(store)
     assert lc.register_version("vision", "net", ready_artifact(store, "a").urn, asserter=USER, org=ORG)["number"] == 1
     # another replica holds number 2 (its claim is in the graph)
-    store.backend.run(fill(store.backend.q.CREATE_NODE, label=VERSION_NUMBER_LABEL), {"urn": f"{REPO}#2", "now": 1})
+    store.backend.run(
+        fill(store.backend.q.CREATE_NODE, label=VERSION_NUMBER_LABEL).replace("{values}", ""),
+        {"urn": f"{REPO}#2", "now": 1},
+    )
     made = lc.register_version("vision", "net", ready_artifact(store, "b").urn, asserter=USER, org=ORG)
     assert made["number"] == 3
     assert lc.register_version("vision", "net", ready_artifact(store, "c").urn, asserter=USER, org=ORG)["number"] == 4
@@ -76,3 +81,40 @@ def test_concurrent_writers_never_share_a_number(
     listed = [v["number"] for v in writers[0].versions("vision", "net", limit=1000).items]
     assert len(listed) == len(set(listed)) == 1 + len(writers) * PER_WRITER
     assert sorted(listed, reverse=True) == listed  # newest first is highest first
+
+
+def test_listing_by_number_pages_counts_deletions_and_falls_back_for_unclaimed_versions(store: AspectStore) -> None:
+    lc = Lifecycle(store)
+    made = [
+        lc.register_version("vision", "net", ready_artifact(store, f"v{i}").urn, asserter=USER, org=ORG)
+        for i in range(7)
+    ]
+    before_deletion = datetime.now(UTC)
+    time.sleep(0.002)
+    lc.delete(made[4]["artifact"], asserter=USER)
+
+    def pages(**kw: object) -> list[list[int]]:
+        out, cursor = [], None
+        while True:
+            page = lc.versions("vision", "net", limit=2, cursor=cursor, **kw)  # type: ignore[arg-type]
+            out.append([v["number"] for v in page.items])
+            if page.next_cursor is None:
+                return out
+            cursor = page.next_cursor
+
+    assert pages() == [[7, 6], [4, 3], [2, 1]]
+    assert pages(include_deleted=True) == [[7, 6], [5, 4], [3, 2], [1]]
+    assert pages(at=before_deletion) == [[7, 6], [5, 4], [3, 2], [1]]
+    assert lc.get_version("vision", "net", "latest", at=before_deletion)["number"] == 7
+    assert lc.get_version("vision", "net", 5)["status"] == "deleted"
+    assert lc.get_version("vision", "net", 3)["artifact"] == made[2]["artifact"]
+    # a version registered without a claim (by a server from before claims) is found, by a process started after
+    # it, by scanning the repository's edges
+    legacy = ready_artifact(store, "legacy").urn
+    store.assert_aspect(
+        REPO, "version.1", {"artifact": legacy, "number": 8, "description": "", "tags": []}, asserter=USER
+    )
+    lc = Lifecycle(store)
+    assert pages() == [[8, 7], [6, 4], [3, 2], [1]]
+    assert lc.get_version("vision", "net", 8)["artifact"] == legacy
+    assert lc.get_version("vision", "net", "latest")["artifact"] == legacy
