@@ -24,6 +24,12 @@ LABEL_SCHEMA = "artifact-label.1"
 FILE_SCHEMA = "artifact-file.1"
 MAX_LABEL_FILTERS = 8
 ORDER_SCAN_BUDGET = 1024  # candidates a listing looks up by key before the graph sorts the rest
+# The orders a listing may take: the Cypher expression sorted on, and the type of its value in a cursor.
+SORT_KEYS: dict[str, tuple[str, type]] = {
+    "created": ("a.created", int),
+    "name": ("a.name", str),
+    "size": ("coalesce(a.size, -1)", int),
+}
 
 
 def _org(org: Any) -> str | None:
@@ -168,17 +174,112 @@ class ArtifactOperations(StoreCore):
         shared: bool = False,
         type: str | None = None,
         labels: dict[str, str] | None = None,
+        uploader: str | None = None,
+        sort: str = "created",
+        descending: bool = True,
     ) -> Page[ArtifactRecord]:
-        """Artifacts newest first (by `created`, then URN, both descending), keyset-paged.
+        """Artifacts newest first (by `created`, then URN, both descending), keyset-paged; or by `sort` (`created`,
+        `name` or `size`, a size unknown yet counting as -1) in either direction, ties broken by URN.
 
         `name` matches exactly, `name_prefix` by prefix; `created_after` is inclusive and `created_before`
         exclusive; `schema` keeps artifacts with a current aspect of that schema; `collection` keeps
-        current members of that collection. With a `reader`, only what it may read; with `shared` too, only
-        what others granted to it (its user or its organisation).
+        current members of that collection (deleted and abandoned artifacts only when `status` asks for them); `uploader` (a user URN) those that user uploaded. With a `reader`,
+        only what it may read; with `shared` too, only what others granted to it (its user or its organisation).
         """
         q = self._q
+        if sort not in SORT_KEYS:
+            raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}")
+        clauses, params = self._list_filters(
+            name=name,
+            name_prefix=name_prefix,
+            mime_type=mime_type,
+            collection=collection,
+            created_before=created_before,
+            created_after=created_after,
+            schema=schema,
+            status=status,
+            reader=reader,
+            shared=shared,
+            type=type,
+            labels=labels,
+            uploader=uploader,
+        )
+        params["limit"] = check_limit(limit) + 1
+        if sort != "created" or not descending:
+            return self._list_sorted(clauses, params, collection is not None, sort, descending, cursor, limit)
+        if cursor is not None:
+            params["cursor_created"], params["cursor_urn"] = decode_cursor("artifacts", cursor, (int, str))
+            clauses.append(q.FILTER_AFTER_CURSOR)
+        if self._order is not None and collection is None:
+            rows = self._list_in_order(clauses, params)
+        else:
+            rows = self._list_sorted_by_graph(clauses, params, collection is not None)
+        items = [record_from_row(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor("artifacts", last["created"], last["urn"])
+        return Page(items, next_cursor)
+
+    def count_artifacts(
+        self,
+        *,
+        name: str | None = None,
+        name_prefix: str | None = None,
+        mime_type: str | None = None,
+        collection: str | None = None,
+        created_before: datetime | None = None,
+        created_after: datetime | None = None,
+        schema: str | None = None,
+        status: str | None = None,
+        reader: Reader | None = None,
+        shared: bool = False,
+        type: str | None = None,
+        labels: dict[str, str] | None = None,
+        uploader: str | None = None,
+    ) -> int:
+        """How many artifacts `list_artifacts` with these filters lists over all its pages (one counting query)."""
+        clauses, params = self._list_filters(
+            name=name,
+            name_prefix=name_prefix,
+            mime_type=mime_type,
+            collection=collection,
+            created_before=created_before,
+            created_after=created_after,
+            schema=schema,
+            status=status,
+            reader=reader,
+            shared=shared,
+            type=type,
+            labels=labels,
+            uploader=uploader,
+        )
+        rows = self.backend.run(
+            f"{self._list_head(clauses, collection is not None)} {self._q.COUNT_ARTIFACTS_RETURN}", params
+        )
+        return int(rows[0]["total"]) if rows else 0
+
+    def _list_filters(
+        self,
+        *,
+        name: str | None,
+        name_prefix: str | None,
+        mime_type: str | None,
+        collection: str | None,
+        created_before: datetime | None,
+        created_after: datetime | None,
+        schema: str | None,
+        status: str | None,
+        reader: Reader | None,
+        shared: bool,
+        type: str | None,
+        labels: dict[str, str] | None,
+        uploader: str | None,
+    ) -> tuple[list[str], dict[str, Any]]:
+        """The WHERE clauses (joined with AND) and parameters of a listing's filters, the access predicate included."""
+        q = self._q
         clauses: list[str] = []
-        params: dict[str, Any] = {"limit": check_limit(limit) + 1}
+        params: dict[str, Any] = {}
         if collection is not None:
             parse_urn(collection, "collection")
             params["collection"] = collection
@@ -187,6 +288,7 @@ class ArtifactOperations(StoreCore):
             (name_prefix, "name_prefix", q.FILTER_NAME_PREFIX),
             (mime_type, "mime_type", q.FILTER_MIME_TYPE),
             (status, "status", q.FILTER_STATUS),
+            (uploader, "uploader", q.FILTER_UPLOADER),
         ):
             if value is not None:
                 if not isinstance(value, str):
@@ -206,7 +308,7 @@ class ArtifactOperations(StoreCore):
             clauses.append(fill(q.FILTER_SCHEMA_OUT if entry.direction == "out" else q.FILTER_SCHEMA_IN, rel=entry.rel))
             params["schema"] = self.registry.full_id(entry.name)
         if status is None:
-            clauses.append(q.FILTER_NOT_DELETED)  # deleted artifacts are tombstones: listed only when asked for
+            clauses.append(q.FILTER_LISTED)  # tombstones and abandoned uploads: listed only when asked for
         content_filters: list[tuple[str, Any, bool]] = []
         if type is not None:
             if not isinstance(type, str):
@@ -222,9 +324,6 @@ class ArtifactOperations(StoreCore):
             clauses.append(template.replace("{key}", key))
             params[key] = canonical(content)
             params[f"{key}_schema"] = self.registry.full_id(schema_name)
-        if cursor is not None:
-            params["cursor_created"], params["cursor_urn"] = decode_cursor("artifacts", cursor, (int, str))
-            clauses.append(q.FILTER_AFTER_CURSOR)
         if shared and reader is None:
             raise ValueError("shared needs a reader")
         if reader is not None:
@@ -232,25 +331,45 @@ class ArtifactOperations(StoreCore):
             if shared:
                 clauses.append(q.FILTER_SHARED)
             params.update(reader.params(self.namespace))
-        if self._order is not None and collection is None:
-            rows = self._list_in_order(clauses, params)
-        else:
-            rows = self._list_sorted_by_graph(clauses, params, collection is not None)
+        return clauses, params
+
+    def _list_head(self, clauses: list[str], in_collection: bool) -> str:
+        q = self._q
+        head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if in_collection else q.LIST_ARTIFACTS_MATCH
+        if clauses:
+            head += (" AND " if in_collection else " WHERE ") + " AND ".join(clauses)
+        return head
+
+    def _list_sorted(
+        self,
+        clauses: list[str],
+        params: dict[str, Any],
+        in_collection: bool,
+        sort: str,
+        descending: bool,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[ArtifactRecord]:
+        """A page in another order than newest first: the graph sorts (keyset on the sort key, then URN)."""
+        key, key_type = SORT_KEYS[sort]
+        cmp, direction = ("<", "DESC") if descending else (">", "ASC")
+        kind = f"artifacts-{sort}-{direction.lower()}"
+        if cursor is not None:
+            params["cursor_key"], params["cursor_urn"] = decode_cursor(kind, cursor, (key_type, str))
+            clauses = [*clauses, self._q.FILTER_AFTER_SORT_CURSOR.replace("{key}", key).replace("{cmp}", cmp)]
+        tail = self._q.LIST_ARTIFACTS_SORTED_RETURN.replace("{key}", key).replace("{direction}", direction)
+        rows = self.backend.run(f"{self._list_head(clauses, in_collection)} {tail}", params)
         items = [record_from_row(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor("artifacts", last["created"], last["urn"])
+            next_cursor = encode_cursor(kind, last["sort_key"], last["urn"])
         return Page(items, next_cursor)
 
     def _list_sorted_by_graph(
         self, clauses: list[str], params: dict[str, Any], in_collection: bool
     ) -> list[dict[str, Any]]:
-        q = self._q
-        head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if in_collection else q.LIST_ARTIFACTS_MATCH
-        if clauses:
-            head += (" AND " if in_collection else " WHERE ") + " AND ".join(clauses)
-        return self.backend.run(f"{head} {q.LIST_ARTIFACTS_RETURN}", params)
+        return self.backend.run(f"{self._list_head(clauses, in_collection)} {self._q.LIST_ARTIFACTS_RETURN}", params)
 
     def _list_in_order(self, clauses: list[str], params: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows of a listing (`params["limit"]` of them at most), candidates taken newest first from the

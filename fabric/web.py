@@ -84,9 +84,8 @@ def next_link(request: Request, cursor: str | None) -> str | None:
     """The URL of the next page: this request's query with the new cursor."""
     if cursor is None:
         return None
-    params = dict(request.query_params)
-    params["cursor"] = cursor
-    return f"{request.url.path}?{urlencode(params)}"
+    params = [(key, value) for key, value in request.query_params.multi_items() if key != "cursor"]
+    return f"{request.url.path}?{urlencode([*params, ('cursor', cursor)])}"
 
 
 def page(request: Request, items: list[Any], cursor: str | None, **extra: Any) -> ORJSONResponse:

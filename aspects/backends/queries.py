@@ -165,6 +165,16 @@ class Queries:
         "EXISTS { MATCH (a)<-[s:`{rel}`]-() WHERE s.schema = $schema AND s.entity = a.urn AND s.valid_to IS NULL }"
     )
     FILTER_AFTER_CURSOR: str = "(a.created < $cursor_created OR (a.created = $cursor_created AND a.urn < $cursor_urn))"
+    FILTER_UPLOADER: str = "a.uploader = $uploader"
+    # Listings in another order (`aspects.artifact_operations.SORT_KEYS`): `{key}` is one of those fixed expressions
+    # and `{cmp}`/`{direction}` one of `<`/`DESC` or `>`/`ASC`, never text from a request.
+    FILTER_AFTER_SORT_CURSOR: str = "({key} {cmp} $cursor_key OR ({key} = $cursor_key AND a.urn {cmp} $cursor_urn))"
+    LIST_ARTIFACTS_SORTED_RETURN: str = (
+        "WITH DISTINCT a.urn AS k_urn, {key} AS k_key ORDER BY k_key {direction}, k_urn {direction} LIMIT $limit "
+        "MATCH (a:Artifact {urn: k_urn}) RETURN " + ARTIFACT_COLUMNS + ", k_key AS sort_key "
+        "ORDER BY sort_key {direction}, urn {direction}"
+    )
+    COUNT_ARTIFACTS_RETURN: str = "RETURN count(DISTINCT a.urn) AS total"
     # The page's keys are sorted and cut first, and only its rows read in full: sorting every matching row with all
     # its columns costs LadybugDB several times more (DISTINCT: a collection member may have two current edges).
     LIST_ARTIFACTS_RETURN: str = (
@@ -370,7 +380,9 @@ class Queries:
         "NOT EXISTS { MATCH (a)-[s:HAS_ASPECT]->() WHERE s.schema = ${key}_schema AND s.entity = a.urn "
         "AND s.valid_to IS NULL AND s.content <> ${key} }"
     )
-    FILTER_NOT_DELETED: str = "a.status <> 'deleted'"
+    # Listed only when asked for by status: deleted artifacts (tombstones) and abandoned ones (an upload cancelled or
+    # expired before its end: nothing was ever made).
+    FILTER_LISTED: str = "a.status <> 'deleted' AND a.status <> 'abandoned'"
 
 
 def statements(queries: Queries) -> dict[str, str]:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from aspects.lifecycle import parse_label_filter, parse_reference
 from fabric.api.lifecycle import lifecycle_view, with_lifecycle
+from fabric.api.listing import LISTING_PARAMS, UPLOADER_PARAM, listing_order, uploader_filter, wants_count
 from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, ok_json, operation, path_param, query_param, ref
 from fabric.permissions import artifact_view, readable_artifact, readable_repository, reader_of, redactor
 from fabric.state import app_state
@@ -34,23 +35,25 @@ async def list_artifacts(request: Request) -> Response:
     if "collection" in filters:
         filters["collection"] = collection_urn(request, filters["collection"])
     labels = dict(parse_label_filter(text) for text in request.query_params.getlist("label"))
-    created_before, created_after = query_time(request, "created_before"), query_time(request, "created_after")
+    chosen: dict[str, Any] = {
+        **filters,
+        "labels": labels or None,
+        "created_before": query_time(request, "created_before"),
+        "created_after": query_time(request, "created_after"),
+        "uploader": uploader_filter(request),
+        "reader": reader,
+    }
+    sort, descending = listing_order(request)
     limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
+    counted = wants_count(request)
 
-    def read() -> tuple[list[dict[str, Any]], str | None]:
-        result = store.list_artifacts(
-            **filters,  # type: ignore[arg-type]
-            labels=labels or None,
-            created_before=created_before,
-            created_after=created_after,
-            limit=limit,
-            cursor=cursor,
-            reader=reader,
-        )
-        return with_lifecycle(request, [artifact_view(request, item) for item in result.items]), result.next_cursor
+    def read() -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
+        result = store.list_artifacts(**chosen, limit=limit, cursor=cursor, sort=sort, descending=descending)
+        items = with_lifecycle(request, [artifact_view(request, item) for item in result.items])
+        return items, result.next_cursor, ({"total": store.count_artifacts(**chosen)} if counted else {})
 
-    items, next_cursor = await anyio.to_thread.run_sync(read)
-    return page(request, items, next_cursor)
+    items, next_cursor, extra = await anyio.to_thread.run_sync(read)
+    return page(request, items, next_cursor, **extra)
 
 
 async def get_artifact(request: Request) -> Response:
@@ -133,7 +136,7 @@ paths = {
     "/v1/artifacts": {
         "get": operation(
             "listArtifacts",
-            "List the artifacts the caller may read, newest first, in pages",
+            "List the artifacts the caller may read, newest first (or by name or size), in pages",
             access="user",
             tag="artifacts",
             parameters=[
@@ -148,6 +151,8 @@ paths = {
                 query_param("label", "key:value; repeat for several (all must hold)"),
                 query_param("created_before", "ISO 8601 time", TIME_QUERY),
                 query_param("created_after", "ISO 8601 time", TIME_QUERY),
+                UPLOADER_PARAM,
+                *LISTING_PARAMS,
                 LIMIT,
                 CURSOR,
             ],

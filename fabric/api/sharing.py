@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from aspects import ArtifactRecord, Aspect, NotFound, parse_urn
 from fabric.api.lifecycle import with_lifecycle
+from fabric.api.listing import LISTING_PARAMS, listing_order, wants_count
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import mint_token
 from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, json_body, ok_json, operation, path_param, query_param, ref
@@ -147,16 +148,27 @@ def shared_json(artifact: ArtifactRecord) -> dict[str, Any]:
 async def shared_artifacts(request: Request) -> Response:
     reader = reader_of(request)
     if reader is None:
-        return page(request, [], None)  # without authentication there is one user: nobody else shares anything
+        listing_order(request)  # the same answer to bad parameters as with authentication
+        extra = {"total": 0} if wants_count(request) else {}
+        return page(request, [], None, **extra)  # without authentication there is one user: nobody else shares anything
     store = app_state(request).store
+    sort, descending = listing_order(request)
     limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
+    counted = wants_count(request)
 
-    def read() -> tuple[list[dict[str, Any]], str | None]:
-        result = store.list_artifacts(limit=limit, cursor=cursor, reader=reader, shared=True)
-        return with_lifecycle(request, [shared_json(artifact) for artifact in result.items]), result.next_cursor
+    def read() -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
+        result = store.list_artifacts(
+            limit=limit, cursor=cursor, reader=reader, shared=True, sort=sort, descending=descending
+        )
+        items = with_lifecycle(request, [shared_json(artifact) for artifact in result.items])
+        return (
+            items,
+            result.next_cursor,
+            ({"total": store.count_artifacts(reader=reader, shared=True)} if counted else {}),
+        )
 
-    items, next_cursor = await anyio.to_thread.run_sync(read)
-    return page(request, items, next_cursor)
+    items, next_cursor, extra = await anyio.to_thread.run_sync(read)
+    return page(request, items, next_cursor, **extra)
 
 
 async def order_token(request: Request) -> Response:
@@ -231,7 +243,7 @@ paths = {
             "Artifacts others shared with the caller",
             access="user",
             tag="access",
-            parameters=[LIMIT, CURSOR],
+            parameters=[*LISTING_PARAMS, LIMIT, CURSOR],
             ok={200: ok_json(ref("SharedPage"))},
             errors=(400,),
         )

@@ -109,6 +109,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "items": {"type": "array", "items": {"$ref": "#/components/schemas/Artifact"}},
             "next": NULLABLE_STRING,
             "collection": {"type": "string"},
+            "total": {"type": "integer", "description": "Every match over all pages (with count=true)"},
         },
     },
     "AspectPage": {
@@ -195,6 +196,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "items": {"type": "array", "items": {"$ref": "#/components/schemas/SharedArtifact"}},
             "next": NULLABLE_STRING,
+            "total": {"type": "integer", "description": "Every match over all pages (with count=true)"},
         },
     },
     "OrderTokenRequest": {

@@ -12,7 +12,9 @@ from aspects.backends import ladybug_queries, neo4j_queries
 from aspects.backends.queries import Queries, statements
 
 BACKENDS = {"ladybug": ladybug_queries, "neo4j": neo4j_queries}
-PLACEHOLDERS = {"label", "rel", "src", "dst", "rels", "key"}  # `key`: a parameter stem the store makes
+# `key`: a parameter stem the store makes, or a sort expression of `SORT_KEYS`; `cmp` and `direction`: `<`/`DESC` or
+# `>`/`ASC`. All come from closed tables in `aspects.artifact_operations`, never from a request.
+PLACEHOLDERS = {"label", "rel", "src", "dst", "rels", "key", "cmp", "direction"}
 
 
 def test_both_backends_define_the_same_query_names() -> None:
