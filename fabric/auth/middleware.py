@@ -14,8 +14,11 @@ from fabric.problems import problem
 from fabric.urns import DEFAULT_NAMESPACE
 
 LOCAL_PRINCIPAL = local_principal()
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/", "/v1/auth/exchange"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/", "/v1/auth/exchange", "/v1/download"}
+)
 PUBLIC_PREFIXES = ("/portal/assets/",)  # the portal's page and files: signing in happens inside it
+# `/v1/download` carries its own proof (a signed, short-lived download link): see fabric.download_links.
 
 
 def is_public(path: str) -> bool:
