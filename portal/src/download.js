@@ -1,40 +1,29 @@
-// Downloads need the bearer header, so they go through fetch; progress is shown while the bytes arrive.
-import { authHeaders, enc } from "./api.js";
-import { bytes, toast } from "./dom.js";
+// Downloads stream straight to disk: the portal asks the API (with its token) for a short-lived link to one
+// artifact's blob, file or archive, and lets the browser follow it. The server answers with an attachment, so
+// the browser saves the bytes as they arrive; the page never holds the file.
+import { enc, request } from "./api.js";
+import { toast } from "./dom.js";
 
 export function downloadArtifact(artifact, button) {
-  return download(`/v1/artifacts/${enc(artifact.urn)}/blob`, artifact.name || artifact.urn.split(":").pop(), button, artifact.size, artifact.mime_type);
+  return download(artifact.urn, {}, button);
 }
 
-export async function download(url, filename, button, size = 0, mimeType = "application/octet-stream") {
+// `target` is {} (the blob), {path} (one file) or {format: "tar" | "zip"} (every file).
+export async function download(urn, target, button) {
   const label = button.textContent;
   button.disabled = true;
+  button.textContent = "Preparing…";
   try {
-    const response = await fetch(url, { headers: authHeaders() });
-    if (!response.ok) {
-      const problem = await response.json().catch(() => ({}));
-      throw new Error(problem.detail || `HTTP ${response.status}`);
-    }
-    const total = Number(response.headers.get("Content-Length")) || size || 0;
-    const reader = response.body.getReader();
-    const parts = [];
-    let received = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      received += value.length;
-      button.textContent = total ? `Downloading ${Math.floor((100 * received) / total)} %` : `Downloading ${bytes(received)}`;
-    }
-    const objectUrl = URL.createObjectURL(new Blob(parts, { type: mimeType || "application/octet-stream" }));
-    const link = document.createElement("a");
-    link.href = objectUrl;
-    link.download = filename;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(objectUrl), 60_000);
-    toast(`Downloaded ${filename} (${bytes(received)})`);
+    const link = await request(`/v1/artifacts/${enc(urn)}/download-links`, { method: "POST", body: target });
+    const anchor = document.createElement("a");
+    anchor.href = link.url;
+    anchor.download = ""; // the server's Content-Disposition names the file
+    anchor.rel = "noreferrer";
+    anchor.hidden = true;
+    document.body.append(anchor);
+    anchor.click();
+    anchor.remove();
+    toast("Download started: your browser saves the file as it arrives");
   } catch (error) {
     toast(`Download failed: ${error.message}`, "error");
   } finally {

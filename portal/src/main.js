@@ -11,6 +11,7 @@ import { uploads } from "./uploads.js";
 
 const ROUTES = [
   [/^\/$/, (ctx) => browsePage(ctx, "all")],
+  [/^\/mine$/, (ctx) => browsePage(ctx, "mine")],
   [/^\/shared$/, (ctx) => browsePage(ctx, "shared")],
   [/^\/upload$/, uploadPage],
   [/^\/artifacts\/([^/]+)$/, artifactPage],
@@ -21,6 +22,7 @@ const ROUTES = [
 
 const NAV = [
   ["#/", "Artifacts", /^\/(artifacts\/.*)?$/],
+  ["#/mine", "Mine", /^\/mine$/],
   ["#/shared", "Shared with me", /^\/shared$/],
   ["#/repositories", "Repositories", /^\/repositories/],
   ["#/upload", "Upload", /^\/upload$/],

@@ -1,7 +1,10 @@
 // Uploads with tus-js-client: resumable through network cuts (retries) and page reloads (the tus fingerprint,
 // kept in localStorage, finds the upload again when the same file is chosen once more).
+// A folder becomes one artifact of several files, as `fabric upload <dir>` makes it: a draft, one tus upload per
+// file (metadata `artifact` and `path`), then seal. Its files resume through network cuts; after a reload the
+// folder is dropped again and makes a new draft (the old one, never sealed, stays a draft its owner may delete).
 import * as tus from "tus-js-client";
-import { session } from "./api.js";
+import { enc, request, session } from "./api.js";
 
 const ENDPOINT = "/v1/uploads";
 const PARALLEL = 3;
@@ -14,11 +17,33 @@ function emit() {
   for (const listener of listeners) listener();
 }
 
+class Folder {
+  constructor(name, options) {
+    this.id = nextId++;
+    this.name = name;
+    this.options = options;
+    this.urn = null;
+    this.entries = [];
+    this.status = "creating"; // creating, uploading, sealing, done, error, cancelled
+    this.error = null;
+  }
+
+  get size() {
+    return this.entries.reduce((sum, e) => sum + e.size, 0);
+  }
+
+  get sent() {
+    return this.entries.reduce((sum, e) => sum + (e.status === "cancelled" ? 0 : e.sent), 0);
+  }
+}
+
 class Entry {
-  constructor(file, options) {
+  constructor(file, options, folder = null, path = null) {
     this.id = nextId++;
     this.file = file;
-    this.name = file.name;
+    this.folder = folder;
+    this.path = path;
+    this.name = folder ? `${folder.name}/${path}` : file.name;
     this.size = file.size;
     this.options = options;
     this.sent = 0;
@@ -38,6 +63,7 @@ class Entry {
 
 function metadataFor(entry) {
   const meta = { filename: entry.file.name, filetype: entry.file.type || "application/octet-stream" };
+  if (entry.folder) return { ...meta, artifact: entry.folder.urn, path: entry.path }; // the draft holds the rest
   if (entry.options.collection) meta.collection = entry.options.collection;
   if (entry.options.open) meta.policy = "open";
   return meta;
@@ -45,6 +71,7 @@ function metadataFor(entry) {
 
 export const uploads = {
   entries: [],
+  folders: [],
 
   onChange(listener) {
     listeners.add(listener);
@@ -52,7 +79,51 @@ export const uploads = {
   },
 
   activeCount() {
-    return this.entries.filter((e) => e.status === "uploading" || e.status === "queued").length;
+    return this.entries.filter((e) => e.status === "uploading" || e.status === "queued").length + this.folders.filter((f) => f.status === "creating" || f.status === "sealing").length;
+  },
+
+  // `files` are [{file, path}], `path` relative to the folder. One draft artifact named after the folder.
+  async addFolder(name, files, options = {}) {
+    const folder = new Folder(name, options);
+    this.folders.unshift(folder);
+    emit();
+    try {
+      const body = { name };
+      if (options.collection) body.collection = options.collection;
+      if (options.open) body.policy = "open";
+      folder.urn = (await request("/v1/artifacts", { method: "POST", body })).urn;
+    } catch (error) {
+      folder.status = "error";
+      folder.error = error.message;
+      emit();
+      return;
+    }
+    folder.status = "uploading";
+    folder.entries = files.map(({ file, path }) => new Entry(file, options, folder, path));
+    this.entries.unshift(...folder.entries.slice().reverse());
+    this.pump();
+    emit();
+  },
+
+  // Once no file of the folder is waiting or running: seal what arrived, or delete the draft if nothing did.
+  async settle(folder) {
+    if (!folder || folder.status !== "uploading") return;
+    if (folder.entries.some((e) => e.status === "queued" || e.status === "uploading" || e.status === "error")) return;
+    const arrived = folder.entries.some((e) => e.status === "done");
+    folder.status = arrived ? "sealing" : "cancelled";
+    emit();
+    try {
+      if (arrived) {
+        await request(`/v1/artifacts/${enc(folder.urn)}/seal`, { method: "POST" });
+        folder.status = "done";
+      } else {
+        await request(`/v1/artifacts/${enc(folder.urn)}`, { method: "DELETE" });
+      }
+    } catch (error) {
+      folder.status = "error";
+      folder.error = error.message;
+    }
+    emit();
   },
 
   add(files, options = {}) {
@@ -73,7 +144,7 @@ export const uploads = {
       endpoint: ENDPOINT,
       retryDelays: RETRY_DELAYS,
       metadata: metadataFor(entry),
-      storeFingerprintForResuming: true,
+      storeFingerprintForResuming: !entry.folder, // a folder's file belongs to its draft: never resumed into another
       removeFingerprintOnSuccess: true,
       onBeforeRequest(req) {
         if (session.token) req.setHeader("Authorization", `Bearer ${session.token}`);
@@ -101,6 +172,7 @@ export const uploads = {
         entry.status = "done";
         entry.sent = entry.size;
         uploads.pump();
+        uploads.settle(entry.folder);
         emit();
       },
       onError(error) {
@@ -112,7 +184,7 @@ export const uploads = {
     });
     entry.upload = upload;
     try {
-      const previous = await upload.findPreviousUploads();
+      const previous = entry.folder ? [] : await upload.findPreviousUploads();
       if (previous.length) {
         upload.resumeFromPreviousUpload(previous[0]);
         entry.resumed = true;
@@ -134,7 +206,12 @@ export const uploads = {
       // the server may already have dropped it
     }
     this.pump();
+    this.settle(entry.folder);
     emit();
+  },
+
+  cancelFolder(folder) {
+    for (const entry of folder.entries) if (entry.status !== "done") this.cancel(entry);
   },
 
   retry(entry) {
@@ -147,6 +224,7 @@ export const uploads = {
   abortAll() {
     for (const entry of this.entries) if (entry.status === "uploading") entry.upload?.abort(false);
     this.entries = [];
+    this.folders = [];
     emit();
   },
 

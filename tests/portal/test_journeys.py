@@ -78,9 +78,10 @@ def test_alice_signs_in_drops_a_file_sees_it_listed_and_shares_it(
     (folder / "day-2").mkdir(parents=True)
     (folder / "day-1.txt").write_text("sunny")
     (folder / "day-2" / "notes.txt").write_text("windy")
-    page.set_input_files("#folder-input", str(folder))  # "Choose a folder": every file inside, subfolders too
-    expect(page.locator("li.upload-done[data-upload='day-1.txt']")).to_be_visible()
-    expect(page.locator("li.upload-done[data-upload='notes.txt']")).to_be_visible()
+    page.set_input_files("#folder-input", str(folder))  # "Choose a folder": one artifact of every file inside
+    expect(page.locator("li.upload-folder[data-folder='field-notes']")).to_contain_text("Done")
+    expect(page.locator("li.upload-done[data-upload='field-notes/day-1.txt']")).to_be_visible()
+    expect(page.locator("li.upload-done[data-upload='field-notes/day-2/notes.txt']")).to_be_visible()
     href = done.get_by_role("link", name="Open").get_attribute("href")
     assert href and href.startswith("#/artifacts/")
     urn = href.split("/", 2)[2].replace("%3A", ":")

@@ -3,11 +3,23 @@ import { enc, query, request } from "../api.js";
 import { ago, bytes, errorBox, field, h, replace, when } from "../dom.js";
 
 const VIEWS = {
-  all: { title: "Artifacts", path: "/v1/artifacts", blurb: "Everything you may read: yours, your organisation's as admin, shared with you, or open." },
-  shared: { title: "Shared with me", path: "/v1/shared/artifacts", blurb: "What users of other organisations or teams granted to you or your organisation." },
+  all: { title: "Artifacts", hash: "/", path: "/v1/artifacts", blurb: "Everything you may read: yours, your organisation's as admin, shared with you, or open." },
+  mine: { title: "Mine", hash: "/mine", path: "/v1/artifacts", fixed: { uploader: "me" }, blurb: "The artifacts you uploaded yourself." },
+  shared: { title: "Shared with me", hash: "/shared", path: "/v1/shared/artifacts", blurb: "What users of other organisations or teams granted to you or your organisation." },
 };
 const STATUSES = ["", "ready", "pending", "abandoned"];
-const SORTS = { newest: "Newest first", oldest: "Oldest first", name: "Name A–Z" };
+// Each order the server sorts by: the API's sort and order, and the label of the choice.
+const SORTS = {
+  newest: { sort: "created", order: "desc", label: "Newest first" },
+  oldest: { sort: "created", order: "asc", label: "Oldest first" },
+  name: { sort: "name", order: "asc", label: "Name A–Z" },
+  "name-desc": { sort: "name", order: "desc", label: "Name Z–A" },
+  largest: { sort: "size", order: "desc", label: "Largest first" },
+  smallest: { sort: "size", order: "asc", label: "Smallest first" },
+};
+// Column headers that sort: the first click picks the first choice, the next one flips it.
+const SORTABLE = { Name: ["name", "name-desc"], Size: ["largest", "smallest"], Created: ["newest", "oldest"] };
+const PAGE_SIZE = 25;
 
 function collectionUrn(value) {
   return value && !value.startsWith("urn:") ? `urn:fabric:collection:${value}` : value;
@@ -58,7 +70,7 @@ export async function browsePage({ main, params, go }, view) {
     created_before: params.get("before") || "",
   };
   const sort = SORTS[params.get("sort")] ? params.get("sort") : "newest";
-  const searchable = view === "all";
+  const searchable = view !== "shared";
 
   const q = h("input", { type: "search", name: "q", value: filters.name_prefix, placeholder: "Name starts with…", autocomplete: "off" });
   const media = h("input", { type: "text", name: "media", value: filters.mime_type, placeholder: "e.g. text/csv" });
@@ -68,8 +80,9 @@ export async function browsePage({ main, params, go }, view) {
   const status = h("select", { name: "status" }, STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s || "any")));
   const after = h("input", { type: "date", name: "after", value: filters.created_after.slice(0, 10) });
   const before = h("input", { type: "date", name: "before", value: filters.created_before.slice(0, 10) });
-  const sortSelect = h("select", { name: "sort" }, Object.entries(SORTS).map(([key, label]) => h("option", { value: key, selected: key === sort }, label)));
+  const sortSelect = h("select", { name: "sort" }, Object.entries(SORTS).map(([key, choice]) => h("option", { value: key, selected: key === sort }, choice.label)));
 
+  const chosen = (overrides = {}) => ({ q: q.value.trim(), media: media.value.trim(), type: kind.value.trim(), label: label.value.trim(), collection: collection.value.trim(), status: status.value, after: after.value, before: before.value, sort: sortSelect.value, ...overrides });
   const form = h(
     "form",
     {
@@ -77,8 +90,7 @@ export async function browsePage({ main, params, go }, view) {
       role: "search",
       onSubmit: (event) => {
         event.preventDefault();
-        const next = { q: q.value.trim(), media: media.value.trim(), type: kind.value.trim(), label: label.value.trim(), collection: collection.value.trim(), status: status.value, after: after.value, before: before.value, sort: sortSelect.value };
-        go(`${view === "all" ? "/" : "/shared"}${query(next)}`);
+        go(`${spec.hash}${query(chosen())}`);
       },
     },
     searchable ? field("Name", q) : null,
@@ -90,18 +102,33 @@ export async function browsePage({ main, params, go }, view) {
     searchable ? field("Created from", after) : null,
     searchable ? field("Created before", before) : null,
     field("Sort", sortSelect),
-    h("div", { class: "filters-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, "Search"), searchable ? h("a", { href: "#/", class: "btn btn-ghost" }, "Clear") : null),
+    h("div", { class: "filters-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, "Search"), searchable ? h("a", { href: `#${spec.hash}`, class: "btn btn-ghost" }, "Clear") : null),
   );
+
+  const header = (name) => {
+    const choices = SORTABLE[name];
+    const numeric = name === "Size";
+    if (!choices) return h("th", { scope: "col" }, name);
+    const active = choices.indexOf(sort);
+    const nextSort = active === 0 ? choices[1] : choices[0];
+    const ariaSort = active < 0 ? "none" : SORTS[sort].order === "asc" ? "ascending" : "descending";
+    return h(
+      "th",
+      { scope: "col", class: numeric ? "num" : null, "aria-sort": ariaSort },
+      h("button", { type: "button", class: "th-sort", title: `Sort: ${SORTS[nextSort].label}`, onClick: () => go(`${spec.hash}${query(chosen({ sort: nextSort }))}`) }, name, h("span", { class: "sort-mark", "aria-hidden": "true" }, active < 0 ? "↕" : SORTS[sort].order === "asc" ? "▲" : "▼")),
+    );
+  };
 
   const tbody = h("tbody", {});
   const summary = h("p", { class: "summary", "aria-live": "polite" });
-  const more = h("button", { type: "button", class: "btn btn-secondary", hidden: true }, "Load more");
+  const previous = h("button", { type: "button", class: "btn btn-secondary", disabled: true }, "Previous");
+  const nextButton = h("button", { type: "button", class: "btn btn-secondary", disabled: true }, "Next");
   const status_ = h("div", {});
   const table = h(
     "table",
     { class: "table" },
     h("caption", { class: "sr-only" }, spec.title),
-    h("thead", {}, h("tr", {}, ["Name", "Type", "Size", "Created", "By", "Status"].map((label) => h("th", { scope: "col", class: label === "Size" ? "num" : null }, label)))),
+    h("thead", {}, h("tr", {}, ["Name", "Type", "Size", "Created", "By", "Status"].map(header))),
     tbody,
   );
   replace(
@@ -109,50 +136,66 @@ export async function browsePage({ main, params, go }, view) {
     h("div", { class: "page-head" }, h("div", {}, h("h1", {}, spec.title), h("p", { class: "lead" }, spec.blurb)), h("a", { href: "#/upload", class: "btn btn-primary" }, "Upload")),
     form,
     status_,
-    h("div", { class: "card table-card" }, table, h("div", { class: "table-foot" }, summary, more)),
+    h("div", { class: "card table-card" }, table, h("nav", { class: "table-foot", "aria-label": "Pages" }, summary, h("div", { class: "actions" }, previous, nextButton))),
   );
 
-  const items = [];
-  const apiParams = searchable
-    ? {
-        name_prefix: filters.name_prefix,
-        mime_type: filters.mime_type,
-        type: filters.type,
-        label: filters.label.includes(":") ? filters.label : filters.label.replace("=", ":"),
-        collection: collectionUrn(filters.collection),
-        status: filters.status,
-        created_after: filters.created_after ? `${filters.created_after.slice(0, 10)}T00:00:00Z` : "",
-        created_before: filters.created_before ? `${filters.created_before.slice(0, 10)}T00:00:00Z` : "",
-        limit: 50,
-      }
-    : { limit: 50 };
-  let next = `${spec.path}${query(apiParams)}`;
+  const order = SORTS[sort];
+  const apiParams = {
+    ...(spec.fixed || {}),
+    ...(searchable
+      ? {
+          name_prefix: filters.name_prefix,
+          mime_type: filters.mime_type,
+          type: filters.type,
+          label: filters.label.includes(":") ? filters.label : filters.label.replace("=", ":"),
+          collection: collectionUrn(filters.collection),
+          status: filters.status,
+          created_after: filters.created_after ? `${filters.created_after.slice(0, 10)}T00:00:00Z` : "",
+          created_before: filters.created_before ? `${filters.created_before.slice(0, 10)}T00:00:00Z` : "",
+        }
+      : {}),
+    sort: order.sort,
+    order: order.order,
+    count: "true",
+    limit: PAGE_SIZE,
+  };
+  // Keyset paging: the URL of each page seen so far (the server's `next` links), to go back without recounting.
+  const pages = [`${spec.path}${query(apiParams)}`];
+  let index = 0;
+  let total = 0;
+  let next = null;
 
-  const draw = () => {
-    const sorted = [...items];
-    if (sort === "oldest") sorted.reverse();
-    if (sort === "name") sorted.sort((a, b) => (a.name || "").localeCompare(b.name || ""));
-    replace(tbody, sorted.map(row));
+  const draw = (items) => {
+    replace(tbody, items.map(row));
     if (!items.length) {
-      tbody.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, view === "shared" ? "Nothing has been shared with you yet." : "No artifacts match. Upload one, or change the filters.")));
+      const empty = { shared: "Nothing has been shared with you yet.", mine: "You have not uploaded anything that matches. Upload a file, or change the filters." };
+      tbody.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, empty[view] || "No artifacts match. Upload one, or change the filters.")));
     }
-    summary.textContent = `${items.length} artifact${items.length === 1 ? "" : "s"}${next ? " shown, more available" : ""}`;
-    more.hidden = !next;
+    const first = index * PAGE_SIZE;
+    summary.textContent = items.length ? `${first + 1}–${first + items.length} of ${total} artifact${total === 1 ? "" : "s"}` : `0 of ${total} artifacts`;
+    previous.disabled = index === 0;
+    nextButton.disabled = !next;
   };
 
   const load = async () => {
-    more.disabled = true;
+    previous.disabled = nextButton.disabled = true;
     try {
-      const page = await request(next);
-      items.push(...page.items);
+      const page = await request(pages[index]);
+      total = page.total ?? page.items.length;
       next = page.next;
-      draw();
+      if (next) pages[index + 1] = next;
+      draw(page.items);
     } catch (error) {
       replace(status_, errorBox(error));
-    } finally {
-      more.disabled = false;
     }
   };
-  more.addEventListener("click", load);
+  previous.addEventListener("click", () => {
+    index -= 1;
+    load();
+  });
+  nextButton.addEventListener("click", () => {
+    index += 1;
+    load();
+  });
   await load();
 }

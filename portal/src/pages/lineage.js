@@ -42,10 +42,15 @@ const STYLE = [
   { selector: "edge", style: { width: 1.6, "line-color": "#9aa6bd", "target-arrow-color": "#9aa6bd", "target-arrow-shape": "triangle", "curve-style": "bezier", label: "data(rel)", "font-size": 9, color: "#6b7486", "text-background-color": "#fff", "text-background-opacity": 0.85, "text-background-padding": 2 } },
 ];
 
+// Labels count in the layout's node sizes, so no label ever covers another node or label.
 function layoutOptions(count) {
   const narrow = window.innerWidth < 700;
-  return { name: "dagre", rankDir: narrow ? "TB" : "LR", nodeSep: count > 80 ? 12 : 28, rankSep: count > 80 ? 60 : 90, edgeSep: 8, animate: false, fit: true, padding: 24 };
+  return { name: "dagre", rankDir: narrow ? "TB" : "LR", nodeSep: count > 80 ? 10 : 28, rankSep: count > 80 ? 60 : 90, edgeSep: 8, nodeDimensionsIncludeLabels: true, animate: false, fit: true, padding: 24 };
 }
+
+// Below this zoom labels are too small to read: a large graph opens at it, beside its root, and "Fit all" shows
+// the whole picture.
+const READABLE_ZOOM = 0.7;
 
 function save(dataUrlOrBlob, filename) {
   const url = typeof dataUrlOrBlob === "string" ? dataUrlOrBlob : URL.createObjectURL(dataUrlOrBlob);
@@ -85,12 +90,13 @@ export async function lineagePage({ main, params, args, go }) {
   const panel = h("div", { class: "node-panel", "aria-live": "polite" }, h("p", { class: "subtle" }, "Select a node to see it, open it or expand it."));
   const status = h("div", {});
   const summary = h("p", { class: "summary" });
+  const fitAll = h("button", { type: "button", class: "btn btn-ghost", hidden: true }, "Fit all");
   const exportSvg = h("button", { type: "button", class: "btn btn-secondary" }, "Export SVG");
   const exportPng = h("button", { type: "button", class: "btn btn-secondary" }, "Export PNG");
   replace(
     main,
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Artifacts"), h("span", { "aria-hidden": "true" }, " / "), root.includes(":artifact:") ? h("a", { href: `#/artifacts/${enc(root)}` }, shortUrn(root)) : h("span", {}, shortUrn(root)), h("span", { "aria-hidden": "true" }, " / "), h("span", { "aria-current": "page" }, "Lineage")),
-    h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Lineage"), summary), h("div", { class: "actions" }, exportSvg, exportPng)),
+    h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Lineage"), summary), h("div", { class: "actions" }, fitAll, exportSvg, exportPng)),
     controls,
     status,
     h("div", { class: "lineage" }, h("div", { class: "card graph-card" }, canvas, h("div", { class: "legend", "aria-hidden": "true" }, h("span", { class: "lg lg-artifact" }, "artifact"), h("span", { class: "lg lg-order" }, "order"), h("span", { class: "lg lg-redacted" }, "hidden from you"))), h("aside", { class: "card side" }, panel, h("h2", { class: "h3" }, "Nodes"), nodeList)),
@@ -104,7 +110,8 @@ export async function lineagePage({ main, params, args, go }) {
     return;
   }
   const known = new Map(graph.nodes.map((n) => [n.urn, n]));
-  const cy = cytoscape({ container: canvas, elements: toElements(graph, root), style: STYLE, layout: layoutOptions(graph.nodes.length), minZoom: 0.1, maxZoom: 3 });
+  const cy = cytoscape({ container: canvas, elements: toElements(graph, root), style: STYLE, layout: layoutOptions(graph.nodes.length), minZoom: 0.02, maxZoom: 3 });
+  canvas.cy = cy; // the browser tests (and a curious person's console) read the laid-out graph here
 
   const dense = () => {
     // Past a few dozen nodes the edge labels only clutter the picture; the node list and panel still tell all.
@@ -157,12 +164,22 @@ export async function lineagePage({ main, params, args, go }) {
     );
   };
 
+  // After each layout (fitted): never blown up past 1.25, never shrunk past reading; then the root leads the view.
   const settle = () => {
     if (cy.zoom() > 1.25) {
       cy.zoom(1.25);
       cy.center();
     }
+    const large = cy.zoom() < READABLE_ZOOM;
+    fitAll.hidden = !large;
+    if (!large) return;
+    const start = cy.getElementById(root).nonempty() ? cy.getElementById(root) : cy.nodes().first();
+    const at = start.position();
+    const across = layoutOptions(known.size).rankDir === "LR";
+    cy.zoom(READABLE_ZOOM);
+    cy.pan({ x: (across ? cy.width() / 6 : cy.width() / 2) - at.x * READABLE_ZOOM, y: (across ? cy.height() / 2 : cy.height() / 6) - at.y * READABLE_ZOOM });
   };
+  fitAll.addEventListener("click", () => cy.fit(undefined, 24));
   cy.on("layoutstop", settle);
   settle();
   cy.on("tap", "node", (event) => select(event.target.id()));

@@ -3,23 +3,66 @@ import { enc } from "../api.js";
 import { ICONS, bytes, duration, field, h, icon, replace } from "../dom.js";
 import { uploads } from "../uploads.js";
 
-async function filesOfEntry(entry) {
-  if (entry.isFile) return [await new Promise((resolve, reject) => entry.file(resolve, reject))];
+// Every file under a dropped entry, with its path relative to the dropped folder.
+async function filesOfEntry(entry, prefix = "") {
+  if (entry.isFile) return [{ file: await new Promise((resolve, reject) => entry.file(resolve, reject)), path: `${prefix}${entry.name}` }];
   if (!entry.isDirectory) return [];
-  const reader = entry.createReader();
+  return (await Promise.all((await readAll(entry)).map((child) => filesOfEntry(child, `${prefix}${entry.name}/`)))).flat();
+}
+
+// What was dropped: loose files, and folders (each {name, files: [{file, path}]}, paths inside the folder).
+async function dropped(dataTransfer) {
+  const entries = [...(dataTransfer.items || [])].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.some((e) => e.isDirectory)) return { files: [...dataTransfer.files], folders: [] };
+  const files = [];
+  const folders = [];
+  for (const entry of entries) {
+    if (entry.isFile) files.push((await filesOfEntry(entry))[0].file);
+    else if (entry.isDirectory) {
+      const inside = (await Promise.all((await readAll(entry)).map((child) => filesOfEntry(child)))).flat();
+      folders.push({ name: entry.name, files: inside });
+    }
+  }
+  return { files, folders };
+}
+
+async function readAll(directory) {
+  const reader = directory.createReader();
   const children = [];
   for (;;) {
     const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
-    if (!batch.length) break;
+    if (!batch.length) return children;
     children.push(...batch);
   }
-  return (await Promise.all(children.map(filesOfEntry))).flat();
 }
 
-async function droppedFiles(dataTransfer) {
-  const entries = [...(dataTransfer.items || [])].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
-  if (entries.length && entries.some((e) => e.isDirectory)) return (await Promise.all(entries.map(filesOfEntry))).flat();
-  return [...dataTransfer.files];
+// "Choose a folder" gives files whose webkitRelativePath starts with the folder's name.
+function chosenFolders(fileList) {
+  const byName = new Map();
+  for (const file of fileList) {
+    const [name, ...rest] = (file.webkitRelativePath || file.name).split("/");
+    if (!byName.has(name)) byName.set(name, []);
+    byName.get(name).push({ file, path: rest.join("/") || file.name });
+  }
+  return [...byName].map(([name, files]) => ({ name, files }));
+}
+
+function folderRow(folder) {
+  const percent = folder.size ? Math.floor((100 * folder.sent) / folder.size) : folder.status === "done" ? 100 : 0;
+  const stateText = { creating: "Starting", uploading: "Uploading", sealing: "Sealing", done: "Done", error: "Stopped", cancelled: "Cancelled" }[folder.status];
+  const count = folder.entries.filter((e) => e.status !== "cancelled").length;
+  const detail = folder.status === "error" ? folder.error : `${count} file${count === 1 ? "" : "s"} · ${bytes(folder.size)} · one artifact`;
+  const actions = [];
+  if (folder.status === "uploading") actions.push(h("button", { type: "button", class: "btn btn-danger-ghost", "aria-label": `Cancel folder ${folder.name}`, onClick: () => uploads.cancelFolder(folder) }, "Cancel"));
+  if (folder.status === "done") actions.push(h("a", { class: "btn btn-secondary", href: `#/artifacts/${enc(folder.urn)}` }, "Open"));
+  const pill = folder.status === "done" ? "ready" : folder.status === "error" || folder.status === "cancelled" ? "abandoned" : "pending";
+  return h(
+    "li",
+    { class: `upload upload-folder upload-${folder.status}`, "data-folder": folder.name },
+    h("div", { class: "upload-top" }, h("span", { class: "upload-name break" }, h("span", { class: "type" }, "folder"), " ", folder.name), h("span", { class: `pill pill-${pill}` }, stateText)),
+    h("progress", { max: 100, value: percent, "aria-label": `${folder.name} progress` }, `${percent} %`),
+    h("div", { class: "upload-bottom" }, h("span", { class: "subtle upload-detail" }, `${percent} % · ${detail}`), h("span", { class: "actions" }, actions)),
+  );
 }
 
 function progressRow(entry) {
@@ -42,10 +85,10 @@ function progressRow(entry) {
   const actions = [];
   if (entry.status === "uploading" || entry.status === "queued") actions.push(h("button", { type: "button", class: "btn btn-danger-ghost", "aria-label": `Cancel ${entry.name}`, onClick: () => uploads.cancel(entry) }, "Cancel"));
   if (entry.status === "error") actions.push(h("button", { type: "button", class: "btn btn-secondary", onClick: () => uploads.retry(entry) }, "Retry"));
-  if (entry.status === "done" && entry.urn) actions.push(h("a", { class: "btn btn-secondary", href: `#/artifacts/${enc(entry.urn)}` }, "Open"));
+  if (entry.status === "done" && entry.urn && !entry.folder) actions.push(h("a", { class: "btn btn-secondary", href: `#/artifacts/${enc(entry.urn)}` }, "Open"));
   return h(
     "li",
-    { class: `upload upload-${entry.status}`, "data-upload": entry.name },
+    { class: `upload upload-${entry.status}${entry.folder ? " upload-in-folder" : ""}`, "data-upload": entry.name },
     h("div", { class: "upload-top" }, h("span", { class: "upload-name break" }, entry.name), h("span", { class: `pill pill-${entry.status === "done" ? "ready" : entry.status === "error" || entry.status === "cancelled" ? "abandoned" : "pending"}` }, stateText)),
     h("progress", { max: 100, value: percent, "aria-label": `${entry.name} progress` }, `${percent} %`),
     h("div", { class: "upload-bottom" }, h("span", { class: "subtle upload-detail" }, `${percent} % · ${detail}`), h("span", { class: "actions" }, actions)),
@@ -59,15 +102,16 @@ export async function uploadPage({ main }) {
   const filesInput = h("input", { type: "file", multiple: true, class: "sr-only", id: "file-input" });
   const folderInput = h("input", { type: "file", multiple: true, webkitdirectory: true, class: "sr-only", id: "folder-input" });
   const options = () => ({ collection: collection.value.trim(), open: open.checked });
-  const start = (files) => {
+  const start = (files, folders = []) => {
     if (files.length) uploads.add(files, options());
+    for (const folder of folders) if (folder.files.length) uploads.addFolder(folder.name, folder.files, options());
   };
   filesInput.addEventListener("change", () => {
     start([...filesInput.files]);
     filesInput.value = "";
   });
   folderInput.addEventListener("change", () => {
-    start([...folderInput.files]);
+    start([], chosenFolders([...folderInput.files]));
     folderInput.value = "";
   });
   const zone = h(
@@ -75,7 +119,7 @@ export async function uploadPage({ main }) {
     { class: "dropzone", id: "dropzone" },
     h("div", { class: "dropzone-icon", "aria-hidden": "true" }, icon(ICONS.upload, 44)),
     h("p", { class: "dropzone-title" }, "Drop files or a folder here"),
-    h("p", { class: "subtle" }, "Uploads resume where they stopped after a network cut, and after a reload when you choose the same file again."),
+    h("p", { class: "subtle" }, "Each file becomes an artifact; a folder becomes one artifact of all its files. Uploads resume where they stopped after a network cut, and after a reload when you choose the same file again."),
     h("div", { class: "actions center" }, h("label", { for: "file-input", class: "btn btn-primary", tabindex: "0", role: "button" }, "Choose files"), h("label", { for: "folder-input", class: "btn btn-secondary", tabindex: "0", role: "button" }, "Choose a folder")),
     filesInput,
     folderInput,
@@ -96,14 +140,16 @@ export async function uploadPage({ main }) {
   zone.addEventListener("drop", async (event) => {
     event.preventDefault();
     zone.classList.remove("dragging");
-    start(await droppedFiles(event.dataTransfer));
+    const { files, folders } = await dropped(event.dataTransfer);
+    start(files, folders);
   });
 
   const list = h("ul", { class: "uploads", "aria-label": "Uploads" });
   const unfinished = h("div", {});
   const draw = () => {
-    replace(list, uploads.entries.map(progressRow));
-    if (!uploads.entries.length) list.append(h("li", { class: "empty" }, "Nothing uploaded in this tab yet."));
+    const loose = uploads.entries.filter((e) => !e.folder);
+    replace(list, uploads.folders.map((folder) => [folderRow(folder), h("li", { class: "upload-files" }, h("ul", { class: "uploads", "aria-label": `Files of ${folder.name}` }, folder.entries.map(progressRow)))]), loose.map(progressRow));
+    if (!uploads.entries.length && !uploads.folders.length) list.append(h("li", { class: "empty" }, "Nothing uploaded in this tab yet."));
   };
   const drawUnfinished = async () => {
     const stored = await uploads.unfinished();
