@@ -214,7 +214,11 @@ def test_carol_signs_in_by_link_finds_it_shared_downloads_it_and_opens_its_linea
     with page.expect_download() as one_file:
         page.get_by_role("button", name=f"Download {name}").click()
     assert Path(one_file.value.path()).read_bytes() == data
-    expect(page.locator(".version")).to_contain_text("not shared with you")  # the grant is on the artifact only
+    # The grant is on the artifact only: alice's repository (and its version of this file) stays hers.
+    versions = page.locator("section", has=page.get_by_role("heading", name="Versions"))
+    expect(versions).to_contain_text("Not a version in any repository you may read.")
+    expect(page.locator(".version")).to_have_count(0)
+    assert f"surveys/{name.split('.')[0]}" not in page.content()
     shot(page, f"{b}-09-artifact-as-carol")
 
     page.get_by_role("link", name="Lineage").click()

@@ -196,7 +196,7 @@ export function versionsSection(artifact, rerender) {
     "section",
     { class: "card", "aria-labelledby": "versions-title" },
     h("h2", { id: "versions-title" }, "Versions"),
-    versions.length ? versions.map((ref) => versionCard(artifact, ref, rerender)) : h("p", { class: "subtle" }, "Not registered as a version of any repository."),
+    versions.length ? versions.map((ref) => versionCard(artifact, ref, rerender)) : h("p", { class: "subtle" }, "Not a version in any repository you may read."),
     h(
       "details",
       { class: "manage", open: versions.length ? null : true },
