@@ -56,7 +56,7 @@ class ReferencePathMiddleware:
             await problem(404, "Not Found", f"no version {shown!r} you may read")(scope, receive, send)
             return
         raw = prefix + quote(urn, safe=":").encode() + rest
-        scope = {**scope, "path": unquote(raw.decode("ascii")), "raw_path": raw}
+        scope = {**scope, "path": unquote(raw.decode("latin-1")), "raw_path": raw}
         await self.app(scope, receive, send)
 
 

@@ -209,6 +209,15 @@ def test_references_in_artifact_paths(alice: httpx.Client, server: InProcessServ
     problem(alice.get(f"/v1/artifacts/{ref_path(f'fabric://{p}/net:9')}"), 404)
     problem(alice.get(f"/v1/artifacts/{ref_path(f'fabric://{p}/nope')}"), 404)
     problem(alice.get(f"/v1/lineage/{champion}", params={"at": "yesterday"}), 400)
+    for odd in (
+        "fabric:%FF",
+        "fabric%3A%2F%2F%C3%A9%2Fx",
+        "fabric:" + "a" * 5000,
+        "fabric:%2F%2Fp%2Fn:1:2",
+        "fabric:%00",
+    ):
+        answer = alice.get(f"/v1/artifacts/{odd}/blob")
+        assert 400 <= answer.status_code < 500 and answer.headers["content-type"] == "application/problem+json", odd
     eve = as_(server, EVE)
     unknown = problem(eve.get(f"/v1/artifacts/{ref_path(f'fabric://{p}/nope:1')}"), 404)
     hidden = problem(eve.get(f"/v1/artifacts/{ref_path(f'fabric://{p}/net:1')}"), 404)
