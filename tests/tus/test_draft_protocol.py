@@ -9,16 +9,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from starlette.requests import Request
 
+from fabric.s3 import S3Location
+from tests.fixtures_services import S3_ACCESS_KEY, S3_SECRET_KEY, ScriptService, make_bucket
 from tests.tus.helpers import TUS, create, patch
 from tests.tus.test_hooks import Recorder, serving
-from tus_server import FileUploadStore, TusConfig, TusServer, UploadInfo, errors
+from tus_server import FileUploadStore, TusConfig, TusServer, UploadInfo, UploadStore, errors
+from tus_server.s3_store import S3UploadStore
 
 PROBLEM = "https://iana.org/assignments/http-problem-types#"
 PARTIAL = "application/partial-upload"
@@ -29,10 +34,30 @@ def recorder() -> Recorder:
     return Recorder()
 
 
+@pytest.fixture(scope="module")
+def s3_bucket(s3_service: ScriptService) -> tuple[Any, str]:
+    """A botocore client (configured as the server configures it) and a bucket for this module's S3 stores."""
+    bucket = f"draft-{uuid.uuid4().hex[:16]}"
+    make_bucket(s3_service.url, bucket)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+        env.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+        return S3Location(s3_service.url, bucket, path_style=True).client(), bucket
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> UploadStore:
+    """Both upload stores: the file store, and the S3 store (its own prefix of a bucket on the real versitygw)."""
+    if request.param == "file":
+        return FileUploadStore(tmp_path)
+    client, bucket = request.getfixturevalue("s3_bucket")
+    return S3UploadStore(client, bucket, prefix=f"{uuid.uuid4().hex}/")
+
+
 @pytest.fixture
-def client(tmp_path: Path, recorder: Recorder) -> Iterator[httpx.Client]:
+def client(store: UploadStore, recorder: Recorder) -> Iterator[httpx.Client]:
     server = TusServer(
-        FileUploadStore(tmp_path),
+        store,
         TusConfig(max_size=1 << 30),
         on_create=recorder.on_create,
         on_complete=recorder.on_complete,
