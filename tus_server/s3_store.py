@@ -41,7 +41,7 @@ MAX_PARTS = 10_000  # S3's most parts in one multipart upload
 MAX_COPY_PART = 5 << 30  # S3's largest part copied server-side
 PART_SIZE = 8 << 20  # the preferred part: large uploads get larger ones so that they fit in MAX_PARTS
 PARTS_IN_FLIGHT = 4  # parts one request uploads at once (each holds its bytes in memory until stored)
-POOL_THREADS = 16  # threads uploading parts, shared by every request of the store
+POOL_THREADS = 16  # threads uploading parts, and the most parts in memory on their way, for all requests together
 
 
 @dataclass(slots=True)
@@ -89,13 +89,14 @@ class _Chain(io.RawIOBase):
 class S3UploadStore:
     """The `UploadStore` core plus `Terminator` and `LengthDeferrer` over one bucket (blocking methods)."""
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+    def __init__(self, client: Any, bucket: str, prefix: str = "", *, parts_in_flight: int = POOL_THREADS) -> None:
         self.client = client  # a botocore S3 client (thread-safe)
         self.bucket = bucket
         self.prefix = f"{prefix}uploads/"
         self._pending: dict[str, dict[int, S3UploadState]] = {}  # states by end offset, written but not saved
         self._guard = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="s3-parts")
+        self._pool = ThreadPoolExecutor(max_workers=parts_in_flight, thread_name_prefix="s3-parts")
+        self._slots = threading.Semaphore(parts_in_flight)  # no part waits in the pool's queue holding its bytes
 
     # ---- keys and state -------------------------------------------------------------------------------
 
@@ -311,8 +312,9 @@ class S3UploadWriter:
     """Appends one request's bytes as concurrent part uploads; `sync` makes them durable.
 
     `write` gathers the request's blocks into a part of `part_size` bytes and hands each full part to the store's
-    pool, up to `PARTS_IN_FLIGHT` at a time (`write` waits for a slot: that bounds the memory of a request to
-    about `PARTS_IN_FLIGHT + 1` parts). `sync` cuts what is gathered into a last part if it is at least S3's
+    pool, up to `PARTS_IN_FLIGHT` at a time per request and `POOL_THREADS` for all requests (`write` waits for a
+    slot): a request holds at most `PARTS_IN_FLIGHT + 1` parts, the store at most `POOL_THREADS` parts on their way
+    plus one gathering part per request. `sync` cuts what is gathered into a last part if it is at least S3's
     minimum, else writes it as a tail object, and returns once every part is stored. `checkpoint` is the cheap
     sync of a long request: it waits only for the parts already handed over and records their end.
     """
@@ -415,13 +417,14 @@ class S3UploadWriter:
     ) -> None:
         """Start the next part in the pool once a slot is free; `send(upload id, number)` gives (ETag, size)."""
         upload = self._multipart()
-        self._slots.acquire()
+        self._slots.acquire()  # this request's slot first, then the store's: parts in flight never wait for slots
+        self._store._slots.acquire()
         try:
             with self._lock:
                 if callable(size_or_take):
                     size = size_or_take()
                     if size is None:
-                        self._slots.release()
+                        self._release_slots()
                         return
                 else:
                     size = size_or_take
@@ -432,8 +435,12 @@ class S3UploadWriter:
                     raise OSError(f"upload {self._id} would need more than {MAX_PARTS} parts")
                 self._parts.append(self._store._pool.submit(self._run_part, send, upload, number))
         except BaseException:
-            self._slots.release()
+            self._release_slots()
             raise
+
+    def _release_slots(self) -> None:
+        self._store._slots.release()
+        self._slots.release()
 
     def _run_part(self, send: Callable[[str, int], tuple[str, int]], upload: str, number: int) -> tuple[int, str, int]:
         try:
@@ -443,7 +450,7 @@ class S3UploadWriter:
             self._error = self._error or _os_error(exc)
             raise
         finally:
-            self._slots.release()
+            self._release_slots()
 
     def _upload_part(self, upload: str, number: int, chunks: list[bytes]) -> tuple[str, int]:
         body = b"".join(chunks)  # one buffer the client can resend on a retry; the chunks go at once

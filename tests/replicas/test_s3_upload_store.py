@@ -50,12 +50,16 @@ class Operations:
                 self.in_flight -= 1
 
 
+def open_store(target: S3Target, monkeypatch: pytest.MonkeyPatch, **options: Any) -> S3UploadStore:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", target.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", target.secret_key)
+    location = S3Location(target.endpoint, target.bucket, path_style=True, prefix="t/")
+    return S3UploadStore(location.client(), location.bucket, location.prefix, **options)
+
+
 @pytest.fixture
 def store(s3_target: S3Target, monkeypatch: pytest.MonkeyPatch) -> S3UploadStore:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_target.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_target.secret_key)
-    location = S3Location(s3_target.endpoint, s3_target.bucket, path_style=True, prefix="t/")
-    return S3UploadStore(location.client(), location.bucket, location.prefix)
+    return open_store(s3_target, monkeypatch)
 
 
 def new_upload(store: S3UploadStore, length: int | None, **fields: Any) -> UploadInfo:
@@ -93,6 +97,34 @@ def test_parts_upload_concurrently_within_the_bound_and_every_synced_byte_is_sto
     assert 1 < operations.most_in_flight <= PARTS_IN_FLIGHT
     # whole parts while writing, then the 12345 bytes left: a tail object at `sync`, the last part at `finish`
     assert operations.counts["UploadPart"] == len(data) // part_size(len(data)) + 1
+
+
+@pytest.mark.slow
+def test_the_parts_of_all_requests_in_flight_are_bounded_by_the_store(
+    s3_target: S3Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(s3_target, monkeypatch, parts_in_flight=5)
+    payloads = [os.urandom(24 * MiB) for _ in range(3)]
+    infos = [new_upload(store, len(data)) for data in payloads]
+    operations = Operations(store.client)
+
+    def send(info: UploadInfo, data: bytes) -> None:
+        writer = store.writer(info.id, 0)
+        for block in blocks(data, 4 * MiB):
+            writer.write(block)
+        writer.sync()
+        writer.close()
+        info.offset = len(data)
+        store.save(info)
+        store.finish(info)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(infos, payloads, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [read_all(store, info) for info in infos] == payloads
+    assert operations.most_in_flight <= 5  # three requests could have 4 each in flight on their own
 
 
 def test_a_request_ending_below_the_minimum_part_leaves_a_tail_the_next_request_continues(
