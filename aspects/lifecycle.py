@@ -821,6 +821,8 @@ class Lifecycle:
             rows = self._rows_by_number(
                 repo, at=at, below=below, limit=limit, live=live, number=number, artifact=artifact
             )
+        elif number is None and artifact is None:
+            rows = self._rows_in_stage(repo, stage, at=at, below=below, limit=limit, live=live)
         if rows is None:
             rows = self._scanned_rows(
                 repo, at=at, before=before, limit=limit, stage=stage, live=live, number=number, artifact=artifact
@@ -895,6 +897,34 @@ class Lifecycle:
             if number is not None:
                 break
             top = numbers[-1] - 1
+        return found[:limit]
+
+    def _rows_in_stage(
+        self, repo: str, stage: str, *, at: datetime | None, below: int | None, limit: int, live: bool
+    ) -> list[dict[str, Any]]:
+        """The versions in `stage` at `at`, highest number first, from the repository's stage edges (as many as
+        stage moves, not versions), each version then read from its artifact."""
+        when = to_micros(at) if at is not None else FAR_FUTURE
+        schema = self.schema_id(STAGE_SCHEMA)
+        staged: dict[str, int] = {}
+        for row in self.store.backend.run(self._q.STAGE_EDGES, {"repo": repo}):
+            if row["schema"] == schema and _current_at(row, when):
+                content = orjson.loads(row["content"])
+                if content.get("stage") == stage and (below is None or int(content["version"]) < below):
+                    staged[row["artifact"]] = int(content["version"])
+        numbered = sorted(((n, artifact) for artifact, n in staged.items()), reverse=True)
+        params = {
+            "schema": self.schema_id(VERSION_SCHEMA),
+            "at": when,
+            "live": live,
+            "state_schema": self.schema_id(STATE_SCHEMA),
+            "deleted": '"state":"deleted"',
+        }
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(numbered), NUMBER_CHUNK):
+            found += self._rows_among(repo, numbered[start : start + NUMBER_CHUNK], params)
+            if len(found) >= limit:
+                break
         return found[:limit]
 
     def _rows_among(self, repo: str, numbered: list[tuple[int, str]], params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -319,6 +319,11 @@ class Queries:
         "WHERE e.entity = $repo RETURN e.urn AS urn, e.schema AS schema, e.content AS content, e.asserter AS asserter, "
         "e.valid_from AS valid_from, e.valid_to AS valid_to, a.status AS status"
     )
+    # The stage edges of a repository (its stage moves, not its versions); the caller keeps those current at its time.
+    STAGE_EDGES: str = (
+        "MATCH (r:Repository {urn: $repo})-[e:IN_STAGE]->(a:Artifact) RETURN a.urn AS artifact, e.schema AS schema, "
+        "e.content AS content, e.valid_from AS valid_from, e.valid_to AS valid_to"
+    )
     # Of some deleted artifacts, those whose deletion was recorded by `$at`.
     DELETED_BY: str = (
         "UNWIND $urns AS u MATCH (a:Artifact {urn: u})-[d:HAS_ASPECT]->(:Schema) WHERE d.schema = $state_schema "

@@ -108,6 +108,14 @@ def test_listing_by_number_pages_counts_deletions_and_falls_back_for_unclaimed_v
     assert lc.get_version("vision", "net", "latest", at=before_deletion)["number"] == 7
     assert lc.get_version("vision", "net", 5)["status"] == "deleted"
     assert lc.get_version("vision", "net", 3)["artifact"] == made[2]["artifact"]
+    before_stages = datetime.now(UTC)
+    time.sleep(0.002)
+    for number in (2, 3, 7, 1):
+        lc.set_stage("vision", "net", number, "testing", asserter=USER)
+    lc.set_stage("vision", "net", 1, "staging", asserter=USER)  # moved on: no longer in testing
+    assert pages(stage="testing") == [[7, 3], [2]]
+    assert pages(stage="staging") == [[1]]
+    assert pages(stage="testing", at=before_stages) == [[]]
     # a version registered without a claim (by a server from before claims) is found, by a process started after
     # it, by scanning the repository's edges
     legacy = ready_artifact(store, "legacy").urn
