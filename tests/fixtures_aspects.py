@@ -1,4 +1,5 @@
-"""The aspect store over each backend: every test that takes `store` runs once on LadybugDB, once on Neo4j.
+"""The aspect store over each backend: every test that takes `store` runs once on LadybugDB, once on Neo4j
+(through `backend_name`, the one both-backends parametrisation in `tests/fixtures_backends.py`).
 
 The Neo4j server is session-wide (`neo4j_url`), so each test starts by wiping every node from it.
 `open_aspect_store()` opens another store on the same graph (to test what survives a restart).
@@ -10,21 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from neo4j import GraphDatabase
 
 from aspects import AspectStore, open_store
-
-BACKENDS = ["ladybug", "neo4j"]
-
-
-def wipe_neo4j(url: str) -> None:
-    with GraphDatabase.driver(url, auth=None) as driver:
-        driver.execute_query("MATCH (n) DETACH DELETE n")
-
-
-@pytest.fixture(params=BACKENDS)
-def backend_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+from tests.fixtures_backends import wipe_neo4j
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The both-backends fixtures of the HTTP tests, defined once: every test that takes one runs on LadybugDB and
-on Neo4j.
+"""The both-backends fixtures, defined once: every test that takes one runs on LadybugDB and on Neo4j.
 
+- `backend_name`: "ladybug" or "neo4j", the one parametrisation every both-backends test goes through (the
+  aspect store's `store`, the HTTP tests' `graph_url`, the portal's server, the query-module checks).
 - `graph_url`: None for the embedded LadybugDB graph, the Bolt URL of the session's Neo4j (wiped) otherwise.
 - `app_server` / `api`: the app in this process (httpx ASGI transport), without authentication.
 - `auth_app_server`: the same with `--auth` and the known key `TEST_TOKEN_KEY`, so tests mint tokens.
@@ -13,16 +14,28 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from neo4j import GraphDatabase
 
-from tests.fixtures_aspects import BACKENDS, wipe_neo4j
 from tests.inprocess import InProcessServer
 
+BACKENDS = ["ladybug", "neo4j"]
 TEST_TOKEN_KEY = "fabric-tests-signing-key-0123456789abcdef"
 
 
+def wipe_neo4j(url: str) -> None:
+    with GraphDatabase.driver(url, auth=None) as driver:
+        driver.execute_query("MATCH (n) DETACH DELETE n")
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
-def graph_url(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "ladybug":
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """Module-scoped, so that a module's servers start once per backend; tests group by backend."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def graph_url(request: pytest.FixtureRequest, backend_name: str) -> str | None:
+    if backend_name == "ladybug":
         return None
     url = str(request.getfixturevalue("neo4j_url"))
     wipe_neo4j(url)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures_aspects import wipe_neo4j
+from tests.fixtures_backends import wipe_neo4j
 from tests.fixtures_neo4j import Neo4jServer, free_port
 from tests.server_process import FabricServer
 from tests.tus.helpers import TUS, blob, create, patch, upload

@@ -16,7 +16,6 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from fabric.auth.tokens import Principal, mint_token
-from tests.fixtures_aspects import BACKENDS, wipe_neo4j
 from tests.portal.browser import ROOT, chromium_path
 from tests.server_process import FabricServer, free_port
 
@@ -88,8 +87,10 @@ class Portal:
         return self.server.url
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+@pytest.fixture(scope="module")
+def portal(
+    backend_name: str, graph_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Portal]:
     if not TUS_JS.is_file():
         raise RuntimeError(f"{TUS_JS} is missing: run `make test-deps` (npm ci in tests/interop/js)")
     site = tmp_path_factory.mktemp("other-site")
@@ -100,14 +101,12 @@ def portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     port = static.server_address[1]
     other, foreign = f"http://127.0.0.1:{port}", f"http://localhost:{port}"
     args = ["--auth", "--token-key", KEY, "--cors-origins", other]
-    if request.param == "neo4j":
-        url = request.getfixturevalue("neo4j_url")
-        wipe_neo4j(url)
-        args += ["--graph-url", url]
-    data = tmp_path_factory.mktemp(f"portal-{request.param}") / "data"
+    if graph_url is not None:  # Neo4j, wiped
+        args += ["--graph-url", graph_url]
+    data = tmp_path_factory.mktemp(f"portal-{backend_name}") / "data"
     try:
         with FabricServer(data, args=args) as server, httpx.Client(base_url=server.url, timeout=300) as api:
-            yield Portal(request.param, server, api, other, foreign)
+            yield Portal(backend_name, server, api, other, foreign)
     finally:
         static.shutdown()
         static.server_close()
