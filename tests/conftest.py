@@ -12,8 +12,8 @@ from tests.server_process import FabricServer
 pytest_plugins: list[str] = [
     "tests.fixtures_neo4j",
     "tests.fixtures_client",
-    "tests.fixtures_aspects",
     "tests.fixtures_backends",
+    "tests.fixtures_aspects",
     "tests.fixtures_services",
 ]
 

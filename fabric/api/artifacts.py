@@ -13,7 +13,17 @@ from starlette.routing import Route
 from aspects.lifecycle import parse_label_filter, parse_reference
 from fabric.api.lifecycle import lifecycle_view, with_lifecycle
 from fabric.api.listing import LISTING_PARAMS, UPLOADER_PARAM, listing_order, uploader_filter, wants_count
-from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, ok_json, operation, path_param, query_param, ref
+from fabric.openapi.spec import (
+    CURSOR,
+    LIMIT,
+    NAMESPACE_NOTE,
+    URN_PARAM,
+    ok_json,
+    operation,
+    path_param,
+    query_param,
+    ref,
+)
 from fabric.permissions import artifact_view, readable_artifact, readable_repository, reader_of, redactor
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, page, query_int, query_time
@@ -177,7 +187,11 @@ paths = {
             "The members of a collection the caller may read",
             access="user",
             tag="artifacts",
-            parameters=[path_param("urn", "A collection URN, `urn:fabric:collection:<name>`"), LIMIT, CURSOR],
+            parameters=[
+                path_param("urn", f"A collection URN, `urn:<ns>:collection:<name>` {NAMESPACE_NOTE}"),
+                LIMIT,
+                CURSOR,
+            ],
             ok={200: ok_json(ref("ArtifactPage"))},
             errors=(400, 404),
         )

@@ -7,7 +7,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.openapi.spec import CURSOR, LIMIT, json_body, ok_json, operation, path_param, query_param, ref
+from fabric.openapi.spec import (
+    CURSOR,
+    LIMIT,
+    NAMESPACE_NOTE,
+    json_body,
+    ok_json,
+    operation,
+    path_param,
+    query_param,
+    ref,
+)
 from fabric.permissions import (
     aspect_views,
     check_assert,
@@ -94,7 +104,7 @@ routes = [
     Route("/v1/aspects/{urn}", retract_aspect, methods=["DELETE"]),
 ]
 
-ASPECT_URN = path_param("urn", "An aspect URN, `urn:fabric:aspect:<uuid>`")
+ASPECT_URN = path_param("urn", f"An aspect URN, `urn:<ns>:aspect:<uuid>` {NAMESPACE_NOTE}")
 paths = {
     "/v1/aspects": {
         "post": operation(

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fabric.openapi.spec import json_body, ok_json, operation, path_param, ref
+from fabric.openapi.spec import NAMESPACE_NOTE, json_body, ok_json, operation, path_param, ref
 from fabric.permissions import current_user, require_user_token
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object
@@ -65,7 +65,9 @@ paths = {
             "One schema",
             access="user",
             tag="schemas",
-            parameters=[path_param("schema_id", "`urn:fabric:schema:<name>.<version>` or `<name>.<version>`")],
+            parameters=[
+                path_param("schema_id", f"`urn:<ns>:schema:<name>.<version>` or `<name>.<version>` {NAMESPACE_NOTE}")
+            ],
             ok={200: ok_json(ref("JsonSchema"))},
             errors=(400, 404),
         )

@@ -22,7 +22,18 @@ from fabric.api.lifecycle import with_lifecycle
 from fabric.api.listing import LISTING_PARAMS, listing_order, wants_count
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import mint_token
-from fabric.openapi.spec import CURSOR, LIMIT, URN_PARAM, json_body, ok_json, operation, path_param, query_param, ref
+from fabric.openapi.spec import (
+    CURSOR,
+    LIMIT,
+    NAMESPACE_NOTE,
+    URN_PARAM,
+    json_body,
+    ok_json,
+    operation,
+    path_param,
+    query_param,
+    ref,
+)
 from fabric.permissions import (
     claim_order,
     current_user,
@@ -254,7 +265,7 @@ paths = {
             "A compute token for an order: it uploads, and reads what the caller can read now",
             access="user-token",
             tag="access",
-            parameters=[path_param("urn", "An order URN, `urn:fabric:order:<uuid>`")],
+            parameters=[path_param("urn", f"An order URN, `urn:<ns>:order:<uuid>` {NAMESPACE_NOTE}")],
             body={**json_body(ref("OrderTokenRequest")), "required": False},
             ok={201: ok_json(ref("OrderToken"))},
             errors=(400, 403, 404, 413),

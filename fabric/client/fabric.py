@@ -151,8 +151,8 @@ class Fabric:
             yield Artifact.of(self._transport, data)
 
     def collection(self, urn: str, limit: int | None = None) -> Iterator[Artifact]:
-        """The artifacts in a collection (a name or `urn:fabric:collection:<name>`)."""
-        for data in self._transport.collection_members(collection_urn(urn), limit):
+        """The artifacts in a collection (a name, or its URN `urn:<namespace>:collection:<name>`)."""
+        for data in self._transport.collection_members(collection_urn(urn, self._transport.namespace), limit):
             yield Artifact(self._transport, data)
 
     # ---- aspects ------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Orders: a service run that records which artifacts it used and which it produced.
 
-    with fab.order(service="resize", inputs={"image": "urn:fabric:artifact:..."}) as order:
-        with open(order.input_path("urn:fabric:artifact:...")) as f: ...
+    with fab.order(service="resize", inputs={"image": art.id}) as order:
+        with open(order.input_path(art.id)) as f: ...
         order.upload_artifact(name="small.jpg", file_path="/tmp/small.jpg")
 
 Entering resolves every artifact URN in the inputs (each must exist and be readable) before anything is

@@ -62,7 +62,7 @@ class Transport(abc.ABC):
     @property
     @abc.abstractmethod
     def namespace(self) -> str:
-        """The namespace word of the fabric's URNs (`fabric` in `urn:fabric:artifact:…`)."""
+        """The namespace word of the fabric's URNs (`acme` in `urn:acme:artifact:…`; `fabric` by default)."""
 
     @property
     def token(self) -> str | None:

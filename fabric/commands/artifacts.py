@@ -21,7 +21,9 @@ from fabric.urns import collection_urn
     "--name", default=None, help="Artifact name (one PATH only; default: the file's own name, e.g. a.nc for data/a.nc)."
 )
 @click.option("--content-type", default=None, help="MIME type (default: guessed from the name).")
-@click.option("--collection", default=None, help="Add to this collection (a name or urn:fabric:collection:<name>).")
+@click.option(
+    "--collection", default=None, help="Add to this collection (a name, or its URN urn:<namespace>:collection:<name>)."
+)
 @click.option("--policy", default=None, help="Access policy: open, or a policy URN.")
 @click.option("--force", is_flag=True, help="Upload even if the file was uploaded unchanged before.")
 @click.option("--each", is_flag=True, help="A directory becomes one artifact per file instead of one artifact.")
@@ -127,7 +129,7 @@ def download(fab: Any, urn: str, output: Path | None, force: bool, quiet: bool) 
 
     Prints the path written. An existing file is never overwritten without --force.
     """
-    artifact = fab.get_artifact(artifact_urn(urn))
+    artifact = fab.get_artifact(artifact_urn(fab, urn))
     if output is not None and str(output) == "-":
         out = sys.stdout.buffer
         for chunk in artifact.as_stream():
@@ -193,7 +195,7 @@ def ls(fab: Any, limit: int, as_json: bool, as_csv: bool, **filters: Any) -> Non
     if filters.get("labels"):
         chosen["labels"] = parse_labels(filters["labels"])
     if "collection" in chosen:
-        chosen["collection"] = collection_urn(chosen["collection"])
+        chosen["collection"] = collection_urn(chosen["collection"], fab.transport.namespace)
     artifacts = list(fab.list_artifacts(limit=limit, **chosen))
     if as_json:
         echo_json([artifact.to_json() for artifact in artifacts])
@@ -231,7 +233,7 @@ def parse_labels(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
 @client_command
 def show(fab: Any, urn: str, as_json: bool) -> None:
     """Show an artifact and its current aspects, with their content."""
-    artifact = fab.get_artifact(artifact_urn(urn))
+    artifact = fab.get_artifact(artifact_urn(fab, urn))
     if as_json:
         echo_json(artifact.to_json())
         return

@@ -29,7 +29,7 @@ def add(fab: Any, entity: str, schema: str, content: str, as_json: bool) -> None
 
     ENTITY is a URN (an artifact also by its bare UUID); SCHEMA a schema URN or its short name (metadata.1).
     """
-    created = fab.add_aspect(artifact_urn(entity), schema_urn(schema), read_json(content, "CONTENT"))
+    created = fab.add_aspect(artifact_urn(fab, entity), schema_urn(fab, schema), read_json(content, "CONTENT"))
     _print(created) if as_json else click.echo(created.urn)
 
 
@@ -46,8 +46,8 @@ def list_(
 ) -> None:
     """List aspects (URN, entity, schema, content), current ones unless --include-retracted."""
     found = fab.list_aspects(
-        entity=artifact_urn(entity) if entity else None,
-        schema=schema_urn(schema) if schema else None,
+        entity=artifact_urn(fab, entity) if entity else None,
+        schema=schema_urn(fab, schema) if schema else None,
         at=at,
         include_retracted=include_retracted,
         limit=limit,

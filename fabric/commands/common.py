@@ -194,15 +194,17 @@ def human_size(size: int | None) -> str:
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def artifact_urn(value: str) -> str:
-    """An artifact named by URN, or by its bare UUID (the last part of the URN `fabric ls` shows)."""
+def artifact_urn(fab: Any, value: str) -> str:
+    """An artifact named by URN, or by its bare UUID (the last part of the URN `fabric ls` shows), in the
+    destination's namespace."""
     value = value.strip()
-    return fabric_urn("artifact", value.lower()) if UUID.match(value) else value
+    return fabric_urn("artifact", value.lower(), fab.transport.namespace) if UUID.match(value) else value
 
 
-def schema_urn(value: str) -> str:
-    """A schema named by URN or id, or by its short name (`metadata.1` is `urn:fabric:schema:metadata.1`)."""
+def schema_urn(fab: Any, value: str) -> str:
+    """A schema named by URN or id, or by its short name: `metadata.1` is `urn:<namespace>:schema:metadata.1`, in
+    the destination's namespace (`urn:fabric:schema:metadata.1` unless the server says otherwise)."""
     value = value.strip()
     if value.startswith("urn:") or "://" in value or "/" in value:
         return value
-    return fabric_urn("schema", value)
+    return fabric_urn("schema", value, fab.transport.namespace)

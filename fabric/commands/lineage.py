@@ -95,7 +95,7 @@ def render_mermaid(graph: dict[str, Any]) -> str:
 @client_command
 def lineage(fab: Any, urn: str, direction: str, depth: int, at: str | None, fmt: str) -> None:
     """Show the provenance of URN: the orders that made it and what they used (--up), or what it was used for (--down)."""
-    graph = fab.lineage(artifact_urn(urn), direction=direction, depth=depth, at=at)
+    graph = fab.lineage(artifact_urn(fab, urn), direction=direction, depth=depth, at=at)
     if fmt == "json":
         echo_json(graph)
     elif fmt == "dot":

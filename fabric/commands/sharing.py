@@ -30,7 +30,7 @@ def grant(fab: Any, urn: str, email: str | None, org: str | None, as_json: bool)
     """Let a user or an organisation read URN; prints the grant id (what `fabric access revoke` takes)."""
     if (email is None) == (org is None):
         raise click.UsageError("give exactly one of --email and --org")
-    made = fab.grant_access(artifact_urn(urn), email=email, org=org)
+    made = fab.grant_access(artifact_urn(fab, urn), email=email, org=org)
     echo_json(made) if as_json else click.echo(made["id"])
 
 
@@ -45,7 +45,7 @@ def list_grants(fab: Any, urn: str, include_revoked: bool, as_json: bool) -> Non
     On a terminal: a table with a header. For scripts: --json, or (when the output is piped) tab-separated lines
     without a header: id, grantee, granted by, granted at, state.
     """
-    grants = fab.list_access(artifact_urn(urn), include_revoked=include_revoked)
+    grants = fab.list_access(artifact_urn(fab, urn), include_revoked=include_revoked)
     if as_json:
         echo_json(grants)
         return
@@ -83,7 +83,7 @@ def _state(grant: dict[str, Any], time_of: Callable[[dict[str, Any], str], str])
 @client_command
 def revoke(fab: Any, urn: str, grant_id: str) -> None:
     """Revoke grant GRANT_ID on URN (the grant stays in the history, retracted)."""
-    revoked = fab.revoke_access(artifact_urn(urn), grant_id)
+    revoked = fab.revoke_access(artifact_urn(fab, urn), grant_id)
     click.echo(f"revoked {revoked['id']} ({_grantee(revoked)})")
 
 

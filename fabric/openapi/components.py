@@ -122,7 +122,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "JsonSchema": {
         "type": "object",
-        "description": "A JSON Schema (Draft 2020-12) with `$id` `urn:fabric:schema:<name>.<version>`",
+        "description": "A JSON Schema (Draft 2020-12) with `$id` `urn:<ns>:schema:<name>.<version>` (`<ns>`: the server's namespace "
+        "word, `fabric` by default), or an `$id` of your own",
         "required": ["$id"],
         "properties": {"$id": {"type": "string"}},
     },

@@ -53,6 +53,9 @@ def problem_response(status: int) -> dict[str, Any]:
     return {"description": ERROR_REASONS.get(status, "Error"), "content": {PROBLEM: {"schema": ref("Problem")}}}
 
 
+NAMESPACE_NOTE = "(`<ns>`: the server's namespace word, `fabric` unless `fabric serve --namespace` names another)"
+
+
 def path_param(name: str, description: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
 
@@ -133,6 +136,6 @@ def header(description: str, schema: dict[str, Any] | None = None) -> dict[str, 
     return {"description": description, "schema": schema or {"type": "string"}}
 
 
-URN_PARAM = path_param("urn", "An artifact URN, `urn:fabric:artifact:<uuid>`")
+URN_PARAM = path_param("urn", f"An artifact URN, `urn:<ns>:artifact:<uuid>` {NAMESPACE_NOTE}")
 LIMIT = query_param("limit", "Page size, 1 to 1000 (default 100)", {"type": "integer", "minimum": 1, "maximum": 1000})
 CURSOR = query_param("cursor", "The opaque cursor of the next page, as the previous page's `next` gave it")

@@ -4,11 +4,15 @@ artifacts, aspects, users and organisations), and the client follows it."""
 from __future__ import annotations
 
 import io
+import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from fabric.cli import main
 from fabric.client import Fabric
 from tests.server_process import FabricServer
 
@@ -30,6 +34,23 @@ def test_a_server_in_another_namespace_writes_its_own_urns(acme: FabricServer) -
         assert note.schema == "urn:acme:schema:metadata.1" and note.asserter == "urn:acme:user:local@localhost"
         assert fab.get_aspect(note.urn.rsplit(":", 1)[-1]) == note  # a bare UUID, in the server's namespace
         assert fab.transport.namespace == "acme"
+
+
+def test_the_cli_expands_short_names_in_the_servers_namespace(acme: FabricServer) -> None:
+    """A bare UUID, `metadata.1` and a plain collection name mean `urn:acme:…` against a server in `acme`."""
+    env = {"FABRIC_URL": acme.url}
+    runner = CliRunner()
+    name = f"ns-{uuid.uuid4().hex[:8]}"
+    uploaded = runner.invoke(main, ["upload", "-", "--name", "n.txt", "--collection", name], env=env, input="n")
+    urn = uploaded.stdout.strip()
+    assert uploaded.exit_code == 0 and urn.startswith("urn:acme:artifact:"), uploaded.stderr
+    bare = urn.rsplit(":", 1)[1]
+    added = runner.invoke(main, ["aspect", "add", bare, "metadata.1", '{"site": "Davis"}', "--json"], env=env)
+    assert added.exit_code == 0, added.stderr
+    assert json.loads(added.stdout)["schema"] == "urn:acme:schema:metadata.1"
+    assert json.loads(added.stdout)["entity"] == urn
+    listed = runner.invoke(main, ["ls", "--collection", name, "--json"], env=env)
+    assert [a["urn"] for a in json.loads(listed.stdout)] == [urn]
 
 
 def test_local_mode_in_another_namespace(tmp_path: Path) -> None:
