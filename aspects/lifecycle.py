@@ -883,7 +883,8 @@ class Lifecycle:
         while top >= 1 and len(found) < limit:
             if start - top >= NUMBER_BUDGET:
                 return None
-            numbers = [number] if number is not None else list(range(top, max(top - NUMBER_CHUNK, 0), -1))
+            chunk = max(NUMBER_CHUNK, limit)  # a page's numbers in one look-up when none are skipped
+            numbers = [number] if number is not None else list(range(top, max(top - chunk, 0), -1))
             claims = {
                 _claimed_number(row): row["artifact"]
                 for row in self.store.backend.run(self._q.VERSION_NUMBERS, {"urns": [f"{repo}#{n}" for n in numbers]})
