@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -81,23 +81,15 @@ class ArtifactRecord:
     aspects: list[Aspect] | None = None  # the current aspects, filled by get_artifact
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "urn": self.urn,
-            "name": self.name,
-            "status": self.status,
-            "uploader": self.uploader,
-            "created": iso(self.created),
-            "mime_type": self.mime_type,
-            "size": self.size,
-            "md5": self.md5,
-            "sha256": self.sha256,
-            "location": self.location,
-            "properties": self.properties,
-            "org": self.org,
-        }
+        out: dict[str, Any] = {key: getattr(self, key) for key in ARTIFACT_RECORD_KEYS}
+        out["created"] = iso(self.created)
         if self.aspects is not None:
             out["aspects"] = [aspect.to_json() for aspect in self.aspects]
         return out
+
+
+ARTIFACT_RECORD_KEYS = tuple(f.name for f in fields(ArtifactRecord) if f.name != "aspects")
+"""The keys of an artifact's JSON, in order (its aspects, when read one at a time, come after them)."""
 
 
 @dataclass(slots=True)

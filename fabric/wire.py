@@ -14,7 +14,7 @@ from typing import Any
 
 from aspects import ArtifactRecord
 from aspects import Aspect as AspectRecord
-from aspects.model import iso
+from aspects.model import ARTIFACT_RECORD_KEYS
 
 ARTIFACT_SCHEMA_NAME = "artifact.1"
 COLLECTION_SCHEMA_NAME = "collection-member.1"
@@ -60,18 +60,8 @@ class AspectJSON:
 
     @classmethod
     def from_record(cls, aspect: AspectRecord) -> AspectJSON:
-        return cls(
-            urn=aspect.urn,
-            entity=aspect.entity,
-            schema=aspect.schema,
-            content=aspect.content,
-            asserter=aspect.asserter,
-            valid_from=iso(aspect.valid_from),
-            valid_to=iso(aspect.valid_to),
-            retracted_by=aspect.retracted_by,
-            rel=aspect.rel,
-            target=aspect.target,
-        )
+        """What the store hands back, in the shape the API sends (the record's own JSON, read as any other)."""
+        return cls.from_json(aspect.to_json())
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AspectJSON:
@@ -145,21 +135,8 @@ class ArtifactJSON:
 
     @classmethod
     def from_record(cls, record: ArtifactRecord) -> ArtifactJSON:
-        return cls(
-            urn=record.urn,
-            name=record.name,
-            status=record.status,
-            uploader=record.uploader,
-            created=iso(record.created),
-            mime_type=record.mime_type,
-            size=record.size,
-            md5=record.md5,
-            sha256=record.sha256,
-            location=record.location,
-            properties=dict(record.properties),
-            org=record.org,
-            aspects=None if record.aspects is None else tuple(AspectJSON.from_record(a) for a in record.aspects),
-        )
+        """What the store hands back, in the shape the API sends (the record's own JSON, read as any other)."""
+        return cls.from_json(record.to_json())
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ArtifactJSON:
@@ -190,20 +167,7 @@ class ArtifactJSON:
         )
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "urn": self.urn,
-            "name": self.name,
-            "status": self.status,
-            "uploader": self.uploader,
-            "created": self.created,
-            "mime_type": self.mime_type,
-            "size": self.size,
-            "md5": self.md5,
-            "sha256": self.sha256,
-            "location": self.location,
-            "properties": self.properties,
-            "org": self.org,
-        }
+        out: dict[str, Any] = {key: getattr(self, key) for key in ARTIFACT_RECORD_KEYS}  # the store's keys, in order
         if self.aspects is not None:
             out["aspects"] = [aspect.to_json() for aspect in self.aspects]
         if self.creator is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +31,7 @@ from fabric.client.models import Artifact, Aspect
 from fabric.client.references import find_references, parse_reference, resolve_urn, version_body
 from fabric.client.transport import Transport, UploadOptions
 from fabric.client.tus import Progress
-from fabric.client.uploads import DEFAULT_CHUNK_SIZE, UploadRequest, upload_file, upload_source_path, upload_stream
+from fabric.client.uploads import DEFAULT_CHUNK_SIZE, UploadRequest, upload_artifact
 from fabric.urns import DEFAULT_NAMESPACE
 
 USED_SCHEMA = "artifact-used-by-order.1"
@@ -225,20 +226,29 @@ class Order:
         retry_delay: float = 0.5,
         force_upload: bool = True,
         progress: Progress | None = None,
+        dir_path: str | os.PathLike[str] | None = None,
+        type: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> Artifact:
-        """`Fabric.upload_artifact`, recording the result as produced by this order.
+        """`Fabric.upload_artifact` (the same arguments, through the order's compute token), recording the result
+        as produced by this order.
 
         An output is a new artifact of this order even if its bytes are old, so `force_upload` defaults to True.
         """
-        request = UploadRequest(name=name, content_type=content_type, collection=collection, policy=policy)
+        request = UploadRequest(
+            name=name, content_type=content_type, collection=collection, policy=policy, type=type, labels=labels
+        )
         options = UploadOptions(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress)
-        if file_path is not None and io_stream is None:
-            made = upload_file(self.compute, upload_source_path(file_path), request, options, force=force_upload)
-        elif io_stream is not None and file_path is None:
-            size = content_size if content_size >= 0 else None
-            made = upload_stream(self.compute, io_stream, request, options, size=size)
-        else:
-            raise ValueError("give exactly one of file_path and io_stream")
+        made = upload_artifact(
+            self.compute,
+            request,
+            options,
+            file_path=file_path,
+            io_stream=io_stream,
+            dir_path=dir_path,
+            content_size=content_size,
+            force=force_upload,
+        )
         # bound to the caller's transport, which outlives the compute token
         artifact = made if self.compute is self.transport else Artifact.fetch(self.transport, made.id)
         self.transport.assert_aspect(artifact.id, PRODUCED_SCHEMA, {"order": self.urn})
