@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from aspects.artifact_order import ArtifactOrder
+from aspects.backends import Runner
 from aspects.backends.cypher import fill
 from aspects.checks import MAX_LIMIT, check_asserter, check_limit, check_sha256, micros
 from aspects.cursors import decode_cursor, encode_cursor
@@ -57,21 +58,17 @@ class ArtifactOperations(StoreCore):
         parse_urn(urn, "artifact")
         if not isinstance(name, str) or not name:
             raise ValueError("name must be a non-empty string")
-        with self._lock:
-            created_micros = micros(created, "created") if created is not None else self._now()
-            rows = self.backend.run(
-                self._q.CREATE_ARTIFACT,
-                {
-                    "urn": urn,
-                    "name": name,
-                    "uploader": check_asserter(uploader),
-                    "created": created_micros,
-                    "props": canonical(properties or {}),
-                    "org": _org(org),
-                },
-            )
-            self._place(rows[0])
-        return record_from_row(rows[0])
+        params = {
+            "urn": urn,
+            "name": name,
+            "uploader": check_asserter(uploader),
+            "created": micros(created, "created") if created is not None else self._now(),
+            "props": canonical(properties or {}),
+            "org": _org(org),
+        }
+        row = self._group.run(lambda tx: tx.run(self._q.CREATE_ARTIFACT, params)[0])
+        self._place(row)
+        return record_from_row(row)
 
     def create_artifacts(self, items: list[dict[str, Any]]) -> None:
         """Many `create_artifact` at once: each item has `urn`, `name`, `uploader`, optional `created`, `properties`."""
@@ -145,16 +142,21 @@ class ArtifactOperations(StoreCore):
         parse_urn(urn, "artifact")
         entry = self.registry.get(ARTIFACT_SCHEMA)
         self.registry.validate(entry, content)
-        with self._lock:
-            record = record_from_row(self._artifact_row(urn))
-            if record.status == "ready":
-                if record.sha256 == content["sha256"]:
-                    return record
-                raise Conflict(f"artifact {urn} is already complete with other content (sha256 {record.sha256})")
-            self._prepare_edge(entry, "Artifact")
-            with self.backend.transaction() as tx:
-                row = self._assert_artifact_content(tx, urn, entry, content, check_asserter(asserter), self._now())[1]
-            self._place(row)
+        asserter = check_asserter(asserter)
+        self._prepare_edge(entry, "Artifact")  # DDL (the backend serialises it), never inside the shared transaction
+
+        def complete(tx: Runner) -> dict[str, Any]:
+            rows = tx.run(self._q.GET_ARTIFACT, {"urn": urn})
+            if not rows:
+                raise NotFound(f"no artifact {urn!r}")
+            if rows[0]["status"] == "ready":
+                if rows[0]["sha256"] == content["sha256"]:
+                    return rows[0]
+                raise Conflict(f"artifact {urn} is already complete with other content (sha256 {rows[0]['sha256']})")
+            return self._assert_artifact_content(tx, urn, entry, content, asserter, self._now())[1]
+
+        row = self._group.run(complete)
+        self._place(row)
         return record_from_row(row)
 
     def list_artifacts(

@@ -21,6 +21,7 @@ from aspects.backends import Backend, Runner
 from aspects.backends.cypher import fill
 from aspects.cursors import encode_cursor
 from aspects.errors import Conflict, InvalidUrn, NotFound, ValidationFailed
+from aspects.group_commit import GroupCommit
 from aspects.model import ArtifactRecord, Aspect, Page, to_micros
 from aspects.reader import GRANT_REL, Reader
 from aspects.rows import aspect_from_row, canonical, record_from_row
@@ -41,6 +42,8 @@ class StoreCore:
         self.registry = SchemaRegistry(namespace)
         self._q = backend.q
         self._lock = threading.RLock()
+        self._group = GroupCommit(backend, self._lock)  # creations and completions of artifacts, batched
+        self._clock = threading.Lock()  # the clock's own: a writer waiting for `_lock` may need the time
         self._last_micros = 0
         self._order: ArtifactOrder | None = None  # loaded at start when the backend is exclusive
 
@@ -50,7 +53,7 @@ class StoreCore:
             self._order.place(row["urn"], row["created"])
 
     def _now(self) -> int:
-        with self._lock:
+        with self._clock:
             now = max(to_micros(datetime.now(UTC)), self._last_micros + 1)
             self._last_micros = now
             return now
@@ -150,14 +153,10 @@ class StoreCore:
         self, tx: Runner, urn: str, entry: SchemaEntry, content: dict[str, Any], asserter: str, now: int
     ) -> tuple[Aspect, dict[str, Any]]:
         """Inside a transaction: `artifact.1` replaces any current one, and the node takes its properties."""
-        current = AspectQuery(
-            rels=(entry.rel,), label="Artifact", entity=urn, schema=self.registry.full_id(entry.name), limit=100
+        tx.run(
+            fill(self._q.CLOSE_CURRENT_CONTENT, rel=entry.rel),
+            {"entity": urn, "schema": self.registry.full_id(entry.name), "now": now, "retracted_by": asserter},
         )
-        for old in self._query_rel(tx, entry.rel, current):
-            tx.run(
-                fill(self._q.CLOSE_ASPECT_OUT, label="Artifact", rel=entry.rel),
-                {"entity": urn, "urn": old["urn"], "now": now, "retracted_by": asserter},
-            )
         aspect = self._insert(tx, entry, "Artifact", urn, content, asserter, now)
         rows = tx.run(
             self._q.SET_ARTIFACT_READY,

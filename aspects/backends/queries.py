@@ -194,6 +194,12 @@ class Queries:
         "MATCH (a:`{label}` {urn: $entity})<-[e:`{rel}`]-() WHERE e.urn = $urn AND e.valid_to IS NULL "
         "SET e.valid_to = $now, e.retracted_by = $retracted_by RETURN e.urn AS urn"
     )
+    # Retract every current aspect of one content schema on an artifact (`artifact.1` before its replacement):
+    # one directed statement, where a query for them and a close of each cost LadybugDB a scan and a sort.
+    CLOSE_CURRENT_CONTENT: str = (
+        "MATCH (a:Artifact {urn: $entity})-[e:`{rel}`]->() WHERE e.entity = $entity AND e.schema = $schema "
+        "AND e.valid_to IS NULL SET e.valid_to = $now, e.retracted_by = $retracted_by RETURN e.urn AS urn"
+    )
     QUERY_ASPECTS_OF_ENTITY: str = (
         "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.entity = $entity AND ($schema = '' OR e.schema = $schema) AND "
         + ASPECT_WINDOW
