@@ -337,9 +337,9 @@ class ArtifactOperations(StoreCore):
 
     def _list_head(self, clauses: list[str], in_collection: bool) -> str:
         q = self._q
-        head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if in_collection else q.LIST_ARTIFACTS_MATCH
+        head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if in_collection else q.LIST_ALL_ARTIFACTS_MATCH
         if clauses:
-            head += (" AND " if in_collection else " WHERE ") + " AND ".join(clauses)
+            head += (" AND " if " WHERE " in head else " WHERE ") + " AND ".join(clauses)
         return head
 
     def _list_sorted(
@@ -371,7 +371,8 @@ class ArtifactOperations(StoreCore):
     def _list_sorted_by_graph(
         self, clauses: list[str], params: dict[str, Any], in_collection: bool
     ) -> list[dict[str, Any]]:
-        return self.backend.run(f"{self._list_head(clauses, in_collection)} {self._q.LIST_ARTIFACTS_RETURN}", params)
+        tail = self._q.LIST_ARTIFACTS_RETURN if in_collection else self._q.LIST_ALL_ARTIFACTS_RETURN
+        return self.backend.run(f"{self._list_head(clauses, in_collection)} {tail}", params)
 
     def _list_in_order(self, clauses: list[str], params: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows of a listing (`params["limit"]` of them at most), candidates taken newest first from the

@@ -8,6 +8,7 @@ effective text of each statement; `python -m aspects.backends.neo4j_queries` pri
 from __future__ import annotations
 
 from aspects.backends.queries import (
+    ARTIFACT_COLUMNS,
     BATCH_EDGE_VALUES,
     EDGE_VALUES,
     LINEAGE_EDGE_WINDOW,
@@ -72,6 +73,11 @@ QUERIES = Queries(
         "MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, labels(n)[0] AS label, n.name AS name, n.status AS status"
     ),
     LINEAGE_ROOT_PLAIN="MATCH (n:`{label}` {urn: $urn}) RETURN n.urn AS urn, labels(n)[0] AS label",
+    # Newest first by the `created` index: the predicate on `a.created` lets the planner scan the index backwards
+    # (every artifact has `created`), the filters are checked on the way, and LIMIT stops the scan; ties in
+    # `created` are ordered by URN in a partial sort (PartialTop), never a sort of every artifact.
+    LIST_ALL_ARTIFACTS_MATCH="MATCH (a:Artifact) WHERE a.created IS NOT NULL",
+    LIST_ALL_ARTIFACTS_RETURN="RETURN " + ARTIFACT_COLUMNS + " ORDER BY a.created DESC, a.urn DESC LIMIT $limit",
 )
 
 OWN: dict[str, str | tuple[str, ...]] = {

@@ -144,7 +144,6 @@ class Queries:
     MERGE_NODE: str = "MERGE (n:`{label}` {urn: $urn}) ON CREATE SET n.created = $now"
 
     # listing artifacts: the store joins the active filters with AND
-    LIST_ARTIFACTS_MATCH: str = "MATCH (a:Artifact)"
     LIST_ARTIFACTS_IN_COLLECTION_MATCH: str = (
         "MATCH (a:Artifact)-[m:IN_COLLECTION]->(c:Collection {urn: $collection}) WHERE m.valid_to IS NULL"
     )
@@ -164,7 +163,11 @@ class Queries:
     FILTER_SCHEMA_IN: str = (
         "EXISTS { MATCH (a)<-[s:`{rel}`]-() WHERE s.schema = $schema AND s.entity = a.urn AND s.valid_to IS NULL }"
     )
-    FILTER_AFTER_CURSOR: str = "(a.created < $cursor_created OR (a.created = $cursor_created AND a.urn < $cursor_urn))"
+    # The first conjunct repeats what the second implies, so that Neo4j seeks its `created` index to the cursor.
+    FILTER_AFTER_CURSOR: str = (
+        "a.created <= $cursor_created AND "
+        "(a.created < $cursor_created OR (a.created = $cursor_created AND a.urn < $cursor_urn))"
+    )
     FILTER_UPLOADER: str = "a.uploader = $uploader"
     # Listings in another order (`aspects.artifact_operations.SORT_KEYS`): `{key}` is one of those fixed expressions
     # and `{cmp}`/`{direction}` one of `<`/`DESC` or `>`/`ASC`, never text from a request.
@@ -181,6 +184,10 @@ class Queries:
         "WITH DISTINCT a.urn AS k_urn, a.created AS k_created ORDER BY k_created DESC, k_urn DESC LIMIT $limit "
         "MATCH (a:Artifact {urn: k_urn}) RETURN " + ARTIFACT_COLUMNS + " ORDER BY created DESC, urn DESC"
     )
+    # A listing not confined to a collection (one row per artifact, so no DISTINCT). The same as above on
+    # LadybugDB, which sorts in memory anyway; Neo4j's is written so that its `created` index gives the order.
+    LIST_ALL_ARTIFACTS_MATCH: str = "MATCH (a:Artifact)"
+    LIST_ALL_ARTIFACTS_RETURN: str = LIST_ARTIFACTS_RETURN
 
     # aspects
     GET_ASPECT: str = "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.urn = $urn RETURN " + ASPECT_COLUMNS

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,7 +22,7 @@ from fabric.openapi.spec import (
     query_param,
     ref,
 )
-from fabric.permissions import artifact_view, readable_artifact, readable_repository, reader_of, redactor
+from fabric.permissions import artifact_view, readable_repository, reader_of, redactor
 from fabric.state import app_state
 from fabric.web import ORJSONResponse, page, query_int, query_time
 
@@ -70,11 +68,7 @@ async def get_artifact(request: Request) -> Response:
     """The artifact with its aspects, type, labels, state and versions; 410 once deleted."""
     urn = request.path_params["urn"]
 
-    def read() -> dict[str, Any]:
-        readable_artifact(request, urn, aspects=False, deleted=False)
-        return lifecycle_view(request, urn)
-
-    return ORJSONResponse(await anyio.to_thread.run_sync(read))
+    return ORJSONResponse(await anyio.to_thread.run_sync(lambda: lifecycle_view(request, urn, deleted=False)))
 
 
 async def collection_members(request: Request) -> Response:

@@ -32,9 +32,10 @@ from fabric.state import app_state
 from fabric.web import ORJSONResponse, json_object, query_time
 
 
-def lifecycle_view(request: Request, urn: str) -> dict[str, Any]:
-    """The artifact as the caller may see it, with its type, labels, state and versions (blocking)."""
-    artifact = readable_artifact(request, urn)
+def lifecycle_view(request: Request, urn: str, *, deleted: bool = True) -> dict[str, Any]:
+    """The artifact as the caller may see it, with its type, labels, state and versions (blocking); with
+    `deleted=False` a deleted artifact is 410 Gone (one read of the graph either way)."""
+    artifact = readable_artifact(request, urn, deleted=deleted)
     lifecycle = app_state(request).lifecycle
     body = artifact_view(request, artifact)
     body.update(lifecycle.describe(urn, artifact.aspects))

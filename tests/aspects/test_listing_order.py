@@ -5,11 +5,15 @@ Every expectation here is computed from the data, so both backends must give the
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from aspects import AspectStore, Reader
+from neo4j import GraphDatabase
+
+from aspects import AspectStore, Reader, open_store
 from aspects.artifact_operations import ORDER_SCAN_BUDGET
 from tests.aspects.helpers import USER, artifact_content
+from tests.fixtures_aspects import wipe_neo4j
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 COUNT = ORDER_SCAN_BUDGET + 300
@@ -78,3 +82,50 @@ def test_an_artifact_made_older_behind_the_store_is_listed_in_its_place(store: A
     for _ in range(2):  # the first listing finds the order stale, the second uses the corrected order
         assert [r.urn for r in store.list_artifacts(limit=3).items] == newest_first[1:4]
     assert every_page(store, 500)[-1] == newest
+
+
+def test_ties_in_created_are_ordered_by_urn_across_pages(store: AspectStore) -> None:
+    """Many artifacts created in the same microsecond: pages continue by URN, descending, on both backends."""
+    items = [
+        {
+            "urn": f"urn:fabric:artifact:tie-{i:03d}",
+            "name": "t.csv",
+            "uploader": USER,
+            "created": T0 + timedelta(0, i // 10),
+        }
+        for i in range(60)
+    ]
+    store.create_artifacts(items)
+    expected = [item["urn"] for item in sorted(items, key=lambda i: (i["created"], i["urn"]), reverse=True)]
+    for limit in (1, 7, 10, 60):
+        assert every_page(store, limit) == expected
+    assert every_page(store, 4, created_before=T0 + timedelta(seconds=3)) == expected[-30:]
+
+
+def test_neo4j_lists_by_its_created_index(neo4j_url: str, tmp_path: Path) -> None:
+    """Neo4j plans the newest-first listing as a scan of its `created` index that stops at the limit (a partial
+    sort of ties only), never a sort of every artifact. LadybugDB has no such index: its listings come from the
+    in-memory order, tested above on both backends with the same expectations."""
+    wipe_neo4j(neo4j_url)
+    with open_store(neo4j_url, tmp_path / "data") as store:
+        store.create_artifacts([{"urn": "urn:fabric:artifact:plan-1", "name": "p.csv", "uploader": USER}])
+        q = store.backend.q
+        reader = Reader(user=USER, org="urn:fabric:org:acme")
+        params = {"limit": 51, "cursor_created": 0, "cursor_urn": "", **reader.params(store.namespace)}
+        with GraphDatabase.driver(neo4j_url, auth=None) as driver:
+            for clauses in ([q.FILTER_NOT_DELETED], [q.FILTER_NOT_DELETED, q.FILTER_AFTER_CURSOR, q.FILTER_READABLE]):
+                statement = f"{q.LIST_ALL_ARTIFACTS_MATCH} AND {' AND '.join(clauses)} {q.LIST_ALL_ARTIFACTS_RETURN}"
+                plan = driver.execute_query("EXPLAIN " + statement, params).summary.plan
+                operators = _operators(plan)
+                assert any(op.startswith("NodeIndex") and "created" in op for op in operators), operators
+                assert any(op.startswith("PartialTop") for op in operators), operators
+                assert not any(op.startswith(("Sort", "Top")) for op in operators), operators
+
+
+def _operators(plan: dict[str, Any]) -> list[str]:
+    """Each operator of a plan as `Name details`, depth first."""
+    details = str(plan.get("args", {}).get("Details", ""))
+    found = [f"{plan['operatorType'].split('@')[0]} {details}"]
+    for child in plan.get("children", []):
+        found += _operators(child)
+    return found
