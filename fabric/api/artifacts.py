@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
