@@ -113,7 +113,7 @@ def test_neo4j_lists_by_its_created_index(neo4j_url: str, tmp_path: Path) -> Non
         reader = Reader(user=USER, org="urn:fabric:org:acme")
         params = {"limit": 51, "cursor_created": 0, "cursor_urn": "", **reader.params(store.namespace)}
         with GraphDatabase.driver(neo4j_url, auth=None) as driver:
-            for clauses in ([q.FILTER_NOT_DELETED], [q.FILTER_NOT_DELETED, q.FILTER_AFTER_CURSOR, q.FILTER_READABLE]):
+            for clauses in ([q.FILTER_LISTED], [q.FILTER_LISTED, q.FILTER_AFTER_CURSOR, q.FILTER_READABLE]):
                 statement = f"{q.LIST_ALL_ARTIFACTS_MATCH} AND {' AND '.join(clauses)} {q.LIST_ALL_ARTIFACTS_RETURN}"
                 plan = driver.execute_query("EXPLAIN " + statement, params).summary.plan
                 operators = _operators(plan)
