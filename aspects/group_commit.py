@@ -12,7 +12,9 @@ A job is `job(tx) -> result`, run inside a transaction; it must leave no trace o
 the commit (state in memory is updated by the caller after `run` returns), since a failing batch is rolled
 back and its jobs are run again one transaction each, so that one job's error is that job's alone.
 
-Never call `run` while holding the store's write lock: a leader waiting for that lock would wait for ever.
+Never call `run` while holding the store's write lock (a leader waiting for that lock would wait for ever), nor
+inside a transaction of the backend's (the batch would join it, and other callers' writes would be answered before
+that transaction commits).
 """
 
 from __future__ import annotations
