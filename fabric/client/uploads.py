@@ -138,7 +138,7 @@ def upload_file(
     destination = transport.destination
     if not force:
         existing = deduplicated(transport, path, stamp, sidecar)
-        if existing is not None:
+        if existing is not None and existing.name == name:  # another name asked for: another artifact
             return existing
     resume_url = sidecar.entry(destination).resumable_upload(stamp)
 

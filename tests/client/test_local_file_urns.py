@@ -37,6 +37,9 @@ def test_the_seeds_local_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert path.exists()
         with artifact.open() as f:
             assert f.read() == source.read_bytes()
+        assert fab.upload_artifact(file_path=str(source)) == artifact  # unchanged, same name: not sent again
+        renamed = fab.upload_artifact(name="copy.csv", file_path=str(source))  # another name: another file
+        assert renamed.id == f"urn:file://{placed.parent}/copy.csv" and renamed.read_bytes() == source.read_bytes()
 
 
 def test_file_urns_go_back_to_get_artifact_with_aspects_and_lineage(tmp_path: Path) -> None:
