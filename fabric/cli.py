@@ -227,7 +227,9 @@ def serve(
     from fabric import logs, startup
     from fabric.app import create_app
     from fabric.datadir_lock import DataDirInUse, DataDirLock
+    from fabric.malloc import limit_arenas
 
+    limit_arenas()  # before any worker thread starts
     logs.configure(log_level, log_format)
     lock = DataDirLock(data_dir)
     try:
