@@ -56,6 +56,12 @@ function row(artifact) {
   );
 }
 
+function withoutCount(url) {
+  const parsed = new URL(url, location.origin);
+  parsed.searchParams.delete("count");
+  return `${parsed.pathname}${parsed.search}`;
+}
+
 export async function browsePage({ main, params, go }, view) {
   const spec = VIEWS[view];
   document.title = `${spec.title} · datafabric`;
@@ -181,9 +187,9 @@ export async function browsePage({ main, params, go }, view) {
     previous.disabled = nextButton.disabled = true;
     try {
       const page = await request(pages[index]);
-      total = page.total ?? page.items.length;
+      if (page.total !== undefined) total = page.total; // counted once, on the first page: a count is a scan
       next = page.next;
-      if (next) pages[index + 1] = next;
+      if (next) pages[index + 1] = withoutCount(next);
       draw(page.items);
     } catch (error) {
       replace(status_, errorBox(error));
