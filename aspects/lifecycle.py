@@ -936,8 +936,8 @@ class Lifecycle:
         urns = [artifact for _, artifact in numbered]
         rows = [
             row
-            for row in self.store.backend.run(self._q.REPOSITORY_VERSIONS_AMONG, {"repo": repo, "urns": urns})
-            if row["urn"] is not None and row["schema"] == params["schema"] and _current_at(row, params["at"])
+            for row in self.store.backend.run(self._q.REPOSITORY_VERSIONS_AMONG, {"urns": urns})
+            if row["entity"] == repo and row["schema"] == params["schema"] and _current_at(row, params["at"])
         ]
         if params["live"]:
             deleted = [row for row in rows if row["status"] == "deleted"]
@@ -1017,8 +1017,8 @@ class Lifecycle:
         }
         return {
             row["artifact"]: orjson.loads(row["content"])["stage"]
-            for row in self.store.backend.run(self._q.STAGES_OF_VERSIONS, {"repo": repo, "urns": artifacts})
-            if row["content"] is not None and row["schema"] == params["schema"] and _current_at(row, params["at"])
+            for row in self.store.backend.run(self._q.STAGES_OF_VERSIONS, {"urns": artifacts})
+            if row["entity"] == repo and row["schema"] == params["schema"] and _current_at(row, params["at"])
         }
 
     def aliases(self, project: str, name: str, *, at: datetime | None = None) -> dict[str, dict[str, Any]]:

@@ -326,10 +326,11 @@ class Queries:
     VERSION_NUMBERS: str = "UNWIND $urns AS u MATCH (v:VersionNumber {urn: u}) RETURN v.urn AS urn, v.number AS number, v.artifact AS artifact"
     # The version edges of some artifacts in one repository, looked up from each artifact (its few incoming edges)
     # rather than from the repository (all its versions); a row with nulls for an artifact with none. The caller
-    # keeps the schema and time it wants: on LadybugDB 0.22 those predicates here plan a scan of every edge.
+    # keeps the repository (`entity`), schema and time it wants: a predicate on the edge here plans a scan of every
+    # edge on LadybugDB 0.22, and on Neo4j a seek of the repository's every edge through the `entity` index.
     REPOSITORY_VERSIONS_AMONG: str = (
-        "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) OPTIONAL MATCH (a)<-[e:HAS_VERSION]-(r:Repository) "
-        "WHERE e.entity = $repo RETURN e.urn AS urn, e.schema AS schema, e.content AS content, e.asserter AS asserter, "
+        "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) OPTIONAL MATCH (a)<-[e:HAS_VERSION]-(:Repository) "
+        "RETURN e.urn AS urn, e.entity AS entity, e.schema AS schema, e.content AS content, e.asserter AS asserter, "
         "e.valid_from AS valid_from, e.valid_to AS valid_to, a.status AS status"
     )
     # The stage edges of a repository (its stage moves, not its versions); the caller keeps those current at its time.
@@ -344,8 +345,8 @@ class Queries:
     )
     # The stage edges of some versions, looked up from each artifact; the caller keeps those current at its time.
     STAGES_OF_VERSIONS: str = (
-        "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) OPTIONAL MATCH (a)<-[e:IN_STAGE]-(r:Repository) "
-        "WHERE e.entity = $repo RETURN a.urn AS artifact, e.schema AS schema, e.content AS content, "
+        "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) OPTIONAL MATCH (a)<-[e:IN_STAGE]-(:Repository) "
+        "RETURN a.urn AS artifact, e.entity AS entity, e.schema AS schema, e.content AS content, "
         "e.valid_from AS valid_from, e.valid_to AS valid_to"
     )
     ALIASES_OF_ARTIFACT: str = (
