@@ -12,6 +12,7 @@ from aspects.backends.queries import (
     BATCH_EDGE_VALUES,
     EDGE_VALUES,
     LINEAGE_EDGE_WINDOW,
+    NEWEST_ARTIFACTS_PAGE,
     Queries,
     statements,
 )
@@ -57,6 +58,9 @@ LOCATE_ASPECT = "MATCH (k:AspectKey {urn: $urn}) RETURN k.rel AS rel, k.label AS
 # its frontier's adjacency lists cost. A frontier node without a matching edge yields one row with a null
 # neighbour, which the walk skips.
 QUERIES = Queries(
+    # A listing of all artifacts is the collection listing's shape: LadybugDB sorts in memory either way.
+    LIST_ALL_ARTIFACTS_MATCH="MATCH (a:Artifact)",
+    LIST_ALL_ARTIFACTS_RETURN=NEWEST_ARTIFACTS_PAGE,
     INSERT_ASPECT_OUT=(
         "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
         "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b), "

@@ -86,11 +86,20 @@ ASPECT_VISIBLE = (
 )
 
 
+# A page of artifacts, newest first: the page's keys are sorted and cut first, and only its rows read in full.
+NEWEST_ARTIFACTS_PAGE = (
+    "WITH DISTINCT a.urn AS k_urn, a.created AS k_created ORDER BY k_created DESC, k_urn DESC LIMIT $limit "
+    "MATCH (a:Artifact {urn: k_urn}) RETURN " + ARTIFACT_COLUMNS + " ORDER BY created DESC, urn DESC"
+)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Queries:
     """Every statement the store runs, by name. Fields without a default differ between the backends."""
 
     # -- each backend writes its own --------------------------------------------------------------
+    LIST_ALL_ARTIFACTS_MATCH: str
+    LIST_ALL_ARTIFACTS_RETURN: str
 
     # Writing one aspect edge (LadybugDB also writes its `AspectKey` node), and many at once.
     INSERT_ASPECT_OUT: str
@@ -180,14 +189,9 @@ class Queries:
     COUNT_ARTIFACTS_RETURN: str = "RETURN count(DISTINCT a.urn) AS total"
     # The page's keys are sorted and cut first, and only its rows read in full: sorting every matching row with all
     # its columns costs LadybugDB several times more (DISTINCT: a collection member may have two current edges).
-    LIST_ARTIFACTS_RETURN: str = (
-        "WITH DISTINCT a.urn AS k_urn, a.created AS k_created ORDER BY k_created DESC, k_urn DESC LIMIT $limit "
-        "MATCH (a:Artifact {urn: k_urn}) RETURN " + ARTIFACT_COLUMNS + " ORDER BY created DESC, urn DESC"
-    )
-    # A listing not confined to a collection (one row per artifact, so no DISTINCT). The same as above on
-    # LadybugDB, which sorts in memory anyway; Neo4j's is written so that its `created` index gives the order.
-    LIST_ALL_ARTIFACTS_MATCH: str = "MATCH (a:Artifact)"
-    LIST_ALL_ARTIFACTS_RETURN: str = LIST_ARTIFACTS_RETURN
+    LIST_ARTIFACTS_RETURN: str = NEWEST_ARTIFACTS_PAGE
+    # A listing not confined to a collection (one row per artifact, so no DISTINCT): each backend writes its own
+    # (LIST_ALL_ARTIFACTS_MATCH, LIST_ALL_ARTIFACTS_RETURN) above; Neo4j's lets its `created` index give the order.
 
     # aspects
     GET_ASPECT: str = "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.urn = $urn RETURN " + ASPECT_COLUMNS

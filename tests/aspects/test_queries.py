@@ -12,8 +12,9 @@ from tests.fixtures_backends import BACKENDS
 
 QUERY_MODULES = {"ladybug": ladybug_queries, "neo4j": neo4j_queries}
 # `key`: a parameter stem the store makes, or a sort expression of `SORT_KEYS`; `cmp` and `direction`: `<`/`DESC` or
-# `>`/`ASC`. All come from closed tables in `aspects.artifact_operations`, never from a request.
-PLACEHOLDERS = {"label", "rel", "src", "dst", "rels", "key", "cmp", "direction"}
+# `>`/`ASC`. All come from closed tables in `aspects.artifact_operations`, never from a request. `columns`, `column`
+# and `values`: property names of a claim node, each checked against a strict pattern before it is spliced in.
+PLACEHOLDERS = {"label", "rel", "src", "dst", "rels", "key", "cmp", "direction", "columns", "column", "values"}
 
 
 def test_both_backends_define_the_same_query_names() -> None:
