@@ -513,10 +513,11 @@ def test_upload_says_when_a_file_was_not_sent_again(tmp_path: Path, client_serve
 def test_ctrl_c_mid_upload_says_how_to_resume_and_the_next_run_resumes(
     tmp_path: Path, client_server: FabricServer
 ) -> None:
-    from tests.client.proxy import CountingProxy
+    from tests.interop.cutting_proxy import CuttingProxy
 
-    proxy = CountingProxy(client_server.port)
-    try:
+    # The proxy holds the upload at 6 MiB, so Ctrl-C lands mid-upload however fast the machine is; it never cuts.
+    with CuttingProxy(client_server.port, cut_every=1 << 40, jitter=0.0) as proxy:
+        proxy.hold_at = 6 << 20
         env = cli_env(FABRIC_URL=proxy.url)
         (tmp_path / "big.bin").write_bytes(os.urandom(48 << 20))
         process = subprocess.Popen(
@@ -527,19 +528,18 @@ def test_ctrl_c_mid_upload_says_how_to_resume_and_the_next_run_resumes(
             stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 60
-        while proxy.bytes_up < (6 << 20) and process.poll() is None and time.monotonic() < deadline:
+        while not proxy.holding and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
-        assert process.poll() is None, "the upload ended before it could be interrupted"
+        assert process.poll() is None and proxy.holding, "the upload was not held mid-way"
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
+        proxy.release()  # the held request is cut now, as the interrupted client left it
         assert process.returncode == 130
         assert errors(stderr.decode())[-1] == "fabric: interrupted; the same command resumes big.bin where it stopped"
         assert "Traceback" not in stderr.decode()
         again = fabric("upload", "--chunk-size", "1", "big.bin", env=env, cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         assert re.fullmatch(r"big\.bin → big\.bin \(48\.0 MiB, resumed at \d+\.\d (MiB|KiB)\)", errors(again.stderr)[0])
-    finally:
-        proxy.close()
 
 
 def test_a_closed_pipe_ends_a_download_quietly(tmp_path: Path, client_server: FabricServer) -> None:
