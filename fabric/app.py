@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 
 from aspects import AspectStore, open_store
 from aspects.lifecycle import Lifecycle
-from fabric import maintenance, portal
+from fabric import maintenance, metrics, portal
 from fabric.access_log import AccessLogMiddleware
 from fabric.api import (
     artifacts,
@@ -161,9 +161,11 @@ async def keep_consistent(state: AppState) -> None:
         try:
             if await anyio.to_thread.run_sync(state.coordination.take_lease, lease):
                 await anyio.to_thread.run_sync(maintenance.reconcile, state.store, state.tus.store)
-                await anyio.to_thread.run_sync(
+                removed = await anyio.to_thread.run_sync(
                     maintenance.collect_garbage, state.store, state.blobs, settings.blob_grace, state.coordination
                 )
+                metrics.BLOBS_COLLECTED.inc(len(removed))
+                metrics.MAINTENANCE_RUNS.inc()
         except Exception:
             log.exception("maintenance failed; retrying at the next interval")
         await anyio.sleep(settings.gc_interval)

@@ -12,6 +12,10 @@ HTTP_SECONDS = Histogram("fabric_http_request_seconds", "Time to answer HTTP req
 UPLOADS_CREATED = Counter("fabric_uploads_created_total", "tus uploads created")
 UPLOADS_COMPLETED = Counter("fabric_uploads_completed_total", "tus uploads completed and registered as artifacts")
 UPLOAD_BYTES_COMPLETED = Counter("fabric_upload_bytes_completed_total", "Bytes of completed uploads")
+MAINTENANCE_RUNS = Counter(
+    "fabric_maintenance_runs_total", "Maintenance rounds (reconciliation and blob collection) this process completed"
+)
+BLOBS_COLLECTED = Counter("fabric_blobs_collected_total", "Blobs removed because no artifact names them")
 BLOBS_DEDUPLICATED = Counter("fabric_blobs_deduplicated_total", "Completed uploads whose bytes were already stored")
 
 
