@@ -520,8 +520,13 @@ def test_ctrl_c_mid_upload_says_how_to_resume_and_the_next_run_resumes(
         proxy.hold_at = 6 << 20
         env = cli_env(FABRIC_URL=proxy.url)
         (tmp_path / "big.bin").write_bytes(os.urandom(48 << 20))
+        # Ctrl-C as from a terminal: a child inherits an ignored SIGINT, and something earlier in the suite leaves
+        # pytest's SIGINT ignored, so the CLI would never see it. The disposition is reset, then `fabric` exec'd.
+        reset_sigint = (
+            "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+        )
         process = subprocess.Popen(
-            [FABRIC, "upload", "--chunk-size", "1", "big.bin"],
+            [sys.executable, "-c", reset_sigint, FABRIC, "upload", "--chunk-size", "1", "big.bin"],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.PIPE,
