@@ -139,13 +139,21 @@ def test_upload_names_the_artifact_after_its_file_and_download_keeps_it(
     assert forced.returncode == 0 and (out / "a.nc").read_bytes() == b"netcdf bytes"
 
 
+def with_ctrl_c(*command: str) -> list[str]:
+    """`command` with SIGINT at its default, as from a terminal: a child inherits an ignored SIGINT, and something
+    earlier in the suite leaves pytest's ignored, so the CLI would never see Ctrl-C. The disposition is reset in a
+    small Python that then exec's the command (safer than preexec_fn while the test process has threads)."""
+    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    return [sys.executable, "-c", reset, *command]
+
+
 # ---- 3. a server that is down --------------------------------------------------------------------------
 
 
 def test_server_down_is_told_at_once_and_ctrl_c_stops_without_a_traceback(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     process = subprocess.Popen(
-        [FABRIC, "ls"], env=cli_env(FABRIC_URL=url), stderr=subprocess.PIPE, stdout=subprocess.PIPE
+        with_ctrl_c(FABRIC, "ls"), env=cli_env(FABRIC_URL=url), stderr=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert process.stderr is not None
     announced = process.stderr.readline().decode()
@@ -520,13 +528,8 @@ def test_ctrl_c_mid_upload_says_how_to_resume_and_the_next_run_resumes(
         proxy.hold_at = 6 << 20
         env = cli_env(FABRIC_URL=proxy.url)
         (tmp_path / "big.bin").write_bytes(os.urandom(48 << 20))
-        # Ctrl-C as from a terminal: a child inherits an ignored SIGINT, and something earlier in the suite leaves
-        # pytest's SIGINT ignored, so the CLI would never see it. The disposition is reset, then `fabric` exec'd.
-        reset_sigint = (
-            "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
-        )
         process = subprocess.Popen(
-            [sys.executable, "-c", reset_sigint, FABRIC, "upload", "--chunk-size", "1", "big.bin"],
+            with_ctrl_c(FABRIC, "upload", "--chunk-size", "1", "big.bin"),
             env=env,
             cwd=tmp_path,
             stdout=subprocess.PIPE,
