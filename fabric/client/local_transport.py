@@ -31,7 +31,7 @@ from fabric.urns import DEFAULT_NAMESPACE
 from fabric.wire import ArtifactJSON, AspectJSON
 
 if TYPE_CHECKING:
-    from aspects import AspectStore, Page
+    from aspects import ArtifactRecord, AspectStore, Page
 
 WRITE_BLOCK = 1 << 20
 INTERNAL_NAMES = frozenset({"blobs", "uploads", "graph"})  # what the base directory holds besides the files
@@ -212,11 +212,19 @@ class LocalTransport(Transport):
             ),
             limit,
         )
-        return map(ArtifactJSON.from_record, records)
+        return self._listed(records)
 
     def collection_members(self, urn: str, limit: int | None) -> Iterator[ArtifactJSON]:
         records = self._pages(lambda cursor, n: self.store.collection_members(urn, limit=n, cursor=cursor), limit)
-        return map(ArtifactJSON.from_record, records)
+        return self._listed(records)
+
+    def _listed(self, records: Iterator[ArtifactRecord]) -> Iterator[ArtifactJSON]:
+        """Listing items with their `type`, `labels` and `state`, as the server's listings carry them: one
+        summaries query for each run of up to 1,000 records (a listing page)."""
+        while batch := list(itertools.islice(records, 1000)):
+            summaries = self.lifecycle.summaries([record.urn for record in batch])
+            for record in batch:
+                yield ArtifactJSON.from_json({**record.to_json(), **summaries.get(record.urn, {})})
 
     def upload(
         self,

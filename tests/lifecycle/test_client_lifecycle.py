@@ -52,6 +52,9 @@ def test_directory_upload_pull_and_apheris_shape(fab: Fabric, tmp_path: Path) ->
     assert [a.id for a in fab.list_artifacts(type="metric")] == [saved.id]
     assert saved.id in [a.id for a in fab.list_artifacts(labels={}, type="metric")]
     assert art.id in [a.id for a in fab.list_artifacts(labels={"run": "7"})]
+    listed = {a.id: a for a in fab.list_artifacts(labels={"run": "7"})}[art.id]
+    assert (listed.type, listed.labels) == (art.type, art.labels) and listed.labels["run"] == "7"  # as GET shows it
+    assert {a.id: a for a in fab.list_artifacts(type="metric")}[saved.id].type == "metric"
 
 
 def test_unchanged_files_are_linked_not_sent(proxy: CountingProxy, tmp_path: Path, client_server: object) -> None:
