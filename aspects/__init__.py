@@ -1,5 +1,6 @@
 """The aspect store: schema-validated aspects on a provenance graph (LadybugDB embedded, or Neo4j)."""
 
+from aspects.artifact_filter import ArtifactFilter
 from aspects.errors import Conflict, InvalidCursor, InvalidUrn, NotFound, ValidationFailed
 from aspects.model import ArtifactRecord, Aspect, Lineage, Page
 from aspects.reader import Reader, hmac_redactor
@@ -7,6 +8,7 @@ from aspects.store import AspectStore, open_store
 from aspects.urns import Urn, find_artifact_urns, is_artifact_urn, new_urn, parse_urn
 
 __all__ = [
+    "ArtifactFilter",
     "ArtifactRecord",
     "Aspect",
     "AspectStore",

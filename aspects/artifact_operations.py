@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from aspects.artifact_filter import ArtifactFilter
 from aspects.artifact_order import ArtifactOrder
 from aspects.backends import Runner
 from aspects.backends.cypher import fill
@@ -161,61 +162,32 @@ class ArtifactOperations(StoreCore):
 
     def list_artifacts(
         self,
+        where: ArtifactFilter | None = None,
         *,
-        name: str | None = None,
-        name_prefix: str | None = None,
-        mime_type: str | None = None,
-        collection: str | None = None,
-        created_before: datetime | None = None,
-        created_after: datetime | None = None,
-        schema: str | None = None,
-        status: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
-        reader: Reader | None = None,
-        shared: bool = False,
-        type: str | None = None,
-        labels: dict[str, str] | None = None,
-        uploader: str | None = None,
         sort: str = "created",
         descending: bool = True,
     ) -> Page[ArtifactRecord]:
-        """Artifacts newest first (by `created`, then URN, both descending), keyset-paged; or by `sort` (`created`,
-        `name` or `size`, a size unknown yet counting as -1) in either direction, ties broken by URN.
-
-        `name` matches exactly, `name_prefix` by prefix; `created_after` is inclusive and `created_before`
-        exclusive; `schema` keeps artifacts with a current aspect of that schema; `collection` keeps
-        current members of that collection (deleted and abandoned artifacts only when `status` asks for them); `uploader` (a user URN) those that user uploaded. With a `reader`,
-        only what it may read; with `shared` too, only what others granted to it (its user or its organisation).
-        """
+        """The artifacts `where` selects (all of them without it), newest first (by `created`, then URN, both
+        descending), keyset-paged; or by `sort` (`created`, `name` or `size`, a size unknown yet counting as -1)
+        in either direction, ties broken by URN."""
+        where = where or ArtifactFilter()
         q = self._q
         if sort not in SORT_KEYS:
             raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}")
-        clauses, params = self._list_filters(
-            name=name,
-            name_prefix=name_prefix,
-            mime_type=mime_type,
-            collection=collection,
-            created_before=created_before,
-            created_after=created_after,
-            schema=schema,
-            status=status,
-            reader=reader,
-            shared=shared,
-            type=type,
-            labels=labels,
-            uploader=uploader,
-        )
+        clauses, params = self._list_filters(where)
+        in_collection = where.collection is not None
         params["limit"] = check_limit(limit) + 1
         if sort != "created" or not descending:
-            return self._list_sorted(clauses, params, collection is not None, sort, descending, cursor, limit)
+            return self._list_sorted(clauses, params, in_collection, sort, descending, cursor, limit)
         if cursor is not None:
             params["cursor_created"], params["cursor_urn"] = decode_cursor("artifacts", cursor, (int, str))
             clauses.append(q.FILTER_AFTER_CURSOR)
-        if self._order is not None and collection is None:
+        if self._order is not None and not in_collection:
             rows = self._list_in_order(clauses, params)
         else:
-            rows = self._list_sorted_by_graph(clauses, params, collection is not None)
+            rows = self._list_sorted_by_graph(clauses, params, in_collection)
         items = [record_from_row(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -223,114 +195,70 @@ class ArtifactOperations(StoreCore):
             next_cursor = encode_cursor("artifacts", last["created"], last["urn"])
         return Page(items, next_cursor)
 
-    def count_artifacts(
-        self,
-        *,
-        name: str | None = None,
-        name_prefix: str | None = None,
-        mime_type: str | None = None,
-        collection: str | None = None,
-        created_before: datetime | None = None,
-        created_after: datetime | None = None,
-        schema: str | None = None,
-        status: str | None = None,
-        reader: Reader | None = None,
-        shared: bool = False,
-        type: str | None = None,
-        labels: dict[str, str] | None = None,
-        uploader: str | None = None,
-    ) -> int:
-        """How many artifacts `list_artifacts` with these filters lists over all its pages (one counting query)."""
-        clauses, params = self._list_filters(
-            name=name,
-            name_prefix=name_prefix,
-            mime_type=mime_type,
-            collection=collection,
-            created_before=created_before,
-            created_after=created_after,
-            schema=schema,
-            status=status,
-            reader=reader,
-            shared=shared,
-            type=type,
-            labels=labels,
-            uploader=uploader,
-        )
+    def count_artifacts(self, where: ArtifactFilter | None = None) -> int:
+        """How many artifacts `list_artifacts` with this filter lists over all its pages (one counting query)."""
+        where = where or ArtifactFilter()
+        clauses, params = self._list_filters(where)
         rows = self.backend.run(
-            f"{self._list_head(clauses, collection is not None)} {self._q.COUNT_ARTIFACTS_RETURN}", params
+            f"{self._list_head(clauses, where.collection is not None)} {self._q.COUNT_ARTIFACTS_RETURN}", params
         )
         return int(rows[0]["total"]) if rows else 0
 
-    def _list_filters(
-        self,
-        *,
-        name: str | None,
-        name_prefix: str | None,
-        mime_type: str | None,
-        collection: str | None,
-        created_before: datetime | None,
-        created_after: datetime | None,
-        schema: str | None,
-        status: str | None,
-        reader: Reader | None,
-        shared: bool,
-        type: str | None,
-        labels: dict[str, str] | None,
-        uploader: str | None,
-    ) -> tuple[list[str], dict[str, Any]]:
+    def _list_filters(self, where: ArtifactFilter) -> tuple[list[str], dict[str, Any]]:
         """The WHERE clauses (joined with AND) and parameters of a listing's filters, the access predicate included."""
         q = self._q
         clauses: list[str] = []
         params: dict[str, Any] = {}
-        if collection is not None:
-            parse_urn(collection, "collection")
-            params["collection"] = collection
+        if where.collection is not None:
+            parse_urn(where.collection, "collection")
+            params["collection"] = where.collection
         for value, key, clause in (
-            (name, "name", q.FILTER_NAME),
-            (name_prefix, "name_prefix", q.FILTER_NAME_PREFIX),
-            (mime_type, "mime_type", q.FILTER_MIME_TYPE),
-            (status, "status", q.FILTER_STATUS),
-            (uploader, "uploader", q.FILTER_UPLOADER),
+            (where.name, "name", q.FILTER_NAME),
+            (where.name_prefix, "name_prefix", q.FILTER_NAME_PREFIX),
+            (where.mime_type, "mime_type", q.FILTER_MIME_TYPE),
+            (where.status, "status", q.FILTER_STATUS),
+            (where.uploader, "uploader", q.FILTER_UPLOADER),
         ):
             if value is not None:
                 if not isinstance(value, str):
                     raise ValueError(f"{key} must be a string")
                 clauses.append(clause)
                 params[key] = value
-        if status is not None and status not in STATUSES:
+        if where.status is not None and where.status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-        if created_before is not None:
+        if where.created_before is not None:
             clauses.append(q.FILTER_CREATED_BEFORE)
-            params["created_before"] = micros(created_before, "created_before")
-        if created_after is not None:
+            params["created_before"] = micros(where.created_before, "created_before")
+        if where.created_after is not None:
             clauses.append(q.FILTER_CREATED_AFTER)
-            params["created_after"] = micros(created_after, "created_after")
-        if schema is not None:
-            entry = self.registry.get(schema)
+            params["created_after"] = micros(where.created_after, "created_after")
+        if where.schema is not None:
+            entry = self.registry.get(where.schema)
             clauses.append(fill(q.FILTER_SCHEMA_OUT if entry.direction == "out" else q.FILTER_SCHEMA_IN, rel=entry.rel))
             params["schema"] = self.registry.full_id(entry.name)
-        if status is None:
+        if where.status is None:
             clauses.append(q.FILTER_LISTED)  # tombstones and abandoned uploads: listed only when asked for
         content_filters: list[tuple[str, Any, bool]] = []
-        if type is not None:
-            if not isinstance(type, str):
+        if where.type is not None:
+            if not isinstance(where.type, str):
                 raise ValueError("type must be a string")
-            content_filters.append((TYPE_SCHEMA, {"type": type}, type == "file"))  # no type aspect means file
-        if labels:
-            if len(labels) > MAX_LABEL_FILTERS:
+            content_filters.append((TYPE_SCHEMA, {"type": where.type}, where.type == "file"))  # no type aspect: file
+        if where.labels:
+            if len(where.labels) > MAX_LABEL_FILTERS:
                 raise ValueError(f"at most {MAX_LABEL_FILTERS} label filters")
-            content_filters += [(LABEL_SCHEMA, {"key": k, "value": v}, False) for k, v in labels.items()]
+            content_filters += [(LABEL_SCHEMA, {"key": k, "value": v}, False) for k, v in where.labels.items()]
         for index, (schema_name, content, default) in enumerate(content_filters):
             key = f"f{index}"
             template = q.FILTER_NO_OTHER_CONTENT if default else q.FILTER_CONTENT
             clauses.append(template.replace("{key}", key))
             params[key] = canonical(content)
             params[f"{key}_schema"] = self.registry.full_id(schema_name)
-        if shared and reader is None:
+        reader = where.reader
+        if where.shared and reader is None:
             raise ValueError("shared needs a reader")
         if reader is not None:
             clauses.append(q.FILTER_READABLE)
-            if shared:
+            if where.shared:
                 clauses.append(q.FILTER_SHARED)
             params.update(reader.params(self.namespace))
         return clauses, params
@@ -419,7 +347,7 @@ class ArtifactOperations(StoreCore):
         collection was never mentioned."""
         parse_urn(collection_urn, "collection")
         self._require_node(self.backend, "Collection", collection_urn)
-        return self.list_artifacts(collection=collection_urn, limit=limit, cursor=cursor, reader=reader)
+        return self.list_artifacts(ArtifactFilter(collection=collection_urn, reader=reader), limit=limit, cursor=cursor)
 
     def pending_artifacts(self) -> list[ArtifactRecord]:
         """Artifacts whose upload has not completed, with what the upload recorded in `properties`."""

@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aspects.artifact_filter import ArtifactFilter
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aspects import AspectStore, Reader, open_store
@@ -158,17 +160,24 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
             for urn in targets
         ]
         figures["lineage depth 10 p50 ms, as a reader (redacted)"] = percentile(times, 0.5)
-        listing = [timed(lambda: store.list_artifacts(status="pending", limit=100, reader=stranger)) for _ in range(20)]
+        listing = [
+            timed(lambda: store.list_artifacts(ArtifactFilter(status="pending", reader=stranger), limit=100))
+            for _ in range(20)
+        ]
         figures["list (status) p50 ms, as a reader (nothing readable)"] = percentile(listing, 0.5)
 
         listing = []
         for _ in range(args.samples):
             prefix = f"l{rng.randrange(args.depth + 1):02d}-00{rng.randrange(10)}"
             listing.append(
-                timed(lambda prefix=prefix: store.list_artifacts(name_prefix=prefix, status="pending", limit=100))
+                timed(
+                    lambda prefix=prefix: store.list_artifacts(
+                        ArtifactFilter(name_prefix=prefix, status="pending"), limit=100
+                    )
+                )
             )
         figures["list (name prefix + status) p50 ms"] = percentile(listing, 0.5)
-        listing = [timed(lambda: store.list_artifacts(schema="policy.1", limit=100)) for _ in range(20)]
+        listing = [timed(lambda: store.list_artifacts(ArtifactFilter(schema="policy.1"), limit=100)) for _ in range(20)]
         figures["list (schema present) p50 ms"] = percentile(listing, 0.5)
         figures.update(measure_lifecycle(store, args))
     for name, value in figures.items():

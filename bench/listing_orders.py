@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aspects import Reader, open_store
+from aspects.artifact_filter import ArtifactFilter
 
 BATCH = 10_000
 
@@ -52,14 +53,22 @@ def main(count: int) -> None:
         me = users[3]
         reader = Reader(user=me, org="urn:fabric:org:elsewhere")
         print(f"{count} artifacts, LadybugDB, as one of {len(users)} uploaders")
-        reference = timed("newest first (reference)", lambda: store.list_artifacts(limit=25, reader=reader))
+        reference = timed(
+            "newest first (reference)", lambda: store.list_artifacts(ArtifactFilter(reader=reader), limit=25)
+        )
         print()
         cases: list[tuple[str, Callable[[], Any]]] = [
-            ("by name", lambda: store.list_artifacts(limit=25, reader=reader, sort="name", descending=False)),
-            ("by size", lambda: store.list_artifacts(limit=25, reader=reader, sort="size")),
-            ("uploader=me, newest first", lambda: store.list_artifacts(limit=25, reader=reader, uploader=me)),
-            ("count", lambda: store.count_artifacts(reader=reader)),
-            ("count, uploader=me", lambda: store.count_artifacts(reader=reader, uploader=me)),
+            (
+                "by name",
+                lambda: store.list_artifacts(ArtifactFilter(reader=reader), limit=25, sort="name", descending=False),
+            ),
+            ("by size", lambda: store.list_artifacts(ArtifactFilter(reader=reader), limit=25, sort="size")),
+            (
+                "uploader=me, newest first",
+                lambda: store.list_artifacts(ArtifactFilter(reader=reader, uploader=me), limit=25),
+            ),
+            ("count", lambda: store.count_artifacts(ArtifactFilter(reader=reader))),
+            ("count, uploader=me", lambda: store.count_artifacts(ArtifactFilter(reader=reader, uploader=me))),
         ]
         for label, fn in cases:
             print(f"   x{timed(label, fn) / reference:.1f}")

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from aspects.artifact_filter import ArtifactFilter
 from aspects.lifecycle import parse_label_filter, parse_reference
 from fabric.api.lifecycle import lifecycle_view, with_lifecycle
 from fabric.api.listing import LISTING_PARAMS, UPLOADER_PARAM, listing_order, uploader_filter, wants_count
@@ -39,28 +40,32 @@ def collection_urn(request: Request, value: str) -> str:
 async def list_artifacts(request: Request) -> Response:
     store = app_state(request).store
     reader = reader_of(request)
-    filters = {key: request.query_params[key] for key in LIST_FILTERS if key in request.query_params}
+    filters: dict[str, Any] = {key: request.query_params[key] for key in LIST_FILTERS if key in request.query_params}
     if "mime" in request.query_params:
         filters.setdefault("mime_type", request.query_params["mime"])
     if "collection" in filters:
         filters["collection"] = collection_urn(request, filters["collection"])
     labels = dict(parse_label_filter(text) for text in request.query_params.getlist("label"))
-    chosen: dict[str, Any] = {
+    where = ArtifactFilter(
         **filters,
-        "labels": labels or None,
-        "created_before": query_time(request, "created_before"),
-        "created_after": query_time(request, "created_after"),
-        "uploader": uploader_filter(request),
-        "reader": reader,
-    }
+        labels=labels or None,
+        created_before=query_time(request, "created_before"),
+        created_after=query_time(request, "created_after"),
+        uploader=uploader_filter(request),
+        reader=reader,
+    )
     sort, descending = listing_order(request)
     limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
     counted = wants_count(request)
 
     def read() -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
-        result = store.list_artifacts(**chosen, limit=limit, cursor=cursor, sort=sort, descending=descending)
+        result = store.list_artifacts(where, limit=limit, cursor=cursor, sort=sort, descending=descending)
         items = with_lifecycle(request, [artifact_view(request, item) for item in result.items])
-        return items, result.next_cursor, ({"total": store.count_artifacts(**chosen)} if counted else {})
+        return (
+            items,
+            result.next_cursor,
+            ({"total": store.count_artifacts(where)} if counted else {}),
+        )
 
     items, next_cursor, extra = await anyio.to_thread.run_sync(read)
     return page(request, items, next_cursor, **extra)

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aspects import ArtifactRecord, Aspect, NotFound, parse_urn
+from aspects.artifact_filter import ArtifactFilter
 from fabric.api.lifecycle import with_lifecycle
 from fabric.api.listing import LISTING_PARAMS, listing_order, wants_count
 from fabric.auth.middleware import principal_of
@@ -169,13 +170,13 @@ async def shared_artifacts(request: Request) -> Response:
 
     def read() -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
         result = store.list_artifacts(
-            limit=limit, cursor=cursor, reader=reader, shared=True, sort=sort, descending=descending
+            ArtifactFilter(reader=reader, shared=True), limit=limit, cursor=cursor, sort=sort, descending=descending
         )
         items = with_lifecycle(request, [shared_json(artifact) for artifact in result.items])
         return (
             items,
             result.next_cursor,
-            ({"total": store.count_artifacts(reader=reader, shared=True)} if counted else {}),
+            ({"total": store.count_artifacts(ArtifactFilter(reader=reader, shared=True))} if counted else {}),
         )
 
     items, next_cursor, extra = await anyio.to_thread.run_sync(read)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aspects.artifact_filter import ArtifactFilter
 from fabric.blobs import BlobStore
 from fabric.client.errors import BadRequest, Conflict, Gone, NotFound, ValidationFailed
 from fabric.client.sources import Source
@@ -208,7 +209,7 @@ class LocalTransport(Transport):
         given = {key: value for key, value in given.items() if value is not None}
         records = self._pages(
             lambda cursor, n: self.store.list_artifacts(
-                **given, created_before=before, created_after=after, limit=n, cursor=cursor
+                ArtifactFilter(**given, created_before=before, created_after=after), limit=n, cursor=cursor
             ),
             limit,
         )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aspects import ArtifactRecord, AspectStore, Conflict, InvalidCursor, NotFound, ValidationFailed, new_urn
+from aspects.artifact_filter import ArtifactFilter
 from tests.aspects.helpers import ARTIFACT, MEMBER, POLICY, USER, artifact_content, ready_artifact
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -70,7 +71,7 @@ def all_pages(store: AspectStore, limit: int, **filters: object) -> list[Artifac
     items: list[ArtifactRecord] = []
     cursor = None
     while True:
-        page = store.list_artifacts(limit=limit, cursor=cursor, **filters)  # type: ignore[arg-type]
+        page = store.list_artifacts(ArtifactFilter(**filters), limit=limit, cursor=cursor)  # type: ignore[arg-type]
         items.extend(page.items)
         if page.next_cursor is None:
             return items
@@ -101,23 +102,27 @@ def test_list_filters_and_paging(store: AspectStore) -> None:
         assert [a.urn for a in paged] == [a.urn for a in everything]
 
     assert {a.name for a in all_pages(store, 2, mime_type="image/png")} == {f"img-{i:02d}" for i in range(0, 12, 2)}
-    assert [a.name for a in store.list_artifacts(name="tab-03").items] == ["tab-03"]
-    assert store.list_artifacts(name="tab").items == []  # name is exact; name_prefix is the prefix match
+    assert [a.name for a in store.list_artifacts(ArtifactFilter(name="tab-03")).items] == ["tab-03"]
+    assert (
+        store.list_artifacts(ArtifactFilter(name="tab")).items == []
+    )  # name is exact; name_prefix is the prefix match
     assert len(all_pages(store, 2, name_prefix="tab-")) == 6
-    assert [a.urn for a in store.list_artifacts(status="pending").items] == [pending]
-    assert len(store.list_artifacts(status="ready", limit=1000).items) == 14
-    window = store.list_artifacts(created_after=T0 + timedelta(hours=3), created_before=T0 + timedelta(hours=6)).items
+    assert [a.urn for a in store.list_artifacts(ArtifactFilter(status="pending")).items] == [pending]
+    assert len(store.list_artifacts(ArtifactFilter(status="ready"), limit=1000).items) == 14
+    window = store.list_artifacts(
+        ArtifactFilter(created_after=T0 + timedelta(hours=3), created_before=T0 + timedelta(hours=6))
+    ).items
     assert [a.name for a in window] == ["tab-05", "img-04", "tab-03"]
-    assert len(store.list_artifacts(schema="artifact.1", limit=1000).items) == 14
+    assert len(store.list_artifacts(ArtifactFilter(schema="artifact.1"), limit=1000).items) == 14
 
     store.assert_aspect(made[0].urn, POLICY, {"policy": "urn:fabric:policy:open"}, asserter=USER)
-    assert [a.urn for a in store.list_artifacts(schema=POLICY).items] == [made[0].urn]
-    both = store.list_artifacts(schema=POLICY, mime_type="image/png", name_prefix="img").items
+    assert [a.urn for a in store.list_artifacts(ArtifactFilter(schema=POLICY)).items] == [made[0].urn]
+    both = store.list_artifacts(ArtifactFilter(schema=POLICY, mime_type="image/png", name_prefix="img")).items
     assert [a.urn for a in both] == [made[0].urn]
     with pytest.raises(InvalidCursor):
         store.list_artifacts(cursor="garbage")
     with pytest.raises(ValueError):
-        store.list_artifacts(status="gone")
+        store.list_artifacts(ArtifactFilter(status="gone"))
     with pytest.raises(ValueError):
         store.list_artifacts(limit=0)
 
@@ -141,7 +146,9 @@ def test_collection_membership_and_paging(store: AspectStore) -> None:
         cursor = page.next_cursor
     assert seen == [a.urn for a in reversed(members)]
     assert outsider.urn not in seen
-    assert [a.urn for a in store.list_artifacts(collection=collection, name="m3").items] == [members[3].urn]
+    assert [a.urn for a in store.list_artifacts(ArtifactFilter(collection=collection, name="m3")).items] == [
+        members[3].urn
+    ]
 
     store.retract_aspect(links[2].urn, asserter=USER)
     assert members[2].urn not in [a.urn for a in store.collection_members(collection, limit=100).items]

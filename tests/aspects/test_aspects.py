@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from aspects import AspectStore, Conflict, InvalidCursor, InvalidUrn, NotFound, ValidationFailed, new_urn
+from aspects.artifact_filter import ArtifactFilter
 from tests.aspects.helpers import MEMBER, POLICY, PRODUCED_BY, USER, ready_artifact
 
 NOTE = {
@@ -177,8 +178,8 @@ def test_hostile_strings_are_stored_verbatim(noted: AspectStore) -> None:
     artifact = ready_artifact(noted, hostile)
     aspect = noted.assert_aspect(artifact.urn, "note.1", {"text": hostile, hostile: hostile}, asserter=USER)
     assert noted.get_aspect(aspect.urn).content == {"text": hostile, hostile: hostile}
-    assert [a.urn for a in noted.list_artifacts(name=hostile).items] == [artifact.urn]
-    assert noted.list_artifacts(name_prefix="x'})").items[0].name == hostile
+    assert [a.urn for a in noted.list_artifacts(ArtifactFilter(name=hostile)).items] == [artifact.urn]
+    assert noted.list_artifacts(ArtifactFilter(name_prefix="x'})")).items[0].name == hostile
     assert len(noted.list_artifacts().items) == 1
 
 

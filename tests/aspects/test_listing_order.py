@@ -11,6 +11,7 @@ from typing import Any
 from neo4j import GraphDatabase
 
 from aspects import AspectStore, Reader, open_store
+from aspects.artifact_filter import ArtifactFilter
 from aspects.artifact_operations import ORDER_SCAN_BUDGET
 from tests.aspects.helpers import USER, artifact_content
 from tests.fixtures_aspects import wipe_neo4j
@@ -38,7 +39,7 @@ def every_page(store: AspectStore, limit: int, **filters: Any) -> list[str]:
     urns: list[str] = []
     cursor = None
     while True:
-        page = store.list_artifacts(limit=limit, cursor=cursor, **filters)
+        page = store.list_artifacts(ArtifactFilter(**filters), limit=limit, cursor=cursor)
         urns += [record.urn for record in page.items]
         if page.next_cursor is None:
             return urns

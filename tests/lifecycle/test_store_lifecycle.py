@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from aspects import AspectStore, Conflict, NotFound, new_urn
+from aspects.artifact_filter import ArtifactFilter
 from aspects.lifecycle import Lifecycle, check_path, parse_reference
 from tests.aspects.helpers import USER, ready_artifact
 
@@ -35,7 +36,7 @@ def test_types_and_labels_filter_listings(lc: Lifecycle) -> None:
     model, plain = ready_artifact(lc.store, "model.pt"), ready_artifact(lc.store, "notes.txt")
     lc.set_type(model.urn, "model", asserter=USER)
     lc.set_labels(model.urn, {"team": "vision", "stage": "beta"}, asserter=USER)
-    names = lambda **f: sorted(a.name for a in lc.store.list_artifacts(**f).items)  # noqa: E731
+    names = lambda **f: sorted(a.name for a in lc.store.list_artifacts(ArtifactFilter(**f)).items)  # noqa: E731
     assert names(type="model") == ["model.pt"]
     assert names(type="file") == ["notes.txt"]  # no type recorded means file
     assert names(labels={"team": "vision"}) == ["model.pt"]
@@ -44,7 +45,7 @@ def test_types_and_labels_filter_listings(lc: Lifecycle) -> None:
     lc.set_labels(model.urn, {"team": "audio"}, asserter=USER)  # replaces: stage dropped, team changed
     assert names(labels={"team": "vision"}) == [] and names(labels={"team": "audio"}) == ["model.pt"]
     assert lc.describe(model.urn) == {"type": "model", "labels": {"team": "audio"}, "file_count": 0}
-    assert plain.urn not in {a.urn for a in lc.store.list_artifacts(type="model").items}
+    assert plain.urn not in {a.urn for a in lc.store.list_artifacts(ArtifactFilter(type="model")).items}
     with pytest.raises(ValueError):
         lc.set_type(model.urn, "Not A Type", asserter=USER)
     with pytest.raises(ValueError):
@@ -152,7 +153,7 @@ def test_deletion_rules_and_tombstones(lc: Lifecycle) -> None:
     store.update_aspect(status.urn, {"status": "succeeded"}, asserter=USER)
     lc.delete(busy.urn, asserter=USER)
     assert busy.urn not in {a.urn for a in store.list_artifacts().items}
-    assert busy.urn in {a.urn for a in store.list_artifacts(status="deleted").items}
+    assert busy.urn in {a.urn for a in store.list_artifacts(ArtifactFilter(status="deleted")).items}
     lineage = store.lineage(order, direction="upstream", depth=2)
     assert {"urn": busy.urn, "status": "deleted"}.items() <= next(
         n for n in lineage.nodes if n["urn"] == busy.urn
@@ -198,7 +199,7 @@ def test_drafts_take_files_then_seal(lc: Lifecycle) -> None:
     assert [f["path"] for f in lc.files(urn)] == ["held.csv", "weights/a.bin"]
     assert store.get_artifact(urn, aspects=False).size == 3 + (held.size or 0)
     assert sha in store.referenced_blob_hashes() and store.is_blob_referenced(sha)
-    assert [a.urn for a in store.list_artifacts(type="checkpoint", labels={"run": "7"}).items] == [urn]
+    assert [a.urn for a in store.list_artifacts(ArtifactFilter(type="checkpoint", labels={"run": "7"})).items] == [urn]
     with pytest.raises(Conflict):
         lc.start_file(urn, "late.txt", size=1, mime_type="text/plain", upload="u3", asserter=USER)
     assert lc.files(held.urn)[0]["sha256"] == held.sha256  # a single upload is one file
