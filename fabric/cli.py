@@ -227,6 +227,7 @@ def serve(
     from fabric import logs, startup
     from fabric.app import create_app
     from fabric.datadir_lock import DataDirInUse, DataDirLock
+    from fabric.interim_responses import InterimHttpToolsProtocol
     from fabric.malloc import limit_arenas
 
     limit_arenas()  # before any worker thread starts
@@ -304,7 +305,7 @@ def serve(
             port=port,
             log_level=log_level,
             log_config=None,  # our handler and format (logs.configure), not uvicorn's
-            http="httptools",
+            http=InterimHttpToolsProtocol,  # httptools, with 104 for the upload draft
             loop="uvloop",
             access_log=False,  # fabric.access_log writes the access log, with the user and without secrets
         )
@@ -317,6 +318,7 @@ def serve_workers(settings: Settings, workers: int, lock: object, log_level: str
     import uvicorn
 
     from fabric.app import SETTINGS_ENV, recover_uploads, settings_for_workers
+    from fabric.interim_responses import InterimHttpToolsProtocol
 
     recover_uploads(settings)
     os.environ.update(
@@ -335,7 +337,7 @@ def serve_workers(settings: Settings, workers: int, lock: object, log_level: str
             port=settings.port,
             log_level=log_level,
             log_config=None,
-            http="httptools",
+            http=InterimHttpToolsProtocol,  # httptools, with 104 for the upload draft
             loop="uvloop",
             access_log=False,
         )

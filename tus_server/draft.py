@@ -11,9 +11,10 @@ hook, so a draft upload becomes an artifact exactly as a tus upload does (`Artif
   (and, from version 6, `Content-Type: application/partial-upload`). Cancellation: `DELETE`.
 - Digests: `Content-Digest` (sha-256) must match the request content, or none of it is kept; `Repr-Digest`
   (sha-256) must match the whole upload, checked before the upload is handed on.
-- No `104 (Upload Resumption Supported)`: uvicorn cannot send interim responses other than `100` over HTTP/1.1.
-  A client learns the upload's location from the final answer to the creation, so a creation whose body is
-  cut off cannot be resumed; clients then create the upload anew (or create it empty, then append).
+- `104 (Upload Resumption Supported)` with the upload's `Location` is sent before a creation request's content is
+  read, where the HTTP server offers the ASGI extension `http.response.interim` (`fabric serve` does, over
+  HTTP/1.1). A client that reads it can resume a creation cut off mid-body; one that does not (or a server
+  without the extension) learns the location from the final answer only, and creates the upload anew.
 - An upload created by one protocol is continued by that protocol only (`protocol` in its info): the two
   disagree on when an upload is complete, so crossing over is refused with a 400 rather than half-supported.
 """
@@ -54,6 +55,9 @@ MISSING_COMPLETE = ProtocolError(400, "Missing Upload-Complete")
 INCONSISTENT = ProtocolError(400, "Inconsistent upload length", INCONSISTENT_LENGTH)
 COMPLETED = ProtocolError(400, "Upload already complete", COMPLETED_UPLOAD)
 WRONG_PROTOCOL = ProtocolError(400, "Upload of another protocol")
+
+
+INTERIM_EXTENSION = "http.response.interim"  # an ASGI extension for 1xx answers (fabric.interim_responses)
 
 
 def is_draft_request(request: Request) -> bool:
@@ -130,6 +134,7 @@ class DraftUploads:
         await self.tus._store_new(info)
         location = self.tus._location(request, info.id)
         if has_body:
+            await _announce_resumption(request, location, interop)
             async with self.tus.locks.hold(info.id) as lock:
                 received = await self.tus._receive(request, info, lock, content_digest)
                 if received.error is not None:
@@ -278,6 +283,17 @@ class DraftUploads:
             problem_type=error.problem_type if typed else "about:blank",
             **error.members,
         )
+
+
+async def _announce_resumption(request: Request, location: str, interop: Interop) -> None:
+    """`104 (Upload Resumption Supported)`: where the upload lives, before its first bytes are read."""
+    if INTERIM_EXTENSION not in request.scope.get("extensions", {}):
+        return
+    headers = [
+        (b"location", location.encode("latin-1")),
+        (b"upload-draft-interop-version", str(interop.version).encode()),
+    ]
+    await request._send({"type": INTERIM_EXTENSION, "status": 104, "headers": headers})
 
 
 def _representation_metadata(metadata: dict[str, str | None], headers: dict[str, str]) -> None:

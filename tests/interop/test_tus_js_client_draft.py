@@ -1,10 +1,10 @@
 """tus-js-client speaking Resumable Uploads for HTTP (the IETF draft) through the connection-cutting proxy.
 
 `protocol: 'ietf-draft-03'` sends interop version 5, `'ietf-draft-05'` version 6 (appends as
-`application/partial-upload`). The server cannot send `104 (Upload Resumption Supported)` (uvicorn has no
-interim responses but 100 over HTTP/1.1), so a creation request whose body is cut off leaves the client
-without the upload's location: `with-data-in-creation` shows what tus-js-client then does (it creates the
-upload anew and still ends with a byte-exact blob).
+`application/partial-upload`). The server sends `104 (Upload Resumption Supported)` before a creation's content,
+but tus-js-client does not read it, so a creation request whose body is cut off leaves the client without the
+upload's location: `with-data-in-creation` shows what it then does (it creates the upload anew and still ends
+with a byte-exact blob). `test_draft_interim_104.py` resumes such a creation with the 104's location.
 """
 
 from __future__ import annotations
@@ -70,11 +70,11 @@ def test_tus_js_client_draft_resumes_across_cuts_to_a_byte_exact_blob(
 
 
 @pytest.mark.slow
-def test_without_104_a_cut_creation_is_started_anew_by_the_client(
+def test_a_client_ignoring_104_starts_a_cut_creation_anew(
     interop_server: FabricServer, source_file: SourceFile
 ) -> None:
     """The creation request carries the first 1 MiB; the proxy cuts it, so the client never learns where that
-    upload is (no 104 could tell it). tus-js-client then creates a new upload and finishes that one; the cut
+    upload is (it ignores the 104 that told it). tus-js-client then creates a new upload and finishes that one; the cut
     one is an unfinished draft upload nobody resumes, left to the expiry sweep."""
     uploads = interop_server.data_dir / "uploads"
     before = set(uploads.glob("*.info"))
@@ -120,3 +120,7 @@ def test_the_readme_curl_example_works_as_written(interop_server: FabricServer) 
     assert lines[0] == "204"
     assert {"upload-offset: 6", "upload-complete: ?0", "upload-complete: ?1"} <= set(lines)
     assert any(line.startswith("artifact-urn: urn:fabric:artifact:") for line in lines)
+    interim, final = [line for line in lines if line.startswith("http/")][-2:]
+    assert (interim.split()[1], final.split()[1]) == ("104", "201")
+    locations = [line for line in lines if line.startswith("location:")][-2:]
+    assert len(locations) == 2 and locations[0] == locations[1]
