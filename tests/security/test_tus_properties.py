@@ -171,3 +171,100 @@ def test_json_content_and_size(api: httpx.Client, content: object, size: int) ->
     r = api.post("/v1/aspects", content=body, headers={**auth("creator"), "Content-Type": "application/json"})
     assert_answer(r)
     assert r.status_code in ((413,) if len(body) > (1 << 20) else (400, 422)), (r.status_code, r.text[:200])
+
+
+# ---- the resumable-upload draft: structured fields as a careless client or an attacker writes them ----
+draft_versions = st.one_of(
+    st.sampled_from(["3", "4", "5", "6", "7", "8"]),
+    st.sampled_from(["2", "9", "-1", "8.0", '"8"', "8;a=1"]),
+    header_text,
+)
+booleans = st.one_of(
+    st.sampled_from(["?1", "?0"]), st.sampled_from(["?2", "1", "true", "", '"?1"', "?1;x", "?1, ?0"]), header_text
+)
+digests = st.one_of(
+    st.binary(min_size=0, max_size=40).map(lambda d: f"sha-256=:{base64.b64encode(d).decode()}:"),
+    st.sampled_from(["sha-256=:AAAA", "md5=:AAAA:", "sha-256=1", "=", "sha-256=:!!:"]),
+    header_text,
+)
+
+
+def draft_headers(version: str, fields: dict[str, str | None]) -> dict[str, str]:
+    headers = {**auth("creator"), "Upload-Draft-Interop-Version": version}
+    headers.update({name: value for name, value in fields.items() if value is not None})
+    return headers
+
+
+@given(
+    version=draft_versions,
+    complete=st.one_of(st.none(), booleans),
+    incomplete=st.one_of(st.none(), booleans),
+    length=st.one_of(st.none(), sizes),
+    repr_digest=st.one_of(st.none(), digests),
+    content_digest=st.one_of(st.none(), digests),
+    body=st.binary(max_size=64),
+)
+@SETTINGS
+def test_draft_creation_fields(
+    api: httpx.Client,
+    version: str,
+    complete: str | None,
+    incomplete: str | None,
+    length: str | None,
+    repr_digest: str | None,
+    content_digest: str | None,
+    body: bytes,
+) -> None:
+    fields = {
+        "Upload-Complete": complete,
+        "Upload-Incomplete": incomplete,
+        "Upload-Length": length,
+        "Repr-Digest": repr_digest,
+        "Content-Digest": content_digest,
+    }
+    r = api.post("/v1/uploads", headers=draft_headers(version, fields), content=body)
+    assert_answer(r)
+    if r.status_code == 201:
+        offset = int(r.headers["Upload-Offset"])
+        assert 0 <= offset <= len(body)
+        head = api.head(r.headers["Location"], headers=draft_headers(version, {}))
+        assert head.status_code == 204 and int(head.headers["Upload-Offset"]) == offset
+
+
+@given(
+    version=st.sampled_from(["6", "7", "8"]),
+    offset=sizes,
+    complete=booleans,
+    content_type=st.sampled_from(["application/partial-upload", "application/offset+octet-stream", "", "text/plain"]),
+    length=st.one_of(st.none(), sizes),
+    body=st.binary(max_size=32),
+)
+@SETTINGS
+def test_draft_appends_never_corrupt_an_upload(
+    api: httpx.Client, version: str, offset: str, complete: str, content_type: str, length: str | None, body: bytes
+) -> None:
+    """Whatever an append says, the upload afterwards holds exactly the bytes some accepted request sent."""
+    start = b"0123"
+    created = api.post(
+        "/v1/uploads",
+        headers=draft_headers(version, {"Upload-Complete": "?0", "Upload-Length": "16"}),
+        content=start,
+    )
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+    fields = {
+        "Upload-Offset": offset,
+        "Upload-Complete": complete,
+        "Content-Type": content_type,
+        "Upload-Length": length,
+    }
+    r = api.patch(location, headers=draft_headers(version, fields), content=body)
+    assert_answer(r)
+    head = api.head(location, headers=draft_headers(version, {}))
+    saved = int(head.headers["Upload-Offset"])
+    if r.status_code == 204:
+        assert saved == len(start) + len(body) and int(offset) == len(start)
+    else:
+        assert len(start) <= saved <= len(start) + len(body)  # nothing acknowledged is lost
+        if r.status_code == 409:
+            assert int(r.headers["Upload-Offset"]) == len(start)
