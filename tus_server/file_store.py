@@ -12,8 +12,9 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from tus_server.direct_writes import DirectAppender, open_direct
 from tus_server.info import UploadInfo
-from tus_server.upload_store import PartialWrite, is_valid_upload_id
+from tus_server.upload_store import is_valid_upload_id
 
 COPY_BLOCK = 8 << 20
 
@@ -27,43 +28,32 @@ def fsync_directory(path: Path) -> None:
 
 
 class FileWriter:
-    """Appends with `writev` to the data file; `sync` is `fdatasync`, which may run beside a write."""
+    """Appends to the data file, whole blocks with `O_DIRECT` (see `direct_writes`); `sync` is `fdatasync`,
+    which may run beside a write."""
 
     def __init__(self, path: Path, offset: int) -> None:
-        self._fd = os.open(path, os.O_WRONLY)
+        self._fd = os.open(path, os.O_RDWR)
         try:
             if os.fstat(self._fd).st_size > offset:  # bytes past the recorded offset were never acknowledged
                 os.ftruncate(self._fd, offset)
-            os.lseek(self._fd, offset, os.SEEK_SET)
+            self._appender = DirectAppender(self._fd, open_direct(path), offset)
         except BaseException:
             os.close(self._fd)
             raise
 
     def write(self, parts: Sequence[bytes]) -> int:
-        """Write every part in order with as few writev calls as the kernel allows (no gathering copy)."""
-        views = [memoryview(part) for part in parts]
-        done = 0
-        while views:
-            try:
-                n = os.writev(self._fd, views)
-            except OSError as exc:
-                raise PartialWrite(done, exc) from exc
-            done += n
-            while views and n >= len(views[0]):
-                n -= len(views[0])
-                views.pop(0)
-            if n:
-                views[0] = views[0][n:]
-        return done
+        """Write every part in order (no gathering copy for the page cache, one into the direct buffer)."""
+        return self._appender.write(parts)
 
     def sync(self) -> None:
         os.fdatasync(self._fd)
 
     def truncate(self, size: int) -> None:
         os.ftruncate(self._fd, size)
-        os.lseek(self._fd, size, os.SEEK_SET)
+        self._appender.reset(size)
 
     def close(self) -> None:
+        self._appender.close()
         os.close(self._fd)
 
 
