@@ -226,8 +226,8 @@ def serve(
 
     from fabric import logs, startup
     from fabric.app import create_app
+    from fabric.body_chunks import ServeProtocol
     from fabric.datadir_lock import DataDirInUse, DataDirLock
-    from fabric.interim_responses import InterimHttpToolsProtocol
     from fabric.malloc import limit_arenas
 
     limit_arenas()  # before any worker thread starts
@@ -305,7 +305,7 @@ def serve(
             port=port,
             log_level=log_level,
             log_config=None,  # our handler and format (logs.configure), not uvicorn's
-            http=InterimHttpToolsProtocol,  # httptools, with 104 for the upload draft
+            http=ServeProtocol,  # httptools, with 104 for the upload draft and body chunks without copies
             loop="uvloop",
             access_log=False,  # fabric.access_log writes the access log, with the user and without secrets
         )
@@ -318,7 +318,7 @@ def serve_workers(settings: Settings, workers: int, lock: object, log_level: str
     import uvicorn
 
     from fabric.app import SETTINGS_ENV, recover_uploads, settings_for_workers
-    from fabric.interim_responses import InterimHttpToolsProtocol
+    from fabric.body_chunks import ServeProtocol
 
     recover_uploads(settings)
     os.environ.update(
@@ -337,7 +337,7 @@ def serve_workers(settings: Settings, workers: int, lock: object, log_level: str
             port=settings.port,
             log_level=log_level,
             log_config=None,
-            http=InterimHttpToolsProtocol,  # httptools, with 104 for the upload draft
+            http=ServeProtocol,  # httptools, with 104 for the upload draft and body chunks without copies
             loop="uvloop",
             access_log=False,
         )

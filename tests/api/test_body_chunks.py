@@ -1,0 +1,145 @@
+"""`fabric serve`'s HTTP protocol hands request bodies over chunk by chunk without copies: the app still gets
+exactly the bytes sent, whatever their framing (Content-Length, chunked, pipelined requests, 100-continue), and a
+disconnect after the body is still reported (no busy loop of empty messages)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from fabric.body_chunks import ServeProtocol
+from tests.interop.test_draft_interim_104 import read_head
+
+RECORDED: dict[str, Any] = {}
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers the sha256 and length of the body; `/listen` then waits for the client to go away."""
+    if scope["type"] != "http":
+        return
+    digest, length, messages = hashlib.sha256(), 0, 0
+    while True:
+        message = await receive()
+        assert message["type"] == "http.request"
+        messages += 1
+        digest.update(message["body"])
+        length += len(message["body"])
+        if not message["more_body"]:
+            break
+    answer = f"{digest.hexdigest()} {length}".encode()
+    headers = [(b"content-length", str(len(answer)).encode())]
+    if scope["path"] == "/listen":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
+        await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        extra = 0
+        while (await receive())["type"] != "http.disconnect":
+            extra += 1
+        RECORDED["extra_messages_before_disconnect"] = extra
+        return
+    RECORDED["messages"] = messages
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": answer})
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=free, http=ServeProtocol, loop="uvloop", log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.02)
+    assert server.started
+    yield free
+    server.should_exit = True
+    thread.join(30)
+
+
+def head(path: str, length: int | None = None, **extra: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: test"]
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in extra.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def answer_of(sock: socket.socket, rest: bytes = b"") -> tuple[str, bytes]:
+    status, headers, rest = read_head(sock) if not rest else _head_from(sock, rest)
+    assert status == 200
+    size = int(headers["content-length"])
+    while len(rest) < size:
+        rest += sock.recv(65536)
+    return rest[:size].decode(), rest[size:]
+
+
+def _head_from(sock: socket.socket, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head_bytes, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *lines = head_bytes.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, rest
+
+
+def expected(body: bytes) -> str:
+    return f"{hashlib.sha256(body).hexdigest()} {len(body)}"
+
+
+def test_a_large_body_sent_in_pieces_arrives_whole_in_many_messages(port: int) -> None:
+    body = os.urandom(5 * 1024 * 1024 + 7)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head("/", len(body)))
+        for start in range(0, len(body), 100_000):
+            sock.sendall(body[start : start + 100_000])
+        assert answer_of(sock)[0] == expected(body)
+    assert RECORDED["messages"] > 1  # handed over as it came, not gathered
+
+
+def test_pipelined_requests_and_chunked_bodies_keep_their_own_bytes(port: int) -> None:
+    first, second = os.urandom(300_000), os.urandom(70_001)
+    chunked = b"".join(
+        b"%x\r\n%s\r\n" % (len(piece), piece) for piece in (second[:1], second[1:50_000], second[50_000:])
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(
+            head("/", len(first)) + first + head("/", None, Transfer_Encoding="chunked") + chunked + b"0\r\n\r\n"
+        )
+        text, rest = answer_of(sock)
+        assert text == expected(first)
+        assert answer_of(sock, rest)[0] == expected(second)
+
+
+def test_100_continue_is_sent_when_the_app_asks_for_the_body(port: int) -> None:
+    body = os.urandom(200_000)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head("/", len(body), Expect="100-continue"))
+        status, _, rest = read_head(sock)
+        assert status == 100
+        sock.sendall(body)
+        assert answer_of(sock, rest)[0] == expected(body)
+
+
+def test_a_disconnect_after_the_body_is_reported_without_a_stream_of_empty_messages(port: int) -> None:
+    RECORDED.pop("extra_messages_before_disconnect", None)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head("/listen", 5) + b"hello")
+        status, _, _ = read_head(sock)
+        assert status == 200
+    for _ in range(1000):
+        if "extra_messages_before_disconnect" in RECORDED:
+            break
+        threading.Event().wait(0.01)
+    assert RECORDED["extra_messages_before_disconnect"] <= 1
