@@ -18,8 +18,11 @@ class ArtifactFilter:
     `schema` keeps artifacts with a current aspect of that schema; `collection` (a collection URN) keeps current
     members of that collection; `status` one status (deleted and abandoned artifacts are listed only when asked
     for); `type` and `labels` (key to value) match the lifecycle's current type and label aspects; `uploader`
-    (a user URN) keeps what that user uploaded. With a `reader`, only what it may read; with `shared` too, only
-    what others granted to it (its user or its organisation).
+    (a user URN) keeps what that user uploaded; `org` (an organisation URN) what members of that organisation
+    uploaded (the artifact's `org`, whose admins manage it). With a `reader`, only what it may read; with
+    `shared` too, only what others granted to it (its user or its organisation). A `reader` who does not manage
+    an artifact never sees its uploader, so `uploader` matches only the reader's own artifacts and those it
+    manages: filtering by someone's address tells nothing the reader could not read already.
     """
 
     name: str | None = None
@@ -33,5 +36,6 @@ class ArtifactFilter:
     type: str | None = None
     labels: Mapping[str, str] | None = None
     uploader: str | None = None
+    org: str | None = None
     reader: Reader | None = None
     shared: bool = False

@@ -218,6 +218,7 @@ class ArtifactOperations(StoreCore):
             (where.mime_type, "mime_type", q.FILTER_MIME_TYPE),
             (where.status, "status", q.FILTER_STATUS),
             (where.uploader, "uploader", q.FILTER_UPLOADER),
+            (where.org, "org", q.FILTER_ORG),
         ):
             if value is not None:
                 if not isinstance(value, str):
@@ -260,6 +261,8 @@ class ArtifactOperations(StoreCore):
             clauses.append(q.FILTER_READABLE)
             if where.shared:
                 clauses.append(q.FILTER_SHARED)
+            if where.uploader is not None and where.uploader != reader.user:
+                clauses.append(q.FILTER_UPLOADER_SEEN)  # an uploader is matched only where the reader sees it
             params.update(reader.params(self.namespace))
         return clauses, params
 

@@ -178,6 +178,7 @@ class Queries:
         "(a.created < $cursor_created OR (a.created = $cursor_created AND a.urn < $cursor_urn))"
     )
     FILTER_UPLOADER: str = "a.uploader = $uploader"
+    FILTER_ORG: str = "a.org = $org"
     # Listings in another order (`aspects.artifact_operations.SORT_KEYS`): `{key}` is one of those fixed expressions
     # and `{cmp}`/`{direction}` one of `<`/`DESC` or `>`/`ASC`, never text from a request.
     FILTER_AFTER_SORT_CURSOR: str = "({key} {cmp} $cursor_key OR ({key} = $cursor_key AND a.urn {cmp} $cursor_urn))"
@@ -228,6 +229,8 @@ class Queries:
 
     # access
     FILTER_READABLE: str = READABLE
+    # The reader sees who uploaded `a` (so it may filter by uploader): its own, or one it manages.
+    FILTER_UPLOADER_SEEN: str = "(a.uploader = $r_user OR " + MANAGEABLE + ")"
     # Shared with the reader by someone else: a current grant to the reader's user or organisation.
     FILTER_SHARED: str = (
         "a.uploader <> $r_user AND EXISTS { MATCH (a)-[g:GRANTED_TO]->(w:Principal) WHERE (w.urn = $r_user OR w.urn = $r_org) "

@@ -13,7 +13,15 @@ from starlette.routing import Route
 from aspects.artifact_filter import ArtifactFilter
 from aspects.lifecycle import parse_label_filter, parse_reference
 from fabric.api.lifecycle import lifecycle_view, with_lifecycle
-from fabric.api.listing import LISTING_PARAMS, UPLOADER_PARAM, listing_order, uploader_filter, wants_count
+from fabric.api.listing import (
+    LISTING_PARAMS,
+    ORG_PARAM,
+    UPLOADER_PARAM,
+    listing_order,
+    org_filter,
+    uploader_filter,
+    wants_count,
+)
 from fabric.openapi.spec import (
     CURSOR,
     LIMIT,
@@ -52,6 +60,7 @@ async def list_artifacts(request: Request) -> Response:
         created_before=query_time(request, "created_before"),
         created_after=query_time(request, "created_after"),
         uploader=uploader_filter(request),
+        org=org_filter(request),
         reader=reader,
     )
     sort, descending = listing_order(request)
@@ -163,6 +172,7 @@ paths = {
                 query_param("created_before", "ISO 8601 time", TIME_QUERY),
                 query_param("created_after", "ISO 8601 time", TIME_QUERY),
                 UPLOADER_PARAM,
+                ORG_PARAM,
                 *LISTING_PARAMS,
                 LIMIT,
                 CURSOR,

@@ -1,4 +1,4 @@
-"""What the artifact listings share: the order (`sort`, `order`), the total (`count`) and `uploader=me`."""
+"""What the artifact listings share: the order (`sort`, `order`), the total (`count`), `uploader` and `org`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from aspects.errors import InvalidUrn
+from aspects.urns import parse_urn
 from fabric.auth.middleware import principal_of
 from fabric.openapi.spec import query_param
+from fabric.state import app_state
+from fabric.urns import fabric_urn
 from fabric.web import query_bool
 
 SORTS = ("created", "name", "size")
@@ -30,15 +34,38 @@ def listing_order(request: Request) -> tuple[str, bool]:
 
 
 def uploader_filter(request: Request) -> str | None:
-    """`uploader=me`: the caller's user URN. Only `me` is accepted: readers who do not manage an artifact never
-    see who uploaded it, so filtering by someone else's address would tell them."""
+    """`uploader`: `me`, an email address or a user URN, as the user's URN. The store matches it only on artifacts
+    whose uploader the caller sees anyway (its own, or those it manages): readers who do not manage an artifact
+    never see who uploaded it, so an address that names no one, or someone whose uploads the caller cannot see,
+    answers the same empty list."""
     value = request.query_params.get("uploader")
     if value is None:
         return None
     principal = principal_of(request)
-    if value != "me" and value != principal.email:
-        raise HTTPException(400, "uploader accepts only 'me' (the artifacts you uploaded)")
-    return principal.user_urn
+    if value == "me":
+        return principal.user_urn
+    return _as_urn(
+        request, value, "user", "uploader must be 'me', an email address or a user URN (urn:<ns>:user:<email>)"
+    )
+
+
+def org_filter(request: Request) -> str | None:
+    """`org`: an organisation's id (`acme`) or URN, as its URN: what members of it uploaded. Every reader sees an
+    artifact's organisation, so this only narrows what the caller reads; an unknown one answers an empty list."""
+    value = request.query_params.get("org")
+    if value is None:
+        return None
+    return _as_urn(request, value, "org", "org must be an organisation's id (acme) or URN (urn:<ns>:org:acme)")
+
+
+def _as_urn(request: Request, value: str, kind: str, refusal: str) -> str:
+    """`value` as a URN of `kind`: given as one, or as its bare id in the server's namespace; else a 400."""
+    urn = value if value.startswith("urn:") else fabric_urn(kind, value, app_state(request).settings.namespace)
+    try:
+        parse_urn(urn, kind)
+    except InvalidUrn:
+        raise HTTPException(400, refusal) from None
+    return urn
 
 
 def wants_count(request: Request) -> bool:
@@ -52,4 +79,12 @@ LISTING_PARAMS: list[dict[str, Any]] = [
     ),
     query_param("count", "true: the answer's `total` counts every match over all pages", {"type": "boolean"}),
 ]
-UPLOADER_PARAM = query_param("uploader", "me: only the artifacts the caller uploaded", {"enum": ["me"]})
+UPLOADER_PARAM = query_param(
+    "uploader",
+    "me, an email address or a user URN: what that user uploaded, among the artifacts whose uploader the caller sees"
+    " (its own, and those it manages as its organisation's admin); anything else it reads is left out",
+    {"type": "string"},
+)
+ORG_PARAM = query_param(
+    "org", "an organisation's id or URN: what members of that organisation uploaded", {"type": "string"}
+)

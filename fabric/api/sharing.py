@@ -20,7 +20,7 @@ from starlette.routing import Route
 from aspects import ArtifactRecord, Aspect, NotFound, parse_urn
 from aspects.artifact_filter import ArtifactFilter
 from fabric.api.lifecycle import with_lifecycle
-from fabric.api.listing import LISTING_PARAMS, listing_order, wants_count
+from fabric.api.listing import LISTING_PARAMS, ORG_PARAM, listing_order, org_filter, wants_count
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import mint_token
 from fabric.openapi.spec import (
@@ -161,22 +161,22 @@ async def shared_artifacts(request: Request) -> Response:
     reader = reader_of(request)
     if reader is None:
         listing_order(request)  # the same answer to bad parameters as with authentication
+        org_filter(request)
         extra = {"total": 0} if wants_count(request) else {}
         return page(request, [], None, **extra)  # without authentication there is one user: nobody else shares anything
     store = app_state(request).store
     sort, descending = listing_order(request)
     limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
     counted = wants_count(request)
+    where = ArtifactFilter(reader=reader, shared=True, org=org_filter(request))
 
     def read() -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
-        result = store.list_artifacts(
-            ArtifactFilter(reader=reader, shared=True), limit=limit, cursor=cursor, sort=sort, descending=descending
-        )
+        result = store.list_artifacts(where, limit=limit, cursor=cursor, sort=sort, descending=descending)
         items = with_lifecycle(request, [shared_json(artifact) for artifact in result.items])
         return (
             items,
             result.next_cursor,
-            ({"total": store.count_artifacts(ArtifactFilter(reader=reader, shared=True))} if counted else {}),
+            ({"total": store.count_artifacts(where)} if counted else {}),
         )
 
     items, next_cursor, extra = await anyio.to_thread.run_sync(read)
@@ -255,7 +255,7 @@ paths = {
             "Artifacts others shared with the caller",
             access="user",
             tag="access",
-            parameters=[*LISTING_PARAMS, LIMIT, CURSOR],
+            parameters=[ORG_PARAM, *LISTING_PARAMS, LIMIT, CURSOR],
             ok={200: ok_json(ref("SharedPage"))},
             errors=(400,),
         )

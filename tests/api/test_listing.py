@@ -1,5 +1,6 @@
-"""Artifact listings on both backends: `uploader=me` (the portal's "mine"), sorting by name, size and date with
-keyset paging, and `count=true` totals; none of them shows a caller anything it may not read."""
+"""Artifact listings on both backends: `uploader` (`me`, the portal's "mine", or someone whose uploads the caller
+manages), `org`, sorting by name, size and date with keyset paging, and `count=true` totals; none of them shows a
+caller anything it may not read, nor tells whether a user or an organisation it cannot see exists."""
 
 from __future__ import annotations
 
@@ -73,16 +74,92 @@ def test_mine_lists_only_what_the_caller_uploaded(api: httpx.Client, world: dict
     assert mine["total"] == 4 and len(mine["items"]) == 1
 
 
-def test_uploader_other_than_me_is_refused_without_telling(api: httpx.Client, world: dict[str, Any]) -> None:
-    for role, asked in (("creator", "bob@acme.test"), ("other", "alice@acme.test"), ("admin", "alice@acme.test")):
-        answer = api.get(
-            "/v1/artifacts", headers=auth(role), params={"uploader": asked, "collection": world["collection"]}
-        )
-        assert is_problem(answer, 400), answer.text
-        assert "only 'me'" in answer.json()["detail"]
-        for email in EMAILS - {PEOPLE[role].email, asked}:
-            assert email not in answer.text
+def answer_of(api: httpx.Client, role: str, path: str = "/v1/artifacts", **params: Any) -> httpx.Response:
+    answer = api.get(path, headers=auth(role), params=params)
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def test_uploader_narrows_to_the_uploads_the_caller_sees_the_uploader_of(
+    api: httpx.Client, world: dict[str, Any]
+) -> None:
+    c = world["collection"]
+    alices = set(world["alice"].values())
+    # root, acme's admin, manages alice's and bob's, so he sees (and filters by) who uploaded them
+    for named in ("alice@acme.test", "urn:fabric:user:alice@acme.test"):
+        assert set(urns(every_page(api, "admin", collection=c, uploader=named, limit=2))) == alices
+    assert urns(every_page(api, "admin", collection=c, uploader="bob@acme.test")) == [world["bob"]]
+    by_name = every_page(api, "admin", collection=c, uploader="alice@acme.test", sort="name", limit=1)
+    assert urns(by_name) == [world["alice"][name] for name in ("alpha", "bravo", "charlie", "delta")]
+    assert listing(api, "admin", collection=c, uploader="alice@acme.test", count="true", limit=1)["total"] == 4
+    assert set(urns(every_page(api, "creator", collection=c, uploader="alice@acme.test"))) == alices
+
+
+def test_an_uploader_the_caller_may_not_see_answers_as_one_that_does_not_exist(
+    api: httpx.Client, world: dict[str, Any]
+) -> None:
+    """alice reads bob's artifact (granted) but does not manage it, so she never sees that bob uploaded it: asking
+    for bob's uploads answers exactly as asking for someone who never uploaded anything, and eve, who reads none of
+    acme's, gets the same."""
+    c = world["collection"]
+    for role, asked in (("creator", "bob@acme.test"), ("other", "alice@acme.test"), ("other", "root@acme.test")):
+        for params in ({"collection": c}, {"collection": c, "sort": "name"}, {}):
+            hidden = answer_of(api, role, uploader=asked, count="true", **params)
+            unknown = answer_of(api, role, uploader="nobody@nowhere.test", count="true", **params)
+            assert hidden.json() == unknown.json() == {"items": [], "next": None, "total": 0}, (role, asked)
+            assert hidden.headers.get("content-length") == unknown.headers.get("content-length")
+            for email in EMAILS - {PEOPLE[role].email}:
+                assert email not in hidden.text and email not in str(hidden.headers)
+
+
+@pytest.mark.parametrize("value", ["not an address", "urn:fabric:org:acme", "", "a'b@x.test"])
+def test_an_uploader_that_names_no_user_is_400(api: httpx.Client, value: str) -> None:
+    answer = api.get("/v1/artifacts", headers=auth("creator"), params={"uploader": value})
+    assert is_problem(answer, 400), answer.text
+    assert "uploader must be" in answer.json()["detail"]
     assert api.get("/v1/artifacts", params={"uploader": "me"}).status_code == 401
+
+
+def test_org_lists_what_its_members_uploaded_among_what_the_caller_reads(
+    api: httpx.Client, world: dict[str, Any]
+) -> None:
+    c = world["collection"]
+    alices = set(world["alice"].values())
+    for named in ("acme", "urn:fabric:org:acme"):
+        # alice reads her own and bob's (granted), both acme's; not root's
+        assert set(urns(every_page(api, "creator", collection=c, org=named, limit=2))) == alices | {world["bob"]}
+    everything_acme = alices | {world["bob"], world["root"]}
+    assert set(urns(every_page(api, "admin", collection=c, org="acme", sort="size", limit=2))) == everything_acme
+    assert listing(api, "admin", collection=c, org="acme", count="true", limit=1)["total"] == len(everything_acme)
+    assert urns(every_page(api, "other", collection=c, org="rival")) == [world["eve"]]
+    assert urns(every_page(api, "admin", collection=c, org="acme", uploader="me")) == [world["root"]]
+    # shared with me, by one organisation: bob (acme) granted his to alice
+    assert urns(listing(api, "creator", "/v1/shared/artifacts", org="acme")["items"]) == [world["bob"]]
+    assert listing(api, "creator", "/v1/shared/artifacts", org="rival", count="true")["total"] == 0
+
+
+def test_an_org_the_caller_reads_nothing_of_answers_as_one_that_does_not_exist(
+    api: httpx.Client, world: dict[str, Any]
+) -> None:
+    c = world["collection"]
+    for role, asked in (("other", "acme"), ("creator", "rival"), ("granted_user", "acme")):
+        for path in ("/v1/artifacts", "/v1/shared/artifacts"):
+            for params in ({"collection": c}, {"sort": "name"}, {}):
+                if path.endswith("shared/artifacts") and "collection" in params:
+                    continue
+                hidden = answer_of(api, role, path, org=asked, count="true", **params)
+                unknown = answer_of(api, role, path, org="no-such-org", count="true", **params)
+                assert hidden.json() == unknown.json() == {"items": [], "next": None, "total": 0}, (role, asked)
+                for email in EMAILS - {PEOPLE[role].email}:
+                    assert email not in hidden.text
+
+
+@pytest.mark.parametrize("value", ["two words", "urn:fabric:user:alice@acme.test", ""])
+def test_an_org_that_names_no_organisation_is_400(api: httpx.Client, value: str) -> None:
+    for path in ("/v1/artifacts", "/v1/shared/artifacts"):
+        answer = api.get(path, headers=auth("creator"), params={"org": value})
+        assert is_problem(answer, 400), (path, answer.text)
+        assert "org must be" in answer.json()["detail"]
 
 
 @pytest.mark.parametrize(

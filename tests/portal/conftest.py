@@ -88,9 +88,7 @@ class Portal:
 
 
 @pytest.fixture(scope="module")
-def portal(
-    backend_name: str, graph_url: str | None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Portal]:
+def portal(backend_name: str, graph_url: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     if not TUS_JS.is_file():
         raise RuntimeError(f"{TUS_JS} is missing: run `make test-deps` (npm ci in tests/interop/js)")
     site = tmp_path_factory.mktemp("other-site")

@@ -3,6 +3,7 @@
 One server (LadybugDB; what these pages call is tested on both backends in tests/api) behind a cutting proxy
 that only ever holds a connection when a test asks (`hold_at`), never cuts on its own:
 - "Mine" lists only alice's uploads; the table sorts by name, size and date on the server and pages with a count;
+- the search form narrows by organisation and by uploader, never past what the reader reads or sees;
 - downloads follow a short-lived link (`/v1/download?token=…`), so the browser streams them to disk; bytes match;
 - cancelling an upload held half-way terminates it on the server, and nothing half-made is listed;
 - a dropped folder (a real directory drop) becomes one artifact of its files, at their paths;
@@ -25,8 +26,9 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
+from fabric.auth.tokens import Principal, mint_token
 from tests.interop.cutting_proxy import CuttingProxy
 from tests.portal.browser import drop_files, shot, sign_in_with_keyboard
 from tests.portal.conftest import KEY, bearer, token, tus_upload
@@ -84,7 +86,9 @@ def test_mine_sorts_on_the_server_and_pages_with_a_count(page: Page, site: Site)
     for name, size in sizes.items():
         tus_upload(site.api, "alice", b"x" * size, filename=name)
     carols = tus_upload(site.api, "carol", b"from carol", filename="item-carol.txt")
-    granted = site.api.post(f"/v1/artifacts/{carols}/access", headers=bearer("carol"), json={"email": "alice@acme.test"})
+    granted = site.api.post(
+        f"/v1/artifacts/{carols}/access", headers=bearer("carol"), json={"email": "alice@acme.test"}
+    )
     assert granted.status_code == 201, granted.text
     tus_upload(site.api, "eve", b"eve's own", filename="item-eve.txt")
 
@@ -120,6 +124,71 @@ def test_mine_sorts_on_the_server_and_pages_with_a_count(page: Page, site: Site)
     page.goto(f"{site.url}/#/shared?sort=name")
     expect(summary).to_have_text("1–1 of 1 artifact")
     expect(page.locator("tbody tr").first).to_contain_text("item-carol.txt")
+
+
+def search(page: Page, **fields: str) -> Locator:
+    """Fills the search form's fields (by their labels), submits it, and gives the summary of the listing that
+    answers it: the page shown before is marked, so a stale summary is never mistaken for the new one."""
+    page.evaluate("document.querySelector('.table-foot .summary')?.setAttribute('data-stale', '')")
+    for label, value in fields.items():
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_role("button", name="Search").click()
+    return page.locator(".table-foot .summary:not([data-stale])")
+
+
+def test_search_by_organisation_and_uploader_narrows_what_the_reader_reads(
+    page: Page, browser: Browser, site: Site
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    for size in (1, 2):
+        tus_upload(site.api, "alice", b"a" * size, filename=f"by-{tag}-alice-{size}.txt")
+    carols = tus_upload(site.api, "carol", b"from carol", filename=f"by-{tag}-carol.txt")
+    granted = site.api.post(
+        f"/v1/artifacts/{carols}/access", headers=bearer("carol"), json={"email": "alice@acme.test"}
+    )
+    assert granted.status_code == 201, granted.text
+    tus_upload(site.api, "eve", b"eve's own", filename=f"by-{tag}-eve.txt")
+    names = page.locator("tbody tr .artifact-link")
+
+    page.get_by_role("link", name="Artifacts", exact=True).click()
+    expect(search(page, Name=f"by-{tag}")).to_have_text("1–3 of 3 artifacts")  # hers and carol's, not eve's
+    expect(search(page, Organisation="partner")).to_have_text("1–1 of 1 artifact")
+    expect(names).to_have_text([f"by-{tag}-carol.txt"])
+    assert "org=partner" in page.url  # the search is a link to share, and survives a reload
+    shot(page, "features-02b-search-by-organisation")
+    expect(search(page, Organisation="rival")).to_have_text("0 of 0 artifacts")  # eve's: alice reads none of it
+    expect(search(page, Organisation="no-such-org")).to_have_text("0 of 0 artifacts")
+
+    expect(search(page, Organisation="", **{"Uploaded by": "alice@acme.test"})).to_have_text("1–2 of 2 artifacts")
+    assert set(names.all_inner_texts()) == {f"by-{tag}-alice-1.txt", f"by-{tag}-alice-2.txt"}
+    # alice reads carol's artifact but is never shown that carol uploaded it: the same as nobody's uploads
+    expect(search(page, **{"Uploaded by": "carol@partner.test"})).to_have_text("0 of 0 artifacts")
+    expect(page.locator("tbody td.empty")).to_be_visible()
+    assert "carol@partner.test" not in page.locator("table").inner_text()
+    shot(page, "features-02c-search-by-uploader-none-seen")
+
+    page.get_by_role("link", name="Shared with me", exact=True).click()
+    expect(page.get_by_role("heading", name="Shared with me")).to_be_visible()
+    expect(page.get_by_label("Uploaded by", exact=True)).to_have_count(0)  # shared items name no uploader
+    expect(search(page, Organisation="partner")).to_contain_text(" of ")
+    expect(page.locator("tbody tr", has_text=f"by-{tag}-carol.txt")).to_have_count(1)
+    assert set(page.locator("tbody td[data-label=By]").all_inner_texts()) == {"Carol · partner"}
+
+    # acme's admin manages alice's uploads, so he finds them by her address
+    context = browser.new_context(viewport={"width": 360, "height": 780})
+    try:
+        admin = context.new_page()
+        admin.set_default_timeout(120_000)
+        root = Principal(email="root@acme.test", org="acme", admin=True, name="Root")
+        sign_in_with_keyboard(admin, site.url, mint_token(KEY.encode(), root, ttl=3600))
+        admin.goto(f"{site.url}/#/?q=by-{tag}&by=alice%40acme.test")
+        expect(admin.locator(".table-foot .summary")).to_have_text("1–2 of 2 artifacts")
+        expect(admin.get_by_label("Uploaded by", exact=True)).to_have_value("alice@acme.test")
+        width = admin.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"the search page scrolls sideways at 360 px ({width} px wide)"
+        shot(admin, "features-02d-search-by-uploader-360px")
+    finally:
+        context.close()
 
 
 def test_downloads_follow_a_short_lived_link_and_stream_to_disk(page: Page, site: Site, tmp_path: Path) -> None:

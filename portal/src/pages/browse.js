@@ -74,9 +74,12 @@ export async function browsePage({ main, params, go }, view) {
     status: params.get("status") || "",
     created_after: params.get("after") || "",
     created_before: params.get("before") || "",
+    uploader: params.get("by") || "",
+    org: params.get("org") || "",
   };
   const sort = SORTS[params.get("sort")] ? params.get("sort") : "newest";
   const searchable = view !== "shared";
+  const byUploader = view === "all"; // "Mine" is fixed to the caller; "Shared with me" names no emails
 
   const q = h("input", { type: "search", name: "q", value: filters.name_prefix, placeholder: "Name starts with…", autocomplete: "off" });
   const media = h("input", { type: "text", name: "media", value: filters.mime_type, placeholder: "e.g. text/csv" });
@@ -86,9 +89,11 @@ export async function browsePage({ main, params, go }, view) {
   const status = h("select", { name: "status" }, STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s || "any")));
   const after = h("input", { type: "date", name: "after", value: filters.created_after.slice(0, 10) });
   const before = h("input", { type: "date", name: "before", value: filters.created_before.slice(0, 10) });
+  const uploader = h("input", { type: "email", name: "by", value: filters.uploader, placeholder: "e.g. alice@acme.org", autocomplete: "off" });
+  const org = h("input", { type: "text", name: "org", value: filters.org, placeholder: "e.g. acme", autocomplete: "off" });
   const sortSelect = h("select", { name: "sort" }, Object.entries(SORTS).map(([key, choice]) => h("option", { value: key, selected: key === sort }, choice.label)));
 
-  const chosen = (overrides = {}) => ({ q: q.value.trim(), media: media.value.trim(), type: kind.value.trim(), label: label.value.trim(), collection: collection.value.trim(), status: status.value, after: after.value, before: before.value, sort: sortSelect.value, ...overrides });
+  const chosen = (overrides = {}) => ({ q: q.value.trim(), media: media.value.trim(), type: kind.value.trim(), label: label.value.trim(), collection: collection.value.trim(), status: status.value, after: after.value, before: before.value, by: uploader.value.trim(), org: org.value.trim(), sort: sortSelect.value, ...overrides });
   const form = h(
     "form",
     {
@@ -104,6 +109,8 @@ export async function browsePage({ main, params, go }, view) {
     searchable ? field("Label", label) : null,
     searchable ? field("Media type", media) : null,
     searchable ? field("Collection", collection) : null,
+    byUploader ? field("Uploaded by", uploader) : null,
+    field("Organisation", org),
     searchable ? field("Status", status) : null,
     searchable ? field("Created from", after) : null,
     searchable ? field("Created before", before) : null,
@@ -148,6 +155,8 @@ export async function browsePage({ main, params, go }, view) {
   const order = SORTS[sort];
   const apiParams = {
     ...(spec.fixed || {}),
+    ...(byUploader ? { uploader: filters.uploader } : {}),
+    org: filters.org,
     ...(searchable
       ? {
           name_prefix: filters.name_prefix,
@@ -175,7 +184,9 @@ export async function browsePage({ main, params, go }, view) {
     replace(tbody, items.map(row));
     if (!items.length) {
       const empty = { shared: "Nothing has been shared with you yet.", mine: "You have not uploaded anything that matches. Upload a file, or change the filters." };
-      tbody.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, empty[view] || "No artifacts match. Upload one, or change the filters.")));
+      // The server matches an uploader only among the artifacts whose uploader the reader is shown.
+      const byWhom = byUploader && filters.uploader ? " Uploaders are matched among your own artifacts and those you manage as your organisation's admin." : "";
+      tbody.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, (empty[view] || "No artifacts match. Upload one, or change the filters.") + byWhom)));
     }
     const first = index * PAGE_SIZE;
     summary.textContent = items.length ? `${first + 1}–${first + items.length} of ${total} artifact${total === 1 ? "" : "s"}` : `0 of ${total} artifacts`;
