@@ -1,7 +1,8 @@
 """The ASGI server alone on the PATCH body path: a null ASGI app that reads a request body and drops it.
 
-Runs the same app (`bench/_null_asgi.py`) under uvicorn (httptools, uvloop: what `fabric serve` runs), granian
-and hypercorn, round-robin, and prints MiB/s, the server's CPU seconds per GiB (its child processes included)
+Runs the same app (`bench/_null_asgi.py`) under uvicorn (httptools, uvloop), `fabric-serve` (the same uvicorn with
+`fabric serve`'s own protocol, `fabric.body_chunks.ServeProtocol`, which hands body chunks over without uvicorn's
+two copies), granian and hypercorn, round-robin, and prints MiB/s, the server's CPU seconds per GiB (its child processes included)
 and how many `receive()` calls the body took. What the HTTP server costs before the app does anything.
 
     python bench/asgi_servers.py                      # 512 MiB in one PATCH, 3 runs (needs pip install -e '.[bench]')
@@ -36,6 +37,9 @@ def command(server: str, port: int) -> list[str]:
     if server == "uvicorn":
         return [sys.executable, "-m", "uvicorn", "_null_asgi:app", "--port", str(port), "--http", "httptools",
                 "--loop", "uvloop", "--log-level", "warning"]  # fmt: skip
+    if server == "fabric-serve":
+        return [sys.executable, "-m", "uvicorn", "_null_asgi:app", "--port", str(port), "--http",
+                "fabric.body_chunks:ServeProtocol", "--loop", "uvloop", "--log-level", "warning"]  # fmt: skip
     if server == "granian":
         return [str(BIN / "granian"), "--interface", "asgi", "--port", str(port), "--loop", "uvloop",
                 "--log-level", "warning", "_null_asgi:app"]  # fmt: skip
@@ -67,7 +71,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=parse_size, default=512 * MiB)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--servers", default="uvicorn,granian,hypercorn")
+    parser.add_argument("--servers", default="uvicorn,fabric-serve,granian,hypercorn")
     args = parser.parse_args()
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     results: dict[str, list[tuple[float, float, int]]] = {s: [] for s in servers}

@@ -3,8 +3,9 @@
 uvicorn's httptools protocol appends every body chunk to a `bytearray` (`body += chunk`) and hands the app
 `bytes(body)`: two copies of every byte of an upload, about 7 % of the server's CPU on a large PATCH (perf).
 This protocol keeps the chunks httptools made (already `bytes`) in a queue and gives them to the app one per
-`http.request` message, as they are. Flow control is uvicorn's: reading pauses while more than its high-water
-mark of body bytes wait for the app, and resumes when the app asks for more and the queue is empty.
+`http.request` message, as they are. Reading pauses as soon as a chunk waits for the app (uvicorn waits for 64 KiB
+more, so a connection whose app waits for the upload buffer budget held up to 320 KiB: 80 MB for 256 uploads)
+and resumes when the app asks for more and the queue is empty; so a connection holds one socket read at most.
 
 Everything else, including `100 Continue`, disconnects, pipelining and the interim responses of
 `InterimHttpToolsProtocol`, is uvicorn's (0.54) code path; only `on_body` and the request's `receive` differ.
@@ -12,27 +13,35 @@ Everything else, including `100 Continue`, disconnects, pipelining and the inter
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections import deque
 from typing import Any
 
-from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from fabric.interim_responses import InterimHttpToolsProtocol
 
-
-class BodyQueue:
-    """The body chunks of one request not yet received by the app."""
-
-    __slots__ = ("chunks", "size")
-
-    def __init__(self) -> None:
-        self.chunks: deque[bytes] = deque()
-        self.size = 0
+READ_SIZE = 256 << 10  # bytes a socket read takes at most (uvloop's own read buffer is as large)
+_reads = threading.local()  # the read buffer of each event loop's thread: parsed before the next read
 
 
-class ServeProtocol(InterimHttpToolsProtocol):
-    """The HTTP/1.1 protocol `fabric serve` runs: httptools, interim responses, body chunks without copies."""
+class ServeProtocol(InterimHttpToolsProtocol, asyncio.BufferedProtocol):
+    """The HTTP/1.1 protocol `fabric serve` runs: httptools, interim responses, body chunks without copies.
+
+    It is a buffered protocol: the event loop reads the socket straight into one buffer per thread, which the
+    parser reads before the next read (httptools hands out the body as new `bytes`), instead of making a `bytes`
+    of every read first (uvloop's copy for `data_received`).
+    """
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        buffer: memoryview | None = getattr(_reads, "buffer", None)
+        if buffer is None:
+            buffer = _reads.buffer = memoryview(bytearray(READ_SIZE))
+        return buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(_reads.buffer[:nbytes])  # httptools parses any buffer; what it keeps, it copies
 
     def on_headers_complete(self) -> None:
         previous = self.cycle
@@ -40,43 +49,40 @@ class ServeProtocol(InterimHttpToolsProtocol):
         cycle = self.cycle
         if cycle is None or cycle is previous:
             return  # an upgrade: uvicorn's own handling
-        queue = BodyQueue()
+        queue: deque[bytes] = deque()  # chunks not yet received by the app
         cycle.body_queue = queue  # type: ignore[attr-defined]
         # The request's task has not run yet: the `receive` it will be given can still change.
         cycle.receive = _receive(cycle, queue)  # type: ignore[method-assign]
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
-        queue: BodyQueue | None = getattr(cycle, "body_queue", None)
+        queue: deque[bytes] | None = getattr(cycle, "body_queue", None)
         if queue is None:
             super().on_body(body)
             return
         if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
             return
-        queue.chunks.append(body)
-        queue.size += len(body)
-        if queue.size > HIGH_WATER_LIMIT:
-            self.flow.pause_reading()
+        queue.append(body)
+        self.flow.pause_reading()  # until the app has taken it
         cycle.message_event.set()
 
 
-def _receive(cycle: RequestResponseCycle, queue: BodyQueue) -> Any:
+def _receive(cycle: RequestResponseCycle, queue: deque[bytes]) -> Any:
     async def receive() -> dict[str, Any]:
         if cycle.waiting_for_100_continue and not cycle.transport.is_closing():
             cycle.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             cycle.waiting_for_100_continue = False
-        if not queue.chunks and not cycle.disconnected and not cycle.response_complete:
+        if not queue and not cycle.disconnected and not cycle.response_complete:
             cycle.flow.resume_reading()
             await cycle.message_event.wait()
             cycle.message_event.clear()
         if cycle.disconnected or cycle.response_complete:
             return {"type": "http.disconnect"}
         body = b""
-        if queue.chunks:
-            body = queue.chunks.popleft()
-            queue.size -= len(body)
-            if not queue.chunks:
+        if queue:
+            body = queue.popleft()
+            if not queue:
                 cycle.message_event.clear()  # everything signalled so far is read: the state below is current
-        return {"type": "http.request", "body": body, "more_body": cycle.more_body or bool(queue.chunks)}
+        return {"type": "http.request", "body": body, "more_body": cycle.more_body or bool(queue)}
 
     return receive

@@ -18,11 +18,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.session
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
-from botocore.config import Config
-
 
 @dataclass(frozen=True, slots=True)
 class S3Location:
@@ -43,6 +38,9 @@ class S3Location:
 
     def client(self) -> Any:
         """A botocore S3 client for worker threads (thread-safe)."""
+        import botocore.session  # imported when S3 is used: botocore and aiobotocore hold ~30 MB once imported
+        from botocore.config import Config
+
         return botocore.session.get_session().create_client(
             "s3",
             endpoint_url=self.endpoint,
@@ -53,6 +51,9 @@ class S3Location:
     @asynccontextmanager
     async def async_client(self) -> AsyncIterator[Any]:
         """An aiobotocore S3 client for the event loop."""
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
+
         options = self._options()
         options["retries"] = {"max_attempts": 1}  # a streamed body cannot be sent twice
         async with get_session().create_client(
