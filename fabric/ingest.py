@@ -9,7 +9,7 @@ two steps is repaired at start-up, since `tus_server` repeats the completion of 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import anyio
@@ -207,24 +207,33 @@ class UploadIngest:
             raise TusError(400, "Invalid upload metadata", f"{field}: {exc}") from None
 
     async def on_complete(self, upload: CompletedUpload) -> None:
+        """Take the bytes into blob storage, then make the artifact ready (or fill its file): one worker call
+        for all of it, since each hop to a thread costs a small upload as much as the work it carries."""
         info = upload.info
         urn = info.extra_headers.get(ARTIFACT_URN_HEADER)
         if urn is None or info.sha256 is None:
             return
-        guard = self.coordination.blob(info.sha256)
-        await anyio.to_thread.run_sync(guard.__enter__)  # until the artifact names the blob: GC keeps off it
-        try:
-            if await anyio.to_thread.run_sync(self.blobs.exists, info.sha256):
-                metrics.BLOBS_DEDUPLICATED.inc()
-            await anyio.to_thread.run_sync(self.blobs.ingest_upload, upload, info.sha256)
-            if "file_path" in info.tags:
-                await anyio.to_thread.run_sync(self._finish_file, info)
-                return
-            await self._register(info, urn)
-        finally:
-            await anyio.to_thread.run_sync(guard.__exit__, None, None, None)
+        if "file_path" in info.tags:
+            await anyio.to_thread.run_sync(self._complete, upload, lambda: self._finish_file(info))
+            return
+        register = self._registration(info, urn)
+        await anyio.to_thread.run_sync(self._complete, upload, register)
+        metrics.UPLOADS_COMPLETED.inc()
+        metrics.UPLOAD_BYTES_COMPLETED.inc(info.length or 0)
 
-    async def _register(self, info: UploadInfo, urn: str) -> None:
+    def _complete(self, upload: CompletedUpload, register: Callable[[], None]) -> None:
+        """Blob first, graph second, under the blob's guard (the GC keeps off it until the artifact names it)
+        (blocking)."""
+        sha256 = upload.info.sha256
+        assert sha256 is not None
+        with self.coordination.blob(sha256):
+            if self.blobs.exists(sha256):
+                metrics.BLOBS_DEDUPLICATED.inc()
+            self.blobs.ingest_upload(upload, sha256)
+            register()
+
+    def _registration(self, info: UploadInfo, urn: str) -> Callable[[], None]:
+        """The graph write that makes the upload's artifact ready (blocking; safe to repeat after a crash)."""
         assert info.sha256 is not None
         name = upload_name(info.metadata) or info.id
         uploader = info.tags.get("uploader", local_principal(self.namespace).user_urn)
@@ -250,9 +259,7 @@ class UploadIngest:
                 fallback = {**content, "name": info.id, "mime_type": "application/octet-stream"}
                 register_artifact(self.store, urn, fallback, targets, asserter=uploader)
 
-        await anyio.to_thread.run_sync(register)
-        metrics.UPLOADS_COMPLETED.inc()
-        metrics.UPLOAD_BYTES_COMPLETED.inc(info.length or 0)
+        return register
 
     def _finish_file(self, info: UploadInfo) -> None:
         assert info.sha256 is not None

@@ -9,6 +9,7 @@ from tus_server.problems import TusError
 from tus_server.server import CompletedUpload, TusServer
 from tus_server.upload_store import (
     Checkpointer,
+    CompletionRecorder,
     Concatenator,
     DataMover,
     LengthDeferrer,
@@ -21,6 +22,7 @@ from tus_server.upload_store import (
 __all__ = [
     "Checkpointer",
     "CompletedUpload",
+    "CompletionRecorder",
     "Concatenator",
     "DataMover",
     "FileUploadStore",

@@ -102,6 +102,15 @@ class FileUploadStore:
     def finish(self, info: UploadInfo) -> None:
         """Nothing to do: the bytes are already one durable file."""
 
+    def record_completion(self, info: UploadInfo) -> None:
+        """The offset and digests of a just-completed upload in one info write (`finish` has nothing to do).
+
+        The server has fdatasync'ed the data file first, so the recorded offset is durable; the info is
+        replaced by write, fsync, rename, so a crash leaves either the previous info (an offset below the
+        bytes on disk, which `recover` cuts back to, and the client was not answered) or this one whole.
+        """
+        self.save(info)
+
     def read(self, upload_id: str, length: int, block_size: int = COPY_BLOCK) -> Iterator[bytes]:
         path = self.data_path(upload_id)
         with open(path, "rb", buffering=0) as f:

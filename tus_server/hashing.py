@@ -38,6 +38,15 @@ class UploadDigests:
         self._pending.extend(queued)
         return queued
 
+    def update_now(self, parts: list[bytes]) -> None:
+        """Feed a block in the calling thread (blocking), for a small body where a lane hop costs more than the
+        hashing; only when nothing is queued (after `settle`)."""
+        assert not self._pending, "update_now on digests with blocks still queued"
+        self.offset += sum(len(part) for part in parts)
+        _update_all(self.sha256, parts)
+        if self.md5 is not None:
+            _update_all(self.md5, parts)
+
     async def keep_up(self) -> None:
         """Wait while the digests lag more than `MAX_BLOCKS_BEHIND` blocks behind."""
         while len(self._pending) > 2 * MAX_BLOCKS_BEHIND:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -46,7 +46,9 @@ class UploadInfo:
         return self.expires_at is not None and (now or utcnow()) >= self.expires_at
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        """The info as JSON; orjson writes the datetimes and copies nothing (`asdict` deep-copied every field,
+        a noticeable part of a small upload's CPU)."""
+        return orjson.dumps({name: getattr(self, name) for name in _FIELD_NAMES})
 
     @classmethod
     def from_bytes(cls, data: bytes) -> UploadInfo:
@@ -55,3 +57,6 @@ class UploadInfo:
             if raw.get(key):
                 raw[key] = datetime.fromisoformat(raw[key])
         return cls(**raw)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(UploadInfo))

@@ -12,7 +12,7 @@ import errno
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import format_datetime
@@ -36,6 +36,7 @@ from tus_server.locks import HeldLock, UploadLocker, UploadLocks
 from tus_server.problems import TusError
 from tus_server.receiver import BodyWriter, DiskFull
 from tus_server.upload_store import (
+    CompletionRecorder,
     Concatenator,
     LengthDeferrer,
     Terminator,
@@ -47,6 +48,7 @@ from tus_server.upload_store import (
 log = logging.getLogger("tus_server")
 MD5_METADATA_KEY = "md5"  # in Upload-Metadata: compute this upload's md5 too
 ROOM_FOR_INFO = 1 << 20  # bytes of a just-written tail given back when a full disk leaves no room to record the offset
+SMALL_BODY = 64 << 10  # a body of known length up to this is received whole, then appended in one worker call
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +421,99 @@ class TusServer:
             what = "Upload-Length" if info.length is not None else "Tus-Max-Size"
             raise errors.BODY_TOO_LARGE(f"{content_length} bytes at offset {info.offset} would pass {what}")
         digests = None if info.is_partial else await self._digests_at(info)
+        body: AsyncIterator[bytes] = request.stream()
+        taken_over = False
+        if content_length is not None and 0 < content_length <= SMALL_BODY:
+            await self.budget.take(content_length)
+            try:
+                small = await _read_small(request, lock, content_length)
+                if small.whole:
+                    return await self._append_small(info, small.chunks, digests, expected)
+            finally:
+                self.budget.give(content_length, gathered=True)
+            body, taken_over = _replay(small.chunks, small.disconnected), small.taken_over
+        return await self._append_stream(body, taken_over, info, lock, expected, digests, limit)
+
+    async def _append_small(
+        self, info: UploadInfo, parts: list[bytes], digests: UploadDigests | None, expected: ExpectedChecksum | None
+    ) -> Received:
+        """Append a whole small body in one worker call: write, fdatasync, record the offset (and, when this
+        completes the upload on a `CompletionRecorder`, its digests in the same write), instead of a hop per
+        step through the lanes. The durability order is the streaming path's: bytes synced before the offset
+        that covers them is recorded. A failed write or sync keeps none of the body (the offset stays)."""
+        if digests is not None:
+            await digests.settle()
+        start, size = info.offset, sum(len(part) for part in parts)
+        recorder = self.store if isinstance(self.store, CompletionRecorder) else None
+
+        def append() -> tuple[UploadInfo | None, TusError | None]:
+            if expected is not None:
+                checksum = expected.new_digest()
+                for part in parts:
+                    checksum.update(part)
+                if checksum.digest() != expected.digest:
+                    return None, errors.CHECKSUM_MISMATCH(
+                        f"the body's {expected.algorithm} does not match {expected.field}; it was discarded"
+                    )
+            writer = self.store.writer(info.id, start)
+            try:
+                try:
+                    writer.write(parts)
+                    writer.sync()
+                except OSError as exc:
+                    with suppress(OSError):
+                        writer.truncate(start)
+                    return None, storage_error(exc)
+                if digests is not None:
+                    digests.update_now(parts)
+                done = replace(info, offset=start + size, expires_at=utcnow() + self.config.expiry)
+                completes = done.is_complete and not done.is_partial and digests is not None
+                if completes and recorder is not None:
+                    assert digests is not None
+                    sha256 = digests.sha256.hexdigest()
+                    if done.expected_sha256 in (None, sha256):  # a mismatch is refused by `_finish`, unrecorded
+                        done.sha256, done.md5 = sha256, digests.md5.hexdigest() if digests.md5 else None
+                try:
+                    if done.sha256 is not None and recorder is not None:
+                        recorder.record_completion(done)
+                    else:
+                        self.store.save(done)
+                        if done.is_complete and done.is_partial:
+                            self.store.finish(done)
+                except OSError as exc:
+                    with suppress(OSError):
+                        writer.truncate(start)
+                    return None, storage_error(exc, f"could not record the offset: {exc}")
+                return done, None
+            finally:
+                writer.close()
+
+        try:
+            done, error = await anyio.to_thread.run_sync(append)
+        except OSError as exc:
+            raise storage_error(exc) from exc
+        if done is None:
+            if digests is not None and digests.offset == start:
+                self.digests.put(info.id, digests)  # untouched: still the upload's digests
+            return Received(error, False)
+        info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
+        if digests is not None:
+            self.digests.put(info.id, digests)
+        if info.is_complete and not info.is_partial:
+            await self._finish(info, digests)
+        return Received(None, True)
+
+    async def _append_stream(
+        self,
+        body: AsyncIterator[bytes],
+        taken_over: bool,
+        info: UploadInfo,
+        lock: HeldLock,
+        expected: ExpectedChecksum | None,
+        digests: UploadDigests | None,
+        limit: int,
+    ) -> Received:
+        """Append a body of any size as it arrives: blocks written on a lane, hashed on others, checkpointed."""
         before = await digests.snapshot() if (digests is not None and expected is not None) else None
         checksum = expected.new_digest() if expected is not None else None
         try:
@@ -433,7 +528,7 @@ class TusServer:
         cut_short = False
         try:
             with lock.receiving() as scope:
-                async for chunk in request.stream():
+                async for chunk in body:
                     if received + len(chunk) > limit:
                         await writer.feed(chunk[: limit - received])
                         received = limit
@@ -446,7 +541,7 @@ class TusServer:
                     if expected is None and writer.dispatched >= next_checkpoint and not writer.checkpoint_running():
                         next_checkpoint = writer.dispatched + self.config.checkpoint_bytes
                         writer.start_checkpoint(lambda offset: self.store.save(replace(info, offset=offset)))
-            if scope.cancelled_caught:
+            if scope.cancelled_caught or taken_over:
                 cut_short = True
                 outcome = errors.TAKEN_OVER("a newer request for this upload stopped this one; HEAD for the offset")
         except ClientDisconnect:
@@ -525,6 +620,8 @@ class TusServer:
         """The running digests at the upload's offset; None if this process cannot rebuild them (a store whose
         unfinished bytes cannot be read back, such as S3): completion then hashes the finished bytes once."""
         digests = self.digests.take(info.id, info.offset)
+        if digests is None and info.offset == 0:
+            return UploadDigests(with_md5=self.wants_md5(info))  # nothing to read back
         if digests is None:
             try:
                 digests = await self._read_digests(info)
@@ -629,6 +726,39 @@ class TusServer:
                     log.info("completed upload %s at start-up", info.id)
                 except Exception:
                     log.exception("could not complete upload %s at start-up", info.id)
+
+
+@dataclass(slots=True)
+class _SmallBody:
+    chunks: list[bytes]
+    whole: bool  # every announced byte arrived, the request was neither cut off nor taken over
+    disconnected: bool
+    taken_over: bool
+
+
+async def _read_small(request: Request, lock: HeldLock, size: int) -> _SmallBody:
+    """Receive a body of `size` bytes (at most `SMALL_BODY`) into memory, within the lock's receiving scope."""
+    chunks: list[bytes] = []
+    received = 0
+    disconnected = False
+    with lock.receiving() as scope:
+        try:
+            async for chunk in request.stream():
+                if chunk:
+                    chunks.append(chunk)
+                    received += len(chunk)
+        except ClientDisconnect:
+            disconnected = True
+    taken_over = scope.cancelled_caught
+    return _SmallBody(chunks, received == size and not disconnected and not taken_over, disconnected, taken_over)
+
+
+async def _replay(chunks: list[bytes], disconnected: bool) -> AsyncIterator[bytes]:
+    """A small body that did not arrive whole, fed to the streaming path as it came (then the disconnect)."""
+    for chunk in chunks:
+        yield chunk
+    if disconnected:
+        raise ClientDisconnect()
 
 
 def _effective_method(request: Request) -> str:

@@ -7,6 +7,7 @@ opens per request) plus optional capabilities the server discovers with `isinsta
 - `Concatenator`: a final upload can be assembled from partial ones (`concatenation`).
 - `LengthDeferrer`: an upload can be created before its length is known (`creation-defer-length`).
 - `DataMover`: a finished upload's bytes can be moved to a local file without copying (a rename).
+- `CompletionRecorder`: the request that completes an upload records its offset and digests in one write.
 
 Every method blocks (the server calls them in worker threads) and raises `OSError` for storage failures;
 `errno.ENOSPC`/`errno.EDQUOT` mean "no room" and are answered 507. Nothing here assumes a local path: a store
@@ -151,4 +152,18 @@ class DataMover(Protocol):
     def move_data(self, upload_id: str, target: Path) -> None:
         """Move a finished upload's bytes to the local file `target` (a rename where the storage allows one,
         else a durable copy) and drop them from the store; its info stays. FileNotFoundError if already gone."""
+        ...
+
+
+@runtime_checkable
+class CompletionRecorder(Protocol):
+    def record_completion(self, info: UploadInfo) -> None:
+        """Finish the upload and record `info` (offset = length, digests set) in one atomic, durable write.
+
+        The server calls it instead of `save` (the offset) then `finish` and `save` (the digests) when a request
+        completes an upload, once its bytes are durable through `sync`. Only a store whose `finish` needs no
+        recorded offset offers it: a crash before the write leaves the upload at its previous recorded offset
+        (the request was not answered), a crash after it leaves a complete upload with its digests, which the
+        server hands on at the next start.
+        """
         ...
