@@ -1,6 +1,7 @@
 """The aspect store: schema-validated aspects on a provenance graph (LadybugDB embedded, or Neo4j)."""
 
 from aspects.artifact_filter import ArtifactFilter
+from aspects.artifact_operations import NewArtifact
 from aspects.errors import Conflict, InvalidCursor, InvalidUrn, NotFound, ValidationFailed
 from aspects.model import ArtifactRecord, Aspect, Lineage, Page
 from aspects.reader import Reader, hmac_redactor
@@ -16,6 +17,7 @@ __all__ = [
     "InvalidCursor",
     "InvalidUrn",
     "Lineage",
+    "NewArtifact",
     "NotFound",
     "Page",
     "Reader",

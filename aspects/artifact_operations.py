@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,18 @@ def _org(org: Any) -> str | None:
     return str(org)
 
 
+@dataclass(frozen=True, slots=True)
+class NewArtifact:
+    """What `create_artifact` takes, for a creation deferred to the artifact's completion (`complete_artifact`'s
+    `create`): the node and its content then cost one commit instead of two."""
+
+    name: str
+    uploader: str
+    created: datetime | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    org: str | None = None
+
+
 class ArtifactOperations(StoreCore):
     def create_artifact(
         self,
@@ -56,20 +69,23 @@ class ArtifactOperations(StoreCore):
 
         `org` is the creator's organisation (`urn:<ns>:org:<id>`): its admins may read and manage the artifact.
         """
-        parse_urn(urn, "artifact")
-        if not isinstance(name, str) or not name:
-            raise ValueError("name must be a non-empty string")
-        params = {
-            "urn": urn,
-            "name": name,
-            "uploader": check_asserter(uploader),
-            "created": micros(created, "created") if created is not None else self._now(),
-            "props": canonical(properties or {}),
-            "org": _org(org),
-        }
+        params = self._creation_params(urn, NewArtifact(name, uploader, created, properties or {}, org))
         row = self._group.run(lambda tx: tx.run(self._q.CREATE_ARTIFACT, params)[0])
         self._place(row)
         return record_from_row(row)
+
+    def _creation_params(self, urn: str, new: NewArtifact) -> dict[str, Any]:
+        parse_urn(urn, "artifact")
+        if not isinstance(new.name, str) or not new.name:
+            raise ValueError("name must be a non-empty string")
+        return {
+            "urn": urn,
+            "name": new.name,
+            "uploader": check_asserter(new.uploader),
+            "created": micros(new.created, "created") if new.created is not None else self._now(),
+            "props": canonical(new.properties),
+            "org": _org(new.org),
+        }
 
     def create_artifacts(self, items: list[dict[str, Any]]) -> None:
         """Many `create_artifact` at once: each item has `urn`, `name`, `uploader`, optional `created`, `properties`."""
@@ -138,23 +154,32 @@ class ArtifactOperations(StoreCore):
             )
         return sorted(found.values(), key=lambda aspect: (aspect.valid_from, aspect.urn))
 
-    def complete_artifact(self, urn: str, content: dict[str, Any], *, asserter: str) -> ArtifactRecord:
-        """Assert `artifact.1` and make the artifact `ready`; a repeat with the same sha256 changes nothing."""
+    def complete_artifact(
+        self, urn: str, content: dict[str, Any], *, asserter: str, create: NewArtifact | None = None
+    ) -> ArtifactRecord:
+        """Assert `artifact.1` and make the artifact `ready`; a repeat with the same sha256 changes nothing.
+
+        With `create`, the artifact is first created (pending, as `create_artifact` would, unless it exists) in the
+        same transaction: an upload whose bytes came in its creation request writes the graph once."""
         parse_urn(urn, "artifact")
         entry = self.registry.get(ARTIFACT_SCHEMA)
         self.registry.validate(entry, content)
         asserter = check_asserter(asserter)
+        creation = self._creation_params(urn, create) if create is not None else None
         self._prepare_edge(entry, "Artifact")  # DDL (the backend serialises it), never inside the shared transaction
 
         def complete(tx: Runner) -> dict[str, Any]:
-            rows = tx.run(self._q.GET_ARTIFACT, {"urn": urn})
+            if creation is not None:  # MERGE: the node as it is now, created if it was not there
+                rows = tx.run(self._q.CREATE_ARTIFACT, creation)
+            else:
+                rows = tx.run(self._q.GET_ARTIFACT, {"urn": urn})
             if not rows:
                 raise NotFound(f"no artifact {urn!r}")
             if rows[0]["status"] == "ready":
                 if rows[0]["sha256"] == content["sha256"]:
                     return rows[0]
                 raise Conflict(f"artifact {urn} is already complete with other content (sha256 {rows[0]['sha256']})")
-            return self._assert_artifact_content(tx, urn, entry, content, asserter, self._now())[1]
+            return self._assert_artifact_content(tx, urn, entry, content, asserter, self._now(), entity_read=True)[1]
 
         row = self._group.run(complete)
         self._place(row)

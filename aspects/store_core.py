@@ -107,8 +107,19 @@ class StoreCore:
         self.backend.ensure_connection(*self._connection_of(entry, entity_label))
 
     def _insert(
-        self, tx: Runner, entry: SchemaEntry, label: str, entity: str, content: Any, asserter: str, now: int
+        self,
+        tx: Runner,
+        entry: SchemaEntry,
+        label: str,
+        entity: str,
+        content: Any,
+        asserter: str,
+        now: int,
+        *,
+        entity_read: bool = False,
     ) -> Aspect:
+        """Insert one aspect edge. `entity_read`: the caller read the entity's node in this transaction, so it is
+        not looked up again (an insert that finds no node still raises NotFound)."""
         if entry.link is not None:
             target = self._link_target(entry, content)
             self._touch_node(tx, entry.link.label, target, now)
@@ -118,7 +129,8 @@ class StoreCore:
             )
         else:
             target, target_label, template = self.registry.full_id(entry.name), "Schema", self._q.INSERT_ASPECT_OUT
-        self._touch_node(tx, label, entity, now)
+        if not entity_read:
+            self._touch_node(tx, label, entity, now)
         urn = f"urn:{self.namespace}:aspect:{uuid.uuid4()}"
         row = {
             "urn": urn,
@@ -150,14 +162,22 @@ class StoreCore:
             raise Conflict(f"aspect {aspect.urn} is already retracted")
 
     def _assert_artifact_content(
-        self, tx: Runner, urn: str, entry: SchemaEntry, content: dict[str, Any], asserter: str, now: int
+        self,
+        tx: Runner,
+        urn: str,
+        entry: SchemaEntry,
+        content: dict[str, Any],
+        asserter: str,
+        now: int,
+        *,
+        entity_read: bool = False,
     ) -> tuple[Aspect, dict[str, Any]]:
         """Inside a transaction: `artifact.1` replaces any current one, and the node takes its properties."""
         tx.run(
             fill(self._q.CLOSE_CURRENT_CONTENT, rel=entry.rel),
             {"entity": urn, "schema": self.registry.full_id(entry.name), "now": now, "retracted_by": asserter},
         )
-        aspect = self._insert(tx, entry, "Artifact", urn, content, asserter, now)
+        aspect = self._insert(tx, entry, "Artifact", urn, content, asserter, now, entity_read=entity_read)
         rows = tx.run(
             self._q.SET_ARTIFACT_READY,
             {

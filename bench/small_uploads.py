@@ -1,12 +1,14 @@
 """Small uploads per second: many 4 KiB tus uploads, one client after another and 8 clients at once.
 
-Every upload is a creation `POST` followed by one `PATCH` carrying the bytes (two round trips, the shape most
-tus clients use), or, with `--creation-with-upload`, one `POST` that carries the bytes as well. Each client keeps
+Each upload is sent in two shapes, both measured in the same run against every server: a creation `POST`
+followed by one `PATCH` carrying the bytes (two round trips, the shape most tus clients use), and one `POST`
+that carries the bytes as well (creation-with-upload; tusd and @tus/server support it too). Each client keeps
 one keep-alive connection. The same clients run against datafabric, tusd and @tus/server in one run, round-robin,
 so the ratios mean something on a noisy machine; the figures alone do not.
 
-    python bench/small_uploads.py                        # 2,000 uploads each way, all servers
+    python bench/small_uploads.py                        # 2,000 uploads each way, all servers, both shapes
     python bench/small_uploads.py --only datafabric --count 500
+    python bench/small_uploads.py --shapes post          # creation-with-upload only (or --shapes patch)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import _tools
 
 TARGETS = ("datafabric", "tusd", "tus-node")
 TUS = {"Tus-Resumable": "1.0.0"}
+SHAPES = {"patch": "POST+PATCH", "post": "POST w/ body"}  # how an upload is sent: two requests, or one
 
 
 @dataclass(slots=True)
@@ -54,9 +57,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per server and mode (default 3)")
     parser.add_argument("--only", default=",".join(TARGETS), help=f"comma-separated subset of {', '.join(TARGETS)}")
     parser.add_argument(
-        "--creation-with-upload", action="store_true", help="send the bytes with the POST (one round trip)"
+        "--shapes",
+        default=",".join(SHAPES),
+        help="comma-separated: patch (POST then PATCH), post (creation-with-upload, one request); default both",
     )
+    parser.add_argument("--creation-with-upload", action="store_true", help="the same as --shapes post")
     args = parser.parse_args(argv)
+    args.shapes = ["post"] if args.creation_with_upload else [s.strip() for s in args.shapes.split(",") if s.strip()]
+    if not args.shapes or set(args.shapes) - set(SHAPES):
+        parser.error(f"--shapes takes {', '.join(SHAPES)}")
     wanted = {t.strip() for t in args.only.split(",") if t.strip()}
     if unknown := wanted - set(TARGETS):
         parser.error(f"unknown target(s) {sorted(unknown)}; choose from {', '.join(TARGETS)}")
@@ -118,10 +127,10 @@ class SmallUploader:
         self.conn.close()
 
 
-def timed_uploads(create_url: str, args: argparse.Namespace, clients: int) -> float:
+def timed_uploads(create_url: str, args: argparse.Namespace, clients: int, with_upload: bool) -> float:
     """Uploads per second over `args.count` uploads shared by `clients` threads."""
     payload = os.urandom(args.size)
-    uploaders = [SmallUploader(create_url, payload, args.creation_with_upload) for _ in range(clients)]
+    uploaders = [SmallUploader(create_url, payload, with_upload) for _ in range(clients)]
     per_client = [args.count // clients + (1 if i < args.count % clients else 0) for i in range(clients)]
     errors: list[BaseException] = []
     start = threading.Barrier(clients + 1)
@@ -163,16 +172,17 @@ def build_specs(targets: list[str], work: Path) -> list[_servers.ServerSpec]:
 
 def measure(args: argparse.Namespace, work: Path) -> list[Series]:
     specs = build_specs(args.targets, work)
-    modes: list[tuple[str, Callable[[str], float]]] = [
-        ("1 client", lambda url: timed_uploads(url, args, 1)),
-        (f"{args.clients} clients", lambda url: timed_uploads(url, args, args.clients)),
-    ]
+    modes: list[tuple[str, Callable[[str], float]]] = []
+    for shape in args.shapes:
+        for clients in (1, args.clients):
+            label = f"{clients} client{'s' if clients > 1 else ''}, {SHAPES[shape]}"
+            modes.append((label, lambda url, c=clients, w=shape == "post": timed_uploads(url, args, c, w)))
     series = {(spec.name, mode): Series(spec.name, mode) for spec in specs for mode, _ in modes}
     for run in range(1, args.runs + 1):
         for spec in specs:
             for mode, run_mode in modes:
                 slug = re.sub(r"[^a-z0-9]+", "-", spec.name.lower()).strip("-")
-                data_dir = work / "data" / f"{slug}-{run}-{mode.split()[0]}"
+                data_dir = work / "data" / f"{slug}-{run}-{re.sub(r'[^a-z0-9]+', '-', mode.lower())}"
                 os.sync()
                 with _servers.running(spec, data_dir, work / "logs" / f"{slug}.log") as server:
                     cpu_before = server.cpu_seconds()
@@ -181,14 +191,14 @@ def measure(args: argparse.Namespace, work: Path) -> list[Series]:
                 shutil.rmtree(data_dir, ignore_errors=True)
                 series[(spec.name, mode)].rates.append(rate)
                 series[(spec.name, mode)].cpu.append(cpu)
-                say(f"run {run}/{args.runs}  {spec.name:<12} {mode:<10} {rate:8,.0f} uploads/s  CPU {cpu:5.2f} s/1k")
+                say(f"run {run}/{args.runs}  {spec.name:<12} {mode:<26} {rate:8,.0f} uploads/s  CPU {cpu:5.2f} s/1k")
     return list(series.values())
 
 
 def table(rows: list[Series]) -> str:
     reference = {s.mode: s for s in rows if s.server == "tusd"}
     lines = [
-        "| server | clients | uploads/s (median) | min - max | vs tusd | server CPU s per 1,000 |",
+        "| server | clients, shape | uploads/s (median) | min - max | vs tusd | server CPU s per 1,000 |",
         "|---|---|---|---|---|---|",
     ]
     for s in rows:
@@ -208,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = measure(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    how = "creation-with-upload (1 request)" if args.creation_with_upload else "POST then PATCH (2 requests)"
-    print(f"{args.count:,} uploads of {args.size:,} bytes each, {how}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{args.count:,} uploads of {args.size:,} bytes each; load average {os.getloadavg()[0]:.1f}")
     print(table(rows))
     return 0
 

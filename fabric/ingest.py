@@ -15,7 +15,17 @@ from datetime import UTC, datetime
 import anyio
 from starlette.requests import Request
 
-from aspects import AspectStore, Conflict, InvalidUrn, NotFound, ValidationFailed, is_artifact_urn, new_urn, parse_urn
+from aspects import (
+    AspectStore,
+    Conflict,
+    InvalidUrn,
+    NewArtifact,
+    NotFound,
+    ValidationFailed,
+    is_artifact_urn,
+    new_urn,
+    parse_urn,
+)
 from aspects.lifecycle import Lifecycle, check_path
 from fabric import metrics
 from fabric.auth.middleware import principal_of
@@ -24,11 +34,12 @@ from fabric.blobs import BlobStorage
 from fabric.coordination import Coordination
 from fabric.names import guess_mime_type, safe_name
 from fabric.urns import DEFAULT_NAMESPACE, fabric_urn
-from tus_server import CompletedUpload, TusError, UploadInfo
+from tus_server import CompletedUpload, TusError, UploadInfo, completes_at_creation
 
 log = logging.getLogger("fabric.ingest")
 
 ARTIFACT_URN_HEADER = "Artifact-Urn"
+CREATE_AT_COMPLETION = "create_at_completion"  # tag: the artifact node is written with its completion
 ARTIFACT_SCHEMA = "artifact.1"
 COLLECTION_SCHEMA = "collection-member.1"
 POLICY_SCHEMA = "policy.1"
@@ -95,16 +106,24 @@ def artifact_content(
 
 
 def register_artifact(
-    store: AspectStore, urn: str, content: Mapping[str, object], targets: Mapping[str, str], *, asserter: str
+    store: AspectStore,
+    urn: str,
+    content: Mapping[str, object],
+    targets: Mapping[str, str],
+    *,
+    asserter: str,
+    create: NewArtifact | None = None,
 ) -> None:
-    """Make a pending artifact ready once its bytes are durable (blocking; safe to repeat after a crash).
+    """Make a pending artifact ready once its bytes are durable (blocking; safe to repeat after a crash); with
+    `create` (an upload without links, whose creation left the node to its completion), create it in the same
+    commit.
 
     Links first, `ready` last: a repeat after a crash finds the artifact not ready and the links there.
     """
     for key, schema in (("collection", COLLECTION_SCHEMA), ("policy", POLICY_SCHEMA)):
         if key in targets and not store.query_aspects(entity=urn, schema=schema, limit=1).items:
             store.assert_aspect(urn, schema, {key: targets[key]}, asserter=asserter)
-    store.complete_artifact(urn, dict(content), asserter=asserter)
+    store.complete_artifact(urn, dict(content), asserter=asserter, create=create)
 
 
 class UploadIngest:
@@ -158,7 +177,7 @@ class UploadIngest:
             name = upload_name(info.metadata)
         except ValueError as exc:
             raise TusError(400, "Invalid file name", str(exc)) from None
-        self._link_targets(info.metadata)
+        targets = self._link_targets(info.metadata)
         principal = principal_of(request)
         info.tags.update(uploader=principal.user_urn, org=principal.org_urn)
         if info.is_partial:
@@ -172,6 +191,12 @@ class UploadIngest:
             return {ARTIFACT_URN_HEADER: draft}
         self._check_completable(info, name, principal.user_urn)
         urn = new_urn("artifact", ns=self.namespace)
+        if not targets and completes_at_creation(request, info):
+            # The bytes are all in this request: the node is written with artifact.1, one commit instead of two.
+            # If the body is cut short, a later PATCH completes it the same way; until then the URN is unknown.
+            info.tags.update({CREATE_AT_COMPLETION: "1", "uploader_name": principal.display_name})
+            metrics.UPLOADS_CREATED.inc()
+            return {ARTIFACT_URN_HEADER: urn}
         await anyio.to_thread.run_sync(
             lambda: self.store.create_artifact(
                 urn,
@@ -248,16 +273,26 @@ class UploadIngest:
             uploader=uploader,
         )
         targets = self._link_targets(info.metadata)
+        create = None
+        if CREATE_AT_COMPLETION in info.tags:
+            org = info.tags.get("org")
+            create = NewArtifact(
+                name=name,
+                uploader=uploader,
+                created=info.created_at,
+                properties={"upload_id": info.id, "org": org, "uploader_name": info.tags.get("uploader_name")},
+                org=org,
+            )
 
         def register() -> None:
             try:
-                register_artifact(self.store, urn, content, targets, asserter=uploader)
+                register_artifact(self.store, urn, content, targets, asserter=uploader, create=create)
             except ValidationFailed:
                 # Creation checked all this; if the rules changed since, the bytes still become an artifact the
                 # uploader can see and correct (a plain name and type), never a completion that fails for ever.
                 log.exception("upload %s: artifact.1 refused its metadata; registering plain name and type", info.id)
                 fallback = {**content, "name": info.id, "mime_type": "application/octet-stream"}
-                register_artifact(self.store, urn, fallback, targets, asserter=uploader)
+                register_artifact(self.store, urn, fallback, targets, asserter=uploader, create=create)
 
         return register
 

@@ -761,6 +761,19 @@ async def _replay(chunks: list[bytes], disconnected: bool) -> AsyncIterator[byte
         raise ClientDisconnect()
 
 
+def completes_at_creation(request: Request, info: UploadInfo) -> bool:
+    """Whether a tus creation request carries every byte of its new upload (creation-with-upload with a body as
+    long as `Upload-Length`, or an empty upload): `on_complete` then runs within this request unless the body is
+    cut short or refused, so a creation hook may leave work to it (fabric writes its artifact once, not twice).
+    The hooks must still cope with an upload whose completion comes later, by PATCH, or never (abandoned)."""
+    if is_draft_request(request) or info.length is None or info.is_partial:
+        return False
+    if info.length == 0:
+        return True
+    has_body = request.headers.get("content-type", "").split(";")[0].strip().lower() == OFFSET_CONTENT_TYPE
+    return has_body and request.headers.get("content-length") == str(info.length)
+
+
 def _effective_method(request: Request) -> str:
     """`X-HTTP-Method-Override` on a POST stands for the method a restrictive environment cannot send."""
     override = request.headers.get("x-http-method-override")

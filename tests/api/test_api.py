@@ -288,6 +288,46 @@ def test_pending_artifacts_are_listed_with_their_status(api: httpx.Client) -> No
     assert [a["urn"] for a in pending] == [urn]
 
 
+def test_creation_with_upload_makes_the_artifact_in_its_one_request(api: httpx.Client) -> None:
+    """The node is then written with artifact.1 (one commit); the artifact is what two requests would make."""
+    data, name = os.urandom(300), unique("whole") + ".bin"
+    headers = {
+        "Tus-Resumable": "1.0.0",
+        "Upload-Length": str(len(data)),
+        "Upload-Metadata": metadata(filename=name),
+        "Content-Type": "application/offset+octet-stream",
+    }
+    r = api.post("/v1/uploads", headers=headers, content=data)
+    assert r.status_code == 201 and r.headers["Upload-Offset"] == str(len(data)), r.text
+    one = api.get(f"/v1/artifacts/{r.headers['Artifact-Urn']}").json()
+    two = api.get(f"/v1/artifacts/{new_artifact(api, data, filename=name)}").json()
+    assert one["status"] == "ready" and one["sha256"] == hashlib.sha256(data).hexdigest()
+    same = ("urn", "created", "aspects", "properties")
+    assert {k: v for k, v in one.items() if k not in same} == {k: v for k, v in two.items() if k not in same}
+    assert one["properties"] == {**two["properties"], "upload_id": r.headers["Location"].rsplit("/", 1)[-1]}
+    assert api.get(f"/v1/artifacts/{one['urn']}/blob").content == data
+
+    # A body refused at creation (its checksum is wrong) leaves an upload to resume; the PATCH that completes it
+    # writes the artifact, under the URN the creation answered.
+    bad = {
+        **headers,
+        "Upload-Metadata": metadata(filename="later.bin"),
+        "Upload-Checksum": "sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    }
+    r = api.post("/v1/uploads", headers=bad, content=data)
+    assert r.status_code == 460, r.text
+    urn, location = r.headers["Artifact-Urn"], r.headers["Location"]
+    assert api.head(location, headers={"Tus-Resumable": "1.0.0"}).headers["Upload-Offset"] == "0"
+    done = api.patch(
+        location,
+        headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        content=data,
+    )
+    assert done.status_code == 204, done.text
+    later = api.get(f"/v1/artifacts/{urn}").json()
+    assert (later["status"], later["name"], later["sha256"]) == ("ready", "later.bin", one["sha256"])
+
+
 def test_policy_from_upload_metadata_becomes_an_aspect(api: httpx.Client) -> None:
     urn = new_artifact(api, policy="open")
     policies = api.get("/v1/aspects", params={"entity": urn, "schema": "urn:fabric:schema:policy.1"}).json()["items"]

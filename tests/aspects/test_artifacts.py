@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aspects import ArtifactRecord, AspectStore, Conflict, InvalidCursor, NotFound, ValidationFailed, new_urn
+from aspects import (
+    ArtifactRecord,
+    AspectStore,
+    Conflict,
+    InvalidCursor,
+    NewArtifact,
+    NotFound,
+    ValidationFailed,
+    new_urn,
+)
 from aspects.artifact_filter import ArtifactFilter
 from tests.aspects.helpers import ARTIFACT, MEMBER, POLICY, USER, artifact_content, ready_artifact
 
@@ -43,6 +52,28 @@ def test_lifecycle_pending_to_ready(store: AspectStore) -> None:
     assert full.to_json()["aspects"][0]["schema"] == ARTIFACT
     with pytest.raises(Conflict):
         store.complete_artifact(urn, artifact_content("report.pdf", body=b"other"), asserter=USER)
+
+
+def test_complete_can_create_the_artifact_in_the_same_commit(store: AspectStore) -> None:
+    urn = new_urn("artifact")
+    content = artifact_content("one.bin", body=b"one")
+    new = NewArtifact(name="one.bin", uploader=USER, created=T0, properties={"upload_id": "u2"})
+    batches = store._group.batches
+    ready = store.complete_artifact(urn, content, asserter=USER, create=new)
+    assert store._group.batches == batches + 1  # node and artifact.1 in one transaction
+    assert (ready.status, ready.sha256, ready.properties) == ("ready", content["sha256"], {"upload_id": "u2"})
+    assert [a.schema for a in store.get_artifact(urn).aspects or []] == [ARTIFACT]
+    assert store.complete_artifact(urn, content, asserter=USER, create=new) == ready  # a repeat changes nothing
+    assert store.pending_artifacts() == []
+
+    pending = new_urn("artifact")  # an artifact created earlier is completed, its creation kept
+    store.create_artifact(pending, name="two.bin", uploader=USER, properties={"upload_id": "u3"})
+    other = NewArtifact(name="other.bin", uploader=USER, properties={"upload_id": "other"})
+    done = store.complete_artifact(pending, artifact_content("two.bin", body=b"two"), asserter=USER, create=other)
+    assert (done.status, done.name, done.properties) == ("ready", "two.bin", {"upload_id": "u3"})
+    with pytest.raises(ValidationFailed):  # checked before anything is written
+        store.complete_artifact(new_urn("artifact"), {**content, "md5": "nope"}, asserter=USER, create=new)
+    assert store.pending_artifacts() == []
 
 
 def test_complete_validates_and_needs_the_artifact(store: AspectStore) -> None:
