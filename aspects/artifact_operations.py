@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from aspects.artifact_filter import ArtifactFilter
-from aspects.artifact_order import ArtifactOrder
+from aspects.artifact_order import SORTED_IN_MEMORY, ArtifactOrder, Key, sort_value
 from aspects.backends import Runner
 from aspects.backends.cypher import fill
 from aspects.checks import MAX_LIMIT, check_asserter, check_limit, check_sha256, micros
@@ -108,14 +108,17 @@ class ArtifactOperations(StoreCore):
         with self._lock:
             with self.backend.transaction() as tx:
                 tx.run(self._q.CREATE_ARTIFACTS, {"rows": rows})
-            if self._order is not None:
-                self._order.place_new((row["created"], row["urn"]) for row in rows)
+            for sort, order in self._orders.items():
+                order.place_new((sort_value(sort, {**row, "size": None}), row["urn"]) for row in rows)
 
     def _load_order(self) -> None:
-        """At start, on an exclusive backend: every artifact's (created, urn), for listings newest first."""
+        """At start, on an exclusive backend: every artifact's (key, urn) for each order a listing may take."""
         if self.backend.exclusive:
             rows = self.backend.run(self._q.ARTIFACT_KEYS)
-            self._order = ArtifactOrder((row["created"], row["urn"]) for row in rows)
+            self._orders = {
+                sort: ArtifactOrder((key, row["urn"]) for row in rows if (key := sort_value(sort, row)) is not None)
+                for sort in SORTED_IN_MEMORY
+            }
 
     def get_artifact(self, urn: str, *, reader: Reader | None = None, aspects: bool = True) -> ArtifactRecord:
         """The artifact with its current aspects (unless `aspects=False`, for paths that need only the record, such
@@ -209,7 +212,7 @@ class ArtifactOperations(StoreCore):
         if cursor is not None:
             params["cursor_created"], params["cursor_urn"] = decode_cursor("artifacts", cursor, (int, str))
             clauses.append(q.FILTER_AFTER_CURSOR)
-        if self._order is not None and not in_collection:
+        if "created" in self._orders and not in_collection:
             rows = self._list_in_order(clauses, params)
         else:
             rows = self._list_sorted_by_graph(clauses, params, in_collection)
@@ -308,21 +311,85 @@ class ArtifactOperations(StoreCore):
         cursor: str | None,
         limit: int,
     ) -> Page[ArtifactRecord]:
-        """A page in another order than newest first: the graph sorts (keyset on the sort key, then URN)."""
-        key, key_type = SORT_KEYS[sort]
-        cmp, direction = ("<", "DESC") if descending else (">", "ASC")
-        kind = f"artifacts-{sort}-{direction.lower()}"
+        """A page in another order than newest first (keyset on the sort key, then URN): walked in the in-memory
+        order where the store keeps one, else sorted by the graph."""
+        kind = f"artifacts-{sort}-{'desc' if descending else 'asc'}"
+        after: Key | None = None
         if cursor is not None:
-            params["cursor_key"], params["cursor_urn"] = decode_cursor(kind, cursor, (key_type, str))
-            clauses = [*clauses, self._q.FILTER_AFTER_SORT_CURSOR.replace("{key}", key).replace("{cmp}", cmp)]
-        tail = self._q.LIST_ARTIFACTS_SORTED_RETURN.replace("{key}", key).replace("{direction}", direction)
-        rows = self.backend.run(f"{self._list_head(clauses, in_collection)} {tail}", params)
+            cursor_key, cursor_urn = decode_cursor(kind, cursor, (SORT_KEYS[sort][1], str))
+            after = (cursor_key, cursor_urn)
+        order = None if in_collection else self._orders.get(sort)
+        if order is not None:
+            rows = self._walk_order(order, sort, descending, clauses, params, after)
+        else:
+            rows = self._graph_sorted(clauses, params, in_collection, sort, descending, after, params["limit"])
         items = [record_from_row(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(kind, last["sort_key"], last["urn"])
+            next_cursor = encode_cursor(kind, sort_value(sort, rows[limit - 1]), rows[limit - 1]["urn"])
         return Page(items, next_cursor)
+
+    def _graph_sorted(
+        self,
+        clauses: list[str],
+        params: dict[str, Any],
+        in_collection: bool,
+        sort: str,
+        descending: bool,
+        after: Key | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` rows beyond the key `after` (from the start if None), sorted by the graph."""
+        key = SORT_KEYS[sort][0]
+        cmp, direction = ("<", "DESC") if descending else (">", "ASC")
+        params = {**params, "limit": limit}
+        if after is not None:
+            params["cursor_key"], params["cursor_urn"] = after
+            clauses = [*clauses, self._q.FILTER_AFTER_SORT_CURSOR.replace("{key}", key).replace("{cmp}", cmp)]
+        tail = self._q.LIST_ARTIFACTS_SORTED_RETURN.replace("{key}", key).replace("{direction}", direction)
+        return self.backend.run(f"{self._list_head(clauses, in_collection)} {tail}", params)
+
+    def _walk_order(
+        self,
+        order: ArtifactOrder,
+        sort: str,
+        descending: bool,
+        clauses: list[str],
+        params: dict[str, Any],
+        after: Key | None,
+    ) -> list[dict[str, Any]]:
+        """The rows of a listing (`params["limit"]` of them at most) in the order `sort`: candidates taken from the
+        in-memory order beyond `after` and filtered in the graph a chunk at a time. After `ORDER_SCAN_BUDGET`
+        candidates, or if the order is found stale, the graph sorts the rest (exactly what `_graph_sorted` gives)."""
+        q = self._q
+        wanted: int = params["limit"]
+        statement = q.LIST_ARTIFACTS_AMONG_MATCH
+        if clauses:
+            statement += " WHERE " + " AND ".join(clauses)
+        statement += " " + q.LIST_ARTIFACTS_AMONG_RETURN
+        found: list[dict[str, Any]] = []
+        scanned = 0
+        last = after
+        for chunk in order.walk(after, max(2 * wanted, 64), descending):
+            rows = {row["urn"]: row for row in self.backend.run(statement, {**params, "urns": [u for _, u in chunk]})}
+            for key, urn in chunk:
+                row = rows.get(urn)
+                if row is None:
+                    continue
+                if sort_value(sort, row) != key:  # stale: correct it, and let the graph sort this listing
+                    order.place(urn, sort_value(sort, row))
+                    return self._graph_sorted(clauses, params, False, sort, descending, after, wanted)
+                found.append(row)
+                if len(found) == wanted:
+                    return found
+            scanned += len(chunk)
+            last = chunk[-1]
+            if scanned >= ORDER_SCAN_BUDGET:
+                break
+        else:
+            return found
+        # A selective filter: the graph sorts what lies beyond the last candidate looked at.
+        return found + self._graph_sorted(clauses, params, False, sort, descending, last, wanted - len(found))
 
     def _list_sorted_by_graph(
         self, clauses: list[str], params: dict[str, Any], in_collection: bool
@@ -334,7 +401,7 @@ class ArtifactOperations(StoreCore):
         """The rows of a listing (`params["limit"]` of them at most), candidates taken newest first from the
         in-memory order and filtered in the graph a chunk at a time. After `ORDER_SCAN_BUDGET` candidates, or if
         the order is found stale, the graph sorts the rest (exactly what `_list_sorted_by_graph` would give)."""
-        assert self._order is not None
+        order = self._orders["created"]
         q = self._q
         wanted: int = params["limit"]
         statement = q.LIST_ARTIFACTS_AMONG_MATCH
@@ -344,14 +411,14 @@ class ArtifactOperations(StoreCore):
         before = (params["cursor_created"], params["cursor_urn"]) if "cursor_created" in params else None
         found: list[dict[str, Any]] = []
         scanned = 0
-        for chunk in self._order.newest(before, max(2 * wanted, 64)):
+        for chunk in order.newest(before, max(2 * wanted, 64)):
             rows = {row["urn"]: row for row in self.backend.run(statement, {**params, "urns": [u for _, u in chunk]})}
             for created, urn in chunk:
                 row = rows.get(urn)
                 if row is None:
                     continue
                 if row["created"] != created:  # stale: correct it, and let the graph sort this listing
-                    self._order.place(urn, row["created"])
+                    order.place(urn, row["created"])
                     return self._list_sorted_by_graph(clauses, params, False)
                 found.append(row)
                 if len(found) == wanted:
@@ -376,6 +443,15 @@ class ArtifactOperations(StoreCore):
         parse_urn(collection_urn, "collection")
         self._require_node(self.backend, "Collection", collection_urn)
         return self.list_artifacts(ArtifactFilter(collection=collection_urn, reader=reader), limit=limit, cursor=cursor)
+
+    def seal_artifact(self, urn: str, size: int) -> bool:
+        """A draft becomes `ready` with its files' total `size`; False if it was no draft. Goes through the store
+        (not the lifecycle's own statements) so that the in-memory orders learn the size."""
+        with self._lock:
+            rows = self.backend.run(self._q.SEAL_ARTIFACT, {"urn": urn, "size": size})
+        if rows:
+            self._place(rows[0])
+        return bool(rows)
 
     def pending_artifacts(self) -> list[ArtifactRecord]:
         """Artifacts whose upload has not completed, with what the upload recorded in `properties`."""

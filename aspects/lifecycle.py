@@ -500,7 +500,7 @@ class Lifecycle:
             if unfinished:
                 raise Conflict(f"artifact {urn} has unfinished uploads: {', '.join(unfinished[:20])}")
             size = sum(int(a.content["size"] or 0) for a in files.values())
-            if not self.store.backend.run(self._q.SEAL_ARTIFACT, {"urn": urn, "size": size}):
+            if not self.store.seal_artifact(urn, size):
                 raise Conflict(f"artifact {urn} is {self._status(urn)}; only a draft is sealed")
             self._record_state(urn, "ready", asserter)
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aspects.artifact_order import ArtifactOrder
+from aspects.artifact_order import ArtifactOrder, sort_value
 from aspects.aspect_query import AspectQuery
 from aspects.backends import Backend, Runner
 from aspects.backends.cypher import fill
@@ -45,12 +45,13 @@ class StoreCore:
         self._group = GroupCommit(backend, self._lock)  # creations and completions of artifacts, batched
         self._clock = threading.Lock()  # the clock's own: a writer waiting for `_lock` may need the time
         self._last_micros = 0
-        self._order: ArtifactOrder | None = None  # loaded at start when the backend is exclusive
+        # By sort key (`created`, `name`, `size`): loaded at start when the backend is exclusive, else empty.
+        self._orders: dict[str, ArtifactOrder] = {}
 
     def _place(self, row: dict[str, Any]) -> None:
-        """Keep the in-memory order of artifacts (if any) in step with a committed artifact row."""
-        if self._order is not None:
-            self._order.place(row["urn"], row["created"])
+        """Keep the in-memory orders of artifacts (if any) in step with a committed artifact row."""
+        for sort, order in self._orders.items():
+            order.place(row["urn"], sort_value(sort, row))
 
     def _now(self) -> int:
         with self._clock:

@@ -159,7 +159,7 @@ class Queries:
     # The same filters over candidates named by URN (`aspects.artifact_order`), in the order the caller gives.
     LIST_ARTIFACTS_AMONG_MATCH: str = "UNWIND $urns AS u MATCH (a:Artifact {urn: u})"
     LIST_ARTIFACTS_AMONG_RETURN: str = "RETURN " + ARTIFACT_COLUMNS
-    ARTIFACT_KEYS: str = "MATCH (a:Artifact) RETURN a.created AS created, a.urn AS urn"
+    ARTIFACT_KEYS: str = "MATCH (a:Artifact) RETURN a.created AS created, a.urn AS urn, a.name AS name, a.size AS size"
     FILTER_NAME: str = "a.name = $name"
     FILTER_NAME_PREFIX: str = "a.name STARTS WITH $name_prefix"
     FILTER_MIME_TYPE: str = "a.mime_type = $mime_type"
@@ -279,7 +279,10 @@ class Queries:
     SET_ARTIFACT_STATUS: str = (
         "MATCH (a:Artifact {urn: $urn}) WHERE a.status IN $from SET a.status = $to RETURN a.urn AS urn"
     )
-    SEAL_ARTIFACT: str = "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'draft' SET a.status = 'ready', a.size = $size RETURN a.urn AS urn"
+    SEAL_ARTIFACT: str = (
+        "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'draft' SET a.status = 'ready', a.size = $size "
+        "RETURN " + ARTIFACT_COLUMNS
+    )
     # A repository's versions, newest first: `version.1` edges are never replaced, so registration time orders
     # them as their numbers do. `$needle` narrows a lookup by number (the caller checks the number it parses).
     REPOSITORY_VERSIONS: str = (

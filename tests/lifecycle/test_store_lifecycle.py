@@ -198,6 +198,8 @@ def test_drafts_take_files_then_seal(lc: Lifecycle) -> None:
     assert lc.state(urn) == "ready"
     assert [f["path"] for f in lc.files(urn)] == ["held.csv", "weights/a.bin"]
     assert store.get_artifact(urn, aspects=False).size == 3 + (held.size or 0)
+    # the largest now: sealing told the listing's order of sizes (on LadybugDB an in-memory order)
+    assert [a.urn for a in store.list_artifacts(limit=1, sort="size").items] == [urn]
     assert sha in store.referenced_blob_hashes() and store.is_blob_referenced(sha)
     assert [a.urn for a in store.list_artifacts(ArtifactFilter(type="checkpoint", labels={"run": "7"})).items] == [urn]
     with pytest.raises(Conflict):
