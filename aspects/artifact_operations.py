@@ -128,16 +128,13 @@ class ArtifactOperations(StoreCore):
         parse_urn(urn, "artifact")
         if not aspects:
             return self._readable_record(urn, reader)
-        rels = self.registry.rels()
-        if reader is None:
-            rows = self.backend.run(fill(self._q.GET_ARTIFACT_WITH_ASPECTS, rels=rels), {"urn": urn})
-        else:
-            rows = self.backend.run(
-                fill(self._q.GET_READABLE_ARTIFACT_WITH_ASPECTS, rels=rels),
-                {"urn": urn, **reader.params(self.namespace)},
-            )
+        rows = self.backend.run(fill(self._q.GET_ARTIFACT_WITH_ASPECTS, rels=self.registry.rels()), {"urn": urn})
         if not rows:
             raise NotFound(f"no artifact {urn!r}")
+        if reader is not None:
+            links = ((row["aspect_schema"], row["aspect_target"], row["aspect_valid_from"]) for row in rows)
+            if not self._may_read(reader, rows[0], links):
+                raise NotFound(f"no artifact {urn!r}")
         record = record_from_row(rows[0])
         record.aspects = self._current_aspects(rows, hide_grants=reader is not None and not reader.may_manage(record))
         return record

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -206,10 +207,19 @@ class StoreCore:
     def _readable_record(self, urn: str, reader: Reader | None) -> ArtifactRecord:
         if reader is None:
             return record_from_row(self._artifact_row(urn))
-        rows = self.backend.run(self._q.GET_READABLE_ARTIFACT, {"urn": urn, **reader.params(self.namespace)})
-        if not rows:
+        rows = self.backend.run(self._q.GET_ARTIFACT_ACCESS, {"urn": urn})
+        links = ((row["access_schema"], row["access_target"], row["access_valid_from"]) for row in rows)
+        if not rows or not self._may_read(reader, rows[0], links):
             raise NotFound(f"no artifact {urn!r}")
         return record_from_row(rows[0])
+
+    def _may_read(
+        self, reader: Reader, row: dict[str, Any], links: Iterable[tuple[str | None, str | None, int | None]]
+    ) -> bool:
+        """Whether `reader` may read the artifact of `row` (its columns), given its current outgoing edges."""
+        return reader.may_read(
+            uploader=row["uploader"], org=row.get("org"), created=row["created"], links=links, namespace=self.namespace
+        )
 
     def readable_artifacts(self, urns: list[str], reader: Reader) -> set[str]:
         """Which of `urns` name artifacts `reader` may read (one query per thousand)."""

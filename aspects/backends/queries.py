@@ -245,17 +245,13 @@ class Queries:
         + ", "
         + ASPECT_COLUMNS_BESIDE
     )
-    GET_READABLE_ARTIFACT_WITH_ASPECTS: str = (
-        "MATCH (a:Artifact {urn: $urn}) WHERE "
-        + READABLE
-        + " "
-        + CURRENT_ASPECTS_OF_A
-        + " RETURN "
-        + ARTIFACT_COLUMNS
-        + ", "
-        + ASPECT_COLUMNS_BESIDE
+    # An artifact and the current edges that may make it readable (`aspects.reader.Reader.may_read` decides): one
+    # row per edge, or one with nulls. As a predicate (`READABLE`), LadybugDB runs a subquery per alternative.
+    GET_ARTIFACT_ACCESS: str = (
+        "MATCH (a:Artifact {urn: $urn}) OPTIONAL MATCH (a)-[e:GOVERNED_BY|GRANTED_TO]->() WHERE e.valid_to IS NULL "
+        "RETURN " + ARTIFACT_COLUMNS + ", e.schema AS access_schema, e.target AS access_target, "
+        "e.valid_from AS access_valid_from"
     )
-    GET_READABLE_ARTIFACT: str = "MATCH (a:Artifact {urn: $urn}) WHERE " + READABLE + " RETURN " + ARTIFACT_COLUMNS
     READABLE_AMONG: str = "UNWIND $urns AS u MATCH (a:Artifact {urn: u}) WHERE " + READABLE + " RETURN a.urn AS urn"
     QUERY_VISIBLE_ASPECTS: str = (
         "MATCH ()-[e:`{rel}`]->() WHERE ($schema = '' OR e.schema = $schema) AND "
