@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aspects import AspectStore, NotFound, Reader, new_urn
+from aspects import ArtifactFilter, AspectStore, NotFound, Reader, new_urn
 from aspects.model import to_micros
 from tests.aspects.helpers import POLICY, artifact_content
 
@@ -71,6 +71,16 @@ def test_reads_by_urn_and_the_cypher_predicate_agree(store: AspectStore) -> None
     for who, reader in readers.items():
         by_predicate = store.readable_artifacts(list(arts.values()), reader)
         assert {name for name, urn in arts.items() if urn in by_predicate} == expected[who], who
+        for limit in (1, 3, 100):  # pages of a listing (on LadybugDB: its own artifacts decided without the predicate)
+            listed: list[str] = []
+            cursor: str | None = None
+            while True:
+                page = store.list_artifacts(ArtifactFilter(reader=reader), limit=limit, cursor=cursor)
+                listed += [item.urn for item in page.items]
+                if (cursor := page.next_cursor) is None:
+                    break
+            assert sorted(name for name, urn in arts.items() if urn in listed) == sorted(expected[who]), (who, limit)
+            assert len(listed) == len(expected[who])
         for name, urn in arts.items():
             for aspects in (True, False):
                 try:
