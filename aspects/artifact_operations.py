@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -120,23 +121,34 @@ class ArtifactOperations(StoreCore):
                 for sort in SORTED_IN_MEMORY
             }
 
-    def get_artifact(self, urn: str, *, reader: Reader | None = None, aspects: bool = True) -> ArtifactRecord:
+    def get_artifact(
+        self, urn: str, *, reader: Reader | None = None, aspects: bool = True, linked_by: Sequence[str] = ()
+    ) -> ArtifactRecord:
         """The artifact with its current aspects (unless `aspects=False`, for paths that need only the record, such
-        as a download); NotFound too if `reader` may not read it (existence is not revealed).
+        as a download); NotFound too if `reader` may not read it (existence is not revealed). With aspects, the
+        current link aspects of other entities of the schemas `linked_by` that point at it come in `linked_by`
+        (a repository's versions: so a page of the artifact needs no second read).
 
         Its grants are among the aspects only for a reader who may manage it. One round trip either way."""
         parse_urn(urn, "artifact")
         if not aspects:
             return self._readable_record(urn, reader)
-        rows = self.backend.run(fill(self._q.GET_ARTIFACT_WITH_ASPECTS, rels=self.registry.rels()), {"urn": urn})
+        params = {"urn": urn, "linking": [self.registry.full_id(self.registry.name_of(s)) for s in linked_by]}
+        rows = self.backend.run(fill(self._q.GET_ARTIFACT_WITH_ASPECTS, rels=self.registry.rels()), params)
         if not rows:
             raise NotFound(f"no artifact {urn!r}")
+        own: list[dict[str, Any]] = []
+        others: list[dict[str, Any]] = []
+        for row in rows:
+            (own if row["aspect_entity"] in (urn, None) else others).append(row)
         if reader is not None:
-            links = ((row["aspect_schema"], row["aspect_target"], row["aspect_valid_from"]) for row in rows)
+            links = ((row["aspect_schema"], row["aspect_target"], row["aspect_valid_from"]) for row in own)
             if not self._may_read(reader, rows[0], links):
                 raise NotFound(f"no artifact {urn!r}")
         record = record_from_row(rows[0])
-        record.aspects = self._current_aspects(rows, hide_grants=reader is not None and not reader.may_manage(record))
+        record.aspects = self._current_aspects(own, hide_grants=reader is not None and not reader.may_manage(record))
+        if linked_by:
+            record.linked_by = self._current_aspects(others, hide_grants=False)
         return record
 
     def _current_aspects(self, rows: list[dict[str, Any]], *, hide_grants: bool) -> list[Aspect]:

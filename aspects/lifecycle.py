@@ -1179,19 +1179,31 @@ class Lifecycle:
                 return history
             cursor = page.next_cursor
 
-    def versions_of_artifact(self, artifact: str, reader: Reader | None = None) -> list[dict[str, Any]]:
+    @property
+    def version_links(self) -> tuple[str]:
+        """What `AspectStore.get_artifact(linked_by=...)` is given to read an artifact's versions with it."""
+        return (self.schema_id(VERSION_SCHEMA),)
+
+    def versions_of_artifact(
+        self, artifact: str, reader: Reader | None = None, *, versions: list[Aspect] | None = None
+    ) -> list[dict[str, Any]]:
         """`{repository, number}` of every repository version the artifact is; with a `reader`, only in the
-        repositories it may read (a repository it may not read is not revealed)."""
+        repositories it may read (a repository it may not read is not revealed). `versions`: its current
+        `version.1` aspects when the artifact was read with them (`linked_by=version_links`), else they are read."""
+        if versions is None:
+            rows = self.store.backend.run(self._q.REPOSITORIES_OF_ARTIFACT, {"urn": artifact})
+            found = [(str(row["repository"]), orjson.loads(row["content"])) for row in rows]
+        else:
+            found = [(aspect.entity, aspect.content) for aspect in versions]
         out = []
-        for row in self.store.backend.run(self._q.REPOSITORIES_OF_ARTIFACT, {"urn": artifact}):
+        for repository, content in found:
             if reader is not None:
                 try:
-                    if not self.may_read_repository(self.repository_of_urn(row["repository"]), reader):
+                    if not self.may_read_repository(self.repository_of_urn(repository), reader):
                         continue
                 except NotFound:
                     continue
-            content = orjson.loads(row["content"])
-            out.append({"repository": parse_urn(row["repository"]).id, "number": content["number"]})
+            out.append({"repository": parse_urn(repository).id, "number": content["number"]})
         return out
 
 

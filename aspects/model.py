@@ -79,6 +79,8 @@ class ArtifactRecord:
     properties: dict[str, Any] = field(default_factory=dict)  # what the upload recorded, e.g. upload_id
     org: str | None = None  # the creator's organisation (`urn:<ns>:org:<id>`), whose admins manage it
     aspects: list[Aspect] | None = None  # the current aspects, filled by get_artifact
+    # Current link aspects of other entities pointing at it, of the schemas get_artifact was asked for (`linked_by`).
+    linked_by: list[Aspect] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {key: getattr(self, key) for key in ARTIFACT_RECORD_KEYS}
@@ -88,7 +90,7 @@ class ArtifactRecord:
         return out
 
 
-ARTIFACT_RECORD_KEYS = tuple(f.name for f in fields(ArtifactRecord) if f.name != "aspects")
+ARTIFACT_RECORD_KEYS = tuple(f.name for f in fields(ArtifactRecord) if f.name not in ("aspects", "linked_by"))
 """The keys of an artifact's JSON, in order (its aspects, when read one at a time, come after them)."""
 
 

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -52,20 +52,26 @@ def reader_of(connection: HTTPConnection) -> Reader | None:
 
 
 def readable_artifact(
-    connection: HTTPConnection, urn: str, *, aspects: bool = True, deleted: bool = True
+    connection: HTTPConnection,
+    urn: str,
+    *,
+    aspects: bool = True,
+    deleted: bool = True,
+    linked_by: Sequence[str] = (),
 ) -> ArtifactRecord:
-    """The artifact (with its aspects unless `aspects=False`) if the caller may read it; NotFound otherwise, so
-    existence is not revealed (blocking). A version of a repository the caller may read is readable too (a grant
-    on a repository reads every version in it). With `deleted=False`, a deleted artifact is 410 Gone."""
+    """The artifact (with its aspects unless `aspects=False`, and the link aspects of `linked_by` pointing at it)
+    if the caller may read it; NotFound otherwise, so existence is not revealed (blocking). A version of a
+    repository the caller may read is readable too (a grant on a repository reads every version in it). With
+    `deleted=False`, a deleted artifact is 410 Gone."""
     state = app_state(connection)
     reader = reader_of(connection)
     urn = artifact_urn(urn)
     try:
-        record = state.store.get_artifact(urn, reader=reader, aspects=aspects)
+        record = state.store.get_artifact(urn, reader=reader, aspects=aspects, linked_by=linked_by)
     except NotFound:
         if reader is None or not state.lifecycle.readable_through_repository(urn, reader):
             raise
-        record = state.store.get_artifact(urn, aspects=aspects)
+        record = state.store.get_artifact(urn, aspects=aspects, linked_by=linked_by)
     if not deleted and record.status == "deleted":
         raise HTTPException(410, f"{urn} was deleted: it stays in lineage as a tombstone, its bytes are gone")
     return record

@@ -40,9 +40,12 @@ ASPECT_COLUMNS_BESIDE = (
     "e.content AS aspect_content, e.asserter AS aspect_asserter, e.valid_from AS aspect_valid_from, "
     "e.valid_to AS aspect_valid_to, e.retracted_by AS aspect_retracted_by"
 )
-# An artifact's current aspects over the relationship types `{rels}`, both directions (an `in` link points at it);
-# a row with null aspect columns when it has none.
-CURRENT_ASPECTS_OF_A = "OPTIONAL MATCH (a)-[e:{rels}]-() WHERE e.entity = a.urn AND e.valid_to IS NULL"
+# An artifact's current aspects over the relationship types `{rels}`, both directions (an `in` link points at it),
+# and the current link aspects of other entities of the schemas `$linking` that point at it (a repository's
+# `version.1`); a row with null aspect columns when there are none.
+CURRENT_ASPECTS_OF_A = (
+    "OPTIONAL MATCH (a)-[e:{rels}]-() WHERE e.valid_to IS NULL AND (e.entity = a.urn OR e.schema IN $linking)"
+)
 # `$at` is a time (or far in the future for "now"); `$include_retracted` includes retracted aspects; paging after ($after_from, $after_urn).
 ASPECT_WINDOW = (
     "e.valid_from <= $at AND ($include_retracted OR e.valid_to IS NULL OR e.valid_to > $at) "

@@ -35,12 +35,12 @@ from fabric.web import ORJSONResponse, json_object, query_time
 def lifecycle_view(request: Request, urn: str, *, deleted: bool = True) -> dict[str, Any]:
     """The artifact as the caller may see it, with its type, labels, state and versions (blocking); with
     `deleted=False` a deleted artifact is 410 Gone (one read of the graph either way)."""
-    artifact = readable_artifact(request, urn, deleted=deleted)
     lifecycle = app_state(request).lifecycle
+    artifact = readable_artifact(request, urn, deleted=deleted, linked_by=lifecycle.version_links)
     body = artifact_view(request, artifact)
     body.update(lifecycle.describe(urn, artifact.aspects))
     body.setdefault("state", artifact.status)
-    body["versions"] = lifecycle.versions_of_artifact(urn, reader_of(request))
+    body["versions"] = lifecycle.versions_of_artifact(urn, reader_of(request), versions=artifact.linked_by)
     return body
 
 

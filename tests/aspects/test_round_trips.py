@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from aspects import AspectStore, Reader, new_urn
+from aspects.lifecycle import Lifecycle
 from tests.aspects.helpers import ARTIFACT, MEMBER, POLICY, USER, produced_by, ready_artifact, used_by
 
 OWNER = Reader(user=USER, org="urn:fabric:org:acme")
@@ -67,3 +68,27 @@ def test_an_artifact_and_all_its_aspects_are_one_round_trip(
     assert len(seen_by_stranger.aspects or []) == len(full.aspects or []) - 1
     assert store.get_artifact(urn, reader=OWNER).aspects == full.aspects
     assert len(ran) == 3
+
+
+def test_an_artifact_with_its_versions_is_one_round_trip(store: AspectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    lifecycle = Lifecycle(store)
+    urn = ready_artifact(store).urn
+    other = ready_artifact(store).urn
+    for project, name in (("vision", "net"), ("audio", "net")):
+        lifecycle.register_version(project, name, urn, asserter=USER, org="urn:fabric:org:acme")
+    lifecycle.register_version("vision", "net", other, asserter=USER, org="urn:fabric:org:acme")
+    store.assert_aspect(urn, POLICY, {"policy": "urn:fabric:policy:open"}, asserter=USER)
+    expected = sorted(lifecycle.versions_of_artifact(urn), key=str)  # read by its own statement
+    assert expected == [{"number": 1, "repository": "audio/net"}, {"number": 1, "repository": "vision/net"}]
+    ran = count_statements(store, monkeypatch)
+
+    for reader in (None, OWNER, STRANGER):  # the stranger reads it by the open policy, not by the versions' edges
+        record = store.get_artifact(urn, reader=reader, linked_by=lifecycle.version_links)
+        assert {aspect.entity for aspect in record.aspects or []} == {urn}
+        assert {aspect.entity for aspect in record.linked_by or []} == {
+            "urn:fabric:repository:vision/net",
+            "urn:fabric:repository:audio/net",
+        }
+        assert sorted(lifecycle.versions_of_artifact(urn, versions=record.linked_by), key=str) == expected
+    assert len(ran) == 3
+    assert store.get_artifact(urn).linked_by is None  # not asked for
