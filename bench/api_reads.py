@@ -131,7 +131,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(base_url: str, filled: Filled, requests: int, token: str | None) -> dict[str, list[float]]:
+def measure(base_url: str, filled: Filled, requests: int, warmup: int, token: str | None) -> dict[str, list[float]]:
     host, port = base_url.removeprefix("http://").split(":")
     assert host == "127.0.0.1"
     connection = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -144,7 +144,6 @@ def measure(base_url: str, filled: Filled, requests: int, token: str | None) -> 
         "GET /v1/schemas": lambda i: "/v1/schemas",
     }
     times: dict[str, list[float]] = {name: [] for name in routes}
-    warmup = min(50, requests)
     for i in range(warmup + requests):
         for name, path in routes.items():
             start = time.perf_counter()
@@ -205,7 +204,7 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
             print(f"  serving ({mode}) and measuring", file=sys.stderr)
             spec = datafabric(*graph_args, *extra, "--no-access-log")
             with running(spec, data_dir, workdir / f"server-{mode.replace(' ', '-')}.log") as server:
-                results[mode] = measure(server.base_url, filled, args.requests, bearer)
+                results[mode] = measure(server.base_url, filled, args.requests, args.warmup, bearer)
     return results
 
 
@@ -224,7 +223,10 @@ def main() -> None:
     parser.add_argument("--backend", choices=["ladybug", "neo4j", "both"], default="both")
     parser.add_argument("--artifacts", type=int, default=100_000)
     parser.add_argument("--targets", type=int, default=200, help="artifacts read by URN")
-    parser.add_argument("--requests", type=int, default=500, help="requests per route, after 50 of warm-up")
+    parser.add_argument("--requests", type=int, default=500, help="requests per route, after the warm-up")
+    parser.add_argument(
+        "--warmup", type=int, default=300, help="requests per route not measured (Neo4j compiles its plans at first)"
+    )
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a new directory under /tmp, removed")
     parser.add_argument("--keep", type=Path, default=None, help="fill the graphs here and keep them for later runs")
     args = parser.parse_args()
