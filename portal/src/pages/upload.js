@@ -51,7 +51,8 @@ function folderRow(folder) {
   const percent = folder.size ? Math.floor((100 * folder.sent) / folder.size) : folder.status === "done" ? 100 : 0;
   const stateText = { creating: "Starting", uploading: "Uploading", sealing: "Sealing", done: "Done", error: "Stopped", cancelled: "Cancelled" }[folder.status];
   const count = folder.entries.filter((e) => e.status !== "cancelled").length;
-  const detail = folder.status === "error" ? folder.error : `${count} file${count === 1 ? "" : "s"} · ${bytes(folder.size)} · one artifact`;
+  const skipped = folder.skipped ? ` · ${folder.skipped} already uploaded before` : "";
+  const detail = folder.status === "error" ? folder.error : `${count} file${count === 1 ? "" : "s"} · ${bytes(folder.size)} · one artifact${skipped}`;
   const actions = [];
   if (folder.status === "uploading") actions.push(h("button", { type: "button", class: "btn btn-danger-ghost", "aria-label": `Cancel folder ${folder.name}`, onClick: () => uploads.cancelFolder(folder) }, "Cancel"));
   if (folder.status === "done") actions.push(h("a", { class: "btn btn-secondary", href: `#/artifacts/${enc(folder.urn)}` }, "Open"));
@@ -78,7 +79,7 @@ function progressRow(entry) {
     entry.status === "uploading"
       ? `${bytes(entry.sent)} of ${bytes(entry.size)} · ${entry.rate ? `${bytes(entry.rate)}/s · ${duration(entry.eta)} left` : "starting…"}`
       : entry.status === "done"
-        ? `${bytes(entry.size)} uploaded`
+        ? `${bytes(entry.size)} uploaded${entry.skipped ? " before" : entry.resumed ? ", resumed" : ""}`
         : entry.status === "error"
           ? entry.error
           : `${bytes(entry.size)}`;
@@ -119,7 +120,7 @@ export async function uploadPage({ main }) {
     { class: "dropzone", id: "dropzone" },
     h("div", { class: "dropzone-icon", "aria-hidden": "true" }, icon(ICONS.upload, 44)),
     h("p", { class: "dropzone-title" }, "Drop files or a folder here"),
-    h("p", { class: "subtle" }, "Each file becomes an artifact; a folder becomes one artifact of all its files. Uploads resume where they stopped after a network cut, and after a reload when you choose the same file again."),
+    h("p", { class: "subtle" }, "Each file becomes an artifact; a folder becomes one artifact of all its files. Uploads resume where they stopped after a network cut, and after a reload when you choose the same file or folder again."),
     h("div", { class: "actions center" }, h("label", { for: "file-input", class: "btn btn-primary", tabindex: "0", role: "button" }, "Choose files"), h("label", { for: "folder-input", class: "btn btn-secondary", tabindex: "0", role: "button" }, "Choose a folder")),
     filesInput,
     folderInput,
@@ -153,20 +154,25 @@ export async function uploadPage({ main }) {
   };
   const drawUnfinished = async () => {
     const stored = await uploads.unfinished();
-    if (!stored.length) {
+    const folders = uploads.unfinishedFolders();
+    if (!stored.length && !folders.length) {
       unfinished.replaceChildren();
       return;
     }
+    const forget = async () => {
+      for (const s of stored) await uploads.forget(s);
+      for (const f of folders) await uploads.forgetFolder(f);
+      drawUnfinished();
+    };
     replace(
       unfinished,
       h(
         "div",
         { class: "alert alert-info", role: "status" },
         h("strong", {}, "Unfinished uploads. "),
-        "Choose or drop the same file again and it goes on from where it stopped: ",
-        stored.map((s, index) => [index ? ", " : "", h("span", { class: "mono" }, s.metadata.filename), h("span", { class: "subtle" }, ` (${bytes(s.size)})`)]),
-        ". ",
-        h("button", { type: "button", class: "btn btn-link", onClick: async () => { for (const s of stored) await uploads.forget(s); drawUnfinished(); } }, "Forget them"),
+        stored.length ? ["Choose or drop the same file again and it goes on from where it stopped: ", stored.map((s, index) => [index ? ", " : "", h("span", { class: "mono" }, s.metadata.filename), h("span", { class: "subtle" }, ` (${bytes(s.size)})`)]), ". "] : null,
+        folders.length ? ["Drop the same folder again and it goes on, skipping the files already uploaded: ", folders.map((f, index) => [index ? ", " : "", h("span", { class: "mono" }, `${f.name}/`), h("span", { class: "subtle" }, ` (${f.done.length} of ${f.files} files done)`)]), ". "] : null,
+        h("button", { type: "button", class: "btn btn-link", onClick: forget }, "Forget them"),
       ),
     );
   };
