@@ -23,6 +23,17 @@ from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 from fabric.interim_responses import InterimHttpToolsProtocol
 
 READ_SIZE = 256 << 10  # bytes a socket read takes at most (uvloop's own read buffer is as large)
+MIN_READ_SIZE = 64 << 10
+READS_IN_ALL = 8 << 20  # what the reads of all connections may hold together, while that keeps reads >= 64 KiB
+
+
+def read_size(connections: int) -> int:
+    """How much one socket read takes with `connections` open: a connection holds up to two reads (one waiting
+    for the app, one the app holds while it waits for the upload buffer budget), so reads shrink as connections
+    grow (256 connections: 64 KiB each, 32 MB in all) while one large upload reads 256 KiB at a time."""
+    return max(MIN_READ_SIZE, min(READ_SIZE, READS_IN_ALL // max(connections, 1)))
+
+
 _reads = threading.local()  # the read buffer of each event loop's thread: parsed before the next read
 
 
@@ -31,14 +42,14 @@ class ServeProtocol(InterimHttpToolsProtocol, asyncio.BufferedProtocol):
 
     It is a buffered protocol: the event loop reads the socket straight into one buffer per thread, which the
     parser reads before the next read (httptools hands out the body as new `bytes`), instead of making a `bytes`
-    of every read first (uvloop's copy for `data_received`).
+    of every read first (uvloop's copy for `data_received`); and it picks the size of each read (`read_size`).
     """
 
     def get_buffer(self, sizehint: int) -> memoryview:
         buffer: memoryview | None = getattr(_reads, "buffer", None)
         if buffer is None:
             buffer = _reads.buffer = memoryview(bytearray(READ_SIZE))
-        return buffer
+        return buffer[: read_size(len(self.connections))]
 
     def buffer_updated(self, nbytes: int) -> None:
         self.data_received(_reads.buffer[:nbytes])  # httptools parses any buffer; what it keeps, it copies

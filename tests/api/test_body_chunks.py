@@ -143,3 +143,12 @@ def test_a_disconnect_after_the_body_is_reported_without_a_stream_of_empty_messa
             break
         threading.Event().wait(0.01)
     assert RECORDED["extra_messages_before_disconnect"] <= 1
+
+
+def test_reads_shrink_as_connections_grow_so_the_bytes_they_hold_stay_bounded() -> None:
+    from fabric.body_chunks import MIN_READ_SIZE, READ_SIZE, read_size
+
+    assert read_size(1) == READ_SIZE  # one large upload reads the most at a time
+    assert read_size(64) * 64 <= 8 << 20
+    assert read_size(256) == MIN_READ_SIZE
+    assert read_size(10_000) == MIN_READ_SIZE  # never below a useful read
