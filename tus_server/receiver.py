@@ -21,7 +21,7 @@ from tus_server.checksums import Digest
 from tus_server.errors import is_disk_full
 from tus_server.hashing import UploadDigests
 from tus_server.lanes import SerialLane, wait
-from tus_server.upload_store import Checkpointer, PartialWrite, UploadWriter
+from tus_server.upload_store import Checkpointer, PartialWrite, StreamingWriter, UploadWriter
 
 BLOCK_SIZE = 4 << 20
 MAX_PARTS = 512  # chunks gathered into one block at most (writev takes up to IOV_MAX = 1024)
@@ -46,8 +46,11 @@ class BodyWriter:
         digests: UploadDigests | None,
         checksum: Digest | None,
         budget: BufferBudget,
+        expected_bytes: int | None = None,
     ) -> None:
         self._target = target
+        if expected_bytes is not None and isinstance(target, StreamingWriter):
+            target.expect(expected_bytes)
         self._budget = budget
         self.start = offset
         self.dispatched = 0
@@ -173,8 +176,13 @@ class BodyWriter:
         if self._error is not None:
             raise self._error
 
-    async def sync(self) -> None:
+    async def sync(self) -> int:
+        """Make the bytes written durable; the end offset of those kept (all of them, unless a streaming store
+        dropped an object the request was cut short in the middle of)."""
+        if isinstance(self._target, StreamingWriter):
+            return int(await wait(self._writes.submit(self._target.sync_prefix)))
         await wait(self._writes.submit(self._target.sync))
+        return self.start + self.written
 
     async def truncate(self, size: int) -> None:
         await wait(self._writes.submit(self._target.truncate, size))

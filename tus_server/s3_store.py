@@ -6,10 +6,11 @@ For an upload `<id>` under the key prefix:
   tail object `<id>.tail.<end offset>` with the bytes that do not make a part yet.
 - once finished, `<id>` is the whole object (the tail becomes the last part, which may be small).
 
-Every `write` is durable when it returns, so `sync` has nothing left to do. A write of W bytes onto a tail of T
-bytes either becomes a part (T + W >= MIN_PART: the tail is streamed back from S3 ahead of the new bytes) or a
-new, longer tail object (streamed the same way). Nothing is buffered beyond the block the server hands over and
-nothing touches a local disk; the cost is that tail bytes cross the network again (at most once per part).
+Bytes stream straight into S3 as they arrive (`S3UploadWriter`): each part is an UploadPart whose length is
+known before its first byte (from the request's Content-Length), fed from the request's own blocks; bytes that
+cannot make a part (below `MIN_PART`, or a request of unknown length) become a tail object, read back from S3
+at the head of the next part. Nothing is buffered beyond the block the server hands over, and nothing touches
+a local disk. A request cut short in the middle of a part loses that part (at most `part_size` bytes).
 
 Parts and tails of bytes past the recorded offset (a crash, or a checksum mismatch that drops a body) are
 never referenced: a later write reuses the part number, and unreferenced tails are deleted when the state that
@@ -27,7 +28,7 @@ import io
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -40,8 +41,8 @@ MIN_PART = 5 << 20  # S3's smallest part but the last
 MAX_PARTS = 10_000  # S3's most parts in one multipart upload
 MAX_COPY_PART = 5 << 30  # S3's largest part copied server-side
 PART_SIZE = 8 << 20  # the preferred part: large uploads get larger ones so that they fit in MAX_PARTS
-PARTS_IN_FLIGHT = 4  # parts one request uploads at once (each holds its bytes in memory until stored)
-POOL_THREADS = 16  # threads uploading parts, and the most parts in memory on their way, for all requests together
+RAMP_START = 256 << 10  # new bytes in a request's first object after a request lost one (a flaky connection)
+PARTS_IN_FLIGHT = 4  # parts one request has on their way at once (the one being fed, and earlier ones finishing)
 
 
 @dataclass(slots=True)
@@ -52,6 +53,7 @@ class S3UploadState:
     tail_size: int = 0
     finished: bool = False  # `<id>` is the whole object
     released: bool = False  # the whole object was handed over and dropped
+    lost: bool = False  # the last request was cut short in the middle of an object: the next one ramps up
 
     @property
     def size(self) -> int:
@@ -89,14 +91,12 @@ class _Chain(io.RawIOBase):
 class S3UploadStore:
     """The `UploadStore` core plus `Terminator` and `LengthDeferrer` over one bucket (blocking methods)."""
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "", *, parts_in_flight: int = POOL_THREADS) -> None:
+    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
         self.client = client  # a botocore S3 client (thread-safe)
         self.bucket = bucket
         self.prefix = f"{prefix}uploads/"
         self._pending: dict[str, dict[int, S3UploadState]] = {}  # states by end offset, written but not saved
         self._guard = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=parts_in_flight, thread_name_prefix="s3-parts")
-        self._slots = threading.Semaphore(parts_in_flight)  # no part waits in the pool's queue holding its bytes
 
     # ---- keys and state -------------------------------------------------------------------------------
 
@@ -211,11 +211,9 @@ class S3UploadStore:
                 state.parts.append((number, answer["ETag"], state.tail_size))
             parts = [{"PartNumber": number, "ETag": etag} for number, etag, _ in state.parts]
             self._call("complete_multipart_upload", Key=key, UploadId=state.multipart, MultipartUpload={"Parts": parts})
-        old_tail = state.tail_key
         state.finished, state.tail_key, state.tail_size = True, None, 0
         self._store(info, state)
-        if old_tail is not None:
-            self._call("delete_object", Key=old_tail)
+        self._delete_under(self.key(info.id, ".tail."))  # the last tail, and any a request cut short left
         with self._guard:
             self._pending.pop(info.id, None)
 
@@ -279,18 +277,22 @@ class S3UploadStore:
                 self._call("abort_multipart_upload", Key=self.key(upload_id), UploadId=loaded[1].multipart)
             except OSError:
                 pass  # already completed or aborted
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(upload_id)):
-            for item in page.get("Contents", []):
-                self._call("delete_object", Key=item["Key"])
+        self._delete_under(self.key(upload_id))
         self._call("delete_object", Key=self._completing_key(upload_id))
         with self._guard:
             self._pending.pop(upload_id, None)
+
+    def _delete_under(self, prefix: str) -> None:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                self._call("delete_object", Key=item["Key"])
 
     def concatenate(self, final: UploadInfo, parts: Sequence[UploadInfo]) -> None:
         """Fill `final` with the finished objects of `parts`: server-side part copies (UploadPartCopy) for whatever
         makes parts of at least S3's minimum, the small rest read into the part being gathered."""
         writer = self.writer(final.id, 0)
+        writer.expect(sum(part.length or 0 for part in parts))
         try:
             for part in parts:
                 writer.append_object(self.key(part.id), part.length or 0)
@@ -309,14 +311,20 @@ class S3UploadStore:
 
 
 class S3UploadWriter:
-    """Appends one request's bytes as concurrent part uploads; `sync` makes them durable.
+    """Streams one request's bytes into S3 as they arrive: parts (UploadPart) and tail objects of declared lengths.
 
-    `write` gathers the request's blocks into a part of `part_size` bytes and hands each full part to the store's
-    pool, up to `PARTS_IN_FLIGHT` at a time per request and `POOL_THREADS` for all requests (`write` waits for a
-    slot): a request holds at most `PARTS_IN_FLIGHT + 1` parts, the store at most `POOL_THREADS` parts on their way
-    plus one gathering part per request. `sync` cuts what is gathered into a last part if it is at least S3's
-    minimum, else writes it as a tail object, and returns once every part is stored. `checkpoint` is the cheap
-    sync of a long request: it waits only for the parts already handed over and records their end.
+    The request's length (`expect`, from its Content-Length) says how long each object is before its first byte
+    is there: a part of `part_size` bytes (the last part of a request takes a rest below `MIN_PART` too), or a
+    tail object when fewer than `MIN_PART` bytes remain. A recorded tail is read back from S3 at the head of
+    the next object. Without a known length each `write` becomes a part if it brings the tail to `MIN_PART`,
+    else a longer tail object. Each object's request runs in a thread of its own, reading from a `_Pipe` that
+    takes one buffer of the caller at a time: `write` returns once S3's connection took its bytes, so the writer
+    holds no bytes of its own (only the blocks the server hands it, within its `--upload-buffer-budget`). A
+    request has at most `PARTS_IN_FLIGHT` parts on their way (the last fed while the earlier ones finish).
+
+    `sync_prefix` makes durable what can be: a request cut short in the middle of an object loses that object
+    (its declared length will never be reached), so the durable end is the end of the whole parts plus the tail.
+    `checkpoint` is the cheap sync of a long request: it waits only for the whole parts and records their end.
     """
 
     def __init__(self, store: S3UploadStore, upload_id: str, offset: int, state: S3UploadState, part_size: int) -> None:
@@ -324,153 +332,203 @@ class S3UploadWriter:
         self._id = upload_id
         self._part_size = part_size
         self._lock = threading.Lock()
-        self._slots = threading.Semaphore(PARTS_IN_FLIGHT)
         self._multipart_lock = threading.Lock()
+        self._left: int | None = None  # bytes the request has yet to bring, when known
         self._reset(state, offset)
 
     def _reset(self, state: S3UploadState, offset: int) -> None:
         self._base = state.copy()
         self._parts: list[Future[tuple[int, str, int]]] = [_done(part) for part in state.parts]
-        self._buffer: list[bytes] = []  # the bytes past the parts handed over, in order
-        self._buffered = 0
         self._offset = offset  # the end of every byte written
-        self._cut_end = offset - state.tail_size  # the end of the parts handed over
-        self._unloaded_tail = state.tail_key  # the recorded tail, not read back into `_buffer` yet
-        self._tail_at: tuple[int, str] | None = (offset, state.tail_key) if state.tail_key else None
+        self._cut_end = offset - state.tail_size  # the end of the parts whose bytes were all fed
+        self._tail: tuple[str, int] | None = (state.tail_key, state.tail_size) if state.tail_key else None
+        self._stream: _Stream | None = None  # the object being fed
+        self._left = None
+        # After a request lost an object, the next one carries `RAMP_START` new bytes in its first object and
+        # twice as many in each next one up to a part: a connection cut every few MiB still makes progress.
+        self._step: int | None = RAMP_START if state.lost else None
+        self._base.lost = False
         self._error: OSError | None = None
+
+    def expect(self, count: int) -> None:
+        """The request brings `count` more bytes (its Content-Length): parts can be streamed."""
+        self._left = count
 
     # ---- writing ---------------------------------------------------------------------------------------
 
     def write(self, parts: Sequence[bytes]) -> int:
-        """Takes all of `parts` or none: after a failed part it raises `PartialWrite(0, cause)`."""
+        """Takes all of `parts` or none: after a failed object it raises `PartialWrite(0, cause)`."""
         try:
             if self._error is not None:
                 raise self._error
-            self._load_tail()
             size = sum(len(part) for part in parts)
-            with self._lock:
-                self._buffer.extend(part for part in parts if part)
-                self._buffered += size
-                self._offset += size
-            while self._buffered >= self._part_size:
-                self._cut(self._part_size)
+            coming = size
+            for part in parts:
+                view = memoryview(part).cast("B")
+                while len(view):
+                    stream = self._stream or self._open(coming)
+                    count = min(len(view), stream.room)
+                    stream.pipe.put(view[:count])
+                    view, coming = view[count:], coming - count
+                    self._offset += count
+                    if self._left is not None:
+                        self._left = self._left - count if self._left >= count else None
+                    if not stream.room:
+                        self._close(stream)
             return size
         except OSError as exc:
             raise PartialWrite(0, exc) from exc
 
+    def _open(self, coming: int, shortest: bool = False) -> _Stream:
+        """Start the next object: a part if `MIN_PART` bytes or more are known to come (with the tail), else a
+        tail object of what is known. `shortest` asks for a part of `MIN_PART` (then the rest can be copied)."""
+        tail_size = self._tail[1] if self._tail else 0
+        known = self._left if self._left is not None and self._left >= coming else coming
+        if self._step is not None:
+            known = min(known, self._step)
+            self._step = self._step * 2 if self._step * 2 < self._part_size else None
+        total = tail_size + known
+        if total >= MIN_PART:
+            length = total if total < self._part_size + MIN_PART else self._part_size
+            length = MIN_PART if shortest else length
+            self._wait_parts_in_flight()
+            upload = self._multipart()
+            with self._lock:
+                number = len(self._parts) + 1
+            if number > MAX_PARTS:
+                raise OSError(f"upload {self._id} would need more than {MAX_PARTS} parts")
+            key = None
+        else:
+            length, upload, number = total, "", 0
+            key = self._store.key(self._id, f".tail.{self._cut_end + total}")
+        pipe = _Pipe(length - tail_size)
+        head = self._tail[0] if self._tail else None
+        future = _in_thread(functools.partial(self._send, pipe, head, length, upload, number, key))
+        self._stream = _Stream(pipe, future, self._cut_end + length, key)
+        return self._stream
+
+    def _send(
+        self, pipe: _Pipe, head: str | None, length: int, upload: str, number: int, key: str | None
+    ) -> tuple[int, str, int]:
+        """One object's request (a thread of its own): the recorded tail `head` from S3, then the pipe's bytes."""
+        try:
+            sources: list[Any] = []
+            if head is not None:
+                sources.append(self._store._call("get_object", Key=head)["Body"])
+            body = _Chain([*sources, pipe])
+            if key is not None:
+                self._store._call("put_object", Key=key, Body=body, ContentLength=length)
+                return 0, key, length
+            answer = self._store._call(
+                "upload_part",
+                Key=self._store.key(self._id),
+                UploadId=upload,
+                PartNumber=number,
+                Body=body,
+                ContentLength=length,
+            )
+            return number, str(answer["ETag"]), length
+        except Exception as exc:
+            if not pipe.abandoned:
+                self._error = self._error or _os_error(exc)
+            raise
+        finally:
+            pipe.stop("S3 ended the request before its last byte")
+
+    def _close(self, stream: _Stream) -> None:
+        """Every byte of `stream` was fed: a part finishes on its own; a tail is waited for (it is small)."""
+        self._stream = None
+        if stream.tail_key is None:
+            with self._lock:
+                self._parts.append(stream.future)
+                self._cut_end = stream.end
+                self._tail = None
+            return
+        try:
+            stream.future.result()
+        except Exception as exc:
+            raise _os_error(exc) from exc
+        self._tail = (stream.tail_key, stream.end - self._cut_end)
+
+    def _abandon(self) -> None:
+        """Drop the object being fed (the request was cut short): its bytes are lost, the recorded state stays."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        stream.pipe.abandon()
+        self._base.lost = True
+        try:
+            stream.future.result()
+        except Exception:
+            pass
+        self._offset = self._cut_end + (self._tail[1] if self._tail else 0)
+        self._left = None
+
+    def _wait_parts_in_flight(self) -> None:
+        with self._lock:
+            running = [part for part in self._parts if not part.done()]
+        for part in running[: max(0, len(running) - PARTS_IN_FLIGHT + 1)]:
+            try:
+                part.result()
+            except Exception:
+                pass  # the part's thread recorded the error
+
     def append_object(self, key: str, size: int) -> None:
-        """Append the first `size` bytes of the object `key` of the same bucket: a server-side part copy where the
-        bytes can make whole parts of their own, else read into the part being gathered (a few MiB at most)."""
+        """Append the first `size` bytes of the object `key` of the same bucket: server-side part copies where the
+        bytes can make whole parts of their own, else streamed through a ranged GET into the object being fed."""
         position = 0
         while position < size:
             left = size - position
-            if not self._buffer and self._unloaded_tail is None and left >= MIN_PART:
+            if self._stream is None and self._tail is None and left >= MIN_PART:
                 count = min(left, MAX_COPY_PART)
-                source = {"Bucket": self._store.bucket, "Key": key}
-                span = f"bytes={position}-{position + count - 1}"
-                self._dispatch(count, functools.partial(self._copy_part, source=source, span=span))
-            elif self._buffered >= MIN_PART and left >= MIN_PART:
-                self._cut(MIN_PART)  # a part of its own, so that the rest can be copied
-                continue
+                self._copy(key, position, count)
             else:
-                self._load_tail()
-                need = MIN_PART - self._buffered  # the least that makes a part of what is gathered
-                if need > 0 and left - need >= MIN_PART:
-                    count = need  # then copy the rest
-                else:
-                    count = min(left, max(self._part_size - self._buffered, 1))
-                self._gather(key, position, count)
+                stream = self._stream or self._open(left, shortest=True)  # the least part, then copy again
+                count = min(left, stream.room)
+                span = f"bytes={position}-{position + count - 1}"
+                body = self._store._call("get_object", Key=key, Range=span)["Body"]
+                try:
+                    got = 0
+                    for block in body.iter_chunks(1 << 20):
+                        got += self.write([block])
+                finally:
+                    body.close()
+                if got != count:
+                    raise OSError(f"S3: {key} is shorter than expected")
             position += count
 
-    def _gather(self, key: str, position: int, count: int) -> None:
-        """Read `count` bytes of `key` from `position` into the part being gathered (at most a part)."""
-        span = f"bytes={position}-{position + count - 1}"
-        data = self._store._call("get_object", Key=key, Range=span)["Body"].read()
-        if len(data) != count:
-            raise OSError(f"S3: {key} is shorter than expected")
-        self.write([data])
-
-    def _load_tail(self) -> None:
-        if self._unloaded_tail is None:
-            return
-        data = self._store._call("get_object", Key=self._unloaded_tail)["Body"].read()
-        with self._lock:
-            self._buffer.insert(0, data)
-            self._buffered += len(data)
-            self._unloaded_tail = None
-
-    def _cut(self, at_least: int) -> None:
-        """Hand what is gathered to the pool as the next part if it holds `at_least` bytes."""
-        chunks: list[bytes] = []
-
-        def take() -> int | None:
-            if self._buffered < at_least or not self._buffered:
-                return None
-            chunks.extend(self._buffer)
-            size, self._buffer, self._buffered = self._buffered, [], 0
-            return size
-
-        self._dispatch(take, lambda upload, number: self._upload_part(upload, number, chunks))
-
-    def _dispatch(
-        self, size_or_take: int | Callable[[], int | None], send: Callable[[str, int], tuple[str, int]]
-    ) -> None:
-        """Start the next part in the pool once a slot is free; `send(upload id, number)` gives (ETag, size)."""
+    def _copy(self, key: str, position: int, count: int) -> None:
+        """Queue a server-side copy of `count` bytes of `key` as the next part (UploadPartCopy)."""
+        self._wait_parts_in_flight()
         upload = self._multipart()
-        self._slots.acquire()  # this request's slot first, then the store's: parts in flight never wait for slots
-        self._store._slots.acquire()
-        try:
-            with self._lock:
-                if callable(size_or_take):
-                    size = size_or_take()
-                    if size is None:
-                        self._release_slots()
-                        return
-                else:
-                    size = size_or_take
-                    self._offset += size
-                self._cut_end += size
-                number = len(self._parts) + 1
-                if number > MAX_PARTS:
-                    raise OSError(f"upload {self._id} would need more than {MAX_PARTS} parts")
-                self._parts.append(self._store._pool.submit(self._run_part, send, upload, number))
-        except BaseException:
-            self._release_slots()
-            raise
+        with self._lock:
+            number = len(self._parts) + 1
+            if number > MAX_PARTS:
+                raise OSError(f"upload {self._id} would need more than {MAX_PARTS} parts")
+            span = f"bytes={position}-{position + count - 1}"
+            source = {"Bucket": self._store.bucket, "Key": key}
+            self._parts.append(_in_thread(functools.partial(self._copy_part, upload, number, source, span, count)))
+            self._cut_end += count
+        self._offset += count
+        if self._left is not None:
+            self._left = self._left - count if self._left >= count else None
 
-    def _release_slots(self) -> None:
-        self._store._slots.release()
-        self._slots.release()
-
-    def _run_part(self, send: Callable[[str, int], tuple[str, int]], upload: str, number: int) -> tuple[int, str, int]:
+    def _copy_part(
+        self, upload: str, number: int, source: dict[str, str], span: str, count: int
+    ) -> tuple[int, str, int]:
         try:
-            etag, size = send(upload, number)
-            return number, etag, size
+            answer = self._store._call(
+                "upload_part_copy",
+                Key=self._store.key(self._id),
+                UploadId=upload,
+                PartNumber=number,
+                CopySource=source,
+                CopySourceRange=span,
+            )
         except Exception as exc:
             self._error = self._error or _os_error(exc)
             raise
-        finally:
-            self._release_slots()
-
-    def _upload_part(self, upload: str, number: int, chunks: list[bytes]) -> tuple[str, int]:
-        body = b"".join(chunks)  # one buffer the client can resend on a retry; the chunks go at once
-        chunks.clear()
-        answer = self._store._call(
-            "upload_part", Key=self._store.key(self._id), UploadId=upload, PartNumber=number, Body=body
-        )
-        return str(answer["ETag"]), len(body)
-
-    def _copy_part(self, upload: str, number: int, source: dict[str, str], span: str) -> tuple[str, int]:
-        answer = self._store._call(
-            "upload_part_copy",
-            Key=self._store.key(self._id),
-            UploadId=upload,
-            PartNumber=number,
-            CopySource=source,
-            CopySourceRange=span,
-        )
-        first, last = span[len("bytes=") :].split("-")
-        return str(answer["CopyPartResult"]["ETag"]), int(last) - int(first) + 1
+        return number, str(answer["CopyPartResult"]["ETag"]), count
 
     def _multipart(self) -> str:
         with self._multipart_lock:
@@ -482,28 +540,29 @@ class S3UploadWriter:
     # ---- durability ------------------------------------------------------------------------------------
 
     def sync(self) -> None:
-        """Every byte written so far is stored when it returns (parts, and a tail object below S3's minimum)."""
+        """Every byte written so far is stored when it returns; OSError if a request cut short lost some."""
+        end, offset = self.sync_prefix(), self._offset
+        if end != offset:
+            raise OSError(f"upload {self._id}: the bytes past {end} were lost")
+
+    def sync_prefix(self) -> int:
+        """Store what can be of the bytes written (all of them unless an object was cut short) and return their
+        end: the whole parts plus the tail."""
         if self._error is not None:
             raise self._error
-        if self._unloaded_tail is not None and not self._buffer:
-            self._record(self._offset, self._base)  # nothing written since the recorded state
-            return
-        self._load_tail()
-        self._cut(MIN_PART)
+        self._abandon()
         with self._lock:
-            parts, chunks, size, end = list(self._parts), list(self._buffer), self._buffered, self._offset
+            parts, end = list(self._parts), self._cut_end
         state = replace(self._base, parts=_results(parts), tail_key=None, tail_size=0)
-        if size:
-            if self._tail_at is None or self._tail_at[0] != end:
-                key = self._store.key(self._id, f".tail.{end}")
-                self._store._call("put_object", Key=key, Body=b"".join(chunks))
-                self._tail_at = (end, key)
-            state.tail_key, state.tail_size = self._tail_at[1], size
+        if self._tail is not None:
+            state.tail_key, state.tail_size = self._tail
+            end += self._tail[1]
         self._record(end, state)
+        return end
 
     def checkpoint(self) -> int:
-        """Wait only for the parts handed over so far and record their end: a durable offset, no tail object.
-        It may be below the offset the writer was opened at (a recorded tail not yet in a part)."""
+        """Wait only for the whole parts handed over so far and record their end: a durable offset, no tail
+        object. It may be below the offset the writer was opened at (a recorded tail not yet in a part)."""
         with self._lock:
             parts, end = list(self._parts), self._cut_end
         self._record(end, replace(self._base, parts=_results(parts), tail_key=None, tail_size=0))
@@ -525,7 +584,9 @@ class S3UploadWriter:
         self._settle()
 
     def _settle(self) -> None:
-        """Wait for every part in flight, whatever its outcome (none is left running behind a new state)."""
+        """Drop the object being fed and wait for every part in flight, whatever its outcome (none is left
+        running behind a new state)."""
+        self._abandon()
         with self._lock:
             parts = list(self._parts)
         for part in parts:
@@ -533,6 +594,95 @@ class S3UploadWriter:
                 part.result()
             except Exception:
                 pass
+
+
+@dataclass(slots=True)
+class _Stream:
+    """An object being fed: its pipe, the request sending it, the offset it ends at, and its key if a tail."""
+
+    pipe: _Pipe
+    future: Future[tuple[int, str, int]]
+    end: int
+    tail_key: str | None
+
+    @property
+    def room(self) -> int:
+        return self.pipe.length - self.pipe.fed
+
+
+class _Pipe(io.RawIOBase):
+    """`length` bytes handed from the writer to a request reading them in another thread, one buffer at a time:
+    `put` returns once the reader took the whole buffer, so the pipe never holds bytes of its own."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.fed = 0  # bytes given to `put`
+        self._taken = 0  # bytes the reader took
+        self._view: memoryview | None = None
+        self._stopped: str | None = None  # why no more bytes pass
+        self.abandoned = False  # the writer gave the object up (a request cut short): not a storage failure
+        self._cond = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def put(self, data: memoryview) -> None:
+        with self._cond:
+            if self._stopped is not None:
+                raise OSError(self._stopped)
+            self._view = data
+            self.fed += len(data)
+            self._cond.notify_all()
+            while self._view is not None and self._stopped is None:
+                self._cond.wait()
+            if self._view is not None:
+                raise OSError(self._stopped)
+
+    def read(self, size: int | None = -1) -> bytes:
+        with self._cond:
+            if self._taken >= self.length:
+                return b""
+            while self._view is None and self._stopped is None:
+                self._cond.wait()
+            if self._view is None:
+                raise OSError(self._stopped)
+            count = len(self._view) if size is None or size < 0 else min(size, len(self._view))
+            data = bytes(self._view[:count])
+            self._view = self._view[count:] if count < len(self._view) else None
+            self._taken += count
+            if self._view is None:
+                self._cond.notify_all()
+            return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def stop(self, reason: str) -> None:
+        with self._cond:
+            if self._stopped is None:
+                self._stopped = reason
+            self._cond.notify_all()
+
+    def abandon(self) -> None:
+        self.abandoned = True
+        self.stop("the request was cut short in the middle of this object")
+
+
+def _in_thread(call: Callable[[], tuple[int, str, int]]) -> Future[tuple[int, str, int]]:
+    """Run `call` in a thread of its own: an object's request waits for its bytes as long as the client sends
+    them, so it must never wait for a pool's free thread behind other requests' objects."""
+    future: Future[tuple[int, str, int]] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="s3-object", daemon=True).start()
+    return future
 
 
 def _results(parts: list[Future[tuple[int, str, int]]]) -> list[tuple[int, str, int]]:

@@ -520,7 +520,7 @@ class TusServer:
             target = await anyio.to_thread.run_sync(self.store.writer, info.id, info.offset)
         except OSError as exc:
             raise storage_error(exc) from exc
-        writer = BodyWriter(target, info.offset, digests, checksum, self.budget)
+        writer = BodyWriter(target, info.offset, digests, checksum, self.budget, content_length)
 
         outcome: TusError | None = None
         next_checkpoint = self.config.checkpoint_bytes
@@ -572,20 +572,22 @@ class TusServer:
                             f"the body's {expected.algorithm} does not match {expected.field}; it was discarded"
                         )
                     return Received(outcome, False)
-                await writer.sync()
+                kept = await writer.sync()
             except OSError as exc:
                 await writer.truncate(info.offset)
                 self.digests.discard(info.id)
                 return Received(storage_error(exc), False)
 
             try:
-                await self._record_offset(info, writer, writer.start + writer.written, info.offset)
+                await self._record_offset(info, writer, kept, info.offset)
             except OSError as exc:
                 self.digests.discard(info.id)
                 return Received(storage_error(exc, f"could not record the offset: {exc}"), False)
         finally:
             writer.close()
-        if info.offset != writer.start + writer.written:
+        if kept != writer.start + writer.written:
+            digests = None  # they covered bytes of an object cut short that the store dropped
+        elif info.offset != kept:
             digests = None  # the tail given up to make room is no longer covered
             outcome = errors.INSUFFICIENT_STORAGE(_KEPT_WHAT_FITTED)
         if digests is not None:

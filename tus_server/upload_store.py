@@ -127,6 +127,22 @@ class Checkpointer(Protocol):
 
 
 @runtime_checkable
+class StreamingWriter(Protocol):
+    """An `UploadWriter` that streams bytes into storage objects whose length it declares before their first
+    byte (S3 parts) instead of gathering them: it is told how many bytes the request brings, and a request cut
+    short in the middle of such an object loses that object's bytes."""
+
+    def expect(self, count: int) -> None:
+        """The request brings `count` more bytes (its Content-Length)."""
+        ...
+
+    def sync_prefix(self) -> int:
+        """Make durable every byte written that can be (all of them unless the request was cut short in the
+        middle of an object) and return the end offset of those; the bytes past it are dropped."""
+        ...
+
+
+@runtime_checkable
 class Terminator(Protocol):
     def terminate(self, upload_id: str) -> None:
         """Remove the upload, bytes and info. No error if it is already gone."""

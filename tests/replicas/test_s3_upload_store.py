@@ -20,8 +20,8 @@ import pytest
 from fabric.s3 import S3Location
 from tests.fixtures_services import S3Target
 from tus_server.info import UploadInfo
-from tus_server.s3_store import MIN_PART, PARTS_IN_FLIGHT, S3UploadStore, part_size
-from tus_server.upload_store import Checkpointer, Concatenator
+from tus_server.s3_store import MIN_PART, PART_SIZE, PARTS_IN_FLIGHT, S3UploadStore, part_size
+from tus_server.upload_store import Checkpointer, Concatenator, StreamingWriter
 
 MiB = 1 << 20
 
@@ -79,12 +79,11 @@ def read_all(store: S3UploadStore, info: UploadInfo) -> bytes:
     return b"".join(store.read(info.id, info.length or 0))
 
 
-@pytest.mark.slow
-def test_parts_upload_concurrently_within_the_bound_and_every_synced_byte_is_stored(store: S3UploadStore) -> None:
-    data = os.urandom(40 * MiB + 12345)
-    info = new_upload(store, len(data))
-    operations = Operations(store.client)
+def send(store: S3UploadStore, info: UploadInfo, data: bytes, *, declared: bool = True) -> None:
+    """One request of all of `data` (its length declared, as a Content-Length does, unless `declared` is False)."""
     writer = store.writer(info.id, 0)
+    if declared:
+        writer.expect(len(data))
     for block in blocks(data, 4 * MiB):
         assert writer.write(block) == sum(len(chunk) for chunk in block)
     writer.sync()
@@ -93,38 +92,79 @@ def test_parts_upload_concurrently_within_the_bound_and_every_synced_byte_is_sto
     store.save(info)
     store.finish(info)
 
-    assert read_all(store, info) == data
-    assert 1 < operations.most_in_flight <= PARTS_IN_FLIGHT
-    # whole parts while writing, then the 12345 bytes left: a tail object at `sync`, the last part at `finish`
-    assert operations.counts["UploadPart"] == len(data) // part_size(len(data)) + 1
+
+def tails(store: S3UploadStore) -> list[str]:
+    listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
+    return [item["Key"] for item in listed.get("Contents", []) if ".tail." in item["Key"]]
 
 
 @pytest.mark.slow
-def test_the_parts_of_all_requests_in_flight_are_bounded_by_the_store(
-    s3_target: S3Target, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = open_store(s3_target, monkeypatch, parts_in_flight=5)
+def test_a_request_of_known_length_streams_whole_parts_and_its_last_part_takes_the_rest(store: S3UploadStore) -> None:
+    data = os.urandom(40 * MiB + 12345)
+    info = new_upload(store, len(data))
+    operations = Operations(store.client)
+    send(store, info, data)
+
+    assert read_all(store, info) == data
+    # 8 MiB parts; the last takes the 8 MiB + 12345 bytes left rather than leave a tail object below 5 MiB
+    assert operations.counts["UploadPart"] == 5
+    assert operations.counts["PutObject"] == 3  # the info twice (offset, finished) and the completing marker
+    assert operations.most_in_flight <= PARTS_IN_FLIGHT
+    assert not tails(store)
+
+
+def test_a_request_of_unknown_length_makes_parts_of_its_writes_through_tail_objects(store: S3UploadStore) -> None:
+    data = os.urandom(2 * MIN_PART + 3 * MiB)
+    info = new_upload(store, len(data))
+    operations = Operations(store.client)
+    send(store, info, data, declared=False)
+
+    assert read_all(store, info) == data
+    # writes of 4 MiB: a 4 MiB tail object, then 8 MiB as a part (the tail read back ahead of the write), the
+    # last 1 MiB as a tail object that `finish` makes the last part
+    assert operations.counts["UploadPart"] == 2
+    assert not tails(store)
+
+
+@pytest.mark.slow
+def test_concurrent_requests_stream_side_by_side(store: S3UploadStore) -> None:
     payloads = [os.urandom(24 * MiB) for _ in range(3)]
     infos = [new_upload(store, len(data)) for data in payloads]
-    operations = Operations(store.client)
-
-    def send(info: UploadInfo, data: bytes) -> None:
-        writer = store.writer(info.id, 0)
-        for block in blocks(data, 4 * MiB):
-            writer.write(block)
-        writer.sync()
-        writer.close()
-        info.offset = len(data)
-        store.save(info)
-        store.finish(info)
-
-    threads = [threading.Thread(target=send, args=pair) for pair in zip(infos, payloads, strict=True)]
+    threads = [threading.Thread(target=send, args=(store, *pair)) for pair in zip(infos, payloads, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
     assert [read_all(store, info) for info in infos] == payloads
-    assert operations.most_in_flight <= 5  # three requests could have 4 each in flight on their own
+
+
+def test_a_request_cut_in_the_middle_of_a_part_keeps_the_whole_parts_and_resumes_byte_exact(
+    store: S3UploadStore,
+) -> None:
+    data = os.urandom(3 * PART_SIZE + 2 * MiB)
+    info = new_upload(store, len(data))
+    writer = store.writer(info.id, 0)
+    assert isinstance(writer, StreamingWriter)
+    writer.expect(len(data))
+    for block in blocks(data[: PART_SIZE + 3 * MiB], 2 * MiB):  # cut 3 MiB into the second part
+        writer.write(block)
+    kept = writer.sync_prefix()
+    writer.close()
+    assert kept == PART_SIZE  # the first part; the second was given up
+    info.offset = kept
+    store.save(info)
+
+    writer = store.writer(info.id, kept)
+    writer.expect(len(data) - kept)
+    for block in blocks(data[kept:], 4 * MiB):
+        writer.write(block)
+    assert writer.sync_prefix() == len(data)
+    writer.close()
+    info.offset = len(data)
+    store.save(info)
+    store.finish(info)
+    assert read_all(store, info) == data
+    assert not tails(store)
 
 
 def test_a_request_ending_below_the_minimum_part_leaves_a_tail_the_next_request_continues(
@@ -144,8 +184,7 @@ def test_a_request_ending_below_the_minimum_part_leaves_a_tail_the_next_request_
     store.finish(info)
 
     assert read_all(store, info) == data
-    listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
-    assert not [item["Key"] for item in listed.get("Contents", []) if ".tail." in item["Key"]]
+    assert not tails(store)
 
 
 def test_a_checkpoint_records_the_end_of_stored_parts_and_a_writer_can_be_cut_back_to_it(
