@@ -1,8 +1,10 @@
 """Content-addressed blobs in an S3-compatible bucket: `<prefix>blobs/sha256/<ab>/<cd>/<hex>`, stored once.
 
-A finished upload is copied in with a multipart upload read straight from its file, part by part (no part is
-read into memory whole: botocore streams each from the file); identical content already in the bucket is not
-sent again. Downloads stream the object with Range, or answer with a short-lived presigned URL.
+A blob key holds the bytes, or references the object of a finished S3 upload on the same bucket (an empty object
+whose metadata `fabric-object` names it, `fabric-size` its size): completion hands the upload's object over where
+it is instead of copying it. A finished upload of another store is sent in with a multipart upload read straight
+from its file or store, part by part (no part is read into memory whole); identical content already in the
+bucket is not sent again. Downloads stream the bytes with Range, or answer with a short-lived presigned URL.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from tus_server.s3_store import S3UploadStore
 
 PART_SIZE = 64 << 20
 MAX_PARTS = 10_000
-MAX_COPY = 5 << 30  # CopyObject's limit; larger uploads are streamed
 DOWNLOAD_CHUNK = 1 << 20
+REFERENCE = "fabric-object"  # metadata of a blob key that references a finished upload's object instead of a copy
+REFERENCED_SIZE = "fabric-size"
 
 
 class FileSlice(io.RawIOBase):
@@ -191,24 +194,45 @@ class S3BlobStore:
         return key
 
     def ingest_upload(self, upload: CompletedUpload, sha256: str) -> str:
-        """Take a finished upload into the bucket under its hash, then release the upload's bytes (idempotent).
+        """Take a finished upload into the bucket under its hash (idempotent; the caller holds the sha256's guard).
 
-        From an S3 upload store on the same bucket the object is copied inside S3 (no byte passes through
-        here); from any other store it is streamed in parts of `part_size` read block by block.
+        From an S3 upload store on the same bucket nothing is copied: the upload's object is handed over where it
+        is and the blob key becomes a reference to it (an empty object whose metadata names it). From any other
+        store the bytes are streamed in parts of `part_size` read block by block. Content already stored is not
+        stored again: the upload's bytes are released.
         """
         key = self.key(sha256)
-        if not self.exists(sha256):
-            store, size = upload.store, upload.info.length or 0
-            if isinstance(store, S3UploadStore) and store.bucket == self.s3.bucket and size <= MAX_COPY:
-                self._client.copy_object(
-                    Bucket=self.s3.bucket,
-                    Key=key,
-                    CopySource={"Bucket": store.bucket, "Key": store.object_key(upload.info.id)},
-                )
-            else:
-                self._stream_in(upload.read(DOWNLOAD_CHUNK), size, key)
+        store, size = upload.store, upload.info.length or 0
+        target = self._target(sha256)
+        if isinstance(store, S3UploadStore) and store.bucket == self.s3.bucket:
+            own = store.object_key(upload.info.id)
+            if target is None:
+                metadata = {REFERENCE: own, REFERENCED_SIZE: str(size)}
+                self._client.put_object(Bucket=self.s3.bucket, Key=key, Body=b"", Metadata=metadata)
+                target = (own, size)
+            if target[0] == own:  # ours (a repeat after a crash between these two steps finds it so too)
+                store.hand_over(upload.info.id)
+                return key
+        elif target is None:
+            self._stream_in(upload.read(DOWNLOAD_CHUNK), size, key)
         upload.release()
         return key
+
+    def _target(self, sha256: str) -> tuple[str, int] | None:
+        """Where the blob's bytes are and their size: the blob key itself, or the object it references; None if
+        there is no such blob."""
+        try:
+            head = self._client.head_object(Bucket=self.s3.bucket, Key=self.key(sha256))
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return _target_of(self.key(sha256), head)
+
+    async def _target_async(self, sha256: str) -> tuple[str, int]:
+        assert self._async is not None, "S3BlobStore used outside running()"
+        key = self.key(sha256)
+        return _target_of(key, await self._async.head_object(Bucket=self.s3.bucket, Key=key))
 
     def _stream_in(self, blocks: Iterator[bytes], size: int, key: str) -> None:
         source = _BlockReader(blocks)
@@ -266,7 +290,12 @@ class S3BlobStore:
             raise
 
     def delete(self, sha256: str) -> None:
+        """The blob key first, then the object it references: a crash between the two leaves an unreferenced
+        object (space), never a reference to nothing."""
+        target = self._target(sha256)
         self._client.delete_object(Bucket=self.s3.bucket, Key=self.key(sha256))
+        if target is not None and target[0] != self.key(sha256):
+            self._client.delete_object(Bucket=self.s3.bucket, Key=target[0])
 
     def hashes(self) -> Iterator[str]:
         paginator = self._client.get_paginator("list_objects_v2")
@@ -281,7 +310,8 @@ class S3BlobStore:
     async def get(self, sha256: str, byte_range: str | None) -> BlobRange:
         """Stream the blob, or the one byte range asked for (`bytes=a-b`, `bytes=a-`, `bytes=-n`)."""
         assert self._async is not None, "S3BlobStore used outside running()"
-        params: dict[str, Any] = {"Bucket": self.s3.bucket, "Key": self.key(sha256)}
+        key, _ = await self._target_async(sha256)
+        params: dict[str, Any] = {"Bucket": self.s3.bucket, "Key": key}
         if byte_range:
             params["Range"] = byte_range
         answer = await self._async.get_object(**params)
@@ -302,20 +332,26 @@ class S3BlobStore:
         return BlobRange(status, headers, chunks())
 
     async def size(self, sha256: str) -> int:
-        assert self._async is not None, "S3BlobStore used outside running()"
-        head = await self._async.head_object(Bucket=self.s3.bucket, Key=self.key(sha256))
-        return int(head["ContentLength"])
+        _, size = await self._target_async(sha256)
+        return size
 
     async def presigned_url(self, sha256: str, *, content_type: str, disposition: str, expires: int) -> str:
-        assert self._async is not None, "S3BlobStore used outside running()"
+        key, _ = await self._target_async(sha256)
         url: str = await self._async.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.s3.bucket,
-                "Key": self.key(sha256),
+                "Key": key,
                 "ResponseContentType": content_type,
                 "ResponseContentDisposition": disposition,
             },
             ExpiresIn=expires,
         )
         return url
+
+
+def _target_of(key: str, head: dict[str, Any]) -> tuple[str, int]:
+    metadata = head.get("Metadata") or {}
+    if REFERENCE in metadata:
+        return str(metadata[REFERENCE]), int(metadata.get(REFERENCED_SIZE, 0))
+    return key, int(head["ContentLength"])

@@ -53,6 +53,7 @@ class S3UploadState:
     tail_size: int = 0
     finished: bool = False  # `<id>` is the whole object
     released: bool = False  # the whole object was handed over and dropped
+    handed_over: bool = False  # the whole object belongs to the blob store now: it stays when the upload goes
     lost: bool = False  # the last request was cut short in the middle of an object: the next one ramps up
 
     @property
@@ -239,6 +240,8 @@ class S3UploadStore:
         if loaded is None:
             return
         info, state = loaded
+        if state.handed_over:
+            return  # the object is a blob now
         self._call("delete_object", Key=self.key(upload_id))
         state.released = True
         self._store(info, state)
@@ -277,16 +280,18 @@ class S3UploadStore:
                 self._call("abort_multipart_upload", Key=self.key(upload_id), UploadId=loaded[1].multipart)
             except OSError:
                 pass  # already completed or aborted
-        self._delete_under(self.key(upload_id))
+        kept = self.key(upload_id) if loaded is not None and loaded[1].handed_over else None
+        self._delete_under(self.key(upload_id), keep=kept)
         self._call("delete_object", Key=self._completing_key(upload_id))
         with self._guard:
             self._pending.pop(upload_id, None)
 
-    def _delete_under(self, prefix: str) -> None:
+    def _delete_under(self, prefix: str, keep: str | None = None) -> None:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                self._call("delete_object", Key=item["Key"])
+                if item["Key"] != keep:
+                    self._call("delete_object", Key=item["Key"])
 
     def concatenate(self, final: UploadInfo, parts: Sequence[UploadInfo]) -> None:
         """Fill `final` with the finished objects of `parts`: server-side part copies (UploadPartCopy) for whatever
@@ -307,6 +312,20 @@ class S3UploadStore:
 
     def object_key(self, upload_id: str) -> str:
         """Where a finished upload's whole object is (for a server-side copy into blob storage)."""
+        return self.key(upload_id)
+
+    def hand_over(self, upload_id: str) -> str:
+        """Give a finished upload's whole object to the blob store, which references it where it is instead of
+        copying it: from now on neither `release` nor `terminate` removes it. Returns its key (idempotent)."""
+        loaded = self._load(upload_id)
+        if loaded is None:
+            raise FileNotFoundError(f"no upload {upload_id}")
+        info, state = loaded
+        if not state.finished or state.released:
+            raise OSError(f"upload {upload_id} has no whole object to hand over")
+        if not state.handed_over:
+            state.handed_over = True
+            self._store(info, state)
         return self.key(upload_id)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,10 @@ from botocore.config import Config
 from fabric.s3 import S3Location
 from fabric.s3_blobs import S3BlobStore
 from tests.fixtures_services import S3Target
+from tests.replicas.test_s3_upload_store import Operations
 from tests.server_process import FabricServer
+from tus_server import CompletedUpload, UploadInfo
+from tus_server.s3_store import S3UploadStore
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -81,9 +85,13 @@ def test_blobs_are_stored_once_in_the_bucket_and_stream_back_with_ranges(
     assert first != second
     sha256 = hashlib.sha256(data).hexdigest()
     stored = keys(s3_target)
-    assert [key for key in stored if key.startswith("blobs/")] == [f"blobs/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"]
+    blob_key = f"blobs/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+    assert [key for key in stored if key.startswith("blobs/")] == [blob_key]
+    # the first upload's object is the blob (referenced, not copied); the second's bytes and all tails are gone
+    referenced = s3_client(s3_target).head_object(Bucket=s3_target.bucket, Key=blob_key)["Metadata"]["fabric-object"]
     uploads = [key for key in stored if key.startswith("uploads/")]
-    assert len(uploads) == 2 and all(key.endswith(".info") for key in uploads)  # bytes and tails are gone
+    assert referenced in uploads
+    assert len(uploads) == 3 and sum(key.endswith(".info") for key in uploads) == 2
     assert not list(s3_server.data_dir.rglob("*" + sha256))  # nothing kept on local disk
 
     with httpx.Client(base_url=s3_server.url, timeout=60) as http:
@@ -146,3 +154,43 @@ def test_large_files_go_in_parts_without_reading_a_part_whole(
     assert hashlib.sha256(body).hexdigest() == sha256
     store.delete(sha256)
     assert store.age_seconds(sha256) is None and list(store.hashes()) == []
+
+
+def test_a_finished_s3_upload_becomes_its_blob_without_a_copy_and_goes_with_it(
+    s3_target: S3Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in s3_target.env().items():
+        monkeypatch.setenv(name, value)
+    location = S3Location(s3_target.endpoint, s3_target.bucket, path_style=True, prefix="r/")
+    uploads, blobs = S3UploadStore(location.client(), location.bucket, location.prefix), S3BlobStore(location)
+    data = os.urandom(6 << 20)
+    sha256 = hashlib.sha256(data).hexdigest()
+
+    def finished_upload() -> UploadInfo:
+        info = UploadInfo(id=uuid.uuid4().hex, length=len(data))
+        uploads.create(info)
+        writer = uploads.writer(info.id, 0)
+        writer.expect(len(data))
+        writer.write([data])
+        writer.sync()
+        writer.close()
+        info.offset = len(data)
+        uploads.save(info)
+        uploads.finish(info)
+        return info
+
+    first, second = finished_upload(), finished_upload()
+    operations = Operations(blobs._client)
+    blobs.ingest_upload(CompletedUpload(first, uploads), sha256)
+    blobs.ingest_upload(CompletedUpload(first, uploads), sha256)  # a repeat after a crash changes nothing
+    blobs.ingest_upload(CompletedUpload(second, uploads), sha256)  # the same content again: stored once
+    assert not operations.counts["CopyObject"] and not operations.counts["UploadPart"]
+    uploads.terminate(first.id)  # the upload expires: its object is the blob now and stays
+    uploads.terminate(second.id)
+    blob_objects = [key for key in keys(s3_target) if key.startswith("r/")]
+    assert blob_objects == sorted([blobs.key(sha256), uploads.object_key(first.id)])
+    stored = s3_client(s3_target).get_object(Bucket=s3_target.bucket, Key=uploads.object_key(first.id))
+    assert stored["Body"].read() == data and blobs.exists(sha256)
+
+    blobs.delete(sha256)  # garbage collection: the reference and the object it names
+    assert not [key for key in keys(s3_target) if key.startswith("r/")]
