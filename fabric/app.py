@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
 import pickle
@@ -140,6 +141,7 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
         on_abandon=ingest.on_abandon,
         check_access=ingest.check_access,
         locker=open_locker(settings),
+        sweep_lease=functools.partial(coordination.take_lease, maintenance_lease(settings)),
     )
     return AppState(
         settings=settings,
@@ -153,10 +155,16 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
     )
 
 
+def maintenance_lease(settings: Settings) -> float:
+    """Seconds the maintenance lease lasts: the maintainer (which also sweeps expired uploads) keeps it while alive,
+    another process takes over after it expires."""
+    return 2 * settings.gc_interval + 60
+
+
 async def keep_consistent(state: AppState) -> None:
     """Reconcile the graph with the uploads at start-up, then collect unreferenced blobs now and then."""
     settings = state.settings
-    lease = 2 * settings.gc_interval + 60  # the maintainer keeps it while alive; another takes over after expiry
+    lease = maintenance_lease(settings)
     while True:
         try:
             if await anyio.to_thread.run_sync(state.coordination.take_lease, lease):

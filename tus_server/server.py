@@ -100,8 +100,11 @@ class TusServer:
         on_abandon: AbandonHook | None = None,
         check_access: AccessHook | None = None,
         locker: UploadLocker | None = None,
+        sweep_lease: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
+        # Whether this process sweeps now (blocking): replicas sharing a store sweep it one at a time.
+        self.sweep_lease = sweep_lease
         self.config = config or TusConfig()
         self.on_create = on_create
         self.on_complete = on_complete
@@ -713,6 +716,8 @@ class TusServer:
         while True:
             await anyio.sleep(self.config.sweep_interval)
             try:
+                if self.sweep_lease is not None and not await anyio.to_thread.run_sync(self.sweep_lease):
+                    continue  # another process sharing the store sweeps it
                 removed = await self.sweep()
                 if removed:
                     log.info("swept %d expired uploads", removed)
