@@ -435,7 +435,7 @@ class TusServer:
             finally:
                 self.budget.give(content_length, gathered=True)
             body, taken_over = _replay(small.chunks, small.disconnected), small.taken_over
-        return await self._append_stream(body, taken_over, info, lock, expected, digests, limit)
+        return await self._append_stream(body, taken_over, info, lock, expected, digests, limit, content_length)
 
     async def _append_small(
         self, info: UploadInfo, parts: list[bytes], digests: UploadDigests | None, expected: ExpectedChecksum | None
@@ -515,8 +515,10 @@ class TusServer:
         expected: ExpectedChecksum | None,
         digests: UploadDigests | None,
         limit: int,
+        content_length: int | None,
     ) -> Received:
-        """Append a body of any size as it arrives: blocks written on a lane, hashed on others, checkpointed."""
+        """Append a body of any size as it arrives: blocks written on a lane, hashed on others, checkpointed.
+        `content_length` (when the request has one) lets a streaming store size its objects."""
         before = await digests.snapshot() if (digests is not None and expected is not None) else None
         checksum = expected.new_digest() if expected is not None else None
         try:
