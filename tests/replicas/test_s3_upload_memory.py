@@ -1,8 +1,8 @@
 """A PATCH into the S3 store streams its bytes into UploadPart as they arrive: a real `fabric serve` on versitygw
 takes one PATCH of 192 MiB (24 parts) with an upload buffer budget of 8 MiB, and the growth of its peak resident
-memory (VmHWM, reset through `/proc/<pid>/clear_refs` first) stays below three parts. Parts gathered in memory
-(four in flight per request plus the one gathering, as before) would add 40 MiB on their own. No timing is
-measured."""
+memory (VmHWM, reset through `/proc/<pid>/clear_refs` first) stays below four parts (it grew 12 to 18 MiB here:
+the budget, socket buffers, threads). Parts gathered in memory (four in flight per request plus the one
+gathering, as before) grew it by 63 MiB. No timing is measured."""
 
 from __future__ import annotations
 
@@ -63,4 +63,4 @@ def test_a_large_patch_on_s3_holds_no_part_in_memory(tmp_path: Path, s3_target: 
         artifact = client.get(f"/v1/artifacts/{urn}")
         assert artifact.status_code == 200 and sha256.hexdigest() in artifact.text
         print(f"peak resident memory grew {growth / MIB:.1f} MiB during the PATCH")
-        assert growth < 3 * PART_SIZE, growth // MIB
+        assert growth < 4 * PART_SIZE, growth // MIB
