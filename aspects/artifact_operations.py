@@ -217,7 +217,8 @@ class ArtifactOperations(StoreCore):
         in_collection = where.collection is not None
         params["limit"] = check_limit(limit) + 1
         if sort != "created" or not descending:
-            return self._list_sorted(clauses, params, in_collection, sort, descending, cursor, limit)
+            reader = None if where.shared else where.reader
+            return self._list_sorted(clauses, params, in_collection, sort, descending, cursor, limit, reader)
         if cursor is not None:
             params["cursor_created"], params["cursor_urn"] = decode_cursor("artifacts", cursor, (int, str))
             clauses.append(q.FILTER_AFTER_CURSOR)
@@ -319,6 +320,7 @@ class ArtifactOperations(StoreCore):
         descending: bool,
         cursor: str | None,
         limit: int,
+        reader: Reader | None = None,
     ) -> Page[ArtifactRecord]:
         """A page in another order than newest first (keyset on the sort key, then URN): walked in the in-memory
         order where the store keeps one, else sorted by the graph."""
@@ -329,7 +331,7 @@ class ArtifactOperations(StoreCore):
             after = (cursor_key, cursor_urn)
         order = None if in_collection else self._orders.get(sort)
         if order is not None:
-            rows = self._walk_order(order, sort, descending, clauses, params, after)
+            rows = self._walk_order(order, sort, descending, clauses, params, after, reader)
         else:
             rows = self._graph_sorted(clauses, params, in_collection, sort, descending, after, params["limit"])
         items = [record_from_row(row) for row in rows[:limit]]
@@ -366,21 +368,28 @@ class ArtifactOperations(StoreCore):
         clauses: list[str],
         params: dict[str, Any],
         after: Key | None,
+        reader: Reader | None = None,
     ) -> list[dict[str, Any]]:
         """The rows of a listing (`params["limit"]` of them at most) in the order `sort`: candidates taken from the
         in-memory order beyond `after` and filtered in the graph a chunk at a time. After `ORDER_SCAN_BUDGET`
-        candidates, or if the order is found stale, the graph sorts the rest (exactly what `_graph_sorted` gives)."""
+        candidates, or if the order is found stale, the graph sorts the rest (exactly what `_graph_sorted` gives).
+
+        With `reader`, a chunk is read without the access predicate and `_readable_rows` keeps what it may read
+        (as `_list_in_order` does)."""
         q = self._q
         wanted: int = params["limit"]
+        checked = [clause for clause in clauses if clause != q.FILTER_READABLE] if reader is not None else clauses
         statement = q.LIST_ARTIFACTS_AMONG_MATCH
-        if clauses:
-            statement += " WHERE " + " AND ".join(clauses)
+        if checked:
+            statement += " WHERE " + " AND ".join(checked)
         statement += " " + q.LIST_ARTIFACTS_AMONG_RETURN
         found: list[dict[str, Any]] = []
         scanned = 0
         last = after
         for chunk in order.walk(after, max(2 * wanted, 64), descending):
             rows = {row["urn"]: row for row in self.backend.run(statement, {**params, "urns": [u for _, u in chunk]})}
+            if reader is not None:
+                rows = self._readable_rows(rows, reader)
             for key, urn in chunk:
                 row = rows.get(urn)
                 if row is None:
