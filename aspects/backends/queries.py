@@ -40,11 +40,12 @@ ASPECT_COLUMNS_BESIDE = (
     "e.content AS aspect_content, e.asserter AS aspect_asserter, e.valid_from AS aspect_valid_from, "
     "e.valid_to AS aspect_valid_to, e.retracted_by AS aspect_retracted_by"
 )
-# An artifact's current aspects over the relationship types `{rels}`, both directions (an `in` link points at it),
-# and the current link aspects of other entities of the schemas `$linking` that point at it (a repository's
-# `version.1`); a row with null aspect columns when there are none.
+# An artifact's (`$urn`) current aspects over the relationship types `{rels}`, both directions (an `in` link points
+# at it), and the current link aspects of other entities of the schemas `$linking` that point at it (a repository's
+# `version.1`); a row with null aspect columns when there are none. `$urn`, not `a.urn`, inside the OR: with the
+# column there LadybugDB 0.22 plans the filter three times slower (0.8 ms against 0.3 ms at 100,000 artifacts).
 CURRENT_ASPECTS_OF_A = (
-    "OPTIONAL MATCH (a)-[e:{rels}]-() WHERE e.valid_to IS NULL AND (e.entity = a.urn OR e.schema IN $linking)"
+    "OPTIONAL MATCH (a)-[e:{rels}]-() WHERE e.valid_to IS NULL AND (e.entity = $urn OR e.schema IN $linking)"
 )
 # `$at` is a time (or far in the future for "now"); `$include_retracted` includes retracted aspects; paging after ($after_from, $after_urn).
 ASPECT_WINDOW = (
