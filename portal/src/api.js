@@ -24,6 +24,23 @@ export class ApiError extends Error {
   }
 }
 
+// Totals of listings (`count=true` makes the server scan), kept for this page load: by the listing's path and
+// filters (not its order), for a minute, and forgotten whenever this tab changes something.
+const TOTAL_TTL_MS = 60_000;
+const totals = new Map();
+export const listingTotals = {
+  get(key) {
+    const hit = totals.get(key);
+    return hit && performance.now() - hit.at < TOTAL_TTL_MS ? hit.total : undefined;
+  },
+  put(key, total) {
+    totals.set(key, { total, at: performance.now() });
+  },
+  clear() {
+    totals.clear();
+  },
+};
+
 let onUnauthorized = () => {};
 
 export function whenUnauthorized(handler) {
@@ -37,6 +54,7 @@ export function authHeaders() {
 
 export async function request(path, { method = "GET", body, raw = false, quiet401 = false } = {}) {
   const headers = { Accept: "application/json", ...authHeaders() };
+  if (method !== "GET") listingTotals.clear();
   const init = { method, headers };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";

@@ -7,7 +7,7 @@
 // unfinished ones resume through their tus fingerprints (which name the draft and the path, so a file of one
 // folder never resumes into another, nor into a loose upload of the same name).
 import * as tus from "tus-js-client";
-import { enc, request, session } from "./api.js";
+import { enc, listingTotals, request, session } from "./api.js";
 
 const ENDPOINT = "/v1/uploads";
 const PARALLEL = 3;
@@ -261,6 +261,7 @@ export const uploads = {
         emit();
       },
       onSuccess() {
+        listingTotals.clear(); // a new artifact: listings count again
         entry.status = "done";
         entry.sent = entry.size;
         if (entry.folder) folderMemory.markDone(entry.folder.key, entry.path);

@@ -1,5 +1,5 @@
 // Browse and search artifacts: everything the caller may read, or what others shared with them.
-import { enc, query, request } from "../api.js";
+import { enc, listingTotals, query, request } from "../api.js";
 import { ago, bytes, errorBox, field, h, replace, when } from "../dom.js";
 
 const VIEWS = {
@@ -176,6 +176,8 @@ export async function browsePage({ main, params, go }, view) {
   };
   // Keyset paging: the URL of each page seen so far (the server's `next` links), to go back without recounting.
   const pages = [`${spec.path}${query(apiParams)}`];
+  // The total depends on the filters, not on the order: another order of the same listing reuses it.
+  const totalKey = `${spec.path}${query({ ...apiParams, sort: "", order: "", count: "", limit: "" })}`;
   let index = 0;
   let total = 0;
   let next = null;
@@ -197,8 +199,14 @@ export async function browsePage({ main, params, go }, view) {
   const load = async () => {
     previous.disabled = nextButton.disabled = true;
     try {
-      const page = await request(pages[index]);
-      if (page.total !== undefined) total = page.total; // counted once, on the first page: a count is a scan
+      const known = index === 0 ? listingTotals.get(totalKey) : undefined;
+      const page = await request(known === undefined ? pages[index] : withoutCount(pages[index]));
+      if (page.total !== undefined) {
+        total = page.total; // counted on the first page only: a count is a scan
+        listingTotals.put(totalKey, total);
+      } else if (known !== undefined) {
+        total = known;
+      }
       next = page.next;
       if (next) pages[index + 1] = withoutCount(next);
       draw(page.items);
