@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import threading
@@ -171,3 +172,56 @@ def test_md5_only_when_the_server_or_the_upload_asks_for_it(tmp_path: Path) -> N
     assert plain.sha256 == bare_key.sha256 == with_value.sha256 == hashlib.sha256(data).hexdigest()
     assert plain.md5 is None
     assert bare_key.md5 == with_value.md5 == hashlib.md5(data).hexdigest()
+
+
+class CountingStore(FileUploadStore):
+    """A file store that counts its info writes and can fail the first completion record (a disk error)."""
+
+    def __init__(self, directory: Path, fail_record: bool = False) -> None:
+        super().__init__(directory)
+        self.saves = 0
+        self.records = 0
+        self.fail_record = fail_record
+
+    def save(self, info: UploadInfo) -> None:
+        self.saves += 1
+        super().save(info)
+
+    def record_completion(self, info: UploadInfo) -> None:
+        self.records += 1
+        if self.fail_record:
+            self.fail_record = False
+            raise OSError(errno.EIO, "the disk failed")
+        super().record_completion(info)
+
+
+def test_a_small_upload_writes_its_info_at_creation_completion_and_hand_over(tmp_path: Path) -> None:
+    """Two requests, three info writes: created, complete with digests (one write), handed over."""
+    recorder = Recorder()
+    store = CountingStore(tmp_path)
+    server = TusServer(store, on_create=recorder.on_create, on_complete=recorder.on_complete)  # type: ignore[arg-type]
+    with serving(server) as client:
+        location = create(client, 4).headers["Location"]
+        assert patch(client, location, 0, b"abcd").status_code == 204
+        assert client.head(location, headers=TUS).headers["Upload-Offset"] == "4"
+    assert (store.saves, store.records) == (3, 1)  # the record is one of the three writes
+    assert recorder.completed[0].info.sha256 == hashlib.sha256(b"abcd").hexdigest()
+    info = store.load(location.rsplit("/", 1)[1])
+    assert info is not None and info.finished and info.sha256 == hashlib.sha256(b"abcd").hexdigest()
+
+
+def test_a_small_body_whose_offset_cannot_be_recorded_is_not_kept(tmp_path: Path) -> None:
+    """The bytes were synced but the info write failed: the answer is a 500 problem, the upload stays at its
+    recorded offset with nothing behind it, and the client's retry completes it."""
+    recorder = Recorder()
+    store = CountingStore(tmp_path, fail_record=True)
+    server = TusServer(store, on_create=recorder.on_create, on_complete=recorder.on_complete)  # type: ignore[arg-type]
+    with serving(server) as client:
+        location = create(client, 4).headers["Location"]
+        failed = patch(client, location, 0, b"abcd")
+        assert failed.status_code == 500 and failed.headers["Content-Type"] == "application/problem+json"
+        assert client.head(location, headers=TUS).headers["Upload-Offset"] == "0"
+        assert (tmp_path / location.rsplit("/", 1)[1]).stat().st_size == 0
+        assert recorder.completed == []
+        assert patch(client, location, 0, b"abcd").status_code == 204
+    assert [c.info.sha256 for c in recorder.completed] == [hashlib.sha256(b"abcd").hexdigest()]
