@@ -18,6 +18,8 @@ each p50 as a multiple of `/healthz`'s p50 in the same run.
     python bench/api_reads.py                                   # both backends, 100k artifacts (~10 min)
     python bench/api_reads.py --backend ladybug --artifacts 10000 --requests 200
     python bench/api_reads.py --keep /tmp/reads-100k                  # fill once, measure again later without refilling
+    git worktree add /tmp/old a118963 && python bench/api_reads.py --keep /tmp/reads-100k --against /tmp/old
+                                    # the same requests to this code and to another revision, alternating, in one run
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import http.client
 import json
 import random
 import secrets
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -131,10 +134,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(base_url: str, filled: Filled, requests: int, warmup: int, token: str | None) -> dict[str, list[float]]:
-    host, port = base_url.removeprefix("http://").split(":")
-    assert host == "127.0.0.1"
-    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+Times = dict[str, list[float]]  # route -> ms per request
+
+
+def measure(
+    base_urls: dict[str, str], filled: Filled, requests: int, warmup: int, token: str | None
+) -> dict[str, Times]:
+    """Each route asked of each server in turn (the servers' order alternating), `warmup + requests` times."""
+    connections = {}
+    for label, base_url in base_urls.items():
+        host, port = base_url.removeprefix("http://").split(":")
+        assert host == "127.0.0.1"
+        connections[label] = http.client.HTTPConnection(host, int(port), timeout=60)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     routes = {
         "GET /healthz": lambda i: "/healthz",
@@ -143,19 +154,22 @@ def measure(base_url: str, filled: Filled, requests: int, warmup: int, token: st
         "GET /v1/artifacts?limit=1": lambda i: "/v1/artifacts?limit=1",
         "GET /v1/schemas": lambda i: "/v1/schemas",
     }
-    times: dict[str, list[float]] = {name: [] for name in routes}
+    times: dict[str, Times] = {label: {name: [] for name in routes} for label in connections}
+    labels = list(connections)
     for i in range(warmup + requests):
         for name, path in routes.items():
-            start = time.perf_counter()
-            connection.request("GET", path(i), headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-            elapsed = (time.perf_counter() - start) * 1000
-            if response.status != 200:
-                raise RuntimeError(f"{name}: {response.status} {body[:300]!r}")
-            if i >= warmup:
-                times[name].append(elapsed)
-    connection.close()
+            for label in labels if i % 2 else labels[::-1]:
+                start = time.perf_counter()
+                connections[label].request("GET", path(i), headers=headers)
+                response = connections[label].getresponse()
+                body = response.read()
+                elapsed = (time.perf_counter() - start) * 1000
+                if response.status != 200:
+                    raise RuntimeError(f"{label} {name}: {response.status} {body[:300]!r}")
+                if i >= warmup:
+                    times[label][name].append(elapsed)
+    for connection in connections.values():
+        connection.close()
     return times
 
 
@@ -191,7 +205,7 @@ def filled_graph(url: str | None, data_dir: Path, workdir: Path, args: argparse.
     return filled
 
 
-def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, list[float]]]:
+def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, Times]]:
     print(f"== {backend}: filling the graph", file=sys.stderr)
     data_dir = workdir / "data"
     results = {}
@@ -203,19 +217,42 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
         for mode, extra, bearer in (("no auth", ("--no-auth",), None), ("auth", ("--auth", "--token-key", key), token)):
             print(f"  serving ({mode}) and measuring", file=sys.stderr)
             spec = datafabric(*graph_args, *extra, "--no-access-log")
-            with running(spec, data_dir, workdir / f"server-{mode.replace(' ', '-')}.log") as server:
-                results[mode] = measure(server.base_url, filled, args.requests, args.warmup, bearer)
+            log = mode.replace(" ", "-")
+            with ExitStack() as servers:
+                base_urls = {
+                    "this": servers.enter_context(running(spec, data_dir, workdir / f"server-{log}.log")).base_url
+                }
+                if args.against is not None:
+                    # The other checkout's `python -m fabric` (run from its directory) on a copy of the embedded
+                    # graph, or on the same Neo4j graph with a data dir of its own.
+                    other_dir = workdir / "data-against"
+                    shutil.rmtree(other_dir, ignore_errors=True)
+                    if url is None:
+                        shutil.copytree(data_dir, other_dir, ignore=shutil.ignore_patterns("server.lock"))
+                    other = replace(spec, name=f"{spec.name} [{args.against}]", cwd=args.against)
+                    log_path = workdir / f"server-{log}-against.log"
+                    base_urls["against"] = servers.enter_context(running(other, other_dir, log_path)).base_url
+                results[mode] = measure(base_urls, filled, args.requests, args.warmup, bearer)
     return results
 
 
-def report(backend: str, results: dict[str, dict[str, list[float]]]) -> None:
-    for mode, times in results.items():
+def report(backend: str, results: dict[str, dict[str, Times]]) -> None:
+    for mode, by_server in results.items():
+        times = by_server["this"]
         reference = percentile(times["GET /healthz"], 0.5)
         print(f"\n{backend}, {mode}")
-        print(f"  {'route':32s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 / healthz':>14s}")
+        if "against" not in by_server:
+            print(f"  {'route':32s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 / healthz':>14s}")
+            for name, values in times.items():
+                p50 = percentile(values, 0.5)
+                print(f"  {name:32s} {p50:8.2f} {percentile(values, 0.99):8.2f} {p50 / reference:13.1f}x")
+            continue
+        other = by_server["against"]
+        print(f"  {'route':32s} {'p50 ms':>8s} {'against':>8s} {'p99 ms':>8s} {'against':>8s} {'p50 / against':>14s}")
         for name, values in times.items():
-            p50 = percentile(values, 0.5)
-            print(f"  {name:32s} {p50:8.2f} {percentile(values, 0.99):8.2f} {p50 / reference:13.1f}x")
+            p50, p50_other = percentile(values, 0.5), percentile(other[name], 0.5)
+            p99, p99_other = percentile(values, 0.99), percentile(other[name], 0.99)
+            print(f"  {name:32s} {p50:8.2f} {p50_other:8.2f} {p99:8.2f} {p99_other:8.2f} {p50 / p50_other:13.2f}x")
 
 
 def main() -> None:
@@ -229,6 +266,12 @@ def main() -> None:
     )
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a new directory under /tmp, removed")
     parser.add_argument("--keep", type=Path, default=None, help="fill the graphs here and keep them for later runs")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="another checkout (git worktree add DIR REV) served beside this one; requests alternate between them",
+    )
     args = parser.parse_args()
     backends = ["ladybug", "neo4j"] if args.backend == "both" else [args.backend]
     if args.keep is not None:
