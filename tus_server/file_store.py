@@ -111,6 +111,21 @@ class FileUploadStore:
         """
         self.save(info)
 
+    def create_completed(self, info: UploadInfo, parts: Sequence[bytes]) -> None:
+        """The data file created, written and fdatasync'ed, then the info written once (fsync, rename), then the
+        directory synced for both: one info write and one directory sync where `create` and a PATCH take two
+        info writes. `recover` removes a data file that a crash left without its info."""
+        path = self.data_path(info.id)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
+        writer = FileWriter(path, 0)
+        try:
+            writer.write(parts)
+            writer.sync()
+        finally:
+            writer.close()
+        self.save(info)
+        fsync_directory(self.directory)
+
     def read(self, upload_id: str, length: int, block_size: int = COPY_BLOCK) -> Iterator[bytes]:
         path = self.data_path(upload_id)
         with open(path, "rb", buffering=0) as f:

@@ -264,9 +264,13 @@ class TusServer:
         if has_body and content_length and length is not None and content_length > length:
             raise errors.BODY_EXCEEDS_LENGTH(f"the body has {content_length} bytes but Upload-Length is {length}")
         await self._run_create_hook(info, request)
+        location = self._location(request, info.id)
+        recorder = self.store if isinstance(self.store, CompletionRecorder) else None
+        if has_body and recorder is not None and length and content_length == length <= SMALL_BODY:
+            if not info.is_partial:
+                return await self._create_small(request, info, recorder, location)
         await self._store_new(info)
 
-        location = self._location(request, info.id)
         if not has_body:
             if info.is_complete and not info.is_partial:  # an empty file is complete at creation
                 await self._finish(info, UploadDigests(with_md5=self.wants_md5(info)))
@@ -277,6 +281,55 @@ class TusServer:
         if outcome.error is not None:
             return outcome.error.response(headers)
         return Response(status_code=201, headers=headers)
+
+    async def _create_small(
+        self, request: Request, info: UploadInfo, recorder: CompletionRecorder, location: str
+    ) -> Response:
+        """A creation-with-upload whose small body is the whole upload: received whole, then data and info (with
+        the digests) written in one worker call, each once (`create_completed`). A body that does not arrive
+        whole or does not match its checksum is handled as any creation with a body: the upload is created and
+        the body appended (or refused) through the streaming path."""
+        assert info.length is not None
+        expected = parse_checksum(request.headers.get("upload-checksum"))
+        async with self.locks.hold(info.id) as lock:
+            await self.budget.take(info.length)
+            try:
+                small = await _read_small(request, lock, info.length)
+                if small.whole and (expected is None or _matches(expected, small.chunks)):
+                    await self._store_completed(info, small.chunks, recorder)
+                    return Response(status_code=201, headers={**self._upload_headers(info), "Location": location})
+            finally:
+                self.budget.give(info.length, gathered=True)
+            await self._store_new(info)
+            digests = UploadDigests(with_md5=self.wants_md5(info))
+            body = _replay(small.chunks, small.disconnected)
+            outcome = await self._append_stream(
+                body, small.taken_over, info, lock, expected, digests, info.length, info.length
+            )
+        headers = {**self._upload_headers(info), "Location": location}
+        if outcome.error is not None:
+            return outcome.error.response(headers)
+        return Response(status_code=201, headers=headers)
+
+    async def _store_completed(self, info: UploadInfo, parts: list[bytes], recorder: CompletionRecorder) -> None:
+        """Store a new upload with all its bytes and digests, then hand it on (`_finish`)."""
+        digests = UploadDigests(with_md5=self.wants_md5(info))
+
+        def store() -> UploadInfo:
+            digests.update_now(parts)
+            done = replace(info, offset=info.length or 0, expires_at=utcnow() + self.config.expiry)
+            done.sha256, done.md5 = digests.sha256.hexdigest(), digests.md5.hexdigest() if digests.md5 else None
+            recorder.create_completed(done, parts)
+            return done
+
+        try:
+            done = await anyio.to_thread.run_sync(store)
+        except OSError as exc:
+            await self._remove(info.id)
+            await self._abandon_quietly(info)
+            raise storage_error(exc) from exc
+        info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
+        await self._finish(info, digests)
 
     def _check_max_size(self, length: int | None) -> None:
         if length is not None and length > self.config.max_size:
@@ -760,6 +813,13 @@ async def _read_small(request: Request, lock: HeldLock, size: int) -> _SmallBody
             disconnected = True
     taken_over = scope.cancelled_caught
     return _SmallBody(chunks, received == size and not disconnected and not taken_over, disconnected, taken_over)
+
+
+def _matches(expected: ExpectedChecksum, parts: list[bytes]) -> bool:
+    checksum = expected.new_digest()
+    for part in parts:
+        checksum.update(part)
+    return checksum.digest() == expected.digest
 
 
 async def _replay(chunks: list[bytes], disconnected: bool) -> AsyncIterator[bytes]:

@@ -183,3 +183,10 @@ class CompletionRecorder(Protocol):
         server hands on at the next start.
         """
         ...
+
+    def create_completed(self, info: UploadInfo, parts: Sequence[bytes]) -> None:
+        """Make a new upload whose bytes are all in `parts` (a small creation-with-upload): the bytes written and
+        durable first, then `info` (offset = length, digests set) recorded once, atomically and durably, instead
+        of `create` (an info at offset 0), `writer`, `sync` and `record_completion`. A crash before the info is
+        recorded leaves bytes without an info, which `recover` removes (the client was not answered)."""
+        ...
