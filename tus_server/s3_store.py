@@ -41,7 +41,7 @@ MIN_PART = 5 << 20  # S3's smallest part but the last
 MAX_PARTS = 10_000  # S3's most parts in one multipart upload
 MAX_COPY_PART = 5 << 30  # S3's largest part copied server-side
 PART_SIZE = 8 << 20  # the preferred part: large uploads get larger ones so that they fit in MAX_PARTS
-RAMP_START = 256 << 10  # new bytes in a request's first object after a request lost one (a flaky connection)
+RAMP_START = 256 << 10  # new bytes in a request's first object after a request was cut short (a flaky connection)
 PARTS_IN_FLIGHT = 4  # parts one request has on their way at once (the one being fed, and earlier ones finishing)
 
 
@@ -54,7 +54,7 @@ class S3UploadState:
     finished: bool = False  # `<id>` is the whole object
     released: bool = False  # the whole object was handed over and dropped
     handed_over: bool = False  # the whole object belongs to the blob store now: it stays when the upload goes
-    lost: bool = False  # the last request was cut short in the middle of an object: the next one ramps up
+    lost: bool = False  # the last request was cut short: the next one ramps up
 
     @property
     def size(self) -> int:
@@ -363,8 +363,9 @@ class S3UploadWriter:
         self._tail: tuple[str, int] | None = (state.tail_key, state.tail_size) if state.tail_key else None
         self._stream: _Stream | None = None  # the object being fed
         self._left = None
-        # After a request lost an object, the next one carries `RAMP_START` new bytes in its first object and
-        # twice as many in each next one up to a part: a connection cut every few MiB still makes progress.
+        # After a request was cut short, the next one ramps up: each object holds at most what one `write` brings
+        # (so none is left unfinished by a cut), `RAMP_START` bytes in the first and twice as many in each next
+        # up to a part. A connection cut every few hundred KiB still makes progress.
         self._step: int | None = RAMP_START if state.lost else None
         self._base.lost = False
         self._error: OSError | None = None
@@ -403,9 +404,10 @@ class S3UploadWriter:
         tail object of what is known. `shortest` asks for a part of `MIN_PART` (then the rest can be copied)."""
         tail_size = self._tail[1] if self._tail else 0
         known = self._left if self._left is not None and self._left >= coming else coming
-        if self._step is not None:
-            known = min(known, self._step)
-            self._step = self._step * 2 if self._step * 2 < self._part_size else None
+        if self._step is not None:  # ramping up: an object of what this write brings, so a cut loses none
+            known = min(coming, self._step)
+            if known == self._step:  # grows only with objects that reached it
+                self._step = self._step * 2 if self._step * 2 < self._part_size else None
         total = tail_size + known
         if total >= MIN_PART:
             length = total if total < self._part_size + MIN_PART else self._part_size
@@ -569,6 +571,8 @@ class S3UploadWriter:
         end: the whole parts plus the tail."""
         if self._error is not None:
             raise self._error
+        if self._left:
+            self._base.lost = True  # the request was cut short: the next one ramps up (again)
         self._abandon()
         with self._lock:
             parts, end = list(self._parts), self._cut_end

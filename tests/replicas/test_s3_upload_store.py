@@ -154,6 +154,16 @@ def test_a_request_cut_in_the_middle_of_a_part_keeps_the_whole_parts_and_resumes
     info.offset = kept
     store.save(info)
 
+    # the next request ramps up with objects no larger than its writes: cut again, it loses nothing
+    writer = store.writer(info.id, kept)
+    writer.expect(len(data) - kept)
+    for block in blocks(data[kept : kept + 3 * MiB + 4321], 256 << 10):
+        writer.write(block)
+    assert writer.sync_prefix() == kept + 3 * MiB + 4321
+    writer.close()
+    kept = info.offset = kept + 3 * MiB + 4321
+    store.save(info)
+
     writer = store.writer(info.id, kept)
     writer.expect(len(data) - kept)
     for block in blocks(data[kept:], 4 * MiB):
