@@ -146,7 +146,9 @@ class Fabric:
         return Artifact.fetch(self._transport, urn)
 
     def list_artifacts(self, limit: int | None = None, **filters: Any) -> Iterator[Artifact]:
-        """Artifacts matching `filters` (name, mime_type, collection, schema, status, created_before, created_after), across pages."""
+        """Artifacts matching `filters`, newest first, across pages: name, mime_type, collection, schema, status,
+        type, labels (a dict), uploader (`me`, an email address or a user URN), org (an organisation's id or URN),
+        created_before, created_after."""
         for data in self._transport.list_artifacts(filters, limit):
             yield Artifact.of(self._transport, data)
 

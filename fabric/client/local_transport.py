@@ -28,7 +28,7 @@ from fabric.client.errors import BadRequest, Conflict, Gone, NotFound, Validatio
 from fabric.client.sources import Source
 from fabric.client.transport import AspectQuery, Transport, UploadMetadata, UploadOptions
 from fabric.client.tus import UploadState
-from fabric.urns import DEFAULT_NAMESPACE
+from fabric.urns import DEFAULT_NAMESPACE, fabric_urn
 from fabric.wire import ArtifactJSON, AspectJSON
 
 if TYPE_CHECKING:
@@ -207,6 +207,10 @@ class LocalTransport(Transport):
         given = dict(filters)
         before, after = _parse_time(given.pop("created_before", None)), _parse_time(given.pop("created_after", None))
         given = {key: value for key, value in given.items() if value is not None}
+        if "uploader" in given:  # as the server reads them: `me`, an email address or a URN
+            given["uploader"] = self.user if given["uploader"] == "me" else self._urn("user", given["uploader"])
+        if "org" in given:
+            given["org"] = self._urn("org", given["org"])
         records = self._pages(
             lambda cursor, n: self.store.list_artifacts(
                 ArtifactFilter(**given, created_before=before, created_after=after), limit=n, cursor=cursor
@@ -214,6 +218,9 @@ class LocalTransport(Transport):
             limit,
         )
         return self._listed(records)
+
+    def _urn(self, kind: str, value: str) -> str:
+        return value if value.startswith("urn:") else fabric_urn(kind, value, self.namespace)
 
     def collection_members(self, urn: str, limit: int | None) -> Iterator[ArtifactJSON]:
         records = self._pages(lambda cursor, n: self.store.collection_members(urn, limit=n, cursor=cursor), limit)
@@ -307,7 +314,9 @@ class LocalTransport(Transport):
         urn = f"urn:file://{placed}"
 
         def register() -> None:
-            self.store.create_artifact(urn, name=artifact_name, uploader=self.user, created=created, properties={})
+            self.store.create_artifact(
+                urn, name=artifact_name, uploader=self.user, created=created, properties={}, org=self.org
+            )
             register_artifact(self.store, urn, content, targets, asserter=self.user)
 
         try:

@@ -177,6 +177,13 @@ LS_COLUMNS = ("urn", "name", "size", "mime_type", "status", "created")
 @click.option(
     "--label", "labels", multiple=True, metavar="KEY=VALUE", help="Only artifacts with this label; repeatable."
 )
+@click.option(
+    "--uploader",
+    default=None,
+    metavar="me|EMAIL|URN",
+    help="Uploaded by this user (matches only uploaders you may see: yourself, and those of an organisation you manage).",
+)
+@click.option("--org", default=None, metavar="ID|URN", help="Uploaded by members of this organisation.")
 @click.option("--created-before", default=None, help="ISO 8601 time.")
 @click.option("--created-after", default=None, help="ISO 8601 time.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1), help="At most this many artifacts.")

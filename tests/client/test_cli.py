@@ -71,6 +71,16 @@ def test_show_ls_and_download(env: dict[str, str], tmp_path: Path) -> None:
     assert lines[0].split("\t")[1:] == ["ready", "12", "text/plain", "report.txt"]
     assert [a["urn"] for a in json.loads(ok(env, "ls", "--name", "report.txt", "--json"))] == [urn]
 
+    def listed(*filters: str) -> list[str]:
+        return [a["urn"] for a in json.loads(ok(env, "ls", "--collection", "reports", *filters, "--json"))]
+
+    # without authentication (and locally) everything is the local user's, of the organisation `local`
+    for uploader in ("me", "local@localhost", "urn:fabric:user:local@localhost"):
+        assert listed("--uploader", uploader) == [urn]
+    assert listed("--uploader", "someone@elsewhere.example") == []
+    assert listed("--org", "local") == listed("--org", "urn:fabric:org:local") == [urn]
+    assert listed("--org", "acme") == []
+
     out = tmp_path / "dl"
     out.mkdir()
     printed = ok(env, "download", urn, "-o", str(out)).strip()
