@@ -374,8 +374,7 @@ class ArtifactOperations(StoreCore):
         in-memory order beyond `after` and filtered in the graph a chunk at a time. After `ORDER_SCAN_BUDGET`
         candidates, or if the order is found stale, the graph sorts the rest (exactly what `_graph_sorted` gives).
 
-        With `reader`, a chunk is read without the access predicate and `_readable_rows` keeps what it may read
-        (as `_list_in_order` does)."""
+        With `reader`, a chunk is read without the access predicate and `_readable_rows` keeps what it may read."""
         q = self._q
         wanted: int = params["limit"]
         checked = [clause for clause in clauses if clause != q.FILTER_READABLE] if reader is not None else clauses
@@ -418,47 +417,13 @@ class ArtifactOperations(StoreCore):
     def _list_in_order(
         self, clauses: list[str], params: dict[str, Any], reader: Reader | None = None
     ) -> list[dict[str, Any]]:
-        """The rows of a listing (`params["limit"]` of them at most), candidates taken newest first from the
-        in-memory order and filtered in the graph a chunk at a time. After `ORDER_SCAN_BUDGET` candidates, or if
-        the order is found stale, the graph sorts the rest (exactly what `_list_sorted_by_graph` would give).
-
-        With `reader`, a chunk is read without the access predicate and `_readable_rows` keeps what it may read."""
-        order = self._orders["created"]
-        q = self._q
-        wanted: int = params["limit"]
-        checked = [clause for clause in clauses if clause != q.FILTER_READABLE] if reader is not None else clauses
-        statement = q.LIST_ARTIFACTS_AMONG_MATCH
-        if checked:
-            statement += " WHERE " + " AND ".join(checked)
-        statement += " " + q.LIST_ARTIFACTS_AMONG_RETURN
-        before = (params["cursor_created"], params["cursor_urn"]) if "cursor_created" in params else None
-        found: list[dict[str, Any]] = []
-        scanned = 0
-        for chunk in order.newest(before, max(2 * wanted, 64)):
-            rows = {row["urn"]: row for row in self.backend.run(statement, {**params, "urns": [u for _, u in chunk]})}
-            if reader is not None:
-                rows = self._readable_rows(rows, reader)
-            for created, urn in chunk:
-                row = rows.get(urn)
-                if row is None:
-                    continue
-                if row["created"] != created:  # stale: correct it, and let the graph sort this listing
-                    order.place(urn, row["created"])
-                    return self._list_sorted_by_graph(clauses, params, False)
-                found.append(row)
-                if len(found) == wanted:
-                    return found
-            scanned += len(chunk)
-            before = chunk[-1]
-            if scanned >= ORDER_SCAN_BUDGET:
-                break
-        else:
-            return found
-        # A selective filter: the graph sorts what is older than the last candidate looked at.
-        rest = {**params, "cursor_created": before[0], "cursor_urn": before[1], "limit": wanted - len(found)}
-        if q.FILTER_AFTER_CURSOR not in clauses:
-            clauses = [*clauses, q.FILTER_AFTER_CURSOR]
-        return found + self._list_sorted_by_graph(clauses, rest, False)
+        """The rows of a newest-first listing, walked in the in-memory order of `created` (see `_walk_order`)."""
+        after: Key | None = None
+        if "cursor_created" in params:
+            params = dict(params)
+            after = (params.pop("cursor_created"), params.pop("cursor_urn"))
+            clauses = [clause for clause in clauses if clause != self._q.FILTER_AFTER_CURSOR]
+        return self._walk_order(self._orders["created"], "created", True, clauses, params, after, reader)
 
     def _readable_rows(self, rows: dict[str, dict[str, Any]], reader: Reader) -> dict[str, dict[str, Any]]:
         """Those of `rows` (by URN) that `reader` may read: its own and its organisation's decided from the columns,
