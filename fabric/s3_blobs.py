@@ -165,13 +165,18 @@ class S3BlobStore:
         return self.age_seconds(sha256) is not None
 
     def age_seconds(self, sha256: str) -> float | None:
+        head = self._head(sha256)
+        return None if head is None else float(time.time() - head["LastModified"].timestamp())
+
+    def _head(self, sha256: str) -> dict[str, Any] | None:
+        """The blob key's HEAD answer, None if there is no such key."""
         try:
-            head = self._client.head_object(Bucket=self.s3.bucket, Key=self.key(sha256))
+            head: dict[str, Any] = self._client.head_object(Bucket=self.s3.bucket, Key=self.key(sha256))
         except Exception as exc:
             if is_not_found(exc):
                 return None
             raise
-        return float(time.time() - head["LastModified"].timestamp())
+        return head
 
     def ingest(self, source: Path, sha256: str) -> str:
         """Copy a durable, complete file into the bucket under its hash, then remove the file (idempotent)."""
@@ -221,13 +226,8 @@ class S3BlobStore:
     def _target(self, sha256: str) -> tuple[str, int] | None:
         """Where the blob's bytes are and their size: the blob key itself, or the object it references; None if
         there is no such blob."""
-        try:
-            head = self._client.head_object(Bucket=self.s3.bucket, Key=self.key(sha256))
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        return _target_of(self.key(sha256), head)
+        head = self._head(sha256)
+        return None if head is None else _target_of(self.key(sha256), head)
 
     async def _target_async(self, sha256: str) -> tuple[str, int]:
         assert self._async is not None, "S3BlobStore used outside running()"
