@@ -26,6 +26,7 @@ from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from aspects.errors import Conflict, InvalidUrn, NotFound, ValidationFailed
+from aspects.formats import FORMAT_CHECKER
 from aspects.urns import parse_urn
 
 LABEL_RE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
@@ -204,7 +205,7 @@ def make_entry(body: Any, *, builtin: bool, registry: Registry[Any] | None = Non
         raise ValidationFailed(f"relationship type {link.rel} is reserved for built-in schemas", "$.x-fabric-link.rel")
     validator = Draft202012Validator(
         body,
-        format_checker=Draft202012Validator.FORMAT_CHECKER,
+        format_checker=FORMAT_CHECKER,
         registry=registry if registry is not None else Registry(retrieve=_refuse),  # type: ignore[call-arg]
     )
     return SchemaEntry(urn.id, body, link, builtin, validator)
