@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -52,7 +51,9 @@ async def two_replicas(make_locks: LockFactory, **options: float) -> AsyncIterat
         yield await _running(stack, make_locks(**options)), await _running(stack, make_locks(**options))
 
 
-async def test_a_second_replica_takes_over_a_receiving_holder_within_a_second(make_locks: LockFactory) -> None:
+async def test_a_second_replica_takes_over_a_receiving_holder_by_asking_it_to_release(make_locks: LockFactory) -> None:
+    """The old holder would hold for 30 s (renewing its lock all along) and the new one waits at most 5 s
+    (`takeover_timeout`): only the release message can explain the take-over, whatever the machine's speed."""
     events: list[str] = []
     holding = anyio.Event()
 
@@ -69,13 +70,10 @@ async def test_a_second_replica_takes_over_a_receiving_holder_within_a_second(ma
         tasks.start_soon(old_request)
         await holding.wait()
         assert await second.is_busy(UPLOAD)
-        started = time.monotonic()
         async with second.hold(UPLOAD):
-            took = time.monotonic() - started
             events.append("new holds")
         assert not await first.is_busy(UPLOAD)
     assert events == ["old interrupted", "old saved", "new holds"]
-    assert took < 1.0, f"take-over took {took:.2f} s"
 
 
 async def test_holders_on_two_replicas_never_overlap(make_locks: LockFactory) -> None:
@@ -147,11 +145,10 @@ async def test_a_killed_holder_frees_its_lock(kind: str, tmp_path: Path, request
             assert await locks.is_busy(UPLOAD)
             os.killpg(holder.pid, signal.SIGKILL)
             holder.wait()
-            started = time.monotonic()
+            # Redis: freed by expiry (1 s here); files: the kernel drops the flock of a dead process at once. Either
+            # way the lock is had within the 5 s `takeover_timeout`, or `hold` raises and the test fails.
             async with locks.hold(UPLOAD):
-                waited = time.monotonic() - started
-        # Redis: freed by expiry (1 s here); files: the kernel drops the flock of a dead process at once.
-        assert waited < 5.0
+                assert await locks.is_busy(UPLOAD)
     finally:
         if holder.poll() is None:
             os.killpg(holder.pid, signal.SIGKILL)
