@@ -38,9 +38,23 @@ AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
 
 LOCATE_ASPECT_IN_REL = "MATCH ()-[e:`{rel}`]->() WHERE e.urn = $urn RETURN e.entity AS entity LIMIT 1"
 
+# -- conditional status changes: the node's write lock first, then the status read -----------------
+
+# Under read committed, `MATCH ... WHERE a.status = 'pending' SET a.status = ...` reads the status without a lock:
+# two transactions can both see `pending`, and the later write wins over a change the other committed in between
+# (a lost update: the maintenance abandoning a draft just made, or an upload just completed). Setting and removing
+# a dummy property takes the node's write lock until the transaction ends; the status is read after it (the
+# pattern of Neo4j's manual on lost updates). LadybugDB runs one write transaction at a time and needs none of it.
+LOCK_ARTIFACT = "MATCH (a:Artifact {urn: $urn}) SET a._lock = true REMOVE a._lock WITH a "
+
 # -- what differs from LadybugDB in the statements the store runs ---------------------------------
 
 QUERIES = Queries(
+    ABANDON_ARTIFACT=LOCK_ARTIFACT + "WHERE a.status = 'pending' SET a.status = 'abandoned' RETURN a.urn AS urn",
+    SET_ARTIFACT_STATUS=LOCK_ARTIFACT + "WHERE a.status IN $from SET a.status = $to RETURN a.urn AS urn",
+    SEAL_ARTIFACT=(
+        LOCK_ARTIFACT + "WHERE a.status = 'draft' SET a.status = 'ready', a.size = $size RETURN " + ARTIFACT_COLUMNS
+    ),
     INSERT_ASPECT_OUT=(
         "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
         "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b) "
