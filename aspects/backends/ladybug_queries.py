@@ -9,10 +9,14 @@ INT64 microseconds since the epoch. `every_query()` lists the effective text of 
 from __future__ import annotations
 
 from aspects.backends.queries import (
+    ABANDON_ARTIFACT,
+    ARTIFACT_BY_URN,
     BATCH_EDGE_VALUES,
     EDGE_VALUES,
     LINEAGE_EDGE_WINDOW,
     NEWEST_ARTIFACTS_PAGE,
+    SEAL_ARTIFACT,
+    SET_ARTIFACT_STATUS,
     Queries,
     statements,
 )
@@ -61,6 +65,9 @@ QUERIES = Queries(
     # A listing of all artifacts is the collection listing's shape: LadybugDB sorts in memory either way.
     LIST_ALL_ARTIFACTS_MATCH="MATCH (a:Artifact)",
     LIST_ALL_ARTIFACTS_RETURN=NEWEST_ARTIFACTS_PAGE,
+    ABANDON_ARTIFACT=ARTIFACT_BY_URN + ABANDON_ARTIFACT,
+    SET_ARTIFACT_STATUS=ARTIFACT_BY_URN + SET_ARTIFACT_STATUS,
+    SEAL_ARTIFACT=ARTIFACT_BY_URN + SEAL_ARTIFACT,
     INSERT_ASPECT_OUT=(
         "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
         "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b), "

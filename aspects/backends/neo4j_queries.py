@@ -8,10 +8,14 @@ effective text of each statement; `python -m aspects.backends.neo4j_queries` pri
 from __future__ import annotations
 
 from aspects.backends.queries import (
+    ABANDON_ARTIFACT,
+    ARTIFACT_BY_URN,
     ARTIFACT_COLUMNS,
     BATCH_EDGE_VALUES,
     EDGE_VALUES,
     LINEAGE_EDGE_WINDOW,
+    SEAL_ARTIFACT,
+    SET_ARTIFACT_STATUS,
     Queries,
     statements,
 )
@@ -45,16 +49,14 @@ LOCATE_ASPECT_IN_REL = "MATCH ()-[e:`{rel}`]->() WHERE e.urn = $urn RETURN e.ent
 # (a lost update: the maintenance abandoning a draft just made, or an upload just completed). Setting and removing
 # a dummy property takes the node's write lock until the transaction ends; the status is read after it (the
 # pattern of Neo4j's manual on lost updates). LadybugDB runs one write transaction at a time and needs none of it.
-LOCK_ARTIFACT = "MATCH (a:Artifact {urn: $urn}) SET a._lock = true REMOVE a._lock WITH a "
+LOCK_ARTIFACT = ARTIFACT_BY_URN + "SET a._lock = true REMOVE a._lock WITH a "
 
 # -- what differs from LadybugDB in the statements the store runs ---------------------------------
 
 QUERIES = Queries(
-    ABANDON_ARTIFACT=LOCK_ARTIFACT + "WHERE a.status = 'pending' SET a.status = 'abandoned' RETURN a.urn AS urn",
-    SET_ARTIFACT_STATUS=LOCK_ARTIFACT + "WHERE a.status IN $from SET a.status = $to RETURN a.urn AS urn",
-    SEAL_ARTIFACT=(
-        LOCK_ARTIFACT + "WHERE a.status = 'draft' SET a.status = 'ready', a.size = $size RETURN " + ARTIFACT_COLUMNS
-    ),
+    ABANDON_ARTIFACT=LOCK_ARTIFACT + ABANDON_ARTIFACT,
+    SET_ARTIFACT_STATUS=LOCK_ARTIFACT + SET_ARTIFACT_STATUS,
+    SEAL_ARTIFACT=LOCK_ARTIFACT + SEAL_ARTIFACT,
     INSERT_ASPECT_OUT=(
         "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
         "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b) "

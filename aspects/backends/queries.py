@@ -90,6 +90,12 @@ ASPECT_VISIBLE = (
 )
 
 
+# Status changes that depend on the status, after `ARTIFACT_BY_URN` (LadybugDB) or `neo4j_queries.LOCK_ARTIFACT`.
+ARTIFACT_BY_URN = "MATCH (a:Artifact {urn: $urn}) "
+ABANDON_ARTIFACT = "WHERE a.status = 'pending' SET a.status = 'abandoned' RETURN a.urn AS urn"
+SET_ARTIFACT_STATUS = "WHERE a.status IN $from SET a.status = $to RETURN a.urn AS urn"
+SEAL_ARTIFACT = "WHERE a.status = 'draft' SET a.status = 'ready', a.size = $size RETURN " + ARTIFACT_COLUMNS
+
 # A page of artifacts, newest first: the page's keys are sorted and cut first, and only its rows read in full.
 NEWEST_ARTIFACTS_PAGE = (
     "WITH DISTINCT a.urn AS k_urn, a.created AS k_created ORDER BY k_created DESC, k_urn DESC LIMIT $limit "
@@ -115,6 +121,10 @@ class Queries:
     LINEAGE_IN: str
     LINEAGE_ROOT: str
     LINEAGE_ROOT_PLAIN: str
+    # Status changes that depend on the status: Neo4j locks the node before it reads (`neo4j_queries.LOCK_ARTIFACT`).
+    ABANDON_ARTIFACT: str
+    SET_ARTIFACT_STATUS: str
+    SEAL_ARTIFACT: str
 
     # -- the same on both -------------------------------------------------------------------------
 
@@ -143,9 +153,6 @@ class Queries:
     )
     PENDING_ARTIFACTS: str = (
         "MATCH (a:Artifact) WHERE a.status = 'pending' RETURN " + ARTIFACT_COLUMNS + " ORDER BY a.created, a.urn"
-    )
-    ABANDON_ARTIFACT: str = (
-        "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'pending' SET a.status = 'abandoned' RETURN a.urn AS urn"
     )
     BLOB_REFERENCED: str = (
         "MATCH (a:Artifact) WHERE a.sha256 = $sha256 AND a.status <> 'deleted' RETURN a.urn AS urn LIMIT 1"
@@ -276,13 +283,6 @@ class Queries:
     MERGE_NODES: str = "UNWIND $urns AS u MERGE (n:`{label}` {urn: u}) ON CREATE SET n.created = $now"
 
     # lifecycle (`aspects.lifecycle`): states, files, repositories, versions, aliases, stages
-    SET_ARTIFACT_STATUS: str = (
-        "MATCH (a:Artifact {urn: $urn}) WHERE a.status IN $from SET a.status = $to RETURN a.urn AS urn"
-    )
-    SEAL_ARTIFACT: str = (
-        "MATCH (a:Artifact {urn: $urn}) WHERE a.status = 'draft' SET a.status = 'ready', a.size = $size "
-        "RETURN " + ARTIFACT_COLUMNS
-    )
     # A repository's versions, newest first: `version.1` edges are never replaced, so registration time orders
     # them as their numbers do. `$needle` narrows a lookup by number (the caller checks the number it parses).
     REPOSITORY_VERSIONS: str = (
