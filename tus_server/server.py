@@ -503,14 +503,8 @@ class TusServer:
         recorder = self.store if isinstance(self.store, CompletionRecorder) else None
 
         def append() -> tuple[UploadInfo | None, TusError | None]:
-            if expected is not None:
-                checksum = expected.new_digest()
-                for part in parts:
-                    checksum.update(part)
-                if checksum.digest() != expected.digest:
-                    return None, errors.CHECKSUM_MISMATCH(
-                        f"the body's {expected.algorithm} does not match {expected.field}; it was discarded"
-                    )
+            if expected is not None and not _matches(expected, parts):
+                return None, _checksum_mismatch(expected)
             writer = self.store.writer(info.id, start)
             try:
                 try:
@@ -626,9 +620,7 @@ class TusServer:
                     if before is not None:
                         self.digests.put(info.id, before)
                     if not cut_short and outcome is None:
-                        outcome = errors.CHECKSUM_MISMATCH(
-                            f"the body's {expected.algorithm} does not match {expected.field}; it was discarded"
-                        )
+                        outcome = _checksum_mismatch(expected)
                     return Received(outcome, False)
                 kept = await writer.sync()
             except OSError as exc:
@@ -813,6 +805,12 @@ async def _read_small(request: Request, lock: HeldLock, size: int) -> _SmallBody
             disconnected = True
     taken_over = scope.cancelled_caught
     return _SmallBody(chunks, received == size and not disconnected and not taken_over, disconnected, taken_over)
+
+
+def _checksum_mismatch(expected: ExpectedChecksum) -> TusError:
+    return errors.CHECKSUM_MISMATCH(
+        f"the body's {expected.algorithm} does not match {expected.field}; it was discarded"
+    )
 
 
 def _matches(expected: ExpectedChecksum, parts: list[bytes]) -> bool:
