@@ -55,7 +55,6 @@ from fabric.state import AppState
 from tus_server import FileUploadStore, TusConfig, TusServer, UploadStore
 from tus_server.file_locks import FileUploadLocks
 from tus_server.locks import UploadLocker
-from tus_server.redis_locks import RedisUploadLocks
 from tus_server.s3_store import S3UploadStore
 
 log = logging.getLogger("fabric")
@@ -96,6 +95,8 @@ def open_storage(settings: Settings) -> tuple[UploadStore, BlobStorage]:
 def open_locker(settings: Settings) -> UploadLocker | None:
     """Upload locks shared by replicas (Redis), by the workers of one machine (lock files), or of this process."""
     if settings.redis_url:
+        from tus_server.redis_locks import RedisUploadLocks  # redis is loaded only when the deployment uses it
+
         return RedisUploadLocks(settings.redis_url, prefix=f"{settings.namespace}:uploads:", expiry=5.0)
     if settings.workers > 1:
         return FileUploadLocks(settings.data_dir / "locks")

@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import redis
-
 POLL_SECONDS = 0.05
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 _RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
@@ -86,6 +84,8 @@ class RedisCoordination(Coordination):
     """Replicas: keys in Redis with expiry."""
 
     def __init__(self, url: str, prefix: str, blob_expiry: float = 60.0) -> None:
+        import redis  # here, not at the top: a server without --redis-url never loads it (about 4 MB)
+
         super().__init__()
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         self.prefix = prefix

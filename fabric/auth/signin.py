@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Protocol
 
 import orjson
-import redis
 
 CODE_TTL = 120.0
 MAX_PENDING = 10_000
@@ -91,6 +90,8 @@ class RedisSignInCodes:
     def __init__(self, url: str, prefix: str, ttl: float = CODE_TTL) -> None:
         self.ttl = ttl
         self.prefix = prefix
+        import redis  # here, not at the top: a server without --redis-url never loads it
+
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
     def issue(self, token: str) -> tuple[str, float]:

@@ -12,16 +12,18 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 
 from fabric.commands.common import destination_options, echo_json, error_message, is_terminal
 from fabric.credentials import Login, forget_login, load_login, login_path, save_login
 from fabric.settings import DEFAULT_URL
 
-TIMEOUT = httpx.Timeout(10.0)
+if TYPE_CHECKING:
+    import httpx
+
+TIMEOUT = 10.0  # seconds; httpx is imported where used: `fabric serve` loads this module but never calls out
 
 
 class NeedsToken(Exception):
@@ -30,6 +32,8 @@ class NeedsToken(Exception):
 
 def server_identity(url: str, token: str | None) -> dict[str, Any]:
     """The caller as the server sees it (`GET /v1/me`); NeedsToken on 401, a one-line ClickException otherwise."""
+    import httpx
+
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         response = httpx.get(f"{url}/v1/me", headers=headers, timeout=TIMEOUT)
