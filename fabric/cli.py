@@ -305,7 +305,7 @@ def serve(
             port=port,
             log_level=log_level,
             log_config=None,  # our handler and format (logs.configure), not uvicorn's
-            http=ServeProtocol,  # httptools, with 104 for the upload draft and body chunks without copies
+            http=ServeProtocol,  # type: ignore[arg-type]  # a BufferedProtocol: httptools, 104, bodies without copies
             loop="uvloop",
             access_log=False,  # fabric.access_log writes the access log, with the user and without secrets
         )
@@ -337,7 +337,7 @@ def serve_workers(settings: Settings, workers: int, lock: object, log_level: str
             port=settings.port,
             log_level=log_level,
             log_config=None,
-            http=ServeProtocol,  # httptools, with 104 for the upload draft and body chunks without copies
+            http=ServeProtocol,  # type: ignore[arg-type]  # a BufferedProtocol: httptools, 104, bodies without copies
             loop="uvloop",
             access_log=False,
         )

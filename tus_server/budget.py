@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from tus_server.blocks import BlockPool
+
 
 class BufferBudget:
     def __init__(self, limit: int) -> None:
@@ -29,6 +31,7 @@ class BufferBudget:
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.peak = 0  # the most bytes ever taken at once (for tests and metrics)
+        self.blocks = BlockPool()  # blocks a body is read into: each taken with budget for its size
 
     @property
     def used(self) -> int:

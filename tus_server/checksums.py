@@ -14,7 +14,7 @@ from tus_server.errors import UNSUPPORTED_CHECKSUM_ALGORITHM, invalid_header
 
 
 class Digest(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
     def digest(self) -> bytes: ...
 
 
@@ -24,7 +24,7 @@ class Crc32:
     def __init__(self) -> None:
         self._value = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | memoryview) -> None:
         self._value = zlib.crc32(data, self._value)
 
     def digest(self) -> bytes:

@@ -100,7 +100,7 @@ class DirectAppender:
         self.position = position
         self._reload_tail()
 
-    def write(self, parts: Sequence[bytes]) -> int:
+    def write(self, parts: Sequence[bytes | memoryview]) -> int:
         """Append `parts` in order; the count of bytes taken (all, or `PartialWrite` says how many)."""
         views = [memoryview(part).cast("B") for part in parts if len(part)]
         start = self.position
@@ -118,6 +118,44 @@ class DirectAppender:
         if not direct:
             self._reload_tail()
         return done
+
+    def write_block(self, memory: memoryview, head: int, length: int) -> int:
+        """Append `memory[head : head + length]`, where `memory` starts on a page boundary and its first `head`
+        bytes are free: when `head` is the length of the tail, the tail is put there and the whole blocks are
+        written with `O_DIRECT` straight from `memory` (no copy of the body); else as `write` does."""
+        start = self.position
+        base = start - head
+        end = start + length
+        direct_end = end - end % ALIGN
+        if self.direct_fd is None or head != len(self.tail) or direct_end - base < DIRECT_MIN:
+            return self.write([memory[head : head + length]])
+        memory[:head] = self.tail
+        whole = memory[: direct_end - base]
+        rest = memory[direct_end - base : head + length]
+        try:
+            self._write_block(whole, base)
+        except OSError as exc:
+            try:
+                done = self._after_failed_block(exc, [whole, rest], start, base)
+            except PartialWrite as partial:
+                self.position = start + partial.written
+                self._reload_tail()
+                raise
+            self.position = start + done
+            self._reload_tail()
+            return done
+        self.tail = b""
+        self.position = direct_end
+        if len(rest):
+            try:
+                pwrite_all(self.fd, [rest], direct_end)
+            except PartialWrite as partial:
+                self.position = direct_end + partial.written
+                self._reload_tail()
+                raise PartialWrite(direct_end - start + partial.written, partial.cause) from partial.cause
+            self.tail = bytes(rest)
+            self.position = end
+        return length
 
     def _reload_tail(self) -> None:
         if self.direct_fd is None:

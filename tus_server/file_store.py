@@ -41,9 +41,13 @@ class FileWriter:
             os.close(self._fd)
             raise
 
-    def write(self, parts: Sequence[bytes]) -> int:
+    def write(self, parts: Sequence[bytes | memoryview]) -> int:
         """Write every part in order (no gathering copy for the page cache, one into the direct buffer)."""
         return self._appender.write(parts)
+
+    def write_block(self, memory: memoryview, head: int, length: int) -> int:
+        """Write a body block from a page-aligned buffer with no copy (see `DirectAppender.write_block`)."""
+        return self._appender.write_block(memory, head, length)
 
     def sync(self) -> None:
         os.fdatasync(self._fd)

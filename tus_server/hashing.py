@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -28,7 +28,7 @@ class UploadDigests:
         self._md5_lane = SerialLane()
         self._pending: deque[Future[None]] = deque()
 
-    def submit(self, parts: list[bytes]) -> list[Future[None]]:
+    def submit(self, parts: Sequence[bytes | memoryview]) -> list[Future[None]]:
         """Queue a block (a list of byte strings, in order) for both digests; returns the futures hashing it.
         Follow it with `keep_up()`."""
         self.offset += sum(len(part) for part in parts)
@@ -82,7 +82,7 @@ class UploadDigests:
         return cls(length, sha256, md5, with_md5=with_md5)
 
 
-def _update_all(digest: Any, parts: list[bytes]) -> None:
+def _update_all(digest: Any, parts: Sequence[bytes | memoryview]) -> None:
     for part in parts:
         digest.update(part)
 

@@ -11,21 +11,37 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
 
 import anyio
+from starlette.requests import ClientDisconnect
 
+from tus_server.blocks import Block
 from tus_server.budget import BufferBudget
 from tus_server.checksums import Digest
+from tus_server.direct_writes import ALIGN
 from tus_server.errors import is_disk_full
 from tus_server.hashing import UploadDigests
 from tus_server.lanes import SerialLane, wait
-from tus_server.upload_store import Checkpointer, PartialWrite, StreamingWriter, UploadWriter
+from tus_server.upload_store import BlockWriter, Checkpointer, PartialWrite, StreamingWriter, UploadWriter
 
 BLOCK_SIZE = 4 << 20
+SMALL_BLOCK = 256 << 10  # a block read straight from the socket while gathering holds half the budget
 MAX_PARTS = 512  # chunks gathered into one block at most (writev takes up to IOV_MAX = 1024)
 MAX_BLOCKS_IN_FLIGHT = 4  # written blocks a request may have queued: bounds its memory
+
+
+@dataclass(frozen=True, slots=True)
+class BodyInto:
+    """A request body the server reads straight into blocks: its `BODY_INTO` extension (`fill`), the request's
+    `receive` (which tells, after a short body, whether the client went away) and the body's length."""
+
+    fill: Callable[[Block], Awaitable[bool]]
+    receive: Callable[[], Awaitable[Any]]
+    length: int
 
 
 class DiskFull(OSError):
@@ -65,13 +81,18 @@ class BodyWriter:
         self._in_flight: deque[Future[None]] = deque()
         self._checkpoint: Future[Future[None]] | None = None  # queued on the write lane; gives the sync's future
         self._error: BaseException | None = None
+        self._filling: Block | None = None  # the block the server is reading the body into
 
     @property
     def failed(self) -> bool:
         """A write failed: the digests may have seen bytes the disk did not take, so they must be rebuilt."""
         return self._error is not None
 
-    async def feed(self, chunk: bytes) -> None:
+    async def feed(self, chunk: bytes | Block) -> None:
+        if isinstance(chunk, Block):
+            await self._dispatch()
+            await self._dispatch_block(chunk)
+            return
         if not chunk:
             return
         size = len(chunk)
@@ -102,6 +123,53 @@ class BodyWriter:
         self._in_flight.append(write)
         hashing = self.digests.submit(block) if self.digests is not None else []
         _give_back_when_done(self._budget, size, [write, *hashing])
+        await self._keep_up()
+
+    async def _dispatch_block(self, block: Block) -> None:
+        """Hand a block the server read the body into to the write and digest lanes; its budget and the block
+        come back once both are done with it."""
+        if self._filling is block:
+            self._filling = None
+        if self._error is not None or not block.filled:
+            self._drop_block(block)
+            if self._error is not None:
+                raise self._error
+            return
+        self.dispatched += block.filled
+        self._budget.dispatched(block.size)
+        write = self._writes.submit(self._write_aligned, block)
+        self._in_flight.append(write)
+        hashing = self.digests.submit([block.body]) if self.digests is not None else []
+        _give_back_when_done(self._budget, block.size, [write, *hashing], block)
+        await self._keep_up()
+
+    def _drop_block(self, block: Block) -> None:
+        self._budget.give(block.size, gathered=True)
+        if block.pool is not None:
+            block.pool.give(block)
+
+    async def blocks(self, body: BodyInto) -> AsyncIterator[Block]:
+        """The body's bytes, read by the server straight into pooled blocks, each taken with budget for its
+        size; feed each to this writer. Raises `ClientDisconnect` after the last block if the client went away.
+        A block being filled when the caller is cancelled is dispatched by `finish`, so every byte received is
+        kept."""
+        left = body.length
+        direct = isinstance(self._target, BlockWriter)
+        while left > 0:
+            size = BLOCK_SIZE if self._budget.may_gather() else SMALL_BLOCK
+            await self._budget.take(size)
+            position = self.start + self.dispatched + self._buffered
+            block = self._budget.blocks.take(size, position % ALIGN if direct else 0)
+            self._filling = block
+            more = await body.fill(block)
+            left -= block.filled
+            yield block
+            if not more:
+                break
+        if left > 0 and (await body.receive())["type"] == "http.disconnect":
+            raise ClientDisconnect()
+
+    async def _keep_up(self) -> None:
         if self.digests is not None:
             await self.digests.keep_up()
         while len(self._in_flight) > MAX_BLOCKS_IN_FLIGHT:
@@ -113,12 +181,18 @@ class BodyWriter:
         await wait(self._in_flight[0])  # not cancellable: a cancelled receive must not lose a running write
         self._in_flight.popleft()
 
-    def _write_block(self, parts: list[bytes]) -> None:
+    def _write_aligned(self, block: Block) -> None:
+        self._write_block([block.body], block)
+
+    def _write_block(self, parts: Sequence[bytes | memoryview], block: Block | None = None) -> None:
         if self._error is not None:
             return  # an earlier block failed: keep the file a prefix of the body
         done = 0
         try:
-            done = self._target.write(parts)
+            if block is not None and isinstance(self._target, BlockWriter):
+                done = self._target.write_block(block.memory, block.head, block.filled)
+            else:
+                done = self._target.write(parts)
         except PartialWrite as partial:
             done = partial.written
             cause = partial.cause
@@ -167,8 +241,11 @@ class BodyWriter:
     async def finish(self) -> None:
         """Write what is buffered, wait for every write and checkpoint; call it outside any cancelled scope."""
         try:
+            if self._filling is not None:  # cut short while the server read into it: keep what arrived
+                await self._dispatch_block(self._filling)
             await self._dispatch()
         finally:
+            self._budget.blocks.release_later()
             with anyio.CancelScope(shield=True):
                 while self._in_flight:
                     await self._wait_oldest()
@@ -189,11 +266,25 @@ class BodyWriter:
 
     def close(self) -> None:
         self._drop_gathered()
+        if self._filling is not None:
+            self._drop_block(self._filling)
+            self._filling = None
         self._target.close()
 
 
-def _give_back_when_done(budget: BufferBudget, size: int, futures: Sequence[Future[None]]) -> None:
-    """Give `size` bytes back to the budget once every future (the write, the digests) is done."""
+def prefix(chunk: bytes | Block, length: int) -> bytes | Block:
+    """The first `length` bytes of a chunk (a block keeps its memory and is cut to them)."""
+    if isinstance(chunk, Block):
+        chunk.filled = min(chunk.filled, length)
+        return chunk
+    return chunk[:length]
+
+
+def _give_back_when_done(
+    budget: BufferBudget, size: int, futures: Sequence[Future[None]], block: Block | None = None
+) -> None:
+    """Give `size` bytes back to the budget (and `block` to its pool) once every future (the write, the digests)
+    is done."""
     remaining = len(futures)
     lock = threading.Lock()
 
@@ -203,13 +294,15 @@ def _give_back_when_done(budget: BufferBudget, size: int, futures: Sequence[Futu
             remaining -= 1
             last = remaining == 0
         if last:
+            if block is not None and block.pool is not None:
+                block.pool.give(block)
             budget.give(size)
 
     for future in futures:
         future.add_done_callback(one_done)
 
 
-def _update_prefix(digest: Digest, parts: list[bytes], length: int) -> None:
+def _update_prefix(digest: Digest, parts: Sequence[bytes | memoryview], length: int) -> None:
     """Feed the first `length` bytes of `parts` to `digest`."""
     for part in parts:
         if length <= 0:

@@ -376,7 +376,7 @@ class S3UploadWriter:
 
     # ---- writing ---------------------------------------------------------------------------------------
 
-    def write(self, parts: Sequence[bytes]) -> int:
+    def write(self, parts: Sequence[bytes | memoryview]) -> int:
         """Takes all of `parts` or none: after a failed object it raises `PartialWrite(0, cause)`."""
         try:
             if self._error is not None:

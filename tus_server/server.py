@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tus_server import errors
+from tus_server.blocks import BODY_INTO, Block
 from tus_server.budget import BufferBudget
 from tus_server.checksums import ALGORITHMS, ExpectedChecksum, parse_checksum
 from tus_server.config import OFFSET_CONTENT_TYPE, TUS_VERSION, TusConfig
@@ -34,7 +35,7 @@ from tus_server.headers import check_duplicates, encode_metadata, parse_metadata
 from tus_server.info import ConcatKind, UploadInfo, utcnow
 from tus_server.locks import HeldLock, UploadLocker, UploadLocks
 from tus_server.problems import TusError
-from tus_server.receiver import BodyWriter, DiskFull
+from tus_server.receiver import BodyInto, BodyWriter, DiskFull, prefix
 from tus_server.upload_store import (
     CompletionRecorder,
     Concatenator,
@@ -479,6 +480,10 @@ class TusServer:
         digests = None if info.is_partial else await self._digests_at(info)
         body: AsyncIterator[bytes] = request.stream()
         taken_over = False
+        into: BodyInto | None = None
+        fill = request.scope.get("extensions", {}).get(BODY_INTO)
+        if content_length is not None and content_length > SMALL_BODY and fill is not None:
+            into = BodyInto(fill, request.receive, content_length)  # read straight into blocks by the server
         if content_length is not None and 0 < content_length <= SMALL_BODY:
             await self.budget.take(content_length)
             try:
@@ -488,7 +493,7 @@ class TusServer:
             finally:
                 self.budget.give(content_length, gathered=True)
             body, taken_over = _replay(small.chunks, small.disconnected), small.taken_over
-        return await self._append_stream(body, taken_over, info, lock, expected, digests, limit, content_length)
+        return await self._append_stream(body, taken_over, info, lock, expected, digests, limit, content_length, into)
 
     async def _append_small(
         self, info: UploadInfo, parts: list[bytes], digests: UploadDigests | None, expected: ExpectedChecksum | None
@@ -563,9 +568,11 @@ class TusServer:
         digests: UploadDigests | None,
         limit: int,
         content_length: int | None,
+        into: BodyInto | None = None,
     ) -> Received:
         """Append a body of any size as it arrives: blocks written on a lane, hashed on others, checkpointed.
-        `content_length` (when the request has one) lets a streaming store size its objects."""
+        `content_length` (when the request has one) lets a streaming store size its objects. With `into` the
+        server reads the body straight into the writer's blocks instead of `body`."""
         before = await digests.snapshot() if (digests is not None and expected is not None) else None
         checksum = expected.new_digest() if expected is not None else None
         try:
@@ -579,10 +586,11 @@ class TusServer:
         received = 0
         cut_short = False
         try:
+            chunks: AsyncIterator[bytes | Block] = body if into is None else writer.blocks(into)
             with lock.receiving() as scope:
-                async for chunk in body:
+                async for chunk in chunks:
                     if received + len(chunk) > limit:
-                        await writer.feed(chunk[: limit - received])
+                        await writer.feed(prefix(chunk, limit - received))
                         received = limit
                         outcome = errors.BODY_TOO_LARGE(
                             f"the body goes past the upload's length {info.length}; the bytes up to it were kept"

@@ -60,7 +60,7 @@ class UploadWriter(Protocol):
     runs and makes durable at least every byte of the writes that had returned when it started.
     """
 
-    def write(self, parts: Sequence[bytes]) -> int:
+    def write(self, parts: Sequence[bytes | memoryview]) -> int:
         """Append `parts` in order; the count of bytes taken (all of them, or `PartialWrite` is raised)."""
         ...
 
@@ -123,6 +123,16 @@ class Checkpointer(Protocol):
     def checkpoint(self) -> int:
         """Make a prefix of the bytes written so far durable and return its end offset (which may lie below
         the offset the writer was opened at; the caller then records nothing)."""
+        ...
+
+
+@runtime_checkable
+class BlockWriter(Protocol):
+    """An `UploadWriter` that writes a page-aligned block without copying it when the block's first `head`
+    bytes are left free for the file's partial last 4 KiB block (the file store, with `O_DIRECT`)."""
+
+    def write_block(self, memory: memoryview, head: int, length: int) -> int:
+        """Append `memory[head : head + length]` as `write` would; `memory[:head]` may be overwritten."""
         ...
 
 
