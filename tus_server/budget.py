@@ -20,6 +20,8 @@ import threading
 
 from tus_server.blocks import BlockPool
 
+PAGE = 4096
+
 
 class BufferBudget:
     def __init__(self, limit: int) -> None:
@@ -74,6 +76,13 @@ class BufferBudget:
     def may_gather(self) -> bool:
         """Whether requests may go on gathering blocks (gathering holds at most half the budget)."""
         return self._gathered <= self.limit // 2
+
+    def block_size(self, largest: int, pressed: int) -> int:
+        """The size of the next block a body is read into: `largest` while requests may gather, `pressed` once
+        gathering holds half the budget; never more than a sixteenth of the budget, in whole pages (a block
+        pins its whole size, however little of it a stalled client has sent)."""
+        size = largest if self.may_gather() else pressed
+        return max(PAGE, min(size, self.limit // 16 // PAGE * PAGE))
 
     def dispatched(self, size: int) -> None:
         """`size` gathered bytes were handed to the disk and digests; they come back with `give`."""

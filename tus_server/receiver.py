@@ -156,7 +156,7 @@ class BodyWriter:
         left = body.length
         direct = isinstance(self._target, BlockWriter)
         while left > 0:
-            size = BLOCK_SIZE if self._budget.may_gather() else SMALL_BLOCK
+            size = self._budget.block_size(BLOCK_SIZE, SMALL_BLOCK)
             await self._budget.take(size)
             position = self.start + self.dispatched + self._buffered
             block = self._budget.blocks.take(size, position % ALIGN if direct else 0)

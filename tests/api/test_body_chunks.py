@@ -17,6 +17,7 @@ import uvicorn
 
 from fabric.body_chunks import ServeProtocol
 from tests.interop.test_draft_interim_104 import read_head
+from tus_server.blocks import BODY_INTO, Block
 
 RECORDED: dict[str, Any] = {}
 
@@ -26,9 +27,20 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     digest, length, messages = hashlib.sha256(), 0, 0
-    while True:
+    if scope["path"] == "/into":  # the body read straight into blocks of an odd size
+        while True:
+            block = Block(memoryview(bytearray(100_003)), None)
+            more = await scope["extensions"][BODY_INTO](block)
+            digest.update(block.body)
+            length += block.filled
+            messages += 1
+            if not more:
+                break
+        assert (await receive()) == {"type": "http.request", "body": b"", "more_body": False}
+    while scope["path"] != "/into":
         message = await receive()
         assert message["type"] == "http.request"
+        assert type(message["body"]) is bytes  # an app that does not ask for blocks gets bytes
         messages += 1
         digest.update(message["body"])
         length += len(message["body"])
@@ -120,6 +132,17 @@ def test_pipelined_requests_and_chunked_bodies_keep_their_own_bytes(port: int) -
         text, rest = answer_of(sock)
         assert text == expected(first)
         assert answer_of(sock, rest)[0] == expected(second)
+
+
+def test_requests_pipelined_after_bodies_read_into_blocks_keep_their_own_bytes(port: int) -> None:
+    bodies = [os.urandom(2 * 1024 * 1024 + 1), os.urandom(300_001), os.urandom(100_003), os.urandom(5)]
+    paths = ["/into", "/", "/into", "/into"]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"".join(head(path, len(body)) + body for path, body in zip(paths, bodies)))
+        rest = b""
+        for body in bodies:
+            text, rest = answer_of(sock, rest)
+            assert text == expected(body)
 
 
 def test_100_continue_is_sent_when_the_app_asks_for_the_body(port: int) -> None:

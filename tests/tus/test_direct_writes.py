@@ -3,6 +3,7 @@ bytes taken after every write, across writers reopened mid-block, truncation and
 
 from __future__ import annotations
 
+import mmap
 import os
 import random
 from pathlib import Path
@@ -38,6 +39,26 @@ def test_writes_of_any_shape_leave_exactly_the_bytes_taken(tmp_path: Path, seed:
         writer.sync()
         writer.close()
     assert len(expected) % ALIGN  # the seeds end mid-block, so the tail path was taken
+
+
+@pytest.mark.parametrize("start", [0, 1, ALIGN - 1, ALIGN + 1, 3 * ALIGN])
+def test_blocks_with_head_room_are_written_in_place_at_any_offset(tmp_path: Path, start: int) -> None:
+    """`write_block` puts the file's partial last block in the head room and writes from the block itself."""
+    path = tmp_path / "upload"
+    expected = bytearray(os.urandom(start))
+    path.write_bytes(expected)
+    writer = FileWriter(path, start)
+    block = memoryview(mmap.mmap(-1, 1 << 20))
+    for length in [DIRECT_MIN + 3, 1, (1 << 20) - ALIGN, ALIGN - 1, 2 * ALIGN]:
+        head = len(expected) % ALIGN
+        length = min(length, len(block) - head)
+        body = os.urandom(length)
+        block[head : head + length] = body
+        assert writer.write_block(block, head, length) == length
+        expected += body
+        assert path.read_bytes() == expected
+    writer.sync()
+    writer.close()
 
 
 def test_truncate_goes_back_and_later_writes_continue_from_there(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,10 +23,11 @@ from tus_server import CompletedUpload, FileUploadStore, TusConfig, TusError, Tu
 
 
 @contextmanager
-def serving(server: TusServer) -> Iterator[httpx.Client]:
-    """The standalone tus app under uvicorn on loopback, in a thread."""
+def serving(server: TusServer, **options: Any) -> Iterator[httpx.Client]:
+    """The standalone tus app under uvicorn on loopback, in a thread (`options`: more of uvicorn's `Config`)."""
     port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_tus_app(server), host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(create_tus_app(server), host="127.0.0.1", port=port, log_level="warning", **options)
+    uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
