@@ -19,7 +19,10 @@ class Settings:
     neo4j_password: str | None = None
     neo4j_database: str | None = None
     namespace: str = DEFAULT_NAMESPACE
-    graph_buffer_pool: int = 2 << 30  # bytes of page cache of the embedded graph (LadybugDB's own default: 80 % of RAM)
+    # Bytes of page cache of the embedded graph (LadybugDB's own default: 80 % of RAM). Its bookkeeping is resident
+    # from the start (2 GiB: 5.6 MB, 256 MiB: 2 MB) and every page it caches stays resident: 100,000 artifacts read
+    # through the API touch about 90 MB, and a larger graph is still served from the OS's file cache beyond it.
+    graph_buffer_pool: int = 256 << 20
     max_size: int = 1 << 40
     upload_expiry: float = 24 * 3600.0
     sweep_interval: float = 60.0
