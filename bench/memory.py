@@ -4,7 +4,8 @@ Each upload has a size between 256 KiB and 64 MiB (spread geometrically, so most
 the same sizes in every run) and goes in one PATCH from its own thread and connection (`bench/_client.py`:
 `socket.sendfile` from one random payload file, so the client holds no bytes in memory). All uploads of a round
 start together behind a barrier. The server's peak resident set (VmHWM, reset after start-up through
-`/proc/<pid>/clear_refs`) and its idle RSS are printed with the aggregate throughput; every stored blob is checked
+`/proc/<pid>/clear_refs`) and its idle RSS are printed with the aggregate throughput, and each round's line tells
+what the peak was made of (private, file-backed and shared memory, sampled every 20 ms); every stored blob is checked
 against the payload's sha256 afterwards. tusd runs the same rounds as the reference (`--only` to leave it out).
 
     python bench/memory.py                                       # 64 and 256 concurrent, datafabric and tusd
@@ -50,6 +51,45 @@ def rss_kib(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise RuntimeError(f"no {field} for process {pid}")
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and its parts (RssAnon: heap and other private memory; RssFile: mapped code and files; RssShmem:
+    shared anonymous mappings, which is what Python's `mmap.mmap(-1, n)` makes)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+            fields[name] = int(value.split()[0])
+    return fields
+
+
+class PeakSampler:
+    """The parts of the server's RSS when it was largest, sampled every 20 ms in a thread while a round runs
+    (VmHWM gives the exact peak; this tells what it was made of)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            try:
+                now = memory_kib(self.pid)
+            except OSError:
+                return
+            if now.get("VmRSS", 0) > self.peak.get("VmRSS", 0):
+                self.peak = now
 
 
 def reset_peak(pid: int) -> None:
@@ -118,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             expected = {n: _prefix_sha256(payload, n) for n in set(lengths)}
             for spec in specs:
                 peaks, idles, rates = [], [], []
+                parts: list[dict[str, int]] = []
                 for run in range(1, args.runs + 1):
                     slug = "".join(c if c.isalnum() else "-" for c in spec.name)
                     data_dir = work / "data" / f"{slug}-{level}-{run}"
@@ -128,12 +169,14 @@ def main(argv: list[str] | None = None) -> int:
                         idles.append(rss_kib(pid, "VmRSS") / 1024)
                         reset_peak(pid)
                         try:
-                            seconds, answers = run_round(server.create_url, payload, lengths)
+                            with PeakSampler(pid) as sampler:
+                                seconds, answers = run_round(server.create_url, payload, lengths)
                         except SystemExit:
                             log = work / "logs" / f"{slug}.log"
                             print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
                             raise
                         peaks.append(rss_kib(pid, "VmHWM") / 1024)
+                        parts.append(sampler.peak)
                         rates.append(sum(lengths) / seconds / MiB)
                         if spec.name.startswith("datafabric"):
                             for length, answer in zip(lengths, answers):
@@ -143,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.rmtree(data_dir)
                     print(
                         f"{spec.name:<12} {level:4} at once, run {run}: peak RSS {peaks[-1]:6.0f} MB "
-                        f"(idle {idles[-1]:.0f} MB), {rates[-1]:6.0f} MiB/s",
+                        f"(idle {idles[-1]:.0f} MB; at the sampled peak {_parts(parts[-1])}), {rates[-1]:6.0f} MiB/s",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -167,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _parts(fields: dict[str, int]) -> str:
+    names = (("RssAnon", "anon"), ("RssFile", "file"), ("RssShmem", "shmem"))
+    return " + ".join(f"{fields.get(key, 0) / 1024:.0f} {label}" for key, label in names) + " MB"
 
 
 def _prefix_sha256(path: Path, length: int) -> str:
