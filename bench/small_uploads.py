@@ -9,6 +9,10 @@ so the ratios mean something on a noisy machine; the figures alone do not.
     python bench/small_uploads.py                        # 2,000 uploads each way, all servers, both shapes
     python bench/small_uploads.py --only datafabric --count 500
     python bench/small_uploads.py --shapes post          # creation-with-upload only (or --shapes patch)
+    python bench/small_uploads.py --same-content         # every upload the same bytes (deduplicated blobs)
+
+By default every upload carries bytes of its own (generated before the clock starts), as real uploads do; with
+`--same-content` all carry the same bytes, which a content-addressed store keeps once.
 """
 
 from __future__ import annotations
@@ -62,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated: patch (POST then PATCH), post (creation-with-upload, one request); default both",
     )
     parser.add_argument("--creation-with-upload", action="store_true", help="the same as --shapes post")
+    parser.add_argument(
+        "--same-content", action="store_true", help="every upload sends the same bytes (default: distinct bytes each)"
+    )
     args = parser.parse_args(argv)
     args.shapes = ["post"] if args.creation_with_upload else [s.strip() for s in args.shapes.split(",") if s.strip()]
     if not args.shapes or set(args.shapes) - set(SHAPES):
@@ -80,16 +87,16 @@ def say(message: str) -> None:
 
 
 class SmallUploader:
-    """One client: one keep-alive connection, uploads of `payload` one after another."""
+    """One client: one keep-alive connection, uploads of `payloads` one after another."""
 
-    def __init__(self, create_url: str, payload: bytes, with_upload: bool) -> None:
+    def __init__(self, create_url: str, payloads: list[bytes], with_upload: bool) -> None:
         parts = urlsplit(create_url)
         if parts.hostname not in ("127.0.0.1", "localhost"):
             raise ValueError("the benchmark only talks to loopback")
         self.create_url = create_url
         self.create_path = parts.path
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=60)
-        self.payload = payload
+        self.payloads = iter(payloads)
         self.with_upload = with_upload
         self.metadata = "filename " + base64.b64encode(b"small.bin").decode()
 
@@ -100,11 +107,12 @@ class SmallUploader:
         return response
 
     def upload_one(self) -> None:
-        size = str(len(self.payload))
+        payload = next(self.payloads)
+        size = str(len(payload))
         headers = {"Upload-Length": size, "Upload-Metadata": self.metadata}
         if self.with_upload:
             headers["Content-Type"] = "application/offset+octet-stream"
-            created = self._send("POST", self.create_path, headers, self.payload)
+            created = self._send("POST", self.create_path, headers, payload)
             if created.status != 201 or created.getheader("Upload-Offset") != size:
                 raise RuntimeError(
                     f"creation-with-upload answered {created.status} {created.getheader('Upload-Offset')}"
@@ -118,7 +126,7 @@ class SmallUploader:
             "PATCH",
             location,
             {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
-            self.payload,
+            payload,
         )
         if patched.status != 204 or patched.getheader("Upload-Offset") != size:
             raise RuntimeError(f"PATCH answered {patched.status} {patched.getheader('Upload-Offset')}")
@@ -129,9 +137,11 @@ class SmallUploader:
 
 def timed_uploads(create_url: str, args: argparse.Namespace, clients: int, with_upload: bool) -> float:
     """Uploads per second over `args.count` uploads shared by `clients` threads."""
-    payload = os.urandom(args.size)
-    uploaders = [SmallUploader(create_url, payload, with_upload) for _ in range(clients)]
     per_client = [args.count // clients + (1 if i < args.count % clients else 0) for i in range(clients)]
+    same = os.urandom(args.size) if args.same_content else None
+    uploaders = [
+        SmallUploader(create_url, [same or os.urandom(args.size) for _ in range(n)], with_upload) for n in per_client
+    ]
     errors: list[BaseException] = []
     start = threading.Barrier(clients + 1)
 
@@ -218,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = measure(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{args.count:,} uploads of {args.size:,} bytes each; load average {os.getloadavg()[0]:.1f}")
+    content = "the same bytes" if args.same_content else "distinct bytes"
+    print(f"{args.count:,} uploads of {args.size:,} bytes each ({content}); load average {os.getloadavg()[0]:.1f}")
     print(table(rows))
     return 0
 

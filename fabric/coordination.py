@@ -3,9 +3,12 @@
 - The maintenance lease: reconciliation and blob garbage collection run on one process at a time. With Redis
   (replicas) it is a key with expiry, renewed while maintenance runs; with `--workers` on one machine it is an
   flock on `<data-dir>/maintenance.lock`; a single process always holds it.
-- The blob guard: a mutual exclusion per sha256, held by a completion from "the blob is there" until its
-  artifact names the blob, and by garbage collection from "no artifact names it" until it is deleted. So a
-  collection never removes a blob that another process has just referenced, however the two interleave.
+- The blob guard: a readers-writer lock per sha256. A completion holds it shared from "the blob is there" until
+  its artifact names the blob; garbage collection holds it exclusive from "no artifact names it" until it is
+  deleted. So a collection never removes a blob that another process has just referenced, however the two
+  interleave; completions of the same content exclude only the collection, not each other (ingesting a blob
+  that is there already is idempotent, and the graph writes name different artifacts). A collection waiting
+  for the guard keeps new completions off it, so a steady stream of uploads of one content cannot starve it.
 
 Every call blocks (worker threads). Redis keys expire, so a process killed while holding one frees it.
 """
@@ -24,21 +27,83 @@ from pathlib import Path
 POLL_SECONDS = 0.05
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 _RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+# The blob guard in Redis. KEYS: the exclusive key, the sorted set of shared holders (scored by expiry, in
+# milliseconds of the server's clock), the `waiting` key of a collector; ARGV: token, expiry in milliseconds.
+_NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+_TAKE_SHARED = (
+    _NOW + "if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end "
+    "redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1]) "
+    "redis.call('PEXPIRE', KEYS[2], ARGV[2]) return 1"
+)
+_TAKE_EXCLUSIVE = (
+    _NOW + "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) "
+    "if redis.call('ZCARD', KEYS[2]) > 0 or redis.call('EXISTS', KEYS[1]) == 1 then "
+    "redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2]) return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+    "if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end return 1"
+)
+
+
+class SharedLock:
+    """A readers-writer lock: many holders share it, or one holds it alone. A waiting exclusive holder keeps
+    new shared holders out (writer preference), so it is never starved by overlapping shared ones."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._shared = 0
+        self._exclusive = False
+        self._waiting = 0  # exclusive holders waiting
+        self.users = 0  # holders and waiters, for the table that keeps locks only while someone uses them
+
+    @contextmanager
+    def hold(self, *, shared: bool) -> Iterator[None]:
+        with self._changed:
+            if shared:
+                while self._exclusive or self._waiting:
+                    self._changed.wait()
+                self._shared += 1
+            else:
+                self._waiting += 1
+                try:
+                    while self._exclusive or self._shared:
+                        self._changed.wait()
+                finally:
+                    self._waiting -= 1
+                self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                if shared:
+                    self._shared -= 1
+                else:
+                    self._exclusive = False
+                self._changed.notify_all()
 
 
 class Coordination:
-    """One process: a lock per blob in memory; the lease is always held."""
+    """One process: a readers-writer lock per blob in memory (kept while in use); the lease is always held."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._blobs: dict[str, threading.Lock] = {}
+        self._blobs: dict[str, SharedLock] = {}
 
     @contextmanager
-    def blob(self, sha256: str) -> Iterator[None]:
+    def blob(self, sha256: str, *, shared: bool = False) -> Iterator[None]:
+        """The blob guard of `sha256`: `shared` for a completion referencing the blob, exclusive for collection."""
         with self._guard:
-            lock = self._blobs.setdefault(sha256, threading.Lock())
-        with lock:
-            yield
+            lock = self._blobs.get(sha256)
+            if lock is None:
+                lock = self._blobs[sha256] = SharedLock()
+            lock.users += 1
+        try:
+            with lock.hold(shared=shared):
+                yield
+        finally:
+            with self._guard:
+                lock.users -= 1
+                if not lock.users:
+                    del self._blobs[sha256]
 
     def take_lease(self, seconds: float) -> bool:
         """True if this process may run maintenance now (until `seconds` pass or `drop_lease`)."""
@@ -58,14 +123,24 @@ class FileCoordination(Coordination):
         self._lease_fd: int | None = None
 
     @contextmanager
-    def blob(self, sha256: str) -> Iterator[None]:
-        with super().blob(sha256):  # threads of this process first: flock does not exclude them from each other
-            fd = os.open(self.directory / "blobs" / sha256[:64], os.O_RDWR | os.O_CREAT, 0o640)
+    def blob(self, sha256: str, *, shared: bool = False) -> Iterator[None]:
+        """flock LOCK_SH or LOCK_EX on `blobs/<sha256>`, entered through a turnstile (`blobs/<sha256>.turn`) that
+        a collector holds while it waits: Linux grants LOCK_SH beside a waiting LOCK_EX, so without it overlapping
+        completions in other workers could starve the collection."""
+        with super().blob(sha256, shared=shared):  # this process's threads first, then the other processes
+            path = self.directory / "blobs" / sha256[:64]
+            turn = os.open(f"{path}.turn", os.O_RDWR | os.O_CREAT, 0o640)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+                try:
+                    fcntl.flock(turn, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+                    fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+                    fcntl.flock(turn, fcntl.LOCK_UN)
+                    yield
+                finally:
+                    os.close(fd)
             finally:
-                os.close(fd)
+                os.close(turn)
 
     def take_lease(self, seconds: float) -> bool:
         if self._lease_fd is not None:
@@ -93,17 +168,26 @@ class RedisCoordination(Coordination):
         self._token = uuid.uuid4().hex  # this process
         self._release = self.redis.register_script(_RELEASE)
         self._renew = self.redis.register_script(_RENEW)
+        self._take_shared = self.redis.register_script(_TAKE_SHARED)
+        self._take_exclusive = self.redis.register_script(_TAKE_EXCLUSIVE)
 
     @contextmanager
-    def blob(self, sha256: str) -> Iterator[None]:
-        key, token = f"{self.prefix}blob:{sha256}", uuid.uuid4().hex
-        with super().blob(sha256):
-            while not self.redis.set(key, token, nx=True, px=self.blob_expiry_ms):
+    def blob(self, sha256: str, *, shared: bool = False) -> Iterator[None]:
+        """Shared holders are members of a sorted set scored by their expiry; the exclusive holder is a key; a
+        collector that finds holders leaves a short-lived `waiting` key that keeps new shared holders out."""
+        base = f"{self.prefix}blob:{sha256}"
+        keys, token = [base, f"{base}:shared", f"{base}:waiting"], uuid.uuid4().hex
+        take = self._take_shared if shared else self._take_exclusive
+        with super().blob(sha256, shared=shared):
+            while not take(keys=keys, args=[token, self.blob_expiry_ms]):
                 time.sleep(POLL_SECONDS)
             try:
                 yield
             finally:
-                self._release(keys=[key], args=[token])
+                if shared:
+                    self.redis.zrem(keys[1], token)
+                else:
+                    self._release(keys=[base], args=[token])
 
     def take_lease(self, seconds: float) -> bool:
         key, ms = f"{self.prefix}maintenance", int(seconds * 1000)

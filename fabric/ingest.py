@@ -248,12 +248,20 @@ class UploadIngest:
 
     def _complete(self, upload: CompletedUpload, register: Callable[[], None]) -> None:
         """Blob first, graph second, under the blob's guard (the GC keeps off it until the artifact names it)
-        (blocking)."""
+        (blocking).
+
+        Content stored already only needs its new reference: the guard is held shared, so completions of the
+        same bytes run side by side and only a collection waits. Content not stored yet is stored by one
+        completion at a time (exclusive; a blob store's first ingest is not written for racing itself)."""
         sha256 = upload.info.sha256
         assert sha256 is not None
-        with self.coordination.blob(sha256):
+        with self.coordination.blob(sha256, shared=True):
             if self.blobs.exists(sha256):
                 metrics.BLOBS_DEDUPLICATED.inc()
+                self.blobs.ingest_upload(upload, sha256)
+                register()
+                return
+        with self.coordination.blob(sha256):
             self.blobs.ingest_upload(upload, sha256)
             register()
 
