@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from aspects.backends.cypher import fill
 from aspects.checks import MAX_LIMIT, check_asserter, check_limit, check_sha256, micros
 from aspects.cursors import decode_cursor, encode_cursor
 from aspects.errors import Conflict, NotFound
-from aspects.model import ArtifactRecord, Aspect, Page
+from aspects.model import ArtifactRecord, Aspect, Page, to_micros
 from aspects.reader import GRANT_REL, Reader
 from aspects.rows import aspect_from_row, canonical, record_from_row
 from aspects.store_core import ARTIFACT_SCHEMA, StoreCore
@@ -41,6 +42,37 @@ def _org(org: Any) -> str | None:
         return None
     parse_urn(org, "org")
     return str(org)
+
+
+@dataclass(frozen=True, slots=True)
+class _Completion:
+    """One `complete_artifact`, as the group commit combines them: `creation` are `create_artifact`'s parameters."""
+
+    urn: str
+    content: dict[str, Any]
+    asserter: str
+    creation: dict[str, Any] | None
+
+
+def _ready_params(urn: str, content: dict[str, Any]) -> dict[str, Any]:
+    """The node properties `artifact.1` sets, as a row of `SET_ARTIFACTS_READY`."""
+    return {
+        "urn": urn,
+        "name": content["name"],
+        "mime_type": content["mime_type"],
+        "size": content["size"],
+        "md5": content.get("md5") or "",  # absent values are '' in UNWIND rows (`queries._artifact_values`)
+        "sha256": content["sha256"],
+        "location": content["location"],
+        "created": to_micros(datetime.fromisoformat(content["created"])),
+        "uploader": content["uploader"],
+    }
+
+
+def _creation_only(creation: dict[str, Any] | None) -> dict[str, Any]:
+    """What a creation sets that `artifact.1` does not (`_creation_params`' `props` and `org`)."""
+    assert creation is not None
+    return {"props": creation["props"], "org": creation["org"] or ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +103,20 @@ class ArtifactOperations(StoreCore):
         `org` is the creator's organisation (`urn:<ns>:org:<id>`): its admins may read and manage the artifact.
         """
         params = self._creation_params(urn, NewArtifact(name, uploader, created, properties or {}, org))
-        row = self._group.run(lambda tx: tx.run(self._q.CREATE_ARTIFACT, params)[0])
+        row = self._group.run_combined(self._create_many, params)
         self._place(row)
         return record_from_row(row)
+
+    def _create_many(self, tx: Runner, items: list[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
+        """`create_artifact` of every item, a statement per step for all (the group commit combines them)."""
+        rows = {row["urn"]: row for row in tx.run(self._q.GET_ARTIFACTS, {"urns": [i["urn"] for i in items]})}
+        missing = [
+            {**item, "org": item["org"] or ""}  # absent values are '' in UNWIND rows (`queries._artifact_values`)
+            for item in {i["urn"]: i for i in items if i["urn"] not in rows}.values()  # the first of each URN
+        ]
+        if missing:
+            rows.update((row["urn"], row) for row in tx.run(self._q.CREATE_NEW_ARTIFACTS, {"rows": missing}))
+        return [rows[item["urn"]] for item in items]
 
     def _creation_params(self, urn: str, new: NewArtifact) -> dict[str, Any]:
         parse_urn(urn, "artifact")
@@ -179,23 +222,78 @@ class ArtifactOperations(StoreCore):
         asserter = check_asserter(asserter)
         creation = self._creation_params(urn, create) if create is not None else None
         self._prepare_edge(entry, "Artifact")  # DDL (the backend serialises it), never inside the shared transaction
-
-        def complete(tx: Runner) -> dict[str, Any]:
-            if creation is not None:  # MERGE: the node as it is now, created if it was not there
-                rows = tx.run(self._q.CREATE_ARTIFACT, creation)
-            else:
-                rows = tx.run(self._q.GET_ARTIFACT, {"urn": urn})
-            if not rows:
-                raise NotFound(f"no artifact {urn!r}")
-            if rows[0]["status"] == "ready":
-                if rows[0]["sha256"] == content["sha256"]:
-                    return rows[0]
-                raise Conflict(f"artifact {urn} is already complete with other content (sha256 {rows[0]['sha256']})")
-            return self._assert_artifact_content(tx, urn, entry, content, asserter, self._now(), entity_read=True)[1]
-
-        row = self._group.run(complete)
+        row = self._group.run_combined(self._complete_many, _Completion(urn, content, asserter, creation))
         self._place(row)
         return record_from_row(row)
+
+    def _complete_many(self, tx: Runner, items: list[_Completion]) -> list[dict[str, Any] | Exception]:
+        """`complete_artifact` of every item, a statement per step for all (the group commit combines them):
+        the nodes read; those missing with a creation created ready, the others not ready yet made ready; their
+        `artifact.1` inserted. An item that fails (NotFound, Conflict) writes nothing.
+
+        The current `artifact.1` is closed first only where there may be one: it is asserted only together with
+        `ready`, and nothing makes an artifact `pending` again (`abandoned` only comes from `pending`)."""
+        q, entry = self._q, self.registry.get(ARTIFACT_SCHEMA)
+        rows = {row["urn"]: row for row in tx.run(q.GET_ARTIFACTS, {"urns": list({i.urn for i in items})})}
+        outcomes: list[dict[str, Any] | Exception] = []
+        writes: dict[str, tuple[int, _Completion]] = {}  # urn -> (position, item): the first write of each URN
+        repeats: list[tuple[int, int]] = []  # (position, position of the write it repeats)
+        creates, updates, closes = [], [], []
+        for item in items:
+            row, first = rows.get(item.urn), writes.get(item.urn)
+            sha256 = first[1].content["sha256"] if first else row["sha256"] if row else None
+            if first is None and row is None and item.creation is None:
+                outcomes.append(NotFound(f"no artifact {item.urn!r}"))
+                continue
+            if first is None and (row is None or row["status"] != "ready"):
+                writes[item.urn] = (len(outcomes), item)
+                if row is None:
+                    creates.append(item)
+                else:
+                    updates.append(item)
+                    if row["status"] not in ("pending", "abandoned"):
+                        closes.append(item)
+            elif sha256 != item.content["sha256"]:
+                outcomes.append(
+                    Conflict(f"artifact {item.urn} is already complete with other content (sha256 {sha256})")
+                )
+                continue
+            elif first is not None:
+                repeats.append((len(outcomes), first[0]))
+            outcomes.append(row or {})  # a write's and a repeat's replaced below by the row the write returns
+        if not writes:
+            return outcomes
+        schema, rel = self.registry.full_id(entry.name), entry.rel
+        now = {urn: self._now() for urn in writes}
+        if closes:
+            retractions = [{"entity": i.urn, "now": now[i.urn], "retracted_by": i.asserter} for i in closes]
+            tx.run(fill(q.CLOSE_CURRENT_CONTENTS, rel=rel), {"rows": retractions, "schema": schema})
+        written: dict[str, dict[str, Any]] = {}
+        if creates:
+            ready = [{**_ready_params(i.urn, i.content), **_creation_only(i.creation)} for i in creates]
+            written.update((row["urn"], row) for row in tx.run(q.CREATE_READY_ARTIFACTS, {"rows": ready}))
+        aspects = [
+            {
+                "urn": f"urn:{self.namespace}:aspect:{uuid.uuid4()}",
+                "schema": schema,
+                "entity": urn,
+                "target": schema,
+                "content": canonical(item.content),
+                "asserter": item.asserter,
+                "valid_from": now[urn],
+            }
+            for urn, (_, item) in writes.items()
+        ]
+        insert = fill(q.INSERT_ASPECTS_OUT, src="Artifact", dst="Schema", rel=rel)
+        tx.run(insert, {"rows": aspects, "rel": rel, "label": "Artifact"})
+        if updates:
+            ready = [_ready_params(i.urn, i.content) for i in updates]
+            written.update((row["urn"], row) for row in tx.run(q.SET_ARTIFACTS_READY, {"rows": ready}))
+        for position, item in writes.values():
+            outcomes[position] = written[item.urn]
+        for position, of in repeats:
+            outcomes[position] = outcomes[of]
+        return outcomes
 
     def list_artifacts(
         self,

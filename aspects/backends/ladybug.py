@@ -95,6 +95,8 @@ class LadybugBackend:
                 self.ensure_connection(*connection)
 
     def ensure_label(self, label: str) -> None:
+        if label in self._tables and ("HAS_ASPECT", label, "Schema") in self._connections:
+            return  # declared: no wait for the lock, which a transaction holds until it commits
         with self._lock:
             if label not in self._tables:
                 self.run(fill(own.CREATE_LABEL_TABLE, label=label))
@@ -116,6 +118,8 @@ class LadybugBackend:
                     self.run(fill(own.ADD_NODE_COLUMN, label=label).replace("{column}", pair))
 
     def ensure_connection(self, rel: str, src: str, dst: str) -> None:
+        if (rel, src, dst) in self._connections:
+            return  # declared (entries are only ever added, after their DDL ran)
         with self._lock:
             if (rel, src, dst) in self._connections:
                 return

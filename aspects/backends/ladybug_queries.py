@@ -11,8 +11,10 @@ from __future__ import annotations
 from aspects.backends.queries import (
     ABANDON_ARTIFACT,
     ARTIFACT_BY_URN,
+    ARTIFACT_COLUMNS,
     BATCH_EDGE_VALUES,
     EDGE_VALUES,
+    LADYBUG_ARTIFACT_VALUES,
     LINEAGE_EDGE_WINDOW,
     NEWEST_ARTIFACTS_PAGE,
     SEAL_ARTIFACT,
@@ -68,6 +70,23 @@ QUERIES = Queries(
     ABANDON_ARTIFACT=ARTIFACT_BY_URN + ABANDON_ARTIFACT,
     SET_ARTIFACT_STATUS=ARTIFACT_BY_URN + SET_ARTIFACT_STATUS,
     SEAL_ARTIFACT=ARTIFACT_BY_URN + SEAL_ARTIFACT,
+    # Properties inline: a CREATE followed by a SET costs LadybugDB an update of the row it has just written.
+    # Absent values are '' in the rows (`queries._artifact_values`).
+    CREATE_NEW_ARTIFACTS=(
+        "UNWIND $rows AS r CREATE (a:Artifact {urn: r.urn, name: r.name, status: 'pending', uploader: r.uploader, "
+        "created: r.created, props: r.props, org: nullif(r.org, '')}) RETURN " + ARTIFACT_COLUMNS
+    ),
+    CREATE_READY_ARTIFACTS=(
+        "UNWIND $rows AS r CREATE (a:Artifact {urn: r.urn, status: 'ready', name: r.name, mime_type: r.mime_type, "
+        "size: r.size, md5: nullif(r.md5, ''), sha256: r.sha256, location: r.location, created: r.created, "
+        "uploader: r.uploader, props: r.props, org: nullif(r.org, '')}) RETURN " + ARTIFACT_COLUMNS
+    ),
+    SET_ARTIFACTS_READY=(
+        "UNWIND $rows AS r MATCH (a:Artifact {urn: r.urn}) SET "
+        + LADYBUG_ARTIFACT_VALUES[1]
+        + " RETURN "
+        + ARTIFACT_COLUMNS
+    ),
     INSERT_ASPECT_OUT=(
         "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
         "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b), "

@@ -62,6 +62,8 @@ class Neo4jBackend:
         self.run(own.AWAIT_INDEXES)
 
     def ensure_label(self, label: str) -> None:
+        if label in self._labels:
+            return  # declared (labels are only ever added, after their constraint exists)
         with self._lock:
             if label not in self._labels:
                 self.run(fill(own.CREATE_URN_CONSTRAINT, label=label))
@@ -71,6 +73,8 @@ class Neo4jBackend:
         self.ensure_label(label)  # properties need no declaring
 
     def ensure_connection(self, rel: str, src: str, dst: str) -> None:
+        if rel in self._rels:
+            return
         with self._lock:
             if rel not in self._rels:
                 for statement in own.CREATE_REL_INDEXES:

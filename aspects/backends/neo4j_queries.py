@@ -14,6 +14,7 @@ from aspects.backends.queries import (
     BATCH_EDGE_VALUES,
     EDGE_VALUES,
     LINEAGE_EDGE_WINDOW,
+    NEO4J_ARTIFACT_VALUES,
     SEAL_ARTIFACT,
     SET_ARTIFACT_STATUS,
     Queries,
@@ -57,6 +58,25 @@ QUERIES = Queries(
     ABANDON_ARTIFACT=LOCK_ARTIFACT + ABANDON_ARTIFACT,
     SET_ARTIFACT_STATUS=LOCK_ARTIFACT + SET_ARTIFACT_STATUS,
     SEAL_ARTIFACT=LOCK_ARTIFACT + SEAL_ARTIFACT,
+    CREATE_NEW_ARTIFACTS=(
+        "UNWIND $rows AS r MERGE (a:Artifact {urn: r.urn}) ON CREATE SET "
+        + NEO4J_ARTIFACT_VALUES[0]
+        + " RETURN "
+        + ARTIFACT_COLUMNS
+    ),
+    CREATE_READY_ARTIFACTS=(
+        "UNWIND $rows AS r MERGE (a:Artifact {urn: r.urn}) ON CREATE SET a.props = r.props, "
+        "a.org = CASE r.org WHEN '' THEN null ELSE r.org END SET "
+        + NEO4J_ARTIFACT_VALUES[1]
+        + " RETURN "
+        + ARTIFACT_COLUMNS
+    ),
+    SET_ARTIFACTS_READY=(
+        "UNWIND $rows AS r MATCH (a:Artifact {urn: r.urn}) SET "
+        + NEO4J_ARTIFACT_VALUES[1]
+        + " RETURN "
+        + ARTIFACT_COLUMNS
+    ),
     INSERT_ASPECT_OUT=(
         "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
         "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b) "

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aspects import AspectStore, Conflict, NotFound, new_urn
+from aspects import AspectStore, Conflict, NewArtifact, NotFound, new_urn
 from tests.aspects.helpers import ARTIFACT, USER, artifact_content
 
 WAIT = 60.0  # generous: the machine may be slow, and nothing here depends on it being fast
@@ -145,3 +145,92 @@ def test_completion_is_idempotent(store: AspectStore, repeat: int) -> None:
     for _ in range(repeat + 1):
         assert store.complete_artifact(urn, content, asserter=USER).status == "ready"
     assert len(store.query_aspects(entity=urn, schema=ARTIFACT, include_retracted=True).items) == 1
+
+
+def test_combined_completions_each_get_their_own_outcome(store: AspectStore) -> None:
+    """One batch, written a statement per step for all: creations with completion, plain completions, the same
+    URN twice (same content: both ready, one `artifact.1`; other content: a Conflict) and an unknown URN."""
+    plain, twice, clash, created, missing = (new_urn("artifact") for _ in range(5))
+    for urn in (plain, twice, clash):
+        store.create_artifact(urn, name="p.csv", uploader=USER)
+    same = artifact_content("t.csv", body=b"same")
+    calls: list[Callable[[], object]] = [
+        lambda: store.complete_artifact(plain, artifact_content("p.csv", body=b"p"), asserter=USER),
+        lambda: store.complete_artifact(twice, same, asserter=USER),
+        lambda: store.complete_artifact(clash, artifact_content("c.csv", body=b"first"), asserter=USER),
+        lambda: store.complete_artifact(
+            created, artifact_content("n.csv", body=b"n"), asserter=USER, create=NewArtifact("n.csv", USER)
+        ),
+        lambda: store.complete_artifact(missing, artifact_content("m.csv"), asserter=USER),
+        lambda: store.complete_artifact(twice, same, asserter=USER),
+        lambda: store.complete_artifact(clash, artifact_content("c.csv", body=b"second"), asserter=USER),
+    ]
+    batches = store._group.batches
+    with store._lock:
+        outcomes: list[object] = []
+        starter = threading.Thread(target=lambda: outcomes.extend(_in_threads(calls)))
+        starter.start()
+        _wait_for(lambda: len(store._group._queue) == len(calls))
+    starter.join(WAIT)
+    assert not starter.is_alive()
+    assert store._group.batches == batches + 1  # all of them in one transaction
+    by_urn = dict.fromkeys([plain, twice, created], "ready")
+    for outcome, urn in zip(outcomes, [plain, twice, None, created, None, twice, None], strict=True):
+        if urn is not None:
+            assert getattr(outcome, "urn", None) == urn and getattr(outcome, "status", None) == by_urn[urn]
+    assert isinstance(outcomes[4], NotFound)
+    first, second = outcomes[2], outcomes[6]  # the order the threads queued in decides which one wins
+    assert {type(first), type(second)} == {Conflict, type(store.get_artifact(plain))}
+    winner = b"first" if not isinstance(first, Conflict) else b"second"
+    assert store.get_artifact(clash).sha256 == artifact_content("c.csv", body=winner)["sha256"]
+    for urn in (plain, twice, clash, created):
+        history = store.query_aspects(entity=urn, schema=ARTIFACT, include_retracted=True).items
+        assert len(history) == 1 and history[0].valid_to is None
+    assert store.get_artifact(created).name == "n.csv"
+    assert store.get_artifact(twice).sha256 == same["sha256"]
+
+
+def test_combined_creations_of_one_urn_create_it_once(store: AspectStore) -> None:
+    urn, other = new_urn("artifact"), new_urn("artifact")
+    calls: list[Callable[[], object]] = [
+        lambda: store.create_artifact(urn, name="a.csv", uploader=USER),
+        lambda: store.create_artifact(other, name="b.csv", uploader=USER),
+        lambda: store.create_artifact(urn, name="a.csv", uploader=USER),
+    ]
+    with store._lock:
+        outcomes: list[object] = []
+        starter = threading.Thread(target=lambda: outcomes.extend(_in_threads(calls)))
+        starter.start()
+        _wait_for(lambda: len(store._group._queue) == len(calls))
+    starter.join(WAIT)
+    assert [getattr(o, "urn", o) for o in outcomes] == [urn, other, urn]
+    assert [getattr(o, "status", o) for o in outcomes] == ["pending"] * 3
+    assert {a.urn for a in store.list_artifacts(limit=10).items} == {urn, other}
+
+
+def test_a_completion_of_an_artifact_no_longer_ready_replaces_its_content(store: AspectStore) -> None:
+    """Only a `pending` (or `abandoned`) artifact is known to have no current `artifact.1`: any other status not
+    `ready` has its current one closed before the new one is asserted."""
+    urn = new_urn("artifact")
+    store.create_artifact(urn, name="d.csv", uploader=USER)
+    store.complete_artifact(urn, artifact_content("d.csv", body=b"old"), asserter=USER)
+    assert store.backend.run(store._q.SET_ARTIFACT_STATUS, {"urn": urn, "from": ["ready"], "to": "deleted"})
+    store.complete_artifact(urn, artifact_content("d.csv", body=b"new"), asserter=USER)
+    history = store.query_aspects(entity=urn, schema=ARTIFACT, include_retracted=True).items
+    assert len(history) == 2 and history[0].valid_to == history[1].valid_from and history[1].valid_to is None
+    assert [a.urn for a in store.query_aspects(entity=urn, schema=ARTIFACT).items] == [history[1].urn]
+    record = store.get_artifact(urn)
+    assert record.status == "ready" and record.sha256 == artifact_content("d.csv", body=b"new")["sha256"]
+
+
+@pytest.mark.parametrize("create", [False, True])
+def test_absent_values_stay_absent(store: AspectStore, create: bool) -> None:
+    """No md5 and no organisation are null in the graph, not '' (the combined statements carry them as '')."""
+    urn = new_urn("artifact")
+    content = {**artifact_content("e.csv"), "md5": None}
+    if not create:
+        store.create_artifact(urn, name="e.csv", uploader=USER)
+    record = store.complete_artifact(urn, content, asserter=USER, create=NewArtifact("e.csv", USER) if create else None)
+    for found in (record, store.get_artifact(urn)):
+        assert found.md5 is None and found.org is None and found.sha256 == content["sha256"]
+    assert store.list_artifacts(limit=10).items[0].md5 is None
