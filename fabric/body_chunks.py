@@ -32,6 +32,7 @@ from tus_server.blocks import BODY_INTO, Block
 
 READ_SIZE = 256 << 10  # bytes a socket read takes at most (uvloop's own read buffer is as large)
 MIN_READ_SIZE = 64 << 10
+RAW_READ_SIZE = 1 << 20  # at most per read into a block: its sha256 runs on the loop right after (see receiver)
 READS_IN_ALL = 8 << 20  # what the reads of all connections may hold together, while that keeps reads >= 64 KiB
 
 
@@ -102,7 +103,7 @@ class HttpProtocol(InterimHttpToolsProtocol):
             into = self._into
             if into is not None and into.block.filled < len(into.block.view):
                 self._reading_into = into.block
-                return into.block.view[into.block.filled :][: self._body_left]
+                return into.block.view[into.block.filled :][: min(RAW_READ_SIZE, self._body_left)]
             size = min(size, self._body_left)
         return buffer[:size]
 
@@ -115,7 +116,7 @@ class HttpProtocol(InterimHttpToolsProtocol):
         self._body_left -= nbytes
         block, self._reading_into = self._reading_into, None
         if block is not None:
-            block.filled += nbytes
+            block.received(nbytes)
         else:  # read while no block waits (the app reads with `receive`, or has answered already)
             self._queue_chunk(bytes(_reads.buffer[:nbytes]))
         if not self._body_left:
@@ -225,7 +226,7 @@ class _BodyInto:
             chunk = queue[0]
             count = min(len(chunk), len(view) - block.filled)
             view[block.filled : block.filled + count] = chunk[:count]
-            block.filled += count
+            block.received(count)
             if count == len(chunk):
                 queue.popleft()
             else:

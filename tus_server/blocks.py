@@ -1,7 +1,7 @@
 """Page-aligned blocks a request body is read into straight from the socket, then hashed and written from.
 
 An HTTP server may offer `BODY_INTO`, an ASGI scope extension beside `receive`: an async callable that fills
-`block.view` with the body's next bytes, advancing `block.filled` as they arrive, and returns once the block is
+`block.view` with the body's next bytes, calling `block.received(count)` as they arrive, and returns once the block is
 full (True: more may follow), or the body ended or the client went away (False; `receive()` then tells which).
 A cancelled call stops filling the block and leaves `filled` exact. Only an app that calls it gets its body this
 way; `receive` is unchanged. The server reads the socket straight into the block, without the copies of a parser (`bytes` of every read) and of an `O_DIRECT` write
@@ -21,6 +21,7 @@ import asyncio
 import mmap
 import threading
 import time
+from typing import Any
 
 BODY_INTO = "datafabric.body_into"  # the scope extension: `await scope["extensions"][BODY_INTO](block) -> bool`
 IDLE_RELEASE = 5.0  # seconds without a block in use after which the pool unmaps what it keeps
@@ -30,12 +31,13 @@ class Block:
     """`memory[head : head + filled]` holds body bytes; `view` is the room a server fills (it advances
     `filled` as it places bytes, so after a cancellation `filled` still tells what arrived)."""
 
-    __slots__ = ("filled", "head", "memory", "pool")
+    __slots__ = ("digest", "filled", "head", "memory", "pool")
 
     def __init__(self, memory: memoryview, pool: BlockPool | None) -> None:
         self.memory = memory
         self.head = 0
         self.filled = 0
+        self.digest: Any = None  # fed each read's bytes as they arrive, while the read left them in the cache
         self.pool = pool
 
     @property
@@ -51,6 +53,13 @@ class Block:
     def body(self) -> memoryview:
         """The body bytes placed so far."""
         return self.memory[self.head : self.head + self.filled]
+
+    def received(self, count: int) -> None:
+        """The server placed `count` more body bytes after those `filled` (on the event loop's thread)."""
+        if self.digest is not None:
+            start = self.head + self.filled
+            self.digest.update(self.memory[start : start + count])
+        self.filled += count
 
     def __len__(self) -> int:
         return self.filled

@@ -38,6 +38,10 @@ class UploadDigests:
         self._pending.extend(queued)
         return queued
 
+    def hashed(self, count: int) -> None:
+        """`count` more bytes were fed to `sha256` directly (md5 off, nothing queued: after `settle`)."""
+        self.offset += count
+
     def update_now(self, parts: list[bytes]) -> None:
         """Feed a block in the calling thread (blocking), for a small body where a lane hop costs more than the
         hashing; only when nothing is queued (after `settle`)."""
