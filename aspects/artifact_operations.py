@@ -212,7 +212,8 @@ class ArtifactOperations(StoreCore):
     def complete_artifact(
         self, urn: str, content: dict[str, Any], *, asserter: str, create: NewArtifact | None = None
     ) -> ArtifactRecord:
-        """Assert `artifact.1` and make the artifact `ready`; a repeat with the same sha256 changes nothing.
+        """Assert `artifact.1` and make the artifact `ready`; a repeat with the same sha256 changes nothing, even
+        once the artifact has moved on (a completion repeated after a crash never revives a deleted artifact).
 
         With `create`, the artifact is first created (pending, as `create_artifact` would, unless it exists) in the
         same transaction: an upload whose bytes came in its creation request writes the graph once."""
@@ -245,7 +246,9 @@ class ArtifactOperations(StoreCore):
             if first is None and row is None and item.creation is None:
                 outcomes.append(NotFound(f"no artifact {item.urn!r}"))
                 continue
-            if first is None and (row is None or row["status"] != "ready"):
+            if first is None and row is not None and row["sha256"] == item.content["sha256"]:
+                pass  # complete already with these bytes: a repeat changes nothing, whatever the status since
+            elif first is None and (row is None or row["status"] != "ready"):
                 writes[item.urn] = (len(outcomes), item)
                 if row is None:
                     creates.append(item)

@@ -2,7 +2,9 @@
 
 Each upload is `<id>` (the bytes) and `<id>.info` (an `UploadInfo` as JSON). The info file is replaced by
 write-then-rename after an fsync, and always after the data it describes is fdatasync'ed, so the offset it
-records is never past what is durably on disk.
+records is never past what is durably on disk. Once the completion hook has run, an empty `<id>.finished`
+marks the upload finished (`mark_finished`): created without any fsync, since losing it in a crash only means
+the hook runs again at start-up.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ class FileUploadStore:
     def _info_path(self, upload_id: str) -> Path:
         return self.data_path(upload_id).with_suffix(".info")
 
+    def _finished_path(self, upload_id: str) -> Path:
+        return self.data_path(upload_id).with_suffix(".finished")
+
     def create(self, info: UploadInfo) -> None:
         fd = os.open(self.data_path(info.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         os.close(fd)
@@ -85,9 +90,16 @@ class FileUploadStore:
         if not is_valid_upload_id(upload_id):
             return None
         try:
-            return UploadInfo.from_bytes(self._info_path(upload_id).read_bytes())
+            info = UploadInfo.from_bytes(self._info_path(upload_id).read_bytes())
         except FileNotFoundError:
             return None
+        if not info.finished and info.is_complete and self._finished_path(upload_id).exists():
+            info.finished = True
+        return info
+
+    def mark_finished(self, info: UploadInfo) -> None:
+        """An empty `<id>.finished`, not synced (see `FinishMarker`): a name either there or not after a crash."""
+        os.close(os.open(self._finished_path(info.id), os.O_WRONLY | os.O_CREAT, 0o640))
 
     def save(self, info: UploadInfo) -> None:
         target = self._info_path(info.id)
@@ -145,7 +157,7 @@ class FileUploadStore:
         self.data_path(upload_id).unlink(missing_ok=True)
 
     def terminate(self, upload_id: str) -> None:
-        for path in (self.data_path(upload_id), self._info_path(upload_id)):
+        for path in (self.data_path(upload_id), self._info_path(upload_id), self._finished_path(upload_id)):
             path.unlink(missing_ok=True)
 
     def concatenate(self, final: UploadInfo, parts: Sequence[UploadInfo]) -> None:
@@ -207,6 +219,7 @@ class FileUploadStore:
             infos.append(info)
         known = {info.id for info in infos}
         for path in self.directory.iterdir():
-            if is_valid_upload_id(path.name) and path.name not in known:
+            upload_id = path.name.removesuffix(".finished")
+            if is_valid_upload_id(upload_id) and upload_id not in known:
                 path.unlink(missing_ok=True)
         return infos

@@ -39,6 +39,7 @@ from tus_server.receiver import BodyInto, BodyWriter, DiskFull, prefix
 from tus_server.upload_store import (
     CompletionRecorder,
     Concatenator,
+    FinishMarker,
     LengthDeferrer,
     Terminator,
     UnreadableUntilFinished,
@@ -731,6 +732,9 @@ class TusServer:
                     f"the bytes are stored but registering them failed ({exc}); it is retried at the next start",
                 ) from exc
         info.finished = True
+        if isinstance(self.store, FinishMarker):  # a mark the hook's repeat makes up for if a crash loses it
+            await anyio.to_thread.run_sync(self.store.mark_finished, info)
+            return
         info.expires_at = utcnow() + self.config.expiry  # how long the finished upload stays answerable to HEAD
         await anyio.to_thread.run_sync(self.store.save, info)
 

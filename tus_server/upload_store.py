@@ -8,6 +8,7 @@ opens per request) plus optional capabilities the server discovers with `isinsta
 - `LengthDeferrer`: an upload can be created before its length is known (`creation-defer-length`).
 - `DataMover`: a finished upload's bytes can be moved to a local file without copying (a rename).
 - `CompletionRecorder`: the request that completes an upload records its offset and digests in one write.
+- `FinishMarker`: that the completion hook has run is marked without a durable write.
 
 Every method blocks (the server calls them in worker threads) and raises `OSError` for storage failures;
 `errno.ENOSPC`/`errno.EDQUOT` mean "no room" and are answered 507. Nothing here assumes a local path: a store
@@ -199,4 +200,14 @@ class CompletionRecorder(Protocol):
         durable first, then `info` (offset = length, digests set) recorded once, atomically and durably, instead
         of `create` (an info at offset 0), `writer`, `sync` and `record_completion`. A crash before the info is
         recorded leaves bytes without an info, which `recover` removes (the client was not answered)."""
+        ...
+
+
+@runtime_checkable
+class FinishMarker(Protocol):
+    def mark_finished(self, info: UploadInfo) -> None:
+        """Record that the completion hook has run for the upload (`info.finished`), atomically but not durably:
+        after a crash the mark may be missing, and the server then runs the hook again at start-up, which the
+        hook must allow anyway (a crash may fall between the hook and any record of it). `load` reports the
+        upload finished once the mark is there. Saves the server a durable write per completed upload."""
         ...

@@ -234,3 +234,15 @@ def test_absent_values_stay_absent(store: AspectStore, create: bool) -> None:
     for found in (record, store.get_artifact(urn)):
         assert found.md5 is None and found.org is None and found.sha256 == content["sha256"]
     assert store.list_artifacts(limit=10).items[0].md5 is None
+
+
+def test_a_repeated_completion_never_revives_an_artifact(store: AspectStore) -> None:
+    """A completion repeated after a crash (its upload's finished mark lost) finds the artifact deleted since:
+    it stays deleted, with its one `artifact.1`."""
+    urn = new_urn("artifact")
+    content = artifact_content("r.csv", body=b"kept")
+    store.complete_artifact(urn, content, asserter=USER, create=NewArtifact("r.csv", USER))
+    assert store.backend.run(store._q.SET_ARTIFACT_STATUS, {"urn": urn, "from": ["ready"], "to": "deleted"})
+    again = store.complete_artifact(urn, content, asserter=USER, create=NewArtifact("r.csv", USER))
+    assert again.status == "deleted" and store.get_artifact(urn).status == "deleted"
+    assert len(store.query_aspects(entity=urn, schema=ARTIFACT, include_retracted=True).items) == 1
