@@ -43,6 +43,7 @@ from fabric.coordination import Coordination, FileCoordination, RedisCoordinatio
 from fabric.cors import cors_middleware
 from fabric.errors import exception_handlers
 from fabric.ingest import UploadIngest
+from fabric.malloc import IdleTrim
 from fabric.metrics import MetricsMiddleware
 from fabric.openapi import build_document
 from fabric.openapi import tus as tus_description
@@ -162,6 +163,17 @@ def maintenance_lease(settings: Settings) -> float:
     return 2 * settings.gc_interval + 60
 
 
+TRIM_INTERVAL = 10.0  # seconds between looks at whether the process is quiet and has freed memory to give back
+
+
+async def trim_when_idle(trimmer: IdleTrim) -> None:
+    """Give the heap's free memory back to the system after bursts of requests (`fabric.malloc`)."""
+    while True:
+        await anyio.sleep(TRIM_INTERVAL)
+        if trimmer.due():
+            await anyio.to_thread.run_sync(trimmer.trim)
+
+
 async def keep_consistent(state: AppState) -> None:
     """Reconcile the graph with the uploads at start-up, then collect unreferenced blobs now and then."""
     settings = state.settings
@@ -255,6 +267,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 anyio.create_task_group() as tasks,
             ):
                 tasks.start_soon(keep_consistent, state)
+                tasks.start_soon(trim_when_idle, IdleTrim())
                 yield
                 tasks.cancel_scope.cancel()
         finally:
