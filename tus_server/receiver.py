@@ -1,7 +1,8 @@
 """Appending a request body to an upload: receiving on the event loop, writing in a worker thread.
 
-The body is gathered into blocks of a few MiB. Blocks are written in order by a serial write lane while the
-next is received; the upload's digests are fed the same blocks in lanes of their own (see `hashing`). A long
+The body is gathered into blocks of a few MiB, or read by the server straight into pooled blocks (`blocks`).
+Blocks are written in order by a serial write lane while the next is received; the upload's digests are fed the
+same blocks in lanes of their own (see `hashing`), or, for sha256 alone, each read as it lands in a block. A long
 body is made durable in checkpoints on a separate sync lane, so receiving goes on while the disk flushes.
 A few blocks at most are in memory per request, and all requests together hold no more than the server's
 `BufferBudget` (see `budget`): a block's bytes count against it from receiving until written and hashed.
