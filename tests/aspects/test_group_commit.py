@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,14 @@ def test_writes_waiting_for_the_lock_commit_as_one_batch(store: AspectStore) -> 
         store.create_artifact(urn, name="n.csv", uploader=USER)
     batches, jobs = store._group.batches, store._group.jobs
     contents = [artifact_content("n.csv", body=urn.encode()) for urn in urns]
+    combined: list[int] = []
+    complete_many = store._complete_many
+
+    def counting(tx: Any, items: list[Any]) -> list[Any]:
+        combined.append(len(items))
+        return complete_many(tx, items)
+
+    store._complete_many = counting  # type: ignore[method-assign]
     with store._lock:  # hold the writers back until all six wait in the queue
         threads_done: list[object] = []
         starter = threading.Thread(
@@ -67,6 +76,7 @@ def test_writes_waiting_for_the_lock_commit_as_one_batch(store: AspectStore) -> 
     assert not starter.is_alive()
     assert [getattr(r, "status", r) for r in threads_done] == ["ready"] * len(urns)
     assert (store._group.batches - batches, store._group.jobs - jobs) == (1, len(urns))
+    assert combined == [len(urns)]  # one call wrote them all, a statement per step
     for urn, content in zip(urns, contents, strict=True):
         record = store.get_artifact(urn)
         assert record.status == "ready" and record.sha256 == content["sha256"]
