@@ -11,8 +11,9 @@ block starts on a file block boundary and needs no copy (`direct_writes.DirectAp
 
 Fresh mappings fault in every page on first touch, so blocks come from a pool that keeps the blocks given
 back, and gives their memory back to the system only once no upload has used one for `IDLE_RELEASE` seconds.
-The pool does not bound memory: a block is taken only with budget for its size (`BufferBudget`), which comes
-back when the block is written and hashed, and then the block returns to the pool.
+The pool does not bound the blocks in use: a block is taken only with budget for its size (`BufferBudget`), which
+comes back when the block is written and hashed, and then the block returns to the pool; the pool keeps no more
+than `keep` bytes of returned blocks (the budget's limit), whatever mix of sizes came back.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ class Block:
 class BlockPool:
     """Blocks of a few sizes, kept for reuse once given back (see the module's docstring)."""
 
-    def __init__(self, idle_release: float = IDLE_RELEASE) -> None:
+    def __init__(self, idle_release: float = IDLE_RELEASE, keep: int | None = None) -> None:
         self._free: dict[int, list[memoryview]] = {}
+        self._keep = keep  # bytes of blocks kept for reuse at most (blocks of several sizes come and go)
         self._lock = threading.Lock()
         self.in_use = 0
         self.kept = 0  # bytes of blocks kept for reuse
@@ -94,9 +96,10 @@ class BlockPool:
     def give(self, block: Block) -> None:
         """Take a block back (any thread): it is no longer read nor written."""
         with self._lock:
-            self._free.setdefault(block.size, []).append(block.memory)
-            self.kept += block.size
-            self.in_use -= 1
+            if self._keep is None or self.kept + block.size <= self._keep:
+                self._free.setdefault(block.size, []).append(block.memory)
+                self.kept += block.size
+            self.in_use -= 1  # a block not kept is unmapped once its last view goes
             self._last_used = time.monotonic()
         block.pool = None
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 from tus_server.blocks import BlockPool
 
 PAGE = 4096
+ESCAPE_BLOCK = 64 << 10  # the largest block taken past the limit (see `take_block`)
 
 
 class BufferBudget:
@@ -33,7 +35,7 @@ class BufferBudget:
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.peak = 0  # the most bytes ever taken at once (for tests and metrics)
-        self.blocks = BlockPool()  # blocks a body is read into: each taken with budget for its size
+        self.blocks = BlockPool(keep=limit)  # blocks a body is read into: each taken with budget for its size
 
     @property
     def used(self) -> int:
@@ -57,11 +59,16 @@ class BufferBudget:
 
     async def take(self, size: int) -> None:
         """Take `size` bytes for gathering, waiting until blocks on their way to disk give enough back."""
+        await self._take_when(lambda: size if self._fits(size) else None)
+
+    async def _take_when(self, decide: Callable[[], int | None]) -> int:
+        """Take what `decide` (called under the lock) says fits, waiting for a `give` while it says None."""
         while True:
             with self._lock:
-                if self._fits(size):
+                size = decide()
+                if size is not None:
                     self._account(size)
-                    return
+                    return size
                 loop = asyncio.get_running_loop()
                 waiter: asyncio.Future[None] = loop.create_future()
                 entry = (loop, waiter)
@@ -77,12 +84,28 @@ class BufferBudget:
         """Whether requests may go on gathering blocks (gathering holds at most half the budget)."""
         return self._gathered <= self.limit // 2
 
-    def block_size(self, largest: int, pressed: int) -> int:
-        """The size of the next block a body is read into: `largest` while requests may gather, `pressed` once
-        gathering holds half the budget; never more than a sixteenth of the budget, in whole pages (a block
-        pins its whole size, however little of it a stalled client has sent)."""
+    def _block_size(self, largest: int, pressed: int) -> int:
         size = largest if self.may_gather() else pressed
         return max(PAGE, min(size, self.limit // 16 // PAGE * PAGE))
+
+    async def take_block(self, largest: int, pressed: int) -> int:
+        """Take budget for the next block a body is read into, and return the block's size: `largest` while
+        requests may gather, `pressed` once gathering holds half the budget; never more than a sixteenth of the
+        budget, in whole pages (a block pins its whole size, however little of it a stalled client has sent).
+
+        When the budget is spent and nothing is on its way to the disk, every byte taken sits in blocks still
+        being filled, whose clients may be stalled: waiting could last for ever, so the request takes a block of
+        at most `ESCAPE_BLOCK` beyond the limit. Each connection fills one block at a time, so the memory past
+        the limit is at most that much per connection (`take`'s rule would let every one take a whole block)."""
+        return await self._take_when(lambda: self._block_fits(largest, pressed))
+
+    def _block_fits(self, largest: int, pressed: int) -> int | None:
+        size = self._block_size(largest, pressed)
+        if self._used + size <= self.limit:
+            return size
+        if self._used == self._gathered:
+            return min(size, ESCAPE_BLOCK)
+        return None
 
     def dispatched(self, size: int) -> None:
         """`size` gathered bytes were handed to the disk and digests; they come back with `give`."""

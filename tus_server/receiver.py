@@ -167,8 +167,7 @@ class BodyWriter:
         if inline is not None:
             await inline.settle()
         while left > 0:
-            size = self._budget.block_size(BLOCK_SIZE, SMALL_BLOCK)
-            await self._budget.take(size)
+            size = await self._budget.take_block(BLOCK_SIZE, SMALL_BLOCK)
             position = self.start + self.dispatched + self._buffered
             block = self._budget.blocks.take(size, position % ALIGN if direct else 0)
             if inline is not None:

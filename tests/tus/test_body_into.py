@@ -17,6 +17,7 @@ import httpx
 from fabric.body_chunks import ServeProtocol
 from tests.tus.helpers import OCTETS, TUS, create, patch
 from tests.tus.test_hooks import Recorder, serving, tus_server
+from tus_server.budget import ESCAPE_BLOCK
 from tus_server.direct_writes import ALIGN
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -120,4 +121,35 @@ def test_stalled_clients_pin_a_block_each_within_the_budget_and_others_go_on(tmp
             wait_for(lambda location=location: offset_of(client, location) == 10 * KiB)  # type: ignore[misc]
         wait_for(lambda: server.budget.used == 0)
         assert server.budget.peak <= budget + budget // 16
+    assert [u.info.sha256 for u in recorder.completed] == [hashlib.sha256(data).hexdigest()]
+
+
+def test_many_stalled_clients_pin_no_more_than_a_small_block_each_past_the_budget(tmp_path: Path) -> None:
+    """More stalled clients than the budget has whole blocks for: those past the limit get small blocks
+    (`ESCAPE_BLOCK`), not whole ones, and an upload beside them still completes byte-exact."""
+    recorder = Recorder()
+    budget = 4 * MiB  # blocks of 256 KiB: 16 fill the budget
+    server = tus_server(tmp_path, recorder, upload_buffer_budget=budget)
+    stalled_count = 40
+    with serving(server, **SERVE) as client:
+        stalled = []
+        for _ in range(stalled_count):
+            location = create(client, 2 * MiB).headers["Location"]
+            sock = socket.create_connection((client.base_url.host, client.base_url.port), timeout=30)
+            sock.sendall(raw_patch_head(location, 0, 2 * MiB) + os.urandom(10 * KiB))
+            stalled.append((sock, location))
+        try:
+            wait_for(lambda: server.budget.blocks.in_use == stalled_count)
+            # Whole blocks for all of them would be 10 MiB; the rule allows 4 MiB plus 64 KiB for each past it.
+            assert server.budget.used <= budget + stalled_count * ESCAPE_BLOCK
+            data = os.urandom(3 * MiB + 5)
+            location = create(client, len(data)).headers["Location"]
+            assert patch(client, location, 0, data).status_code == 204
+        finally:
+            for sock, _ in stalled:
+                sock.close()
+        for _, location in stalled:
+            wait_for(lambda location=location: offset_of(client, location) == 10 * KiB)  # type: ignore[misc]
+        wait_for(lambda: server.budget.used == 0)
+        assert server.budget.blocks.kept <= budget
     assert [u.info.sha256 for u in recorder.completed] == [hashlib.sha256(data).hexdigest()]
