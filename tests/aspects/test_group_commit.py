@@ -44,6 +44,19 @@ def _in_threads(calls: list[Callable[[], object]]) -> list[object]:
     return outcomes
 
 
+def _in_one_batch(store: AspectStore, calls: list[Callable[[], object]]) -> list[object]:
+    """Run each call in a thread of its own, all queued on the group commit before any runs (the store's lock is
+    held until they are): their outcomes, in order."""
+    with store._lock:
+        outcomes: list[object] = []
+        starter = threading.Thread(target=lambda: outcomes.extend(_in_threads(calls)))
+        starter.start()
+        _wait_for(lambda: len(store._group._queue) == len(calls))
+    starter.join(WAIT)
+    assert not starter.is_alive()
+    return outcomes
+
+
 def test_writes_waiting_for_the_lock_commit_as_one_batch(store: AspectStore) -> None:
     urns = [new_urn("artifact") for _ in range(6)]
     for urn in urns:
@@ -176,13 +189,7 @@ def test_combined_completions_each_get_their_own_outcome(store: AspectStore) -> 
         lambda: store.complete_artifact(clash, artifact_content("c.csv", body=b"second"), asserter=USER),
     ]
     batches = store._group.batches
-    with store._lock:
-        outcomes: list[object] = []
-        starter = threading.Thread(target=lambda: outcomes.extend(_in_threads(calls)))
-        starter.start()
-        _wait_for(lambda: len(store._group._queue) == len(calls))
-    starter.join(WAIT)
-    assert not starter.is_alive()
+    outcomes = _in_one_batch(store, calls)
     assert store._group.batches == batches + 1  # all of them in one transaction
     by_urn = dict.fromkeys([plain, twice, created], "ready")
     for outcome, urn in zip(outcomes, [plain, twice, None, created, None, twice, None], strict=True):
@@ -207,12 +214,7 @@ def test_combined_creations_of_one_urn_create_it_once(store: AspectStore) -> Non
         lambda: store.create_artifact(other, name="b.csv", uploader=USER),
         lambda: store.create_artifact(urn, name="a.csv", uploader=USER),
     ]
-    with store._lock:
-        outcomes: list[object] = []
-        starter = threading.Thread(target=lambda: outcomes.extend(_in_threads(calls)))
-        starter.start()
-        _wait_for(lambda: len(store._group._queue) == len(calls))
-    starter.join(WAIT)
+    outcomes = _in_one_batch(store, calls)
     assert [getattr(o, "urn", o) for o in outcomes] == [urn, other, urn]
     assert [getattr(o, "status", o) for o in outcomes] == ["pending"] * 3
     assert {a.urn for a in store.list_artifacts(limit=10).items} == {urn, other}
