@@ -128,6 +128,10 @@ class S3UploadStore:
         except Exception as exc:
             raise _os_error(exc) from exc
 
+    def _part_call(self, operation: str, upload_id: str, multipart: str, number: int, **params: Any) -> Any:
+        """`operation` (`upload_part`, `upload_part_copy`) on part `number` of the upload's multipart upload."""
+        return self._call(operation, Key=self.key(upload_id), UploadId=multipart, PartNumber=number, **params)
+
     def _state(self, upload_id: str) -> S3UploadState:
         loaded = self._load(upload_id)
         if loaded is None:
@@ -201,13 +205,9 @@ class S3UploadStore:
             if state.tail_key is not None:
                 tail = self._call("get_object", Key=state.tail_key)["Body"]
                 number = len(state.parts) + 1
-                answer = self._call(
-                    "upload_part",
-                    Key=key,
-                    UploadId=state.multipart,
-                    PartNumber=number,
-                    Body=_Chain([tail]),
-                    ContentLength=state.tail_size,
+                body = _Chain([tail])
+                answer = self._part_call(
+                    "upload_part", info.id, state.multipart, number, Body=body, ContentLength=state.tail_size
                 )
                 state.parts.append((number, answer["ETag"], state.tail_size))
             parts = [{"PartNumber": number, "ETag": etag} for number, etag, _ in state.parts]
@@ -440,14 +440,7 @@ class S3UploadWriter:
             if key is not None:
                 self._store._call("put_object", Key=key, Body=body, ContentLength=length)
                 return 0, key, length
-            answer = self._store._call(
-                "upload_part",
-                Key=self._store.key(self._id),
-                UploadId=upload,
-                PartNumber=number,
-                Body=body,
-                ContentLength=length,
-            )
+            answer = self._store._part_call("upload_part", self._id, upload, number, Body=body, ContentLength=length)
             return number, str(answer["ETag"]), length
         except Exception as exc:
             if not pipe.abandoned:
@@ -538,13 +531,8 @@ class S3UploadWriter:
         self, upload: str, number: int, source: dict[str, str], span: str, count: int
     ) -> tuple[int, str, int]:
         try:
-            answer = self._store._call(
-                "upload_part_copy",
-                Key=self._store.key(self._id),
-                UploadId=upload,
-                PartNumber=number,
-                CopySource=source,
-                CopySourceRange=span,
+            answer = self._store._part_call(
+                "upload_part_copy", self._id, upload, number, CopySource=source, CopySourceRange=span
             )
         except Exception as exc:
             self._error = self._error or _os_error(exc)
