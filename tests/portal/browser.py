@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page
@@ -71,3 +73,16 @@ def sign_in_with_keyboard(page: Page, url: str, token: str) -> None:
     page.keyboard.type(token)
     page.keyboard.press("Enter")
     page.wait_for_selector("header.topbar")
+
+
+def wait_until(page: Page, condition: Callable[[], object], what: str, timeout: float = 120) -> None:
+    """Poll `condition` until it holds, letting Playwright dispatch events between polls.
+
+    The sync API runs route handlers, dialogs and other callbacks only while a Playwright call is waiting: a
+    `time.sleep` loop would starve them (a route handler that a condition waits on would never run).
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        page.wait_for_timeout(100)

@@ -16,7 +16,6 @@ import hashlib
 import io
 import os
 import struct
-import time
 import uuid
 import zipfile
 import zlib
@@ -31,7 +30,7 @@ from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from fabric.auth.tokens import Principal, mint_token
 from tests.interop.cutting_proxy import CuttingProxy
-from tests.portal.browser import drop_files, shot, sign_in_with_keyboard
+from tests.portal.browser import drop_files, shot, sign_in_with_keyboard, wait_until
 from tests.portal.conftest import KEY, bearer, token, tus_upload
 from tests.server_process import FabricServer
 
@@ -72,14 +71,6 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
     yield opened
     context.close()
     assert errors == [], f"the page threw: {errors}"
-
-
-def wait_until(condition: Any, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_mine_sorts_on_the_server_and_pages_with_a_count(page: Page, site: Site) -> None:
@@ -236,7 +227,7 @@ def test_cancelling_an_upload_terminates_it_and_lists_nothing_half_made(page: Pa
     proxy.hold_at = proxy.forwarded + 1_000_000  # however fast the machine, the body stops a quarter in
     proxy.enabled = True
     drop_files(page, "#dropzone", path)
-    wait_until(lambda: proxy.holding >= 1, "the upload held a quarter in")
+    wait_until(page, lambda: proxy.holding >= 1, "the upload held a quarter in")
     proxy.enabled = False  # the DELETE that cancelling sends passes untouched
     row = page.locator(f"li.upload[data-upload='{name}']")
     expect(row).to_contain_text("Uploading")
@@ -249,7 +240,7 @@ def test_cancelling_an_upload_terminates_it_and_lists_nothing_half_made(page: Pa
         found = site.api.get("/v1/artifacts", params={"name": name, "status": "abandoned"}, headers=bearer("alice"))
         return list(found.json()["items"])
 
-    wait_until(lambda: len(abandoned()) == 1, "the server to terminate the upload")
+    wait_until(page, lambda: len(abandoned()) == 1, "the server to terminate the upload")
     listed = site.api.get("/v1/artifacts", params={"name": name}, headers=bearer("alice")).json()["items"]
     assert listed == [], "a cancelled upload is listed"
     urn = abandoned()[0]["urn"]
@@ -257,6 +248,7 @@ def test_cancelling_an_upload_terminates_it_and_lists_nothing_half_made(page: Pa
     # tus-js-client forgets the fingerprint once the DELETE's answer arrives, which may be after the server's
     # termination shows in the listing above: wait for it rather than race it.
     wait_until(
+        page,
         lambda: page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('tus::')).length") == 0,
         "the portal to forget the cancelled upload's fingerprint",
     )
@@ -336,11 +328,11 @@ def test_a_folder_upload_goes_on_after_a_reload(page: Page, site: Site, tmp_path
     drop_folder(page, "#dropzone", folder)
     for small in ("readme.txt", "raw/notes.txt"):
         expect(page.locator(f"li.upload-done[data-upload='{folder.name}/{small}']")).to_be_visible()
-    wait_until(lambda: bool(kept_back), "the big file's PATCH")
+    wait_until(page, lambda: bool(kept_back), "the big file's PATCH")
     site.proxy.enabled = True
     site.proxy.hold_at = site.proxy.forwarded + BIG // 2
     kept_back[0].continue_()
-    wait_until(lambda: site.proxy.holding >= 1, "the big file held half-way")
+    wait_until(page, lambda: site.proxy.holding >= 1, "the big file held half-way")
     remembered = page.evaluate("JSON.parse(localStorage.getItem('datafabric.folders'))")
     assert [(r["name"], sorted(r["done"])) for r in remembered.values()] == [
         (folder.name, ["raw/notes.txt", "readme.txt"])

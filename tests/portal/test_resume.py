@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.interop.cutting_proxy import CuttingProxy
-from tests.portal.browser import drop_files, shot, sign_in_with_keyboard
+from tests.portal.browser import drop_files, shot, sign_in_with_keyboard, wait_until
 from tests.portal.conftest import KEY, bearer, token
 from tests.server_process import FabricServer
 
@@ -37,14 +36,6 @@ def server(tmp_path: Path) -> Iterator[FabricServer]:
 def progress(page, name: str) -> int:  # type: ignore[no-untyped-def]
     value = page.locator(f"li.upload[data-upload='{name}'] progress").get_attribute("value")
     return int(value or 0)
-
-
-def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_a_50_mb_upload_survives_cuts_and_a_reload(browser: Browser, server: FabricServer, tmp_path: Path) -> None:
@@ -68,8 +59,13 @@ def test_a_50_mb_upload_survives_cuts_and_a_reload(browser: Browser, server: Fab
         # carries byte 45 M of the body (a cut loses what the server had not read yet, so the server has less).
         proxy.hold_at = proxy.forwarded + SIZE * 9 // 10
         drop_files(page, "#dropzone", path)
-        wait_until(lambda: proxy.cuts >= 1 and proxy.holding >= 1, 300, "a cut, then the upload held short of its end")
-        time.sleep(0.5)  # the portal's progress catches up with what the held connection took
+        wait_until(
+            page,
+            lambda: proxy.cuts >= 1 and proxy.holding >= 1,
+            "a cut, then the upload held short of its end",
+            timeout=300,
+        )
+        page.wait_for_timeout(500)  # the portal's progress catches up with what the held connection took
         assert 0 < progress(page, name) < 100
         shot(page, "resume-01-uploading-through-cuts")
         proxy.enabled = False
