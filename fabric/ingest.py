@@ -34,7 +34,7 @@ from fabric.blobs import BlobStorage
 from fabric.coordination import Coordination
 from fabric.names import guess_mime_type, safe_name
 from fabric.urns import DEFAULT_NAMESPACE, fabric_urn
-from tus_server import CompletedUpload, TusError, UploadInfo, completes_at_creation
+from tus_server import BlockingCompletion, CompletedUpload, TusError, UploadInfo, completes_at_creation
 
 log = logging.getLogger("fabric.ingest")
 
@@ -141,6 +141,7 @@ class UploadIngest:
         self.namespace = namespace
         self.lifecycle = lifecycle or Lifecycle(store)
         self.coordination = coordination or Coordination()
+        self.on_complete = BlockingCompletion(self.complete)
 
     def _start_file(self, info: UploadInfo, principal: Principal, urn: str, path: str) -> None:
         """An upload carrying `artifact=<urn>` and `path=<relative path>` adds a file to that draft (blocking)."""
@@ -231,18 +232,20 @@ class UploadIngest:
             field = exc.path.removeprefix("$.") if exc.path else "metadata"
             raise TusError(400, "Invalid upload metadata", f"{field}: {exc}") from None
 
-    async def on_complete(self, upload: CompletedUpload) -> None:
-        """Take the bytes into blob storage, then make the artifact ready (or fill its file): one worker call
-        for all of it, since each hop to a thread costs a small upload as much as the work it carries."""
+    def complete(self, upload: CompletedUpload) -> None:
+        """Take the bytes into blob storage, then make the artifact ready (or fill its file) (blocking).
+
+        The server's completion hook, as a `BlockingCompletion` (`on_complete`): a small upload's last request
+        runs it in the worker call that stored its bytes, since each hop to a thread costs such an upload as
+        much as the work it carries."""
         info = upload.info
         urn = info.extra_headers.get(ARTIFACT_URN_HEADER)
         if urn is None or info.sha256 is None:
             return
         if "file_path" in info.tags:
-            await anyio.to_thread.run_sync(self._complete, upload, lambda: self._finish_file(info))
+            self._complete(upload, lambda: self._finish_file(info))
             return
-        register = self._registration(info, urn)
-        await anyio.to_thread.run_sync(self._complete, upload, register)
+        self._complete(upload, self._registration(info, urn))
         metrics.UPLOADS_COMPLETED.inc()
         metrics.UPLOAD_BYTES_COMPLETED.inc(info.length or 0)
 

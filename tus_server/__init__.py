@@ -6,7 +6,7 @@ from tus_server.file_store import FileUploadStore
 from tus_server.info import UploadInfo
 from tus_server.locks import HeldLock, UploadLocker, UploadLocks
 from tus_server.problems import TusError
-from tus_server.server import CompletedUpload, TusServer, completes_at_creation
+from tus_server.server import BlockingCompletion, CompletedUpload, TusServer, completes_at_creation
 from tus_server.upload_store import (
     Checkpointer,
     CompletionRecorder,
@@ -21,6 +21,7 @@ from tus_server.upload_store import (
 )
 
 __all__ = [
+    "BlockingCompletion",
     "Checkpointer",
     "CompletedUpload",
     "CompletionRecorder",

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import httpx
 import pytest
 import uvicorn
@@ -19,7 +21,16 @@ from starlette.requests import Request
 
 from tests.server_process import free_port
 from tests.tus.helpers import OCTETS, TUS, create, patch
-from tus_server import CompletedUpload, FileUploadStore, TusConfig, TusError, TusServer, UploadInfo, create_tus_app
+from tus_server import (
+    BlockingCompletion,
+    CompletedUpload,
+    FileUploadStore,
+    TusConfig,
+    TusError,
+    TusServer,
+    UploadInfo,
+    create_tus_app,
+)
 
 
 @contextmanager
@@ -281,3 +292,77 @@ def test_a_small_creation_with_upload_writes_its_info_once_before_the_hand_over(
     with serving(TusServer(FileUploadStore(tmp_path))):
         pass
     assert not orphan.exists()
+
+
+class BlockingRecorder:
+    """A blocking completion hook: notes the uploads it completed and fails as told."""
+
+    def __init__(self) -> None:
+        self.completed: list[str] = []
+        self.fail: Exception | None = None
+
+    def complete(self, upload: CompletedUpload) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.completed.append(upload.info.id)
+
+
+def test_a_blocking_completion_runs_in_the_worker_call_that_recorded_a_small_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small upload's last request stores its bytes, records its digests, runs the hook and marks the upload
+    finished in one worker call (one thread hop for the whole completion, where an awaited hook takes three),
+    whether the bytes came with the POST or in a PATCH; a streamed body (over 64 KiB) gets the hook too."""
+    hops: list[str] = []
+    hop = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await hop(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    store, hook = FileUploadStore(tmp_path), BlockingRecorder()
+    big = os.urandom(300_000)
+    with serving(TusServer(store, on_complete=BlockingCompletion(hook.complete))) as client:
+        hops.clear()
+        posted = client.post("/v1/uploads", headers={**OCTETS, "Upload-Length": "4"}, content=b"abcd")
+        assert posted.status_code == 201 and posted.headers["Upload-Offset"] == "4"
+        assert len(hops) == 1, hops
+        patched = create(client, 4).headers["Location"]
+        hops.clear()
+        assert patch(client, patched, 0, b"efgh").status_code == 204
+        assert len(hops) == 1, hops
+        streamed = create(client, len(big)).headers["Location"]
+        assert patch(client, streamed, 0, big).status_code == 204
+    uploads = [posted.headers["Location"], patched, streamed]
+    assert hook.completed == [location.rsplit("/", 1)[1] for location in uploads]
+    for upload_id in hook.completed:
+        info = store.load(upload_id)
+        assert info is not None and info.finished
+
+
+@pytest.mark.parametrize("how", ["post", "patch"])
+def test_a_blocking_completion_that_fails_is_answered_and_repeated_at_the_next_start(tmp_path: Path, how: str) -> None:
+    """Its own TusError is the answer as it is; anything else is a 500 problem saying the bytes are kept, the
+    upload is not marked finished, and the next start runs the hook again."""
+    hook = BlockingRecorder()
+    server = TusServer(FileUploadStore(tmp_path), on_complete=BlockingCompletion(hook.complete))
+    with serving(server) as client:
+
+        def send(body: bytes) -> httpx.Response:
+            if how == "post":
+                return client.post("/v1/uploads", headers={**OCTETS, "Upload-Length": "3"}, content=body)
+            return patch(client, create(client, 3).headers["Location"], 0, body)
+
+        hook.fail = TusError(409, "Not now", "the hook refused")
+        refused = send(b"abc")
+        assert refused.status_code == 409 and refused.json()["detail"] == "the hook refused"
+        hook.fail = RuntimeError("graph unavailable")
+        failed = send(b"xyz")
+        assert failed.status_code == 500 and failed.headers["Content-Type"] == "application/problem+json"
+        assert "bytes are stored" in failed.json()["detail"]
+    assert hook.completed == []
+    hook.fail = None
+    with serving(TusServer(FileUploadStore(tmp_path), on_complete=BlockingCompletion(hook.complete))):
+        pass
+    assert len(hook.completed) == 2  # both repeated: neither was marked finished
