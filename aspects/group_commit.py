@@ -40,7 +40,7 @@ Combine = Callable[[Runner, list[I]], list[T | Exception]]
 
 
 class _Job(Generic[T]):
-    __slots__ = ("combine", "done", "error", "item", "result", "work")
+    __slots__ = ("combine", "done", "error", "item", "result", "wake", "work")
 
     def __init__(
         self, work: Callable[[Runner], T] | None, combine: Combine[Any, T] | None = None, item: Any = None
@@ -51,6 +51,8 @@ class _Job(Generic[T]):
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
+        self.wake = threading.Lock()  # held until the job's thread may go on: its job done, or its turn to lead
+        self.wake.acquire()
 
 
 class GroupCommit:
@@ -59,7 +61,7 @@ class GroupCommit:
         self._write_lock = write_lock
         self._max_batch = max_batch
         self._queue: deque[_Job[Any]] = deque()
-        self._changed = threading.Condition(threading.Lock())
+        self._queued = threading.Lock()
         self.batches = 0  # transactions committed, and jobs run in them: for tests and benchmarks
         self.jobs = 0
 
@@ -73,24 +75,30 @@ class GroupCommit:
         return self._run(_Job(None, combine, item))
 
     def _run(self, job: _Job[T]) -> T:
-        with self._changed:
+        with self._queued:
             self._queue.append(job)
-            while not job.done and self._queue[0] is not job:
-                self._changed.wait()
+            leads = self._queue[0] is job
+        if not leads:
+            job.wake.acquire()  # released once: when a leader has run the job, or when the job heads the queue
         if not job.done:
             batch: list[_Job[Any]] = []
             try:
                 with self._write_lock:  # jobs that queue while the leader waits for the lock join its batch
-                    with self._changed:
+                    with self._queued:
                         batch = [self._queue[i] for i in range(min(len(self._queue), self._max_batch))]
                     self._run_batch(batch)
             finally:
-                with self._changed:
+                with self._queued:
                     for queued in batch or [job]:
                         if not queued.done:  # the leader was interrupted (not an error of a job's own)
                             queued.error, queued.done = RuntimeError("the group commit was interrupted"), True
                         self._queue.popleft()
-                    self._changed.notify_all()
+                    head = self._queue[0] if self._queue else None
+                for queued in batch:  # each thread woken once, and only those with somewhere to go
+                    if queued is not job:
+                        queued.wake.release()
+                if head is not None:
+                    head.wake.release()
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
