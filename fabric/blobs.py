@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,12 +33,41 @@ class BlobStorage(Protocol):
     def location(sha256: str) -> str: ...
 
 
+class ShardDirectories:
+    """The two levels of shard directories (`<ab>/<cd>`) under a root, each made durable in its parent once.
+
+    A blob is renamed into its shard and the shard fsync'ed, which makes the blob's name durable, but not the
+    shard's own name in its parent: a crash can take a just-made shard, and every blob in it, with it (POSIX
+    asks for the parent's fsync; ext4 without a journal does lose it). So a shard this process has not seen
+    durable yet is created if missing and its parent fsync'ed, then remembered in a bitmap (65,536 + 256 bits),
+    so each shard costs one fsync per process, whichever thread or process made it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._seen = bytearray((65536 + 256) // 8)
+        self._lock = threading.Lock()
+
+    def ensure(self, sha256: str) -> Path:
+        """The shard directory of `sha256`, there and durable in its parent (blocking)."""
+        outer = int(sha256[:2], 16)
+        inner = 256 + int(sha256[:4], 16)
+        for bit, path in ((outer, self.root / sha256[:2]), (inner, self.root / sha256[:2] / sha256[2:4])):
+            if self._seen[bit >> 3] & (1 << (bit & 7)):
+                continue
+            path.mkdir(exist_ok=True)
+            fsync_directory(path.parent)  # also when another thread or process made it: it may not have yet
+            with self._lock:
+                self._seen[bit >> 3] |= 1 << (bit & 7)
+        return self.root / sha256[:2] / sha256[2:4]
+
+
 class BlobStore:
     """Blobs at `<root>/sha256/<ab>/<cd>/<hex>`; `location(hex)` is how aspects name them."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         (self.root / "sha256").mkdir(parents=True, exist_ok=True)
+        self.shards = ShardDirectories(self.root / "sha256")
 
     def path(self, sha256: str) -> Path:
         if not _SHA256.fullmatch(sha256):
@@ -75,7 +105,7 @@ class BlobStore:
             return target
         if not source.exists():
             raise FileNotFoundError(f"neither the file {source} nor the blob {sha256} exists")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self.shards.ensure(sha256)
         os.chmod(source, 0o440)
         os.replace(source, target)
         fsync_directory(target.parent)
@@ -93,7 +123,7 @@ class BlobStore:
         if target.exists():
             upload.release()
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self.shards.ensure(sha256)
         store = upload.store
         try:
             if isinstance(store, DataMover):

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import pytest
 
+import fabric.blobs as blobs_module
 from fabric.blobs import BlobStore
 from tests.tus.helpers import TUS, create, patch
 from tests.tus.test_hooks import Recorder, serving
@@ -106,3 +108,31 @@ def test_lane_futures_are_awaited_under_anyio() -> None:
         return [await wait(lane.submit(lambda n=n: n * n)) for n in range(5)]
 
     assert anyio.run(main) == [0, 1, 4, 9, 16]
+
+
+def test_a_new_shard_directory_is_made_durable_in_its_parent_once_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blob's name is durable through its shard's fsync; the shard's own name through its parent's, done the
+    first time this process uses the shard (also one another process made), never again after."""
+    synced: list[Path] = []
+    real_sync = blobs_module.fsync_directory
+    monkeypatch.setattr(blobs_module, "fsync_directory", lambda path: (synced.append(Path(path)), real_sync(path)))
+    root = tmp_path / "blobs"
+    source = tmp_path / "source"
+
+    def ingest(blobs: BlobStore, data: bytes, sha256: str) -> None:
+        source.write_bytes(data)
+        assert blobs.ingest(source, sha256).read_bytes() == data
+
+    first, second = "abcd" + "0" * 60, "abcd" + "1" * 60
+    blobs = BlobStore(root)
+    ingest(blobs, b"one", first)
+    shard = root / "sha256" / "ab" / "cd"
+    assert synced == [root / "sha256", root / "sha256" / "ab", shard]  # both new levels in their parents, the blob
+    synced.clear()
+    ingest(blobs, b"two", second)
+    assert synced == [shard]  # the shard is known durable now: only the blob's own name
+    synced.clear()
+    ingest(BlobStore(root), b"three", "abcd" + "2" * 60)  # another process: it syncs what it has not seen
+    assert synced == [root / "sha256", root / "sha256" / "ab", shard]
