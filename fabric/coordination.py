@@ -15,6 +15,7 @@ Every call blocks (worker threads). Redis keys expire, so a process killed while
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -126,21 +127,21 @@ class FileCoordination(Coordination):
     def blob(self, sha256: str, *, shared: bool = False) -> Iterator[None]:
         """flock LOCK_SH or LOCK_EX on `blobs/<sha256>`, entered through a turnstile (`blobs/<sha256>.turn`) that
         a collector holds while it waits: Linux grants LOCK_SH beside a waiting LOCK_EX, so without it overlapping
-        completions in other workers could starve the collection."""
+        completions in other workers could starve the collection. Both files go when their last holder leaves
+        (`_lock_file`, `_unlock_file`), so the directory holds only the guards in use."""
+        operation = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         with super().blob(sha256, shared=shared):  # this process's threads first, then the other processes
             path = self.directory / "blobs" / sha256[:64]
-            turn = os.open(f"{path}.turn", os.O_RDWR | os.O_CREAT, 0o640)
+            turn_path = path.with_name(f"{path.name}.turn")
+            turn = _lock_file(turn_path, operation)
             try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
-                try:
-                    fcntl.flock(turn, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-                    fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-                    fcntl.flock(turn, fcntl.LOCK_UN)
-                    yield
-                finally:
-                    os.close(fd)
+                fd = _lock_file(path, operation)
             finally:
-                os.close(turn)
+                _unlock_file(turn_path, turn)
+            try:
+                yield
+            finally:
+                _unlock_file(path, fd)
 
     def take_lease(self, seconds: float) -> bool:
         if self._lease_fd is not None:
@@ -153,6 +154,40 @@ class FileCoordination(Coordination):
             return False
         self._lease_fd = fd  # kept while this process lives: the kernel frees it when the process dies
         return True
+
+
+def _lock_file(path: Path, operation: int) -> int:
+    """A descriptor of `path` flocked with `operation` (blocking), the file still being the one at `path` once
+    locked: a last holder may have removed it meanwhile (`_unlock_file`), and then it is opened anew. So every
+    holder that returns from here holds the lock of the same file, the one at `path`."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, operation)
+            try:
+                current = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if current:
+            return fd
+        os.close(fd)
+
+
+def _unlock_file(path: Path, fd: int) -> None:
+    """Unlock and close; the file removed first if no one else holds it (an exclusive flock taken without
+    waiting). Whoever waits on the removed file finds it gone once it gets the lock, and opens `path` anew."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass  # others hold it: the last of them removes it
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    finally:
+        os.close(fd)
 
 
 class RedisCoordination(Coordination):

@@ -147,3 +147,45 @@ def test_a_collection_waits_for_completions_and_keeps_new_ones_off(pair: Pair) -
         thread.join(WAIT)
         assert not thread.is_alive()
     assert events[2:] == ["collect with 0 holding", "late"]
+
+
+def test_flock_guards_exclude_as_before_and_leave_no_files_behind(tmp_path: Path) -> None:
+    """Two workers' coordinations, many threads each taking the guard shared or exclusive over and over: an
+    exclusive holder is always alone (the lock files are removed by their last holder and made anew by the
+    next, which must never let two holders hold two different files), and once all are done the directory holds
+    no lock file (it held two per sha256 ever guarded, for ever)."""
+    workers = [FileCoordination(tmp_path), FileCoordination(tmp_path)]
+    state = {"shared": 0, "exclusive": 0}
+    count = threading.Lock()
+    overlaps: list[str] = []
+    shas = [SHA, "cd" * 32]
+    pause = threading.Event()  # never set: a short wait inside the guard
+
+    def enter(shared: bool) -> None:
+        with count:
+            if state["exclusive"] or (not shared and state["shared"]):
+                overlaps.append(f"{'shared' if shared else 'exclusive'} entered beside {dict(state)}")
+            state["shared" if shared else "exclusive"] += 1
+
+    def leave(shared: bool) -> None:
+        with count:
+            state["shared" if shared else "exclusive"] -= 1
+
+    def run(worker: FileCoordination, n: int) -> None:
+        for i in range(200):
+            shared = (i + n) % 4 != 0
+            with worker.blob(SHA, shared=shared):
+                enter(shared)
+                pause.wait(0.0002)  # long enough for others to queue on the file this holder may remove
+                leave(shared)
+            with worker.blob(shas[i % 2], shared=True):
+                pass
+
+    threads = [threading.Thread(target=run, args=(workers[n % 2], n)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert not any(thread.is_alive() for thread in threads)
+    assert overlaps == []
+    assert sorted(path.name for path in (tmp_path / "blobs").iterdir()) == []
