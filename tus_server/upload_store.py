@@ -9,6 +9,8 @@ opens per request) plus optional capabilities the server discovers with `isinsta
 - `DataMover`: a finished upload's bytes can be moved to a local file without copying (a rename).
 - `CompletionRecorder`: the request that completes an upload records its offset and digests in one write.
 - `FinishMarker`: that the completion hook has run is marked without a durable write.
+- `BatchCreator`: many small creations-with-upload made durable together (one sync for all their bytes, one
+  for all their infos).
 
 Every method blocks (the server calls them in worker threads) and raises `OSError` for storage failures;
 `errno.ENOSPC`/`errno.EDQUOT` mean "no room" and are answered 507. Nothing here assumes a local path: a store
@@ -176,9 +178,10 @@ class LengthDeferrer(Protocol):
 
 @runtime_checkable
 class DataMover(Protocol):
-    def move_data(self, upload_id: str, target: Path) -> None:
+    def move_data(self, upload_id: str, target: Path, *, sync: bool = True) -> None:
         """Move a finished upload's bytes to the local file `target` (a rename where the storage allows one,
-        else a durable copy) and drop them from the store; its info stays. FileNotFoundError if already gone."""
+        else a durable copy) and drop them from the store; its info stays. FileNotFoundError if already gone.
+        With `sync=False` the move is not made durable here: the caller syncs the target's filesystem."""
         ...
 
 
@@ -200,6 +203,23 @@ class CompletionRecorder(Protocol):
         durable first, then `info` (offset = length, digests set) recorded once, atomically and durably, instead
         of `create` (an info at offset 0), `writer`, `sync` and `record_completion`. A crash before the info is
         recorded leaves bytes without an info, which `recover` removes (the client was not answered)."""
+        ...
+
+
+@runtime_checkable
+class BatchCreator(Protocol):
+    def can_create_many(self) -> bool:
+        """Whether `create_completed_many` makes a batch durable at once here (else the server calls
+        `create_completed` for each upload)."""
+        ...
+
+    def create_completed_many(self, uploads: Sequence[tuple[UploadInfo, Sequence[bytes]]]) -> list[OSError | None]:
+        """`create_completed` for every upload, with the durability of each (bytes durable, then its info
+        recorded atomically and durably), but made durable together: every upload's bytes written, one sync,
+        every info written, one sync. The outcome of each, in order: None, or the error it alone failed with
+        (it then left nothing behind). A crash before the first sync leaves bytes without infos, which `recover`
+        removes; before the second, infos that may be unreadable, which `recover` removes with their bytes (no
+        client was answered either way)."""
         ...
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from fabric.blobs import BlobStore
 from tests.tus.helpers import TUS, create, patch
 from tests.tus.test_hooks import Recorder, serving
 from tus_server import CompletedUpload, FileUploadStore, TusConfig, TusServer, UploadInfo
+from tus_server import syncfs as syncfs_module
 from tus_server.errors import storage_error
 from tus_server.file_store import FileWriter
 
@@ -136,3 +138,91 @@ def test_a_new_shard_directory_is_made_durable_in_its_parent_once_per_process(
     synced.clear()
     ingest(BlobStore(root), b"three", "abcd" + "2" * 60)  # another process: it syncs what it has not seen
     assert synced == [root / "sha256", root / "sha256" / "ab", shard]
+
+
+def _complete_info(data: bytes) -> UploadInfo:
+    return UploadInfo(id=uuid.uuid4().hex, length=len(data), offset=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def test_a_batch_of_small_creations_is_made_durable_with_two_syncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every upload's bytes, one syncfs, every info, one syncfs (where `create_completed` fsyncs three times per
+    upload); an upload whose file cannot be made fails alone and touches nothing that was there."""
+    synced: list[Path] = []
+    real = syncfs_module.syncfs
+    monkeypatch.setattr(syncfs_module, "syncfs", lambda path: (synced.append(Path(path)), real(path))[1])
+    store = FileUploadStore(tmp_path)
+    assert store.can_create_many()
+    infos = [_complete_info(b"abcd") for _ in range(3)]
+    taken = tmp_path / infos[1].id
+    taken.write_bytes(b"somebody else's")  # as if the id were taken: its creation fails, the file stays
+    outcomes = store.create_completed_many([(info, [b"ab", b"cd"]) for info in infos])
+    assert [outcome is None for outcome in outcomes] == [True, False, True]
+    assert isinstance(outcomes[1], FileExistsError)
+    assert synced == [tmp_path, tmp_path]
+    assert taken.read_bytes() == b"somebody else's" and store.load(infos[1].id) is None
+    for info in (infos[0], infos[2]):
+        assert (tmp_path / info.id).read_bytes() == b"abcd"
+        loaded = store.load(info.id)
+        assert loaded is not None and (loaded.offset, loaded.sha256) == (4, info.sha256)
+
+
+def test_a_batch_whose_sync_fails_keeps_none_of_its_uploads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+
+    def failing_second(path: Path) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(errno.EIO, "the disk failed")
+
+    monkeypatch.setattr(syncfs_module, "syncfs", failing_second)
+    store = FileUploadStore(tmp_path)
+    outcomes = store.create_completed_many([(_complete_info(b"xy"), [b"xy"]) for _ in range(2)])
+    assert [getattr(outcome, "errno", None) for outcome in outcomes] == [errno.EIO, errno.EIO]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recovery_removes_an_info_a_crash_left_unreadable_with_its_bytes(tmp_path: Path) -> None:
+    """An info written without a sync of its own may be empty or torn after a crash that came before its
+    batch's sync (no client was answered for it): the next start removes it and its bytes, and keeps the rest."""
+    store = FileUploadStore(tmp_path)
+    kept, lost = _complete_info(b"keep"), _complete_info(b"lost")
+    assert store.create_completed_many([(kept, [b"keep"]), (lost, [b"lost"])]) == [None, None]
+    for torn in (b"", b'{"id": "' + lost.id.encode()):
+        (tmp_path / f"{lost.id}.info").write_bytes(torn)
+        (tmp_path / lost.id).write_bytes(b"lost")
+        assert [info.id for info in FileUploadStore(tmp_path).recover()] == [kept.id]
+        assert sorted(path.name for path in tmp_path.iterdir()) == [kept.id, f"{kept.id}.info"]
+
+
+def test_blob_storage_takes_a_batch_in_with_one_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each upload renamed into its shard (new shards made without a sync of their own), then one syncfs for the
+    batch; if that sync fails, every upload of the batch fails with it and no shard is taken for durable."""
+    synced: list[Path] = []
+    real = syncfs_module.syncfs
+    monkeypatch.setattr(syncfs_module, "syncfs", lambda path: (synced.append(Path(path)), real(path))[1])
+    monkeypatch.setattr(blobs_module, "fsync_directory", lambda path: synced.append(Path(path)))
+    uploads_dir, blobs = tmp_path / "uploads", BlobStore(tmp_path / "blobs")
+    store = FileUploadStore(uploads_dir)
+    data = [b"one", b"two", b"one"]
+    infos = [_complete_info(d) for d in data]
+    assert store.create_completed_many([(info, [d]) for info, d in zip(infos, data, strict=True)]) == [None] * 3
+    synced.clear()
+    batch = [(CompletedUpload(info, store), info.sha256 or "") for info in infos]
+    assert blobs.ingest_uploads(batch) == [None, None, None]
+    assert synced == [tmp_path / "blobs"]  # one sync, no fsync of a shard or its parent
+    for info, d in zip(infos, data, strict=True):
+        assert blobs.path(info.sha256 or "").read_bytes() == d
+    assert sorted(path.name for path in uploads_dir.iterdir()) == sorted(f"{info.id}.info" for info in infos)
+
+    def failing(path: Path) -> None:
+        raise OSError(errno.EIO, "the disk failed")
+
+    monkeypatch.setattr(syncfs_module, "syncfs", failing)
+    more = _complete_info(b"three")
+    (uploads_dir / more.id).write_bytes(b"three")
+    (error,) = blobs.ingest_uploads([(CompletedUpload(more, store), more.sha256 or "")])
+    assert isinstance(error, OSError) and error.errno == errno.EIO
+    assert bytes(blobs.shards._seen) == bytes(len(blobs.shards._seen))  # every shard to be synced again
