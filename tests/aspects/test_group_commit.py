@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from aspects import AspectStore, Conflict, NewArtifact, NotFound, new_urn
+from aspects import AspectStore, Conflict, NewArtifact, NotFound, ValidationFailed, new_urn
 from tests.aspects.helpers import ARTIFACT, USER, artifact_content
 
 WAIT = 60.0  # generous: the machine may be slow, and nothing here depends on it being fast
@@ -258,3 +258,36 @@ def test_a_repeated_completion_never_revives_an_artifact(store: AspectStore) -> 
     again = store.complete_artifact(urn, content, asserter=USER, create=NewArtifact("r.csv", USER))
     assert again.status == "deleted" and store.get_artifact(urn).status == "deleted"
     assert len(store.query_aspects(entity=urn, schema=ARTIFACT, include_retracted=True).items) == 1
+
+
+def test_a_batch_in_hand_completes_in_one_transaction_with_an_outcome_each(store: AspectStore) -> None:
+    """`complete_artifacts`, for a caller holding a batch (the server's lane of small uploads): one transaction
+    for all, and each item's own outcome: ready (created now, or pending before), invalid content, a URN that is
+    not an artifact's, an unknown artifact, other content than the artifact has; the failures wrote nothing."""
+    pending, done, created, missing = (new_urn("artifact") for _ in range(4))
+    for urn in (pending, done):
+        store.create_artifact(urn, name="p.csv", uploader=USER)
+    store.complete_artifact(done, artifact_content("p.csv", body=b"kept"), asserter=USER)
+    bad = {**artifact_content("b.csv"), "sha256": "not a digest"}
+    batches = store._group.batches
+    outcomes = store.complete_artifacts(
+        [
+            (pending, artifact_content("p.csv", body=b"p"), USER, None),
+            (created, artifact_content("n.csv", body=b"n"), USER, NewArtifact("n.csv", USER)),
+            (new_urn("artifact"), bad, USER, NewArtifact("b.csv", USER)),
+            ("urn:fabric:aspect:nope", artifact_content("x.csv"), USER, None),
+            (missing, artifact_content("m.csv"), USER, None),
+            (done, artifact_content("p.csv", body=b"other"), USER, None),
+        ]
+    )
+    assert store._group.batches == batches + 1
+    assert [getattr(o, "status", None) for o in outcomes[:2]] == ["ready", "ready"]
+    assert [getattr(o, "urn", None) for o in outcomes[:2]] == [pending, created]
+    assert isinstance(outcomes[2], ValidationFailed)
+    assert isinstance(outcomes[3], ValueError)
+    assert isinstance(outcomes[4], NotFound)
+    assert isinstance(outcomes[5], Conflict)
+    assert store.get_artifact(done).sha256 == artifact_content("p.csv", body=b"kept")["sha256"]
+    assert store.get_artifact(created).sha256 == artifact_content("n.csv", body=b"n")["sha256"]
+    with pytest.raises(NotFound):
+        store.get_artifact(missing)
