@@ -6,11 +6,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from tus_server import CompletedUpload, DataMover
+from tus_server import CompletedUpload, DataMover, syncfs
 from tus_server.file_store import fsync_directory
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -33,6 +33,14 @@ class BlobStorage(Protocol):
     def location(sha256: str) -> str: ...
 
 
+@runtime_checkable
+class BatchIngest(Protocol):
+    """Blob storage that takes a batch of uploads in with one sync (`BlobStore` where `syncfs` exists)."""
+
+    def can_ingest_many(self) -> bool: ...
+    def ingest_uploads(self, uploads: Sequence[tuple[CompletedUpload, str]]) -> list[OSError | None]: ...
+
+
 class ShardDirectories:
     """The two levels of shard directories (`<ab>/<cd>`) under a root, each made durable in its parent once.
 
@@ -47,18 +55,25 @@ class ShardDirectories:
         self._seen = bytearray((65536 + 256) // 8)
         self._lock = threading.Lock()
 
-    def ensure(self, sha256: str) -> Path:
-        """The shard directory of `sha256`, there and durable in its parent (blocking)."""
+    def ensure(self, sha256: str, *, sync: bool = True) -> Path:
+        """The shard directory of `sha256`, there and durable in its parent (blocking). With `sync=False` the
+        caller makes it durable (a `syncfs` of the filesystem), and calls `forget` if that fails."""
         outer = int(sha256[:2], 16)
         inner = 256 + int(sha256[:4], 16)
         for bit, path in ((outer, self.root / sha256[:2]), (inner, self.root / sha256[:2] / sha256[2:4])):
             if self._seen[bit >> 3] & (1 << (bit & 7)):
                 continue
             path.mkdir(exist_ok=True)
-            fsync_directory(path.parent)  # also when another thread or process made it: it may not have yet
+            if sync:
+                fsync_directory(path.parent)  # also when another thread or process made it: it may not have yet
             with self._lock:
                 self._seen[bit >> 3] |= 1 << (bit & 7)
         return self.root / sha256[:2] / sha256[2:4]
+
+    def forget(self) -> None:
+        """Take no shard for durable any more (a sync that was to make some durable failed)."""
+        with self._lock:
+            self._seen[:] = bytes(len(self._seen))
 
 
 class BlobStore:
@@ -119,21 +134,47 @@ class BlobStore:
         once: if the blob is already there the upload's bytes are released. An upload whose bytes are already
         gone (a repeat after a crash) is fine as long as the blob exists.
         """
+        return self._take(upload, sha256, sync=True)
+
+    def _take(self, upload: CompletedUpload, sha256: str, *, sync: bool) -> Path:
         target = self.path(sha256)
         if target.exists():
             upload.release()
             return target
-        self.shards.ensure(sha256)
+        self.shards.ensure(sha256, sync=sync)
         store = upload.store
         try:
             if isinstance(store, DataMover):
-                store.move_data(upload.info.id, target)
+                store.move_data(upload.info.id, target, sync=sync)
             else:
                 self._copy_in(upload, target)
                 upload.release()
         except FileNotFoundError:
             raise FileNotFoundError(f"neither the upload {upload.info.id} nor the blob {sha256} exists") from None
         return target
+
+    def can_ingest_many(self) -> bool:
+        """Whether `ingest_uploads` makes a batch durable with one sync here."""
+        return syncfs.available()
+
+    def ingest_uploads(self, uploads: Sequence[tuple[CompletedUpload, str]]) -> list[OSError | None]:
+        """`ingest_upload` of each (upload, sha256), made durable together: every rename (and new shard), then one
+        `syncfs` of the store's filesystem. What each failed with, or None; if the sync fails, all fail with it
+        (a failed upload's bytes are either still the upload's or already the blob's, as after a crash)."""
+        outcomes: list[OSError | None] = []
+        for upload, sha256 in uploads:
+            try:
+                self._take(upload, sha256, sync=False)
+                outcomes.append(None)
+            except OSError as exc:
+                outcomes.append(exc)
+        if any(outcome is None for outcome in outcomes):
+            try:
+                syncfs.syncfs(self.root)
+            except OSError as exc:
+                self.shards.forget()
+                outcomes = [outcome or exc for outcome in outcomes]
+        return outcomes
 
     @staticmethod
     def _copy_in(upload: CompletedUpload, target: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import anyio
@@ -30,7 +32,7 @@ from aspects.lifecycle import Lifecycle, check_path
 from fabric import metrics
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import Principal, local_principal
-from fabric.blobs import BlobStorage
+from fabric.blobs import BatchIngest, BlobStorage
 from fabric.coordination import Coordination
 from fabric.names import guess_mime_type, safe_name
 from fabric.urns import DEFAULT_NAMESPACE, fabric_urn
@@ -126,6 +128,14 @@ def register_artifact(
     store.complete_artifact(urn, dict(content), asserter=asserter, create=create)
 
 
+@dataclass(frozen=True, slots=True)
+class _Completion:
+    urn: str
+    content: dict[str, object]
+    uploader: str
+    create: NewArtifact | None
+
+
 class UploadIngest:
     def __init__(
         self,
@@ -141,7 +151,7 @@ class UploadIngest:
         self.namespace = namespace
         self.lifecycle = lifecycle or Lifecycle(store)
         self.coordination = coordination or Coordination()
-        self.on_complete = BlockingCompletion(self.complete)
+        self.on_complete = BlockingCompletion(self.complete, self.complete_many)
 
     def _start_file(self, info: UploadInfo, principal: Principal, urn: str, path: str) -> None:
         """An upload carrying `artifact=<urn>` and `path=<relative path>` adds a file to that draft (blocking)."""
@@ -268,9 +278,68 @@ class UploadIngest:
             self.blobs.ingest_upload(upload, sha256)
             register()
 
-    def _registration(self, info: UploadInfo, urn: str) -> Callable[[], None]:
-        """The graph write that makes the upload's artifact ready (blocking; safe to repeat after a crash)."""
+    def complete_many(self, uploads: list[CompletedUpload]) -> list[Exception | None]:
+        """`complete` of a batch (blocking): the bytes of all taken into blob storage with one sync, then their
+        artifacts made ready in one graph transaction, under the guards of all their blobs (exclusive, taken in
+        hash order). An upload that needs more (a file of a draft, a collection or policy link) or blob storage
+        that cannot sync a batch is completed on its own. What each failed with, or None."""
+        outcomes: list[Exception | None] = [None] * len(uploads)
+        batch: list[int] = []
+        batchable = isinstance(self.blobs, BatchIngest) and self.blobs.can_ingest_many()
+        for position, upload in enumerate(uploads):
+            info = upload.info
+            if info.extra_headers.get(ARTIFACT_URN_HEADER) is None or info.sha256 is None:
+                continue  # nothing to register, as `complete` would find
+            try:
+                if batchable and "file_path" not in info.tags and not self._link_targets(info.metadata):
+                    batch.append(position)
+                else:
+                    self.complete(upload)
+            except Exception as exc:
+                outcomes[position] = exc
+        if batch:
+            done = self._complete_batch([uploads[position] for position in batch])
+            for position, outcome in zip(batch, done, strict=True):
+                outcomes[position] = outcome
+        return outcomes
+
+    def _complete_batch(self, uploads: list[CompletedUpload]) -> list[Exception | None]:
+        assert isinstance(self.blobs, BatchIngest)
+        outcomes: list[Exception | None] = [None] * len(uploads)
+        with ExitStack() as guards:
+            for sha256 in sorted({upload.info.sha256 or "" for upload in uploads}):
+                guards.enter_context(self.coordination.blob(sha256))
+            deduplicated = sum(self.blobs.exists(upload.info.sha256 or "") for upload in uploads)
+            ingested = self.blobs.ingest_uploads([(upload, upload.info.sha256 or "") for upload in uploads])
+            registering = [k for k, error in enumerate(ingested) if error is None]
+            for k, error in enumerate(ingested):
+                outcomes[k] = error
+            completions = [self._completion(uploads[k].info) for k in registering]
+            try:
+                records = self.store.complete_artifacts([(c.urn, c.content, c.uploader, c.create) for c in completions])
+            except Exception as exc:  # the batch's transaction failed twice: every upload of it fails with it
+                for k in registering:
+                    outcomes[k] = exc
+                return outcomes
+            for k, completion, record in zip(registering, completions, records, strict=True):
+                if isinstance(record, ValidationFailed):
+                    try:
+                        self._register_plainly(uploads[k].info, completion, record)
+                    except Exception as exc:
+                        outcomes[k] = exc
+                        continue
+                elif isinstance(record, Exception):
+                    outcomes[k] = record
+                    continue
+                metrics.UPLOADS_COMPLETED.inc()
+                metrics.UPLOAD_BYTES_COMPLETED.inc(uploads[k].info.length or 0)
+        metrics.BLOBS_DEDUPLICATED.inc(deduplicated)
+        return outcomes
+
+    def _completion(self, info: UploadInfo) -> _Completion:
+        """What completing the upload writes to the graph: `artifact.1`, the asserter, the node if it is made now."""
         assert info.sha256 is not None
+        urn = info.extra_headers[ARTIFACT_URN_HEADER]
         name = upload_name(info.metadata) or info.id
         uploader = info.tags.get("uploader", local_principal(self.namespace).user_urn)
         content = artifact_content(
@@ -283,7 +352,6 @@ class UploadIngest:
             created=info.created_at,
             uploader=uploader,
         )
-        targets = self._link_targets(info.metadata)
         create = None
         if CREATE_AT_COMPLETION in info.tags:
             org = info.tags.get("org")
@@ -294,16 +362,31 @@ class UploadIngest:
                 properties={"upload_id": info.id, "org": org, "uploader_name": info.tags.get("uploader_name")},
                 org=org,
             )
+        return _Completion(urn, content, uploader, create)
+
+    def _register_plainly(self, info: UploadInfo, completion: _Completion, refused: ValidationFailed) -> None:
+        """Creation checked the metadata; if the rules changed since, the bytes still become an artifact the
+        uploader can see and correct (a plain name and type), never a completion that fails for ever."""
+        log.error(
+            "upload %s: artifact.1 refused its metadata; registering plain name and type", info.id, exc_info=refused
+        )
+        fallback = {**completion.content, "name": info.id, "mime_type": "application/octet-stream"}
+        targets = self._link_targets(info.metadata)
+        register_artifact(
+            self.store, completion.urn, fallback, targets, asserter=completion.uploader, create=completion.create
+        )
+
+    def _registration(self, info: UploadInfo, urn: str) -> Callable[[], None]:
+        """The graph write that makes the upload's artifact ready (blocking; safe to repeat after a crash)."""
+        completion = self._completion(info)
+        content, uploader, create = completion.content, completion.uploader, completion.create
+        targets = self._link_targets(info.metadata)
 
         def register() -> None:
             try:
                 register_artifact(self.store, urn, content, targets, asserter=uploader, create=create)
-            except ValidationFailed:
-                # Creation checked all this; if the rules changed since, the bytes still become an artifact the
-                # uploader can see and correct (a plain name and type), never a completion that fails for ever.
-                log.exception("upload %s: artifact.1 refused its metadata; registering plain name and type", info.id)
-                fallback = {**content, "name": info.id, "mime_type": "application/octet-stream"}
-                register_artifact(self.store, urn, fallback, targets, asserter=uploader, create=create)
+            except ValidationFailed as refused:
+                self._register_plainly(info, completion, refused)
 
         return register
 

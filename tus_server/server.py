@@ -33,10 +33,12 @@ from tus_server.errors import is_disk_full, storage_error
 from tus_server.hashing import DigestCache, UploadDigests
 from tus_server.headers import check_duplicates, encode_metadata, parse_metadata, parse_size
 from tus_server.info import ConcatKind, UploadInfo, utcnow
+from tus_server.lane import CompletionLane
 from tus_server.locks import HeldLock, UploadLocker, UploadLocks
 from tus_server.problems import TusError
 from tus_server.receiver import BodyInto, BodyWriter, DiskFull, prefix
 from tus_server.upload_store import (
+    BatchCreator,
     CompletionRecorder,
     Concatenator,
     FinishMarker,
@@ -85,8 +87,15 @@ class BlockingCompletion:
     call, so the whole completion costs one thread hop. A thread hop wakes two threads and hands the GIL over
     twice, which for a 4 KiB upload costs as much as the work it carries."""
 
-    def __init__(self, complete: Callable[[CompletedUpload], None]) -> None:
+    def __init__(
+        self,
+        complete: Callable[[CompletedUpload], None],
+        complete_many: Callable[[list[CompletedUpload]], list[Exception | None]] | None = None,
+    ) -> None:
+        """`complete_many`, if given, completes a batch of uploads at once and returns what each failed with (or
+        None): the server then stores small creations-with-upload in batches too (see `CompletionLane`)."""
         self.complete = complete
+        self.complete_many = complete_many
 
     async def __call__(self, upload: CompletedUpload) -> None:
         await anyio.to_thread.run_sync(self.complete, upload)
@@ -107,9 +116,19 @@ class Received:
 
 @dataclass(frozen=True, slots=True)
 class _HandedOn:
-    """A completed upload handed to a `BlockingCompletion` in a worker call: what failed, if anything."""
+    """A completed upload handed to a `BlockingCompletion` in a worker call: what failed, if anything, and
+    whether the upload was marked finished."""
 
     error: Exception | None
+    finished: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Created:
+    """A small creation-with-upload after its batch in the lane: the store's error, or the hand-on."""
+
+    stored: OSError | None
+    handed_on: _HandedOn | None
 
 
 def _completion_failed(info: UploadInfo, exc: Exception) -> Exception:
@@ -153,6 +172,15 @@ class TusServer:
         self.budget = BufferBudget(self.config.upload_buffer_budget)  # upload bytes in memory, all requests together
         self.extensions = _extensions(store)
         self.draft = DraftUploads(self)  # Resumable Uploads for HTTP, on the same endpoints
+        self._lane: CompletionLane[tuple[UploadInfo, list[bytes]], _Created] | None = None
+        if (
+            isinstance(on_complete, BlockingCompletion)
+            and on_complete.complete_many is not None
+            and isinstance(store, BatchCreator)
+            and isinstance(store, FinishMarker)
+            and store.can_create_many()
+        ):
+            self._lane = CompletionLane(self._create_many, "small uploads")
 
     # ---- wiring -------------------------------------------------------------------------------------
 
@@ -182,6 +210,9 @@ class TusServer:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
+                if self._lane is not None:
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(self._lane.stop)
 
     # ---- endpoints ----------------------------------------------------------------------------------
 
@@ -350,8 +381,16 @@ class TusServer:
         return Response(status_code=201, headers=headers)
 
     async def _store_completed(self, info: UploadInfo, parts: list[bytes], recorder: CompletionRecorder) -> None:
-        """Store a new upload with all its bytes and digests, then hand it on (`_finish`)."""
+        """Store a new upload with all its bytes and digests, then hand it on (`_finish`): in a batch through the
+        lane where the store and the hook can (`_create_many`), else in a worker call of its own."""
         digests = UploadDigests(with_md5=self.wants_md5(info))
+        if self._lane is not None:
+            digests.update_now(parts)
+            sha256 = digests.sha256.hexdigest()
+            if info.expected_sha256 in (None, sha256):  # a mismatch is refused below, by `_finish`, as ever
+                await self._create_in_lane(info, parts, digests, sha256)
+                return
+            digests = UploadDigests(with_md5=self.wants_md5(info))
 
         def store() -> tuple[UploadInfo, _HandedOn | None]:
             digests.update_now(parts)
@@ -371,6 +410,36 @@ class TusServer:
             await self._finish(info, digests)
         else:
             self._handed_on(info, handed_on)
+
+    async def _create_in_lane(self, info: UploadInfo, parts: list[bytes], digests: UploadDigests, sha256: str) -> None:
+        assert self._lane is not None
+        done = replace(info, offset=info.length or 0, expires_at=utcnow() + self.config.expiry)
+        done.sha256, done.md5 = sha256, digests.md5.hexdigest() if digests.md5 else None
+        created = await self._lane.run((done, parts))
+        if created.stored is not None:
+            self.digests.discard(info.id)  # the lane removed what it had written
+            await self._abandon_quietly(info)
+            raise storage_error(created.stored)
+        info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
+        assert created.handed_on is not None
+        self._handed_on(info, created.handed_on)
+
+    def _create_many(self, batch: list[tuple[UploadInfo, list[bytes]]]) -> list[_Created]:
+        """The lane's work (blocking): store every small creation-with-upload of the batch (two syncs for all),
+        hand the stored ones to the hook at once (`BlockingCompletion.complete_many`), mark each finished."""
+        assert isinstance(self.store, BatchCreator) and isinstance(self.on_complete, BlockingCompletion)
+        assert self.on_complete.complete_many is not None
+        stored = self.store.create_completed_many(batch)
+        kept = [info for (info, _), error in zip(batch, stored, strict=True) if error is None]
+        failures = iter(self.on_complete.complete_many([CompletedUpload(info, self.store) for info in kept]))
+        created: list[_Created] = []
+        for (info, _), error in zip(batch, stored, strict=True):
+            if error is not None:
+                created.append(_Created(error, None))
+                continue
+            failed = next(failures)
+            created.append(_Created(None, _HandedOn(failed, False) if failed is not None else self._marked(info)))
+        return created
 
     def _check_max_size(self, length: int | None) -> None:
         if length is not None and length > self.config.max_size:
@@ -799,15 +868,20 @@ class TusServer:
         try:
             self.on_complete.complete(CompletedUpload(info, self.store))
         except Exception as exc:
-            return _HandedOn(exc)
+            return _HandedOn(exc, False)
+        return self._marked(info)
+
+    def _marked(self, info: UploadInfo) -> _HandedOn:
+        """The finish mark after a hook that ran (blocking)."""
         try:
             self._mark_finished(info)
         except OSError as exc:
-            return _HandedOn(exc)
-        return _HandedOn(None)
+            return _HandedOn(exc, True)
+        return _HandedOn(None, True)
 
     def _handed_on(self, info: UploadInfo, outcome: _HandedOn) -> None:
         """On the event loop, after `_hand_on_blocking`: the upload's digests forgotten, a failure answered."""
+        info.finished = outcome.finished
         self.digests.discard(info.id)
         if outcome.error is not None:
             raise _completion_failed(info, outcome.error) from outcome.error
