@@ -107,6 +107,30 @@ class ArtifactOperations(StoreCore):
         self._place(row)
         return record_from_row(row)
 
+    def create_pending_artifacts(self, items: Sequence[tuple[str, NewArtifact]]) -> list[ArtifactRecord | Exception]:
+        """`create_artifact` of every (urn, new artifact), all in one job of the group commit (one transaction,
+        a statement per step): each artifact as it is then, or the exception that item alone fails with. For a
+        caller that has a batch in hand (the server's lane of upload creations)."""
+        outcomes: list[ArtifactRecord | Exception | None] = [None] * len(items)
+        params: list[dict[str, Any]] = []
+        positions: list[int] = []
+        for position, (urn, new) in enumerate(items):
+            try:
+                params.append(self._creation_params(urn, new))
+            except (AspectError, ValueError) as exc:
+                outcomes[position] = exc
+                continue
+            positions.append(position)
+        if params:
+            rows = self._group.run(lambda tx: self._create_many(tx, params))
+            for position, row in zip(positions, rows, strict=True):
+                if isinstance(row, Exception):
+                    outcomes[position] = row
+                else:
+                    self._place(row)
+                    outcomes[position] = record_from_row(row)
+        return [outcome for outcome in outcomes if outcome is not None]
+
     def _create_many(self, tx: Runner, items: list[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
         """`create_artifact` of every item, a statement per step for all (the group commit combines them)."""
         rows = {row["urn"]: row for row in tx.run(self._q.GET_ARTIFACTS, {"urns": [i["urn"] for i in items]})}

@@ -154,6 +154,7 @@ def build_state(settings: Settings, store: AspectStore) -> AppState:
         signing_key=settings.signing_key(),
         signin=open_signin_codes(settings),
         coordination=coordination,
+        ingest=ingest,
     )
 
 
@@ -271,6 +272,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
                 tasks.cancel_scope.cancel()
         finally:
+            if state.ingest is not None:
+                await anyio.to_thread.run_sync(state.ingest.stop)
             await anyio.to_thread.run_sync(store.close)
 
     routes = [

@@ -18,6 +18,7 @@ import anyio
 from starlette.requests import Request
 
 from aspects import (
+    ArtifactRecord,
     AspectStore,
     Conflict,
     InvalidUrn,
@@ -37,6 +38,7 @@ from fabric.coordination import Coordination
 from fabric.names import guess_mime_type, safe_name
 from fabric.urns import DEFAULT_NAMESPACE, fabric_urn
 from tus_server import BlockingCompletion, CompletedUpload, TusError, UploadInfo, completes_at_creation
+from tus_server.lane import CompletionLane
 
 log = logging.getLogger("fabric.ingest")
 
@@ -152,6 +154,14 @@ class UploadIngest:
         self.lifecycle = lifecycle or Lifecycle(store)
         self.coordination = coordination or Coordination()
         self.on_complete = BlockingCompletion(self.complete, self.complete_many)
+        # The pending artifacts of uploads created together, written together (one graph transaction per batch).
+        self._creations: CompletionLane[tuple[str, NewArtifact], ArtifactRecord | Exception] = CompletionLane(
+            self.store.create_pending_artifacts, "artifact creations"
+        )
+
+    def stop(self) -> None:
+        """End the lane of creations (blocking; before the graph closes)."""
+        self._creations.stop()
 
     def _start_file(self, info: UploadInfo, principal: Principal, urn: str, path: str) -> None:
         """An upload carrying `artifact=<urn>` and `path=<relative path>` adds a file to that draft (blocking)."""
@@ -208,16 +218,24 @@ class UploadIngest:
             info.tags.update({CREATE_AT_COMPLETION: "1", "uploader_name": principal.display_name})
             metrics.UPLOADS_CREATED.inc()
             return {ARTIFACT_URN_HEADER: urn}
-        await anyio.to_thread.run_sync(
-            lambda: self.store.create_artifact(
+        created = await self._creations.run(
+            (
                 urn,
-                name=name or info.id,
-                uploader=principal.user_urn,
-                created=info.created_at,
-                properties={"upload_id": info.id, "org": principal.org_urn, "uploader_name": principal.display_name},
-                org=principal.org_urn,
+                NewArtifact(
+                    name=name or info.id,
+                    uploader=principal.user_urn,
+                    created=info.created_at,
+                    properties={
+                        "upload_id": info.id,
+                        "org": principal.org_urn,
+                        "uploader_name": principal.display_name,
+                    },
+                    org=principal.org_urn,
+                ),
             )
         )
+        if isinstance(created, Exception):
+            raise created
         metrics.UPLOADS_CREATED.inc()
         return {ARTIFACT_URN_HEADER: urn}
 

@@ -11,6 +11,7 @@ from aspects.lifecycle import Lifecycle
 from fabric.auth.signin import CodeBook, SignInCodes
 from fabric.blobs import BlobStorage
 from fabric.coordination import Coordination
+from fabric.ingest import UploadIngest
 from fabric.settings import Settings
 from tus_server import TusServer
 
@@ -25,6 +26,7 @@ class AppState:
     signing_key: bytes  # signs and verifies tokens; keys the redaction of lineage
     signin: CodeBook = field(default_factory=SignInCodes)
     coordination: Coordination = field(default_factory=Coordination)  # maintenance lease and blob guards
+    ingest: UploadIngest | None = None  # the upload hooks, stopped before the graph closes
 
 
 def app_state(connection: HTTPConnection) -> AppState:

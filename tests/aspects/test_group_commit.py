@@ -291,3 +291,27 @@ def test_a_batch_in_hand_completes_in_one_transaction_with_an_outcome_each(store
     assert store.get_artifact(created).sha256 == artifact_content("n.csv", body=b"n")["sha256"]
     with pytest.raises(NotFound):
         store.get_artifact(missing)
+
+
+def test_pending_artifacts_of_a_batch_in_hand_are_created_in_one_transaction(store: AspectStore) -> None:
+    """`create_pending_artifacts` (the server's lane of upload creations): one transaction for all, each item's
+    own outcome: a new pending artifact, one that exists already (returned unchanged), an invalid one."""
+    existing, fresh = new_urn("artifact"), new_urn("artifact")
+    store.create_artifact(existing, name="old.csv", uploader=USER)
+    batches = store._group.batches
+    outcomes = store.create_pending_artifacts(
+        [
+            (fresh, NewArtifact("new.csv", USER, properties={"upload_id": "u1"})),
+            (existing, NewArtifact("renamed.csv", USER)),
+            (new_urn("artifact"), NewArtifact("", USER)),
+        ]
+    )
+    assert store._group.batches == batches + 1
+    assert [(getattr(o, "urn", None), getattr(o, "status", None)) for o in outcomes[:2]] == [
+        (fresh, "pending"),
+        (existing, "pending"),
+    ]
+    assert getattr(outcomes[1], "name", None) == "old.csv"
+    assert isinstance(outcomes[2], ValueError)
+    assert store.get_artifact(fresh).name == "new.csv"
+    assert [a.urn for a in store.list_artifacts(limit=10).items if a.urn in (fresh, existing)] == [fresh, existing]
