@@ -173,6 +173,7 @@ class TusServer:
         self.extensions = _extensions(store)
         self.draft = DraftUploads(self)  # Resumable Uploads for HTTP, on the same endpoints
         self._lane: CompletionLane[tuple[UploadInfo, list[bytes]], _Created] | None = None
+        self._hand_on_lane: CompletionLane[UploadInfo, _HandedOn] | None = None
         if (
             isinstance(on_complete, BlockingCompletion)
             and on_complete.complete_many is not None
@@ -181,6 +182,8 @@ class TusServer:
             and store.can_create_many()
         ):
             self._lane = CompletionLane(self._create_many, "small uploads")
+            # Small PATCHes that complete an upload: appended one by one, handed on together.
+            self._hand_on_lane = CompletionLane(self._hand_on_many, "small completions")
 
     # ---- wiring -------------------------------------------------------------------------------------
 
@@ -210,9 +213,10 @@ class TusServer:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
-                if self._lane is not None:
-                    with anyio.CancelScope(shield=True):
-                        await anyio.to_thread.run_sync(self._lane.stop)
+                for lane in (self._lane, self._hand_on_lane):
+                    if lane is not None:
+                        with anyio.CancelScope(shield=True):
+                            await anyio.to_thread.run_sync(lane.stop)
 
     # ---- endpoints ----------------------------------------------------------------------------------
 
@@ -430,16 +434,18 @@ class TusServer:
         assert isinstance(self.store, BatchCreator) and isinstance(self.on_complete, BlockingCompletion)
         assert self.on_complete.complete_many is not None
         stored = self.store.create_completed_many(batch)
-        kept = [info for (info, _), error in zip(batch, stored, strict=True) if error is None]
-        failures = iter(self.on_complete.complete_many([CompletedUpload(info, self.store) for info in kept]))
-        created: list[_Created] = []
-        for (info, _), error in zip(batch, stored, strict=True):
-            if error is not None:
-                created.append(_Created(error, None))
-                continue
-            failed = next(failures)
-            created.append(_Created(None, _HandedOn(failed, False) if failed is not None else self._marked(info)))
-        return created
+        kept = iter(self._hand_on_many([info for (info, _), error in zip(batch, stored, strict=True) if error is None]))
+        return [_Created(error, None if error is not None else next(kept)) for error in stored]
+
+    def _hand_on_many(self, infos: list[UploadInfo]) -> list[_HandedOn]:
+        """The hand-on lane's work (blocking): completed uploads handed to the hook at once
+        (`BlockingCompletion.complete_many`), then each marked finished."""
+        assert isinstance(self.on_complete, BlockingCompletion) and self.on_complete.complete_many is not None
+        failures = self.on_complete.complete_many([CompletedUpload(info, self.store) for info in infos])
+        return [
+            _HandedOn(failed, False) if failed is not None else self._marked(info)
+            for info, failed in zip(infos, failures, strict=True)
+        ]
 
     def _check_max_size(self, length: int | None) -> None:
         if length is not None and length > self.config.max_size:
@@ -650,7 +656,9 @@ class TusServer:
                     return None, storage_error(exc, f"could not record the offset: {exc}"), None
             finally:
                 writer.close()
-            return done, None, self._hand_on_here(done) if done.sha256 is not None else None
+            if done.sha256 is None or self._hand_on_lane is not None:
+                return done, None, None
+            return done, None, self._hand_on_here(done)
 
         try:
             done, error, handed_on = await anyio.to_thread.run_sync(append)
@@ -661,6 +669,9 @@ class TusServer:
                 self.digests.put(info.id, digests)  # untouched: still the upload's digests
             return Received(error, False)
         info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
+        if handed_on is None and self._hand_on_lane is not None and info.sha256 is not None and not info.is_partial:
+            if info.expected_sha256 in (None, info.sha256):  # else `_finish` refuses it, as ever
+                handed_on = await self._hand_on_lane.run(replace(info))
         if handed_on is not None:
             self._handed_on(info, handed_on)
         elif info.is_complete and not info.is_partial:

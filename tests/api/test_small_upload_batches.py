@@ -56,7 +56,9 @@ def test_small_uploads_sent_together_are_completed_in_batches(
 
         batches, items = lane.batches, lane.items
         threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
-        for thread in threads:
+        threads[0].start()
+        assert held.wait(WAIT)  # the first batch, of the first upload alone, is held
+        for thread in threads[1:]:
             thread.start()
         deadline = time.monotonic() + WAIT
         while len(lane._queue) < len(bodies) - 1 and time.monotonic() < deadline:
@@ -82,3 +84,65 @@ def test_small_uploads_sent_together_are_completed_in_batches(
         assert [(f["path"], f["sha256"]) for f in files] == [
             (f"in/draft-{tag}.bin", hashlib.sha256(bodies[3]).hexdigest())
         ]
+
+
+def test_small_patches_that_complete_uploads_are_handed_on_in_batches(
+    app_server: InProcessServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST then PATCH: each PATCH appends its body on its own (write, sync, offset and digests recorded), then
+    the uploads it completed are handed on together: blobs, one graph transaction. Ten PATCHes sent while the
+    first hand-on is held in its graph write queue behind it and are handed on as one batch."""
+    assert app_server.app is not None
+    state = app_server.app.state.fabric
+    lane = state.tus._hand_on_lane
+    assert lane is not None
+    held, release = threading.Event(), threading.Event()
+    complete_artifacts = state.store.complete_artifacts
+
+    def held_first(items: list[Any]) -> list[Any]:
+        if not held.is_set():
+            held.set()
+            assert release.wait(WAIT)
+        return complete_artifacts(items)
+
+    monkeypatch.setattr(state.store, "complete_artifacts", held_first)
+    tag = uuid.uuid4().hex[:8]
+    with app_server.client() as api:
+        bodies = [os.urandom(50 + i) for i in range(11)]
+        created = [
+            api.post(
+                "/v1/uploads",
+                headers={
+                    **OCTETS,
+                    "Upload-Length": str(len(body)),
+                    "Upload-Metadata": metadata(filename=f"pp-{tag}-{i}.bin"),
+                },
+            )
+            for i, body in enumerate(bodies)
+        ]
+        answers: list[Any] = [None] * len(bodies)
+
+        def send(i: int) -> None:
+            headers = {**OCTETS, "Upload-Offset": "0"}
+            answers[i] = api.patch(created[i].headers["Location"], headers=headers, content=bodies[i])
+
+        batches, items = lane.batches, lane.items
+        first = threading.Thread(target=send, args=(0,))
+        first.start()
+        assert held.wait(WAIT)
+        rest = [threading.Thread(target=send, args=(i,)) for i in range(1, len(bodies))]
+        for thread in rest:
+            thread.start()
+        deadline = time.monotonic() + WAIT
+        while len(lane._queue) < len(bodies) - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        release.set()
+        for thread in [first, *rest]:
+            thread.join(WAIT)
+        assert (lane.items - items, lane.batches - batches) == (len(bodies), 2)
+        for i, answer in enumerate(answers):
+            assert answer.status_code == 204, answer.text
+            urn = created[i].headers["Artifact-Urn"]
+            artifact = api.get(f"/v1/artifacts/{urn}").json()
+            assert (artifact["status"], artifact["sha256"]) == ("ready", hashlib.sha256(bodies[i]).hexdigest())
+            assert api.get(f"/v1/artifacts/{urn}/blob").content == bodies[i]
