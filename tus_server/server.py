@@ -174,6 +174,9 @@ class TusServer:
         self.draft = DraftUploads(self)  # Resumable Uploads for HTTP, on the same endpoints
         self._lane: CompletionLane[tuple[UploadInfo, list[bytes]], _Created] | None = None
         self._hand_on_lane: CompletionLane[UploadInfo, _HandedOn] | None = None
+        self._new_lane: CompletionLane[UploadInfo, OSError | None] | None = None
+        if isinstance(store, BatchCreator) and store.can_create_many():
+            self._new_lane = CompletionLane(self._create_new_many, "upload creations")
         if (
             isinstance(on_complete, BlockingCompletion)
             and on_complete.complete_many is not None
@@ -213,7 +216,7 @@ class TusServer:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
-                for lane in (self._lane, self._hand_on_lane):
+                for lane in (self._lane, self._hand_on_lane, self._new_lane):
                     if lane is not None:
                         with anyio.CancelScope(shield=True):
                             await anyio.to_thread.run_sync(lane.stop)
@@ -437,6 +440,11 @@ class TusServer:
         kept = iter(self._hand_on_many([info for (info, _), error in zip(batch, stored, strict=True) if error is None]))
         return [_Created(error, None if error is not None else next(kept)) for error in stored]
 
+    def _create_new_many(self, infos: list[UploadInfo]) -> list[OSError | None]:
+        """The creation lane's work (blocking): new uploads stored together (`BatchCreator.create_many`)."""
+        assert isinstance(self.store, BatchCreator)
+        return self.store.create_many(infos)
+
     def _hand_on_many(self, infos: list[UploadInfo]) -> list[_HandedOn]:
         """The hand-on lane's work (blocking): completed uploads handed to the hook at once
         (`BlockingCompletion.complete_many`), then each marked finished."""
@@ -464,8 +472,15 @@ class TusServer:
         )
 
     async def _store_new(self, info: UploadInfo) -> None:
+        """Create the upload in the store: with the others created at the same time where the store can make
+        them durable together (a lane), else in a worker call of its own."""
         try:
-            await anyio.to_thread.run_sync(self.store.create, info)
+            if self._new_lane is not None:
+                error = await self._new_lane.run(info)
+                if error is not None:
+                    raise error
+            else:
+                await anyio.to_thread.run_sync(self.store.create, info)
         except OSError as exc:
             await self._remove(info.id)
             await self._abandon_quietly(info)

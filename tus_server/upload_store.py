@@ -9,8 +9,8 @@ opens per request) plus optional capabilities the server discovers with `isinsta
 - `DataMover`: a finished upload's bytes can be moved to a local file without copying (a rename).
 - `CompletionRecorder`: the request that completes an upload records its offset and digests in one write.
 - `FinishMarker`: that the completion hook has run is marked without a durable write.
-- `BatchCreator`: many small creations-with-upload made durable together (one sync for all their bytes, one
-  for all their infos).
+- `BatchCreator`: uploads created together made durable together (one sync for all; for small creations-with-
+  upload, one for all their bytes and one for all their infos).
 
 Every method blocks (the server calls them in worker threads) and raises `OSError` for storage failures;
 `errno.ENOSPC`/`errno.EDQUOT` mean "no room" and are answered 507. Nothing here assumes a local path: a store
@@ -209,8 +209,15 @@ class CompletionRecorder(Protocol):
 @runtime_checkable
 class BatchCreator(Protocol):
     def can_create_many(self) -> bool:
-        """Whether `create_completed_many` makes a batch durable at once here (else the server calls
-        `create_completed` for each upload)."""
+        """Whether `create_many` and `create_completed_many` make a batch durable at once here (else the server
+        calls `create` or `create_completed` for each upload)."""
+        ...
+
+    def create_many(self, infos: Sequence[UploadInfo]) -> list[OSError | None]:
+        """`create` of every upload (no bytes yet), made durable together: every upload's empty data file and
+        info written, one sync. The outcome of each, in order: None, or the error it alone failed with (it then
+        left nothing behind). A crash before the sync leaves uploads that no client heard of: an unreadable info
+        is removed by `recover`, a readable one is an empty upload that expires."""
         ...
 
     def create_completed_many(self, uploads: Sequence[tuple[UploadInfo, Sequence[bytes]]]) -> list[OSError | None]:

@@ -196,9 +196,9 @@ class CountingStore(FileUploadStore):
         self.records = 0
         self.fail_record = fail_record
 
-    def save(self, info: UploadInfo) -> None:
-        self.saves += 1
-        super().save(info)
+    def _write_info(self, info: UploadInfo, *, sync: bool) -> None:
+        self.saves += 1  # every info write: `save`, and a creation's in a batch (`create_many`)
+        super()._write_info(info, sync=sync)
 
     def record_completion(self, info: UploadInfo) -> None:
         self.records += 1

@@ -226,3 +226,32 @@ def test_blob_storage_takes_a_batch_in_with_one_sync(tmp_path: Path, monkeypatch
     (error,) = blobs.ingest_uploads([(CompletedUpload(more, store), more.sha256 or "")])
     assert isinstance(error, OSError) and error.errno == errno.EIO
     assert bytes(blobs.shards._seen) == bytes(len(blobs.shards._seen))  # every shard to be synced again
+
+
+def test_uploads_created_together_are_made_durable_with_one_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each new upload's empty data file and info, then one syncfs (where `create` fsyncs twice per upload); an
+    upload that cannot be created fails alone; if the sync fails, none of the batch is kept."""
+    synced: list[Path] = []
+    real = syncfs_module.syncfs
+    monkeypatch.setattr(syncfs_module, "syncfs", lambda path: (synced.append(Path(path)), real(path))[1])
+    store = FileUploadStore(tmp_path)
+    infos = [UploadInfo(id=uuid.uuid4().hex, length=10) for _ in range(3)]
+    (tmp_path / infos[2].id).write_bytes(b"taken")
+    outcomes = store.create_many(infos)
+    assert [outcome is None for outcome in outcomes] == [True, True, False]
+    assert synced == [tmp_path]
+    for info in infos[:2]:
+        loaded = store.load(info.id)
+        assert loaded is not None and (loaded.offset, loaded.length) == (0, 10)
+        assert (tmp_path / info.id).read_bytes() == b""
+    assert store.load(infos[2].id) is None and (tmp_path / infos[2].id).read_bytes() == b"taken"
+
+    def failing(path: Path) -> None:
+        raise OSError(errno.EIO, "the disk failed")
+
+    monkeypatch.setattr(syncfs_module, "syncfs", failing)
+    more = [UploadInfo(id=uuid.uuid4().hex, length=1) for _ in range(2)]
+    assert [getattr(outcome, "errno", None) for outcome in store.create_many(more)] == [errno.EIO, errno.EIO]
+    assert all(store.load(info.id) is None and not (tmp_path / info.id).exists() for info in more)
