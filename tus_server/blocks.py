@@ -13,7 +13,8 @@ Fresh mappings fault in every page on first touch, so blocks come from a pool th
 back, and gives their memory back to the system only once no upload has used one for `IDLE_RELEASE` seconds.
 The pool does not bound the blocks in use: a block is taken only with budget for its size (`BufferBudget`), which
 comes back when the block is written and hashed, and then the block returns to the pool; the pool keeps no more
-than `keep` bytes of returned blocks (the budget's limit), whatever mix of sizes came back.
+than `keep` bytes of returned blocks (the budget's limit), whatever mix of sizes came back, and before it maps a
+new block it drops kept ones (of other sizes) while blocks in use and kept would pass `keep` together.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class BlockPool:
         self._keep = keep  # bytes of blocks kept for reuse at most (blocks of several sizes come and go)
         self._lock = threading.Lock()
         self.in_use = 0
+        self.in_use_bytes = 0
         self.kept = 0  # bytes of blocks kept for reuse
         self._last_used = time.monotonic()
         self._idle_release = idle_release
@@ -86,7 +88,10 @@ class BlockPool:
             memory = free.pop() if free else None
             if memory is not None:
                 self.kept -= size
+            elif self._keep is not None:
+                self._make_room(size)
             self.in_use += 1
+            self.in_use_bytes += size
         if memory is None:
             memory = memoryview(mmap.mmap(-1, size))
         block = Block(memory, self)
@@ -100,8 +105,24 @@ class BlockPool:
                 self._free.setdefault(block.size, []).append(block.memory)
                 self.kept += block.size
             self.in_use -= 1  # a block not kept is unmapped once its last view goes
+            self.in_use_bytes -= block.size
             self._last_used = time.monotonic()
         block.pool = None
+
+    def _make_room(self, size: int) -> None:
+        """Before a new block is mapped (under the lock): drop kept blocks of other sizes while the blocks in use,
+        those kept and the new one would pass `keep` together. Only the pool refers to a kept block, so dropping
+        it unmaps it at once; without this, kept blocks of one size stayed mapped beside a budget's worth of
+        blocks of another size in use."""
+        assert self._keep is not None
+        excess = self.in_use_bytes + self.kept + size - self._keep
+        for kept_size in sorted(self._free, reverse=True):
+            blocks = self._free[kept_size]
+            while excess > 0 and blocks:
+                blocks.pop()
+                self.kept -= kept_size
+                excess -= kept_size
+        self._free = {kept_size: blocks for kept_size, blocks in self._free.items() if blocks}
 
     def release_later(self) -> None:
         """From the event loop, after a request: unmap the kept blocks once the pool has stayed idle."""

@@ -18,6 +18,7 @@ from fabric.body_chunks import ServeProtocol
 from tests.tus.helpers import TUS, create, patch
 from tests.tus.test_hooks import Recorder, serving
 from tus_server import FileUploadStore, TusConfig, TusServer
+from tus_server.blocks import BlockPool
 from tus_server.budget import BufferBudget
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -135,3 +136,24 @@ def test_a_cancelled_take_leaves_nothing_taken() -> None:
 def test_a_budget_must_be_positive() -> None:
     with pytest.raises(ValueError):
         BufferBudget(0)
+
+
+def test_the_block_pool_keeps_blocks_in_use_and_kept_within_the_budget() -> None:
+    """Kept blocks of one size must not stay mapped beside a budget's worth of blocks of another size in use
+    (the memory bench found 87 MB of blocks under a 64 MiB budget): before a new block is mapped, kept blocks of
+    other sizes go while the two together would pass `keep`; a kept block of the size asked for is reused."""
+    small, large, keep = 16 << 10, 32 << 10, 64 << 10
+    pool = BlockPool(keep=keep)
+    for block in [pool.take(small, 0) for _ in range(4)]:
+        pool.give(block)
+    assert (pool.kept, pool.in_use_bytes) == (keep, 0)
+    first = pool.take(large, 0)
+    assert (pool.kept, pool.in_use_bytes) == (keep - large, large)  # two small ones dropped to make room
+    second = pool.take(large, 0)
+    assert (pool.kept, pool.in_use_bytes) == (0, 2 * large)
+    reused = pool.take(large, 0)  # past `keep`: in use is the budget's business, nothing kept is left to drop
+    assert (pool.kept, pool.in_use_bytes) == (0, 3 * large)
+    for block in (first, second, reused):
+        pool.give(block)
+    assert pool.kept <= keep and pool.in_use_bytes == 0
+    assert pool.take(large, 0).size == large and pool.kept == keep - large  # a kept block of that size, reused
