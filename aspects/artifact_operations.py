@@ -122,14 +122,23 @@ class ArtifactOperations(StoreCore):
                 continue
             positions.append(position)
         if params:
-            rows = self._group.run(lambda tx: self._create_many(tx, params))
-            for position, row in zip(positions, rows, strict=True):
-                if isinstance(row, Exception):
-                    outcomes[position] = row
-                else:
-                    self._place(row)
-                    outcomes[position] = record_from_row(row)
+            self._settle(outcomes, positions, self._group.run(lambda tx: self._create_many(tx, params)))
         return [outcome for outcome in outcomes if outcome is not None]
+
+    def _settle(
+        self,
+        outcomes: list[ArtifactRecord | Exception | None],
+        positions: list[int],
+        rows: list[dict[str, Any] | Exception],
+    ) -> None:
+        """A batch's written rows placed in the listing orders and turned into records, at their items' positions;
+        an item's exception kept as its outcome."""
+        for position, row in zip(positions, rows, strict=True):
+            if isinstance(row, Exception):
+                outcomes[position] = row
+            else:
+                self._place(row)
+                outcomes[position] = record_from_row(row)
 
     def _create_many(self, tx: Runner, items: list[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
         """`create_artifact` of every item, a statement per step for all (the group commit combines them)."""
@@ -275,13 +284,7 @@ class ArtifactOperations(StoreCore):
             positions.append(position)
         if completions:
             self._prepare_edge(entry, "Artifact")
-            rows = self._group.run(lambda tx: self._complete_many(tx, completions))
-            for position, row in zip(positions, rows, strict=True):
-                if isinstance(row, Exception):
-                    outcomes[position] = row
-                else:
-                    self._place(row)
-                    outcomes[position] = record_from_row(row)
+            self._settle(outcomes, positions, self._group.run(lambda tx: self._complete_many(tx, completions)))
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _complete_many(self, tx: Runner, items: list[_Completion]) -> list[dict[str, Any] | Exception]:

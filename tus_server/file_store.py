@@ -167,13 +167,7 @@ class FileUploadStore:
                 os.close(os.open(self.data_path(info.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
             except OSError as exc:
                 outcomes[i] = exc
-                continue
-            try:
-                self._write_info(info, sync=False)
-            except OSError as exc:
-                outcomes[i] = exc
-                self.terminate(info.id)
-                self._info_path(info.id).with_suffix(".info.tmp").unlink(missing_ok=True)
+        self._write_infos(infos, outcomes)
         self._sync_batch([(info, None) for info in infos], outcomes)
         return outcomes
 
@@ -196,16 +190,22 @@ class FileUploadStore:
             finally:
                 os.close(fd)
         self._sync_batch(uploads, outcomes)
-        for i, (info, _) in enumerate(uploads):
-            if outcomes[i] is None:
-                try:
-                    self._write_info(info, sync=False)
-                except OSError as exc:
-                    outcomes[i] = exc
-                    self.terminate(info.id)
-                    self._info_path(info.id).with_suffix(".info.tmp").unlink(missing_ok=True)
+        self._write_infos([info for info, _ in uploads], outcomes)
         self._sync_batch(uploads, outcomes)
         return outcomes
+
+    def _write_infos(self, infos: Sequence[UploadInfo], outcomes: list[OSError | None]) -> None:
+        """The info of every upload still in the batch, without a sync of its own; one that cannot be written
+        fails, and its upload is removed."""
+        for i, info in enumerate(infos):
+            if outcomes[i] is not None:
+                continue
+            try:
+                self._write_info(info, sync=False)
+            except OSError as exc:
+                outcomes[i] = exc
+                self.terminate(info.id)
+                self._info_path(info.id).with_suffix(".info.tmp").unlink(missing_ok=True)
 
     def _sync_batch(self, uploads: Sequence[tuple[UploadInfo, object]], outcomes: list[OSError | None]) -> None:
         """One `syncfs` for what the batch wrote so far; if it fails, every upload still in the batch fails
