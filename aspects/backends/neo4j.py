@@ -7,15 +7,26 @@ The driver is thread-safe; each call takes a session of its own.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from neo4j import Driver, GraphDatabase, Query
+from neo4j.exceptions import ClientError, TransientError
 
 from aspects.backends import neo4j_queries as own
 from aspects.backends.cypher import fill
+
+TRANSIENT_ATTEMPTS = 6  # about 6 s of backing off, at most, before a transient error is raised
+# What another server creating the same index or constraint at the same moment makes an `IF NOT EXISTS` answer.
+ALREADY_THERE = {
+    "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists",
+    "Neo.ClientError.Schema.ConstraintAlreadyExists",
+    "Neo.ClientError.Schema.IndexAlreadyExists",
+}
 
 
 class _TxRunner:
@@ -43,8 +54,20 @@ class Neo4jBackend:
         self._driver.verify_connectivity()
 
     def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self._driver.session(database=self._database) as session:
-            return [record.data() for record in session.run(Query(query, timeout=self._timeout), params or {})]
+        """One statement in a transaction of its own, tried again when Neo4j says a retry may succeed.
+
+        A `TransientError` (a deadlock between servers creating the same constraints at start-up, a lock
+        client stopped) means the transaction was rolled back, so running it again applies it once."""
+        for attempt in range(TRANSIENT_ATTEMPTS):
+            try:
+                with self._driver.session(database=self._database) as session:
+                    result = session.run(Query(query, timeout=self._timeout), params or {})
+                    return [record.data() for record in result]
+            except TransientError:
+                if attempt == TRANSIENT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+        raise AssertionError("unreachable")
 
     @contextmanager
     def transaction(self) -> Iterator[_TxRunner]:
@@ -52,11 +75,20 @@ class Neo4jBackend:
             yield _TxRunner(tx)
             tx.commit()
 
+    def _declare(self, statement: str) -> None:
+        """An index or constraint `IF NOT EXISTS`: replicas starting together race to create the same ones, and
+        Neo4j answers the losers that an equivalent one exists, which is what they wanted."""
+        try:
+            self.run(statement)
+        except ClientError as exc:
+            if exc.code not in ALREADY_THERE:
+                raise
+
     def setup(self, labels: list[str], connections: list[tuple[str, str, str]]) -> None:
         for label in ("Artifact", "Schema", *labels):
             self.ensure_label(label)
         for statement in own.CREATE_ARTIFACT_INDEXES:
-            self.run(statement)
+            self._declare(statement)
         for rel, src, dst in [("HAS_ASPECT", "Artifact", "Schema"), *connections]:
             self.ensure_connection(rel, src, dst)
         self.run(own.AWAIT_INDEXES)
@@ -66,7 +98,7 @@ class Neo4jBackend:
             return  # declared (labels are only ever added, after their constraint exists)
         with self._lock:
             if label not in self._labels:
-                self.run(fill(own.CREATE_URN_CONSTRAINT, label=label))
+                self._declare(fill(own.CREATE_URN_CONSTRAINT, label=label))
                 self._labels.add(label)
 
     def ensure_node_table(self, label: str, columns: dict[str, str]) -> None:
@@ -78,7 +110,7 @@ class Neo4jBackend:
         with self._lock:
             if rel not in self._rels:
                 for statement in own.CREATE_REL_INDEXES:
-                    self.run(fill(statement, rel=rel))
+                    self._declare(fill(statement, rel=rel))
                 self._rels.add(rel)
 
     def locate_aspect(self, urn: str, rels: list[str]) -> tuple[str, str] | None:
