@@ -168,7 +168,7 @@ class FileUploadStore:
             except OSError as exc:
                 outcomes[i] = exc
         self._write_infos(infos, outcomes)
-        self._sync_batch([(info, None) for info in infos], outcomes)
+        self._sync_batch(infos, outcomes)
         return outcomes
 
     def create_completed_many(self, uploads: Sequence[tuple[UploadInfo, Sequence[bytes]]]) -> list[OSError | None]:
@@ -189,9 +189,10 @@ class FileUploadStore:
                 self.data_path(info.id).unlink(missing_ok=True)
             finally:
                 os.close(fd)
-        self._sync_batch(uploads, outcomes)
-        self._write_infos([info for info, _ in uploads], outcomes)
-        self._sync_batch(uploads, outcomes)
+        infos = [info for info, _ in uploads]
+        self._sync_batch(infos, outcomes)
+        self._write_infos(infos, outcomes)
+        self._sync_batch(infos, outcomes)
         return outcomes
 
     def _write_infos(self, infos: Sequence[UploadInfo], outcomes: list[OSError | None]) -> None:
@@ -207,7 +208,7 @@ class FileUploadStore:
                 self.terminate(info.id)
                 self._info_path(info.id).with_suffix(".info.tmp").unlink(missing_ok=True)
 
-    def _sync_batch(self, uploads: Sequence[tuple[UploadInfo, object]], outcomes: list[OSError | None]) -> None:
+    def _sync_batch(self, infos: Sequence[UploadInfo], outcomes: list[OSError | None]) -> None:
         """One `syncfs` for what the batch wrote so far; if it fails, every upload still in the batch fails
         with it and is removed (what a failed sync left on disk is unknown)."""
         if not any(outcome is None for outcome in outcomes):
@@ -215,7 +216,7 @@ class FileUploadStore:
         try:
             syncfs.syncfs(self.directory)
         except OSError as exc:
-            for i, (info, _) in enumerate(uploads):
+            for i, info in enumerate(infos):
                 if outcomes[i] is None:
                     outcomes[i] = exc
                     self.terminate(info.id)

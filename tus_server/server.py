@@ -172,21 +172,17 @@ class TusServer:
         self.budget = BufferBudget(self.config.upload_buffer_budget)  # upload bytes in memory, all requests together
         self.extensions = _extensions(store)
         self.draft = DraftUploads(self)  # Resumable Uploads for HTTP, on the same endpoints
-        self._lane: CompletionLane[tuple[UploadInfo, list[bytes]], _Created] | None = None
-        self._hand_on_lane: CompletionLane[UploadInfo, _HandedOn] | None = None
+        # Lanes (`tus_server.lane`) where the store makes batches durable together: new uploads; small
+        # creations-with-upload, stored and handed on whole; small PATCHes that complete an upload, appended one by
+        # one and handed on together. The last two need a hook that completes batches.
         self._new_lane: CompletionLane[UploadInfo, OSError | None] | None = None
+        self._whole_lane: CompletionLane[tuple[UploadInfo, list[bytes]], _Created] | None = None
+        self._hand_on_lane: CompletionLane[UploadInfo, _HandedOn] | None = None
         if isinstance(store, BatchCreator) and store.can_create_many():
             self._new_lane = CompletionLane(self._create_new_many, "upload creations")
-        if (
-            isinstance(on_complete, BlockingCompletion)
-            and on_complete.complete_many is not None
-            and isinstance(store, BatchCreator)
-            and isinstance(store, FinishMarker)
-            and store.can_create_many()
-        ):
-            self._lane = CompletionLane(self._create_many, "small uploads")
-            # Small PATCHes that complete an upload: appended one by one, handed on together.
-            self._hand_on_lane = CompletionLane(self._hand_on_many, "small completions")
+            if isinstance(on_complete, BlockingCompletion) and on_complete.complete_many is not None:
+                self._whole_lane = CompletionLane(self._create_many, "small uploads")
+                self._hand_on_lane = CompletionLane(self._hand_on_many, "small completions")
 
     # ---- wiring -------------------------------------------------------------------------------------
 
@@ -216,7 +212,7 @@ class TusServer:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
-                for lane in (self._lane, self._hand_on_lane, self._new_lane):
+                for lane in (self._whole_lane, self._hand_on_lane, self._new_lane):
                     if lane is not None:
                         with anyio.CancelScope(shield=True):
                             await anyio.to_thread.run_sync(lane.stop)
@@ -389,25 +385,22 @@ class TusServer:
 
     async def _store_completed(self, info: UploadInfo, parts: list[bytes], recorder: CompletionRecorder) -> None:
         """Store a new upload with all its bytes and digests, then hand it on (`_finish`): in a batch through the
-        lane where the store and the hook can (`_create_many`), else in a worker call of its own."""
+        lane where the store and the hook can (`_create_many`), else in a worker call of its own. The digests of
+        at most 64 KiB are computed here, on the event loop, once for either way."""
         digests = UploadDigests(with_md5=self.wants_md5(info))
-        if self._lane is not None:
-            digests.update_now(parts)
-            sha256 = digests.sha256.hexdigest()
-            if info.expected_sha256 in (None, sha256):  # a mismatch is refused below, by `_finish`, as ever
-                await self._create_in_lane(info, parts, digests, sha256)
-                return
-            digests = UploadDigests(with_md5=self.wants_md5(info))
+        digests.update_now(parts)
+        done = replace(info, offset=info.length or 0, expires_at=utcnow() + self.config.expiry)
+        done.sha256, done.md5 = digests.sha256.hexdigest(), digests.md5.hexdigest() if digests.md5 else None
+        if self._whole_lane is not None and info.expected_sha256 in (None, done.sha256):
+            await self._create_in_lane(info, parts, done)  # a mismatch goes below, refused by `_finish` as ever
+            return
 
-        def store() -> tuple[UploadInfo, _HandedOn | None]:
-            digests.update_now(parts)
-            done = replace(info, offset=info.length or 0, expires_at=utcnow() + self.config.expiry)
-            done.sha256, done.md5 = digests.sha256.hexdigest(), digests.md5.hexdigest() if digests.md5 else None
+        def store() -> _HandedOn | None:
             recorder.create_completed(done, parts)
-            return done, self._hand_on_here(done)
+            return self._hand_on_here(done)
 
         try:
-            done, handed_on = await anyio.to_thread.run_sync(store)
+            handed_on = await anyio.to_thread.run_sync(store)
         except OSError as exc:
             await self._remove(info.id)
             await self._abandon_quietly(info)
@@ -418,11 +411,9 @@ class TusServer:
         else:
             self._handed_on(info, handed_on)
 
-    async def _create_in_lane(self, info: UploadInfo, parts: list[bytes], digests: UploadDigests, sha256: str) -> None:
-        assert self._lane is not None
-        done = replace(info, offset=info.length or 0, expires_at=utcnow() + self.config.expiry)
-        done.sha256, done.md5 = sha256, digests.md5.hexdigest() if digests.md5 else None
-        created = await self._lane.run((done, parts))
+    async def _create_in_lane(self, info: UploadInfo, parts: list[bytes], done: UploadInfo) -> None:
+        assert self._whole_lane is not None
+        created = await self._whole_lane.run((done, parts))
         if created.stored is not None:
             self.digests.discard(info.id)  # the lane removed what it had written
             await self._abandon_quietly(info)
@@ -684,9 +675,9 @@ class TusServer:
                 self.digests.put(info.id, digests)  # untouched: still the upload's digests
             return Received(error, False)
         info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
-        if handed_on is None and self._hand_on_lane is not None and info.sha256 is not None and not info.is_partial:
-            if info.expected_sha256 in (None, info.sha256):  # else `_finish` refuses it, as ever
-                handed_on = await self._hand_on_lane.run(replace(info))
+        if handed_on is None and self._hand_on_lane is not None and info.sha256 is not None:
+            # `append` recorded the digests: the upload is complete, not partial, and its sha-256 the one expected
+            handed_on = await self._hand_on_lane.run(replace(info))
         if handed_on is not None:
             self._handed_on(info, handed_on)
         elif info.is_complete and not info.is_partial:

@@ -28,7 +28,7 @@ def test_small_uploads_sent_together_are_completed_in_batches(
 ) -> None:
     assert app_server.app is not None
     state = app_server.app.state.fabric
-    lane = state.tus._lane
+    lane = state.tus._whole_lane
     assert lane is not None, "the file store and fabric's hook make the lane"
     store, held, release = state.tus.store, threading.Event(), threading.Event()
     create_many = store.create_completed_many
