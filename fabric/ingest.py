@@ -1,6 +1,7 @@
 """Turning uploads into artifacts: the hooks `fabric` gives `tus_server`.
 
-At creation the upload is given an artifact URN and a `pending` artifact node. At completion the bytes,
+At creation the upload is given an artifact URN and, unless its bytes are few enough to come at once (at most
+`SMALL_UPLOAD`, or all in the creation request), a `pending` artifact node. At completion the bytes,
 already durable, move into content-addressed blob storage; only then is `artifact.1` asserted and the
 artifact made `ready`, together with the collection and policy the uploader asked for. A crash between the
 two steps is repaired at start-up, since `tus_server` repeats the completion of a complete upload.
@@ -44,6 +45,9 @@ log = logging.getLogger("fabric.ingest")
 
 ARTIFACT_URN_HEADER = "Artifact-Urn"
 CREATE_AT_COMPLETION = "create_at_completion"  # tag: the artifact node is written with its completion
+# An upload of at most this many bytes is written to the graph once, at its completion, never as `pending`: its
+# bytes come in one request, so a pending node would be seen by nobody yet cost a graph commit of its own.
+SMALL_UPLOAD = 64 << 10
 ARTIFACT_SCHEMA = "artifact.1"
 COLLECTION_SCHEMA = "collection-member.1"
 POLICY_SCHEMA = "policy.1"
@@ -138,6 +142,10 @@ class _Completion:
     create: NewArtifact | None
 
 
+def _is_small(info: UploadInfo) -> bool:
+    return info.length is not None and info.length <= SMALL_UPLOAD and not info.is_partial
+
+
 class UploadIngest:
     def __init__(
         self,
@@ -212,9 +220,9 @@ class UploadIngest:
             return {ARTIFACT_URN_HEADER: draft}
         self._check_completable(info, name, principal.user_urn)
         urn = new_urn("artifact", ns=self.namespace)
-        if not targets and completes_at_creation(request, info):
-            # The bytes are all in this request: the node is written with artifact.1, one commit instead of two.
-            # If the body is cut short, a later PATCH completes it the same way; until then the URN is unknown.
+        if not targets and (completes_at_creation(request, info) or _is_small(info)):
+            # The bytes are all in this request, or small enough for the next: the node is written with
+            # artifact.1, one commit instead of two. Until the bytes come, the URN is unknown to the graph.
             info.tags.update({CREATE_AT_COMPLETION: "1", "uploader_name": principal.display_name})
             metrics.UPLOADS_CREATED.inc()
             return {ARTIFACT_URN_HEADER: urn}

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from fabric.ingest import SMALL_UPLOAD
 from tests.tus.helpers import metadata, upload
 
 PROBLEM = "application/problem+json"
@@ -275,10 +276,12 @@ def test_list_filters_and_keyset_paging(api: httpx.Client) -> None:
 
 
 def test_pending_artifacts_are_listed_with_their_status(api: httpx.Client) -> None:
+    """An upload larger than `SMALL_UPLOAD` is listed as pending from its creation on."""
     name = unique("pending") + ".bin"
+    length = str(SMALL_UPLOAD + 1)
     r = api.post(
         "/v1/uploads",
-        headers={"Tus-Resumable": "1.0.0", "Upload-Length": "100", "Upload-Metadata": metadata(filename=name)},
+        headers={"Tus-Resumable": "1.0.0", "Upload-Length": length, "Upload-Metadata": metadata(filename=name)},
     )
     urn = r.headers["Artifact-Urn"]
     view = api.get(f"/v1/artifacts/{urn}").json()
@@ -286,6 +289,27 @@ def test_pending_artifacts_are_listed_with_their_status(api: httpx.Client) -> No
     assert view["name"] == name
     pending = api.get("/v1/artifacts", params={"status": "pending", "name": name}).json()["items"]
     assert [a["urn"] for a in pending] == [urn]
+
+
+def test_a_small_upload_is_written_to_the_graph_once_at_its_completion(api: httpx.Client) -> None:
+    """At most `SMALL_UPLOAD` bytes: no pending node at creation (nobody would see it, and it costs a commit);
+    the URN is unknown until the bytes come, then the artifact is ready, as a creation-with-upload makes it."""
+    data, name = os.urandom(SMALL_UPLOAD), unique("small") + ".bin"
+    headers = {"Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)), "Upload-Metadata": metadata(filename=name)}
+    r = api.post("/v1/uploads", headers=headers)
+    assert r.status_code == 201
+    urn = r.headers["Artifact-Urn"]
+    assert api.get(f"/v1/artifacts/{urn}").status_code == 404
+    assert api.get("/v1/artifacts", params={"status": "pending", "name": name}).json()["items"] == []
+    patched = api.patch(
+        r.headers["Location"],
+        headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        content=data,
+    )
+    assert patched.status_code == 204
+    view = api.get(f"/v1/artifacts/{urn}").json()
+    assert (view["status"], view["name"], view["size"]) == ("ready", name, len(data))
+    assert view["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_creation_with_upload_makes_the_artifact_in_its_one_request(api: httpx.Client) -> None:

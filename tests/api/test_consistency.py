@@ -12,12 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fabric.ingest import SMALL_UPLOAD
 from tests.fixtures_backends import wipe_neo4j
 from tests.fixtures_neo4j import Neo4jServer, free_port
 from tests.server_process import FabricServer
 from tests.tus.helpers import TUS, blob, create, patch, upload
 
 ServerFactory = Callable[..., FabricServer]
+LISTED = SMALL_UPLOAD + 1  # an upload this long has a pending artifact from its creation on
 
 
 @pytest.fixture
@@ -69,7 +71,7 @@ def status_of(client: httpx.Client, urn: str) -> str:
 def test_terminated_upload_leaves_an_abandoned_artifact(make_server: ServerFactory) -> None:
     server = make_server()
     with httpx.Client(base_url=server.url) as client:
-        created = create(client, 100)
+        created = create(client, LISTED)
         assert client.delete(created.headers["Location"], headers=TUS).status_code == 204
         assert status_of(client, created.headers["Artifact-Urn"]) == "abandoned"
         listed = client.get("/v1/artifacts", params={"status": "abandoned"}).json()["items"]
@@ -79,8 +81,8 @@ def test_terminated_upload_leaves_an_abandoned_artifact(make_server: ServerFacto
 def test_start_up_abandons_artifacts_whose_upload_vanished(make_server: ServerFactory) -> None:
     server = make_server()
     with httpx.Client(base_url=server.url) as client:
-        kept = create(client, 10)
-        lost = create(client, 10)
+        kept = create(client, LISTED)
+        lost = create(client, LISTED)
     server.kill()
     lost_id = lost.headers["Location"].rsplit("/", 1)[1]
     for path in (server.data_dir / "uploads").glob(f"{lost_id}*"):
@@ -89,7 +91,7 @@ def test_start_up_abandons_artifacts_whose_upload_vanished(make_server: ServerFa
     with httpx.Client(base_url=server.url) as client:
         assert wait_for(lambda: status_of(client, lost.headers["Artifact-Urn"]) == "abandoned")
         assert status_of(client, kept.headers["Artifact-Urn"]) == "pending"
-        assert patch(client, httpx.URL(kept.headers["Location"]).path, 0, b"0123456789").status_code == 204
+        assert patch(client, httpx.URL(kept.headers["Location"]).path, 0, os.urandom(LISTED)).status_code == 204
         assert status_of(client, kept.headers["Artifact-Urn"]) == "ready"
 
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
+from fabric.ingest import SMALL_UPLOAD
 from tests.fixtures_services import S3Target, make_bucket
 from tests.server_process import FabricServer
 from tests.tus.helpers import OCTETS, TUS, blob, create, metadata, patch, sha256, upload
@@ -406,8 +407,10 @@ def test_blob_of_unknown_malformed_or_unfinished_artifacts(client: httpx.Client)
         r = blob(client, bad)
         assert r.status_code == 400, bad
         assert r.headers["Content-Type"] == "application/problem+json"
-    pending = create(client, 10).headers["Artifact-Urn"]
+    pending = create(client, SMALL_UPLOAD + 1).headers["Artifact-Urn"]
     assert blob(client, pending).status_code == 409
+    unknown_yet = create(client, 10).headers["Artifact-Urn"]  # a small upload's node comes with its bytes
+    assert blob(client, unknown_yet).status_code == 404
 
 
 def test_health_and_readiness(client: httpx.Client, server: FabricServer) -> None:
