@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from tus_server import CompletedUpload, DataMover, syncfs
 from tus_server.file_store import fsync_directory
@@ -38,7 +38,14 @@ class BatchIngest(Protocol):
     """Blob storage that takes a batch of uploads in with one sync (`BlobStore` where `syncfs` exists)."""
 
     def can_ingest_many(self) -> bool: ...
-    def ingest_uploads(self, uploads: Sequence[tuple[CompletedUpload, str]]) -> list[OSError | None]: ...
+    def ingest_uploads(self, uploads: Sequence[tuple[CompletedUpload, str]]) -> IngestedUploads: ...
+
+
+class IngestedUploads(NamedTuple):
+    """What each upload of a batch failed with (or None), and how many found their bytes stored already."""
+
+    outcomes: list[OSError | None]
+    deduplicated: int
 
 
 class ShardDirectories:
@@ -134,13 +141,15 @@ class BlobStore:
         once: if the blob is already there the upload's bytes are released. An upload whose bytes are already
         gone (a repeat after a crash) is fine as long as the blob exists.
         """
-        return self._take(upload, sha256, sync=True)
+        self._take(upload, sha256, sync=True)
+        return self.path(sha256)
 
-    def _take(self, upload: CompletedUpload, sha256: str, *, sync: bool) -> Path:
+    def _take(self, upload: CompletedUpload, sha256: str, *, sync: bool) -> bool:
+        """Whether the bytes were stored already (the upload's released)."""
         target = self.path(sha256)
         if target.exists():
             upload.release()
-            return target
+            return True
         self.shards.ensure(sha256, sync=sync)
         store = upload.store
         try:
@@ -151,20 +160,21 @@ class BlobStore:
                 upload.release()
         except FileNotFoundError:
             raise FileNotFoundError(f"neither the upload {upload.info.id} nor the blob {sha256} exists") from None
-        return target
+        return False
 
     def can_ingest_many(self) -> bool:
         """Whether `ingest_uploads` makes a batch durable with one sync here."""
         return syncfs.available()
 
-    def ingest_uploads(self, uploads: Sequence[tuple[CompletedUpload, str]]) -> list[OSError | None]:
+    def ingest_uploads(self, uploads: Sequence[tuple[CompletedUpload, str]]) -> IngestedUploads:
         """`ingest_upload` of each (upload, sha256), made durable together: every rename (and new shard), then one
         `syncfs` of the store's filesystem. What each failed with, or None; if the sync fails, all fail with it
         (a failed upload's bytes are either still the upload's or already the blob's, as after a crash)."""
         outcomes: list[OSError | None] = []
+        deduplicated = 0
         for upload, sha256 in uploads:
             try:
-                self._take(upload, sha256, sync=False)
+                deduplicated += self._take(upload, sha256, sync=False)
                 outcomes.append(None)
             except OSError as exc:
                 outcomes.append(exc)
@@ -174,7 +184,7 @@ class BlobStore:
             except OSError as exc:
                 self.shards.forget()
                 outcomes = [outcome or exc for outcome in outcomes]
-        return outcomes
+        return IngestedUploads(outcomes, deduplicated)
 
     @staticmethod
     def _copy_in(upload: CompletedUpload, target: Path) -> None:

@@ -335,8 +335,9 @@ class UploadIngest:
         with ExitStack() as guards:
             for sha256 in sorted({upload.info.sha256 or "" for upload in uploads}):
                 guards.enter_context(self.coordination.blob(sha256))
-            deduplicated = sum(self.blobs.exists(upload.info.sha256 or "") for upload in uploads)
-            ingested = self.blobs.ingest_uploads([(upload, upload.info.sha256 or "") for upload in uploads])
+            ingested, deduplicated = self.blobs.ingest_uploads(
+                [(upload, upload.info.sha256 or "") for upload in uploads]
+            )
             registering = [k for k, error in enumerate(ingested) if error is None]
             for k, error in enumerate(ingested):
                 outcomes[k] = error

@@ -95,6 +95,23 @@ def test_start_up_abandons_artifacts_whose_upload_vanished(make_server: ServerFa
         assert status_of(client, kept.headers["Artifact-Urn"]) == "ready"
 
 
+def test_uploads_of_stored_bytes_are_counted_as_deduplicated(make_server: ServerFactory) -> None:
+    """Small uploads complete in batches (the PATCH's and the creation-with-upload's lanes): bytes already
+    stored are counted once per upload that brought them again, and stored once."""
+    server = make_server()
+    data = os.urandom(4096)
+    with httpx.Client(base_url=server.url) as client:
+        before = counter(client, "fabric_blobs_deduplicated_total")
+        first = upload(client, data).headers["Artifact-Urn"]  # POST, then the PATCH that completes it
+        headers = {**TUS, "Upload-Length": str(len(data)), "Content-Type": "application/offset+octet-stream"}
+        again = client.post("/v1/uploads", headers=headers, content=data)  # creation-with-upload
+        assert again.status_code == 201, again.text
+        assert counter(client, "fabric_blobs_deduplicated_total") == before + 1
+        assert blob(client, first).content == blob(client, again.headers["Artifact-Urn"]).content == data
+    stored = list((server.data_dir / "blobs" / "sha256").glob(f"*/*/{hashlib.sha256(data).hexdigest()}"))
+    assert len(stored) == 1
+
+
 def test_unreferenced_blobs_are_collected_and_referenced_ones_kept(make_server: ServerFactory) -> None:
     server = make_server("--gc-interval", "0.3", "--blob-grace", "0")
     orphan = hashlib.sha256(b"nobody names me").hexdigest()

@@ -211,7 +211,7 @@ def test_blob_storage_takes_a_batch_in_with_one_sync(tmp_path: Path, monkeypatch
     assert store.create_completed_many([(info, [d]) for info, d in zip(infos, data, strict=True)]) == [None] * 3
     synced.clear()
     batch = [(CompletedUpload(info, store), info.sha256 or "") for info in infos]
-    assert blobs.ingest_uploads(batch) == [None, None, None]
+    assert blobs.ingest_uploads(batch) == ([None, None, None], 1)  # the second "one" found its bytes stored
     assert synced == [tmp_path / "blobs"]  # one sync, no fsync of a shard or its parent
     for info, d in zip(infos, data, strict=True):
         assert blobs.path(info.sha256 or "").read_bytes() == d
@@ -223,7 +223,7 @@ def test_blob_storage_takes_a_batch_in_with_one_sync(tmp_path: Path, monkeypatch
     monkeypatch.setattr(syncfs_module, "syncfs", failing)
     more = _complete_info(b"three")
     (uploads_dir / more.id).write_bytes(b"three")
-    (error,) = blobs.ingest_uploads([(CompletedUpload(more, store), more.sha256 or "")])
+    (error,), _ = blobs.ingest_uploads([(CompletedUpload(more, store), more.sha256 or "")])
     assert isinstance(error, OSError) and error.errno == errno.EIO
     assert bytes(blobs.shards._seen) == bytes(len(blobs.shards._seen))  # every shard to be synced again
 
