@@ -68,7 +68,10 @@ paths: dict[str, dict[str, Any]] = {
                     {
                         "Location": header("The upload's URL"),
                         "Upload-Offset": header("Bytes received so far"),
-                        "Artifact-Urn": header("The artifact the upload becomes (not for partial uploads)"),
+                        "Artifact-Urn": header(
+                            "The artifact the upload becomes (not for partial uploads); listed as pending until "
+                            "complete, except an upload of at most 64 KiB, which is unknown until its bytes come"
+                        ),
                     },
                 )
             },
