@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 from tus_server import syncfs
@@ -167,8 +169,9 @@ class FileUploadStore:
                 os.close(os.open(self.data_path(info.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
             except OSError as exc:
                 outcomes[i] = exc
-        self._write_infos(infos, outcomes)
-        self._sync_batch(infos, outcomes)
+        remove = [self._remover(info) for info in infos]
+        self._write_infos(infos, outcomes, remove)
+        self._sync_batch(outcomes, remove)
         return outcomes
 
     def create_completed_many(self, uploads: Sequence[tuple[UploadInfo, Sequence[bytes]]]) -> list[OSError | None]:
@@ -190,14 +193,56 @@ class FileUploadStore:
             finally:
                 os.close(fd)
         infos = [info for info, _ in uploads]
-        self._sync_batch(infos, outcomes)
-        self._write_infos(infos, outcomes)
-        self._sync_batch(infos, outcomes)
+        remove = [self._remover(info) for info in infos]
+        self._sync_batch(outcomes, remove)
+        self._write_infos(infos, outcomes, remove)
+        self._sync_batch(outcomes, remove)
         return outcomes
 
-    def _write_infos(self, infos: Sequence[UploadInfo], outcomes: list[OSError | None]) -> None:
+    def append_completed_many(self, uploads: Sequence[tuple[UploadInfo, int, Sequence[bytes]]]) -> list[OSError | None]:
+        """Every upload's last bytes written at its start through the page cache, one `syncfs`, every info
+        written (no fsync of its own), one `syncfs` (see `BatchCreator`): two syncs for the batch where a PATCH
+        and `record_completion` take an fdatasync and an fsync per upload. An upload that fails is put back."""
+        outcomes: list[OSError | None] = [None] * len(uploads)
+        restore = [self._restorer(info, start) for info, start, _ in uploads]
+        for i, (info, start, parts) in enumerate(uploads):
+            try:
+                fd = os.open(self.data_path(info.id), os.O_WRONLY)
+                try:
+                    os.ftruncate(fd, start)  # bytes past the recorded offset were never acknowledged
+                    os.lseek(fd, start, os.SEEK_SET)
+                    _write_all(fd, b"".join(parts))
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                outcomes[i] = exc
+                restore[i]()
+        infos = [info for info, _, _ in uploads]
+        self._sync_batch(outcomes, restore)
+        self._write_infos(infos, outcomes, restore)
+        self._sync_batch(outcomes, restore)
+        return outcomes
+
+    def _remover(self, info: UploadInfo) -> Callable[[], None]:
+        """Undo a new upload of a failed batch: remove it."""
+        return lambda: self.terminate(info.id)
+
+    def _restorer(self, info: UploadInfo, start: int) -> Callable[[], None]:
+        """Undo an append of a failed batch: the bytes cut back to `start` and the info recorded at that offset
+        (durably: what a failed sync left of the new one is unknown). If even that fails, `recover` cuts back."""
+
+        def restore() -> None:
+            with suppress(OSError):
+                os.truncate(self.data_path(info.id), start)
+                self.save(replace(info, offset=start, sha256=None, md5=None))
+
+        return restore
+
+    def _write_infos(
+        self, infos: Sequence[UploadInfo], outcomes: list[OSError | None], undo: Sequence[Callable[[], None]]
+    ) -> None:
         """The info of every upload still in the batch, without a sync of its own; one that cannot be written
-        fails, and its upload is removed."""
+        fails, and is undone."""
         for i, info in enumerate(infos):
             if outcomes[i] is not None:
                 continue
@@ -205,21 +250,21 @@ class FileUploadStore:
                 self._write_info(info, sync=False)
             except OSError as exc:
                 outcomes[i] = exc
-                self.terminate(info.id)
                 self._info_path(info.id).with_suffix(".info.tmp").unlink(missing_ok=True)
+                undo[i]()
 
-    def _sync_batch(self, infos: Sequence[UploadInfo], outcomes: list[OSError | None]) -> None:
+    def _sync_batch(self, outcomes: list[OSError | None], undo: Sequence[Callable[[], None]]) -> None:
         """One `syncfs` for what the batch wrote so far; if it fails, every upload still in the batch fails
-        with it and is removed (what a failed sync left on disk is unknown)."""
+        with it and is undone (what a failed sync left on disk is unknown)."""
         if not any(outcome is None for outcome in outcomes):
             return
         try:
             syncfs.syncfs(self.directory)
         except OSError as exc:
-            for i, info in enumerate(infos):
-                if outcomes[i] is None:
+            for i, outcome in enumerate(outcomes):
+                if outcome is None:
                     outcomes[i] = exc
-                    self.terminate(info.id)
+                    undo[i]()
 
     def read(self, upload_id: str, length: int, block_size: int = COPY_BLOCK) -> Iterator[bytes]:
         path = self.data_path(upload_id)

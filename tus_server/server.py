@@ -173,16 +173,16 @@ class TusServer:
         self.extensions = _extensions(store)
         self.draft = DraftUploads(self)  # Resumable Uploads for HTTP, on the same endpoints
         # Lanes (`tus_server.lane`) where the store makes batches durable together: new uploads; small
-        # creations-with-upload, stored and handed on whole; small PATCHes that complete an upload, appended one by
-        # one and handed on together. The last two need a hook that completes batches.
+        # creations-with-upload, stored and handed on whole; small PATCHes that complete an upload, appended and
+        # handed on together. The last two need a hook that completes batches.
         self._new_lane: CompletionLane[UploadInfo, OSError | None] | None = None
         self._whole_lane: CompletionLane[tuple[UploadInfo, list[bytes]], _Created] | None = None
-        self._hand_on_lane: CompletionLane[UploadInfo, _HandedOn] | None = None
+        self._last_lane: CompletionLane[tuple[UploadInfo, int, list[bytes]], _Created] | None = None
         if isinstance(store, BatchCreator) and store.can_create_many():
             self._new_lane = CompletionLane(self._create_new_many, "upload creations")
             if isinstance(on_complete, BlockingCompletion) and on_complete.complete_many is not None:
                 self._whole_lane = CompletionLane(self._create_many, "small uploads")
-                self._hand_on_lane = CompletionLane(self._hand_on_many, "small completions")
+                self._last_lane = CompletionLane(self._append_last_many, "small last appends")
 
     # ---- wiring -------------------------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ class TusServer:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
-                for lane in (self._whole_lane, self._hand_on_lane, self._new_lane):
+                for lane in (self._whole_lane, self._last_lane, self._new_lane):
                     if lane is not None:
                         with anyio.CancelScope(shield=True):
                             await anyio.to_thread.run_sync(lane.stop)
@@ -431,6 +431,16 @@ class TusServer:
         kept = iter(self._hand_on_many([info for (info, _), error in zip(batch, stored, strict=True) if error is None]))
         return [_Created(error, None if error is not None else next(kept)) for error in stored]
 
+    def _append_last_many(self, batch: list[tuple[UploadInfo, int, list[bytes]]]) -> list[_Created]:
+        """The lane's work (blocking): append the last bytes of every upload of the batch and record it complete
+        (two syncs for all), hand the stored ones to the hook at once, mark each finished."""
+        assert isinstance(self.store, BatchCreator)
+        stored = self.store.append_completed_many(batch)
+        kept = iter(
+            self._hand_on_many([info for (info, _, _), error in zip(batch, stored, strict=True) if error is None])
+        )
+        return [_Created(error, None if error is not None else next(kept)) for error in stored]
+
     def _create_new_many(self, infos: list[UploadInfo]) -> list[OSError | None]:
         """The creation lane's work (blocking): new uploads stored together (`BatchCreator.create_many`)."""
         assert isinstance(self.store, BatchCreator)
@@ -626,6 +636,10 @@ class TusServer:
         if digests is not None:
             await digests.settle()
         start, size = info.offset, sum(len(part) for part in parts)
+        if digests is not None and self._last_lane is not None and info.length == start + size and not info.is_partial:
+            completing = await self._append_last_in_lane(info, parts, digests, expected)
+            if completing is not None:
+                return completing
         recorder = self.store if isinstance(self.store, CompletionRecorder) else None
 
         def append() -> tuple[UploadInfo | None, TusError | None, _HandedOn | None]:
@@ -662,7 +676,7 @@ class TusServer:
                     return None, storage_error(exc, f"could not record the offset: {exc}"), None
             finally:
                 writer.close()
-            if done.sha256 is None or self._hand_on_lane is not None:
+            if done.sha256 is None:
                 return done, None, None
             return done, None, self._hand_on_here(done)
 
@@ -675,9 +689,6 @@ class TusServer:
                 self.digests.put(info.id, digests)  # untouched: still the upload's digests
             return Received(error, False)
         info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
-        if handed_on is None and self._hand_on_lane is not None and info.sha256 is not None:
-            # `append` recorded the digests: the upload is complete, not partial, and its sha-256 the one expected
-            handed_on = await self._hand_on_lane.run(replace(info))
         if handed_on is not None:
             self._handed_on(info, handed_on)
         elif info.is_complete and not info.is_partial:
@@ -686,6 +697,35 @@ class TusServer:
             await self._finish(info, digests)
         elif digests is not None:
             self.digests.put(info.id, digests)
+        return Received(None, True)
+
+    async def _append_last_in_lane(
+        self, info: UploadInfo, parts: list[bytes], digests: UploadDigests, expected: ExpectedChecksum | None
+    ) -> Received | None:
+        """The body that completes a small upload, appended, recorded and handed on in a batch through the lane
+        (as a small creation-with-upload is): its checksum and digests computed here, on the event loop (at most
+        64 KiB), so that only bytes to keep enter the batch. None (nothing done) for bytes whose sha-256 is not
+        the one the client gave: the worker call refuses those as ever."""
+        assert self._last_lane is not None
+        if expected is not None and not _matches(expected, parts):
+            self.digests.put(info.id, digests)  # untouched: still the upload's digests
+            return Received(_checksum_mismatch(expected), False)
+        if info.expected_sha256 is not None:
+            sha256 = digests.sha256.copy()
+            for part in parts:
+                sha256.update(part)
+            if sha256.hexdigest() != info.expected_sha256:
+                return None
+        start = info.offset
+        digests.update_now(parts)
+        done = replace(info, offset=info.length or 0, expires_at=utcnow() + self.config.expiry)
+        done.sha256, done.md5 = digests.sha256.hexdigest(), digests.md5.hexdigest() if digests.md5 else None
+        appended = await self._last_lane.run((done, start, parts))
+        if appended.stored is not None:  # the upload is as it was; its digests are recomputed when next needed
+            return Received(storage_error(appended.stored), False)
+        info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
+        assert appended.handed_on is not None
+        self._handed_on(info, appended.handed_on)
         return Received(None, True)
 
     async def _append_stream(

@@ -209,8 +209,8 @@ class CompletionRecorder(Protocol):
 @runtime_checkable
 class BatchCreator(Protocol):
     def can_create_many(self) -> bool:
-        """Whether `create_many` and `create_completed_many` make a batch durable at once here (else the server
-        calls `create` or `create_completed` for each upload)."""
+        """Whether `create_many`, `create_completed_many` and `append_completed_many` make a batch durable at once
+        here (else the server creates and appends one upload at a time)."""
         ...
 
     def create_many(self, infos: Sequence[UploadInfo]) -> list[OSError | None]:
@@ -227,6 +227,16 @@ class BatchCreator(Protocol):
         (it then left nothing behind). A crash before the first sync leaves bytes without infos, which `recover`
         removes; before the second, infos that may be unreadable, which `recover` removes with their bytes (no
         client was answered either way)."""
+        ...
+
+    def append_completed_many(self, uploads: Sequence[tuple[UploadInfo, int, Sequence[bytes]]]) -> list[OSError | None]:
+        """For each (info, start, parts), the last bytes of an existing upload written at `start` and `info` (its
+        offset now the length, its digests set) recorded, with the durability of a PATCH and `record_completion`
+        (bytes durable, then the info recorded atomically and durably), but made durable together: every
+        upload's bytes written, one sync, every info written, one sync. The outcome of each, in order: None, or
+        the error it alone failed with (it is then as it was: its bytes up to `start`, its offset `start`). A
+        crash before the first sync leaves bytes past the recorded offset, which `recover` cuts off; before the
+        second, an info that may be the previous one (the same) or unreadable, which `recover` removes."""
         ...
 
 

@@ -89,12 +89,13 @@ def test_small_uploads_sent_together_are_completed_in_batches(
 def test_small_patches_that_complete_uploads_are_handed_on_in_batches(
     app_server: InProcessServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """POST then PATCH: each PATCH appends its body on its own (write, sync, offset and digests recorded), then
-    the uploads it completed are handed on together: blobs, one graph transaction. Ten PATCHes sent while the
-    first hand-on is held in its graph write queue behind it and are handed on as one batch."""
+    """POST then PATCH: the PATCHes that complete small uploads go through a lane together, as creations-with-upload
+    do: their bytes, one sync, their infos (offset and digests), one sync, then handed on together: blobs, one
+    graph transaction. Ten PATCHes sent while the first is held in its graph write queue behind it and go as one
+    batch."""
     assert app_server.app is not None
     state = app_server.app.state.fabric
-    lane = state.tus._hand_on_lane
+    lane = state.tus._last_lane
     assert lane is not None
     held, release = threading.Event(), threading.Event()
     complete_artifacts = state.store.complete_artifacts

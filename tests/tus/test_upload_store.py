@@ -8,6 +8,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -226,6 +227,56 @@ def test_blob_storage_takes_a_batch_in_with_one_sync(tmp_path: Path, monkeypatch
     (error,), _ = blobs.ingest_uploads([(CompletedUpload(more, store), more.sha256 or "")])
     assert isinstance(error, OSError) and error.errno == errno.EIO
     assert bytes(blobs.shards._seen) == bytes(len(blobs.shards._seen))  # every shard to be synced again
+
+
+def test_the_last_bytes_of_uploads_are_appended_together_with_two_syncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every upload's last bytes written at its offset (bytes past it, never acknowledged, cut off), one syncfs,
+    every info complete with its digests, one syncfs; an upload that cannot be written fails alone and is as it
+    was; if a sync fails, every upload of the batch is put back: its bytes and its offset as before."""
+    synced: list[Path] = []
+    real = syncfs_module.syncfs
+    monkeypatch.setattr(syncfs_module, "syncfs", lambda path: (synced.append(Path(path)), real(path))[1])
+    store = FileUploadStore(tmp_path)
+    data = [b"0123456789", b"abcdefghij", b"ABCDEFGHIJ"]
+    infos = [UploadInfo(id=uuid.uuid4().hex, length=10) for _ in data]
+    assert store.create_many(infos) == [None] * 3
+    started = FileWriter(store.data_path(infos[1].id), 0)  # 4 bytes acknowledged, 2 more never were
+    started.write([b"abcdXY"])
+    started.close()
+    infos[1].offset = 4
+    store.save(infos[1])
+    store.data_path(infos[2].id).unlink()  # cannot be written
+    synced.clear()
+    done = [replace(info, offset=10, sha256=hashlib.sha256(d).hexdigest()) for info, d in zip(infos, data, strict=True)]
+    batch = [(done[0], 0, [b"01234", b"56789"]), (done[1], 4, [b"efghij"]), (done[2], 0, [data[2]])]
+    outcomes = store.append_completed_many(batch)
+    assert [outcome is None for outcome in outcomes] == [True, True, False]
+    assert synced == [tmp_path, tmp_path]
+    for info, d in zip(infos[:2], data[:2], strict=True):
+        loaded = store.load(info.id)
+        assert loaded is not None and (loaded.offset, loaded.sha256) == (10, hashlib.sha256(d).hexdigest())
+        assert store.data_path(info.id).read_bytes() == d
+    kept = store.load(infos[2].id)
+    assert kept is not None and (kept.offset, kept.sha256) == (0, None)
+
+    def failing(path: Path) -> None:
+        raise OSError(errno.EIO, "the disk failed")
+
+    more = UploadInfo(id=uuid.uuid4().hex, length=6)
+    assert store.create_many([more]) == [None]
+    first = FileWriter(store.data_path(more.id), 0)
+    first.write([b"abc"])
+    first.close()
+    more.offset = 3
+    store.save(more)
+    monkeypatch.setattr(syncfs_module, "syncfs", failing)
+    (outcome,) = store.append_completed_many([(replace(more, offset=6, sha256="0" * 64), 3, [b"def"])])
+    assert isinstance(outcome, OSError) and outcome.errno == errno.EIO
+    put_back = store.load(more.id)
+    assert put_back is not None and (put_back.offset, put_back.sha256) == (3, None)
+    assert store.data_path(more.id).read_bytes() == b"abc"
 
 
 def test_uploads_created_together_are_made_durable_with_one_sync(
