@@ -116,8 +116,11 @@ class FileUploadStore:
     def _write_info(self, info: UploadInfo, *, sync: bool) -> None:
         """Write, (fsync,) rename: the info at its path is whole, or the previous one (or, unsynced, unreadable
         after a crash, which `recover` removes)."""
-        target = self._info_path(info.id)
-        tmp = target.with_suffix(".info.tmp")
+        os.replace(self._write_info_beside(info, sync=sync), self._info_path(info.id))
+
+    def _write_info_beside(self, info: UploadInfo, *, sync: bool = False) -> Path:
+        """The info written (and fsync'ed) next to its path, to be renamed into place; that temporary path."""
+        tmp = self._info_path(info.id).with_suffix(".info.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         try:
             _write_all(fd, info.to_bytes())
@@ -125,7 +128,7 @@ class FileUploadStore:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, target)
+        return tmp
 
     def writer(self, upload_id: str, offset: int) -> FileWriter:
         return FileWriter(self.data_path(upload_id), offset)
@@ -175,9 +178,9 @@ class FileUploadStore:
         return outcomes
 
     def create_completed_many(self, uploads: Sequence[tuple[UploadInfo, Sequence[bytes]]]) -> list[OSError | None]:
-        """Every upload's data file written through the page cache, one `syncfs`, every info written (no fsync of
-        its own), one `syncfs` (see `BatchCreator`): two syncs for the batch where `create_completed` takes three
-        per upload. An upload that fails leaves nothing behind."""
+        """Every upload's data file written through the page cache, then its info recorded (`_record_batch`: two
+        syncs for the batch, where `create_completed` takes three per upload). An upload that fails leaves nothing
+        behind."""
         outcomes: list[OSError | None] = [None] * len(uploads)
         for i, (info, parts) in enumerate(uploads):
             try:
@@ -193,16 +196,13 @@ class FileUploadStore:
             finally:
                 os.close(fd)
         infos = [info for info, _ in uploads]
-        remove = [self._remover(info) for info in infos]
-        self._sync_batch(outcomes, remove)
-        self._write_infos(infos, outcomes, remove)
-        self._sync_batch(outcomes, remove)
+        self._record_batch(infos, outcomes, [self._remover(info) for info in infos])
         return outcomes
 
     def append_completed_many(self, uploads: Sequence[tuple[UploadInfo, int, Sequence[bytes]]]) -> list[OSError | None]:
-        """Every upload's last bytes written at its start through the page cache, one `syncfs`, every info
-        written (no fsync of its own), one `syncfs` (see `BatchCreator`): two syncs for the batch where a PATCH
-        and `record_completion` take an fdatasync and an fsync per upload. An upload that fails is put back."""
+        """Every upload's last bytes written at its start through the page cache, then its info recorded
+        (`_record_batch`: two syncs for the batch, where a PATCH and `record_completion` take an fdatasync and an
+        fsync per upload). An upload that fails is put back."""
         outcomes: list[OSError | None] = [None] * len(uploads)
         restore = [self._restorer(info, start) for info, start, _ in uploads]
         for i, (info, start, parts) in enumerate(uploads):
@@ -217,11 +217,35 @@ class FileUploadStore:
             except OSError as exc:
                 outcomes[i] = exc
                 restore[i]()
-        infos = [info for info, _, _ in uploads]
-        self._sync_batch(outcomes, restore)
-        self._write_infos(infos, outcomes, restore)
-        self._sync_batch(outcomes, restore)
+        self._record_batch([info for info, _, _ in uploads], outcomes, restore)
         return outcomes
+
+    def _record_batch(
+        self, infos: Sequence[UploadInfo], outcomes: list[OSError | None], undo: Sequence[Callable[[], None]]
+    ) -> None:
+        """After the batch's bytes are written: every info written beside its path, one `syncfs` (bytes and
+        infos durable), every info renamed into place, one `syncfs`. An info takes its place only whole and after
+        its bytes are durable, so a crash leaves each upload's previous info (or none, for a new one: its bytes
+        are then removed by `recover`) or the new one whole, never a torn info in place of one that was there."""
+        for i, info in enumerate(infos):
+            if outcomes[i] is None:
+                try:
+                    self._write_info_beside(info)
+                except OSError as exc:
+                    outcomes[i] = exc
+                    undo[i]()
+        self._sync_batch(outcomes, undo)
+        for i, info in enumerate(infos):
+            tmp = self._info_path(info.id).with_suffix(".info.tmp")
+            if outcomes[i] is None:
+                try:
+                    os.replace(tmp, self._info_path(info.id))
+                    continue
+                except OSError as exc:
+                    outcomes[i] = exc
+                    undo[i]()
+            tmp.unlink(missing_ok=True)
+        self._sync_batch(outcomes, undo)
 
     def _remover(self, info: UploadInfo) -> Callable[[], None]:
         """Undo a new upload of a failed batch: remove it."""
@@ -333,8 +357,8 @@ class FileUploadStore:
             try:
                 info = self.load(upload_id)
             except (ValueError, TypeError, KeyError):
-                # Written without a sync of its own and cut by a crash before the batch's sync
-                # (`create_completed_many`): no client was answered for it. Its bytes go below.
+                # Written without a sync of its own and cut by a crash before the batch's sync (`create_many`):
+                # no client was answered for it. Its bytes go below.
                 self._info_path(upload_id).unlink()
                 continue
             if info is None:

@@ -222,21 +222,19 @@ class BatchCreator(Protocol):
 
     def create_completed_many(self, uploads: Sequence[tuple[UploadInfo, Sequence[bytes]]]) -> list[OSError | None]:
         """`create_completed` for every upload, with the durability of each (bytes durable, then its info
-        recorded atomically and durably), but made durable together: every upload's bytes written, one sync,
-        every info written, one sync. The outcome of each, in order: None, or the error it alone failed with
-        (it then left nothing behind). A crash before the first sync leaves bytes without infos, which `recover`
-        removes; before the second, infos that may be unreadable, which `recover` removes with their bytes (no
-        client was answered either way)."""
+        recorded atomically and durably), but made durable together: every upload's bytes and info written (the
+        info beside its place), one sync, every info put in place, one sync. The outcome of each, in order: None,
+        or the error it alone failed with (it then left nothing behind). A crash before the second sync leaves
+        bytes without infos, which `recover` removes, or uploads whole (no client was answered either way)."""
         ...
 
     def append_completed_many(self, uploads: Sequence[tuple[UploadInfo, int, Sequence[bytes]]]) -> list[OSError | None]:
         """For each (info, start, parts), the last bytes of an existing upload written at `start` and `info` (its
         offset now the length, its digests set) recorded, with the durability of a PATCH and `record_completion`
-        (bytes durable, then the info recorded atomically and durably), but made durable together: every
-        upload's bytes written, one sync, every info written, one sync. The outcome of each, in order: None, or
-        the error it alone failed with (it is then as it was: its bytes up to `start`, its offset `start`). A
-        crash before the first sync leaves bytes past the recorded offset, which `recover` cuts off; before the
-        second, an info that may be the previous one (the same) or unreadable, which `recover` removes."""
+        (bytes durable, then the info recorded atomically and durably), but made durable together, as
+        `create_completed_many` does. The outcome of each, in order: None, or the error it alone failed with (it
+        is then as it was: its bytes up to `start`, its offset `start`). A crash before the second sync leaves
+        each upload's previous info, and bytes past its offset, which `recover` cuts off, or the upload whole."""
         ...
 
 

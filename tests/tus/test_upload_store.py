@@ -249,11 +249,22 @@ def test_the_last_bytes_of_uploads_are_appended_together_with_two_syncs(
     store.save(infos[1])
     store.data_path(infos[2].id).unlink()  # cannot be written
     synced.clear()
+    at_syncs: list[tuple[int, bool]] = []  # the upload that had 4 bytes: its info in place, and one beside it
+
+    def noting(path: Path) -> None:
+        synced.append(Path(path))
+        loaded = store.load(infos[1].id)
+        beside = (tmp_path / f"{infos[1].id}.info.tmp").exists()
+        at_syncs.append((loaded.offset if loaded is not None else -1, beside))
+        real(path)
+
+    monkeypatch.setattr(syncfs_module, "syncfs", noting)
     done = [replace(info, offset=10, sha256=hashlib.sha256(d).hexdigest()) for info, d in zip(infos, data, strict=True)]
     batch = [(done[0], 0, [b"01234", b"56789"]), (done[1], 4, [b"efghij"]), (done[2], 0, [data[2]])]
     outcomes = store.append_completed_many(batch)
     assert [outcome is None for outcome in outcomes] == [True, True, False]
     assert synced == [tmp_path, tmp_path]
+    assert at_syncs == [(4, True), (10, False)]  # the new info is synced beside its place, then takes it
     for info, d in zip(infos[:2], data[:2], strict=True):
         loaded = store.load(info.id)
         assert loaded is not None and (loaded.offset, loaded.sha256) == (10, hashlib.sha256(d).hexdigest())
