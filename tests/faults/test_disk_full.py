@@ -170,3 +170,28 @@ def test_creation_on_a_full_disk_answers_507_and_works_again_once_space_is_back(
         filler.unlink()
         r = httpx.post(f"{server.url}/v1/uploads", headers={**TUS, "Upload-Length": "1000"}, timeout=30)
         assert r.status_code == 201, r.text
+
+
+@pytest.mark.slow
+def test_small_upload_whose_last_patch_meets_a_full_disk_answers_507_and_completes_once_space_is_back(
+    small_disk: Path,
+) -> None:
+    """The PATCH that completes a small upload goes through a batch (`append_completed_many`): on a full disk it is
+    refused alone with 507, the upload stays at its offset, and the same PATCH completes it once space is back."""
+    body = os.urandom(4096)
+    patch_headers = {**OCTETS, "Upload-Offset": "0"}
+    with FabricServer(small_disk) as server:
+        created = httpx.post(f"{server.url}/v1/uploads", headers={**TUS, "Upload-Length": str(len(body))}, timeout=30)
+        assert created.status_code == 201, created.text
+        location = created.headers["Location"]
+        filler = fill_completely(small_disk)
+        r = httpx.patch(location, headers=patch_headers, content=body, timeout=30)
+        assert_507_problem(r.status_code, r.headers, r.content, "the last PATCH of a small upload on a full disk")
+        assert durable_offset(server.url, location) == 0
+
+        filler.unlink()
+        r = httpx.patch(location, headers=patch_headers, content=body, timeout=30)
+        assert r.status_code == 204, r.text
+        urn = created.headers["Artifact-Urn"]
+        assert httpx.get(f"{server.url}/v1/artifacts/{urn}", timeout=30).json()["status"] == "ready"
+        assert httpx.get(f"{server.url}/v1/artifacts/{urn}/blob", timeout=30).content == body
