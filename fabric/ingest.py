@@ -143,7 +143,7 @@ class _Completion:
 
 
 def _is_small(info: UploadInfo) -> bool:
-    return info.length is not None and info.length <= SMALL_UPLOAD and not info.is_partial
+    return info.length is not None and info.length <= SMALL_UPLOAD
 
 
 class UploadIngest:
