@@ -131,6 +131,11 @@ class _Created:
     handed_on: _HandedOn | None
 
 
+def _adopt(info: UploadInfo, done: UploadInfo) -> None:
+    """`info` takes what the store recorded in `done`: the offset, the expiry and the digests."""
+    info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
+
+
 def _completion_failed(info: UploadInfo, exc: Exception) -> Exception:
     """The answer to a completion hook's failure: its own `TusError`, else a 500 saying the bytes are kept."""
     if isinstance(exc, TusError):
@@ -405,7 +410,7 @@ class TusServer:
             await self._remove(info.id)
             await self._abandon_quietly(info)
             raise storage_error(exc) from exc
-        info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
+        _adopt(info, done)
         if handed_on is None:
             await self._finish(info, digests)
         else:
@@ -418,28 +423,31 @@ class TusServer:
             self.digests.discard(info.id)  # the lane removed what it had written
             await self._abandon_quietly(info)
             raise storage_error(created.stored)
-        info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
-        assert created.handed_on is not None
-        self._handed_on(info, created.handed_on)
+        self._handed_on_from_lane(info, done, created)
 
     def _create_many(self, batch: list[tuple[UploadInfo, list[bytes]]]) -> list[_Created]:
         """The lane's work (blocking): store every small creation-with-upload of the batch (two syncs for all),
         hand the stored ones to the hook at once (`BlockingCompletion.complete_many`), mark each finished."""
         assert isinstance(self.store, BatchCreator) and isinstance(self.on_complete, BlockingCompletion)
         assert self.on_complete.complete_many is not None
-        stored = self.store.create_completed_many(batch)
-        kept = iter(self._hand_on_many([info for (info, _), error in zip(batch, stored, strict=True) if error is None]))
-        return [_Created(error, None if error is not None else next(kept)) for error in stored]
+        return self._hand_on_stored([info for info, _ in batch], self.store.create_completed_many(batch))
 
     def _append_last_many(self, batch: list[tuple[UploadInfo, int, list[bytes]]]) -> list[_Created]:
         """The lane's work (blocking): append the last bytes of every upload of the batch and record it complete
         (two syncs for all), hand the stored ones to the hook at once, mark each finished."""
         assert isinstance(self.store, BatchCreator)
-        stored = self.store.append_completed_many(batch)
-        kept = iter(
-            self._hand_on_many([info for (info, _, _), error in zip(batch, stored, strict=True) if error is None])
-        )
+        return self._hand_on_stored([info for info, _, _ in batch], self.store.append_completed_many(batch))
+
+    def _hand_on_stored(self, infos: list[UploadInfo], stored: list[OSError | None]) -> list[_Created]:
+        """The uploads of a lane's batch that the store kept, handed on together; each upload's outcome."""
+        kept = iter(self._hand_on_many([info for info, error in zip(infos, stored, strict=True) if error is None]))
         return [_Created(error, None if error is not None else next(kept)) for error in stored]
+
+    def _handed_on_from_lane(self, info: UploadInfo, done: UploadInfo, outcome: _Created) -> None:
+        """On the event loop, after a lane stored and handed on `done`: `info` becomes it, a failure is answered."""
+        _adopt(info, done)
+        assert outcome.handed_on is not None
+        self._handed_on(info, outcome.handed_on)
 
     def _create_new_many(self, infos: list[UploadInfo]) -> list[OSError | None]:
         """The creation lane's work (blocking): new uploads stored together (`BatchCreator.create_many`)."""
@@ -688,7 +696,7 @@ class TusServer:
             if digests is not None and digests.offset == start:
                 self.digests.put(info.id, digests)  # untouched: still the upload's digests
             return Received(error, False)
-        info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
+        _adopt(info, done)
         if handed_on is not None:
             self._handed_on(info, handed_on)
         elif info.is_complete and not info.is_partial:
@@ -723,9 +731,7 @@ class TusServer:
         appended = await self._last_lane.run((done, start, parts))
         if appended.stored is not None:  # the upload is as it was; its digests are recomputed when next needed
             return Received(storage_error(appended.stored), False)
-        info.offset, info.expires_at, info.sha256, info.md5 = done.offset, done.expires_at, done.sha256, done.md5
-        assert appended.handed_on is not None
-        self._handed_on(info, appended.handed_on)
+        self._handed_on_from_lane(info, done, appended)
         return Received(None, True)
 
     async def _append_stream(
