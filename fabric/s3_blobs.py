@@ -13,8 +13,8 @@ import io
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,7 +192,7 @@ class S3BlobStore:
             if size <= self.part_size:
                 self._client.put_object(Bucket=self.s3.bucket, Key=key, Body=FileSlice(fd, 0, size), ContentLength=size)
             else:
-                self._multipart(fd, size, key)
+                self._multipart(size, key, lambda start, length: FileSlice(fd, start, length))
         finally:
             os.close(fd)
         source.unlink(missing_ok=True)
@@ -239,30 +239,12 @@ class S3BlobStore:
         if size <= self.part_size:
             self._client.put_object(Bucket=self.s3.bucket, Key=key, Body=_Limited(source, size), ContentLength=size)
             return
-        part_size = max(self.part_size, math.ceil(size / MAX_PARTS))
-        bucket = self.s3.bucket
-        upload_id = self._client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-        try:
-            parts = []
-            for number, start in enumerate(range(0, size, part_size), start=1):
-                length = min(part_size, size - start)
-                answer = self._client.upload_part(
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=_Limited(source, length),
-                    ContentLength=length,
-                )
-                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-            self._client.complete_multipart_upload(
-                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
-        except BaseException:
-            self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            raise
+        self._multipart(size, key, lambda start, length: _Limited(source, length))
 
-    def _multipart(self, fd: int, size: int, key: str) -> None:
+    def _multipart(self, size: int, key: str, part: Callable[[int, int], Any]) -> None:
+        """One multipart upload of `size` bytes at `key`, the body of each part `part(start, length)`, read as
+        it is sent. If anything fails the upload is aborted, and the first error raised (an abort that fails
+        too leaves the parts to the bucket's lifecycle rules)."""
         part_size = max(self.part_size, math.ceil(size / MAX_PARTS))
         bucket = self.s3.bucket
         upload_id = self._client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
@@ -275,7 +257,7 @@ class S3BlobStore:
                     Key=key,
                     UploadId=upload_id,
                     PartNumber=number,
-                    Body=FileSlice(fd, start, length),
+                    Body=part(start, length),
                     ContentLength=length,
                 )
                 parts.append({"PartNumber": number, "ETag": answer["ETag"]})
@@ -283,10 +265,8 @@ class S3BlobStore:
                 Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
-            try:
+            with suppress(Exception):
                 self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            except Exception:
-                pass
             raise
 
     def delete(self, sha256: str) -> None:

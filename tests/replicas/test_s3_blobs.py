@@ -23,6 +23,7 @@ from tests.fixtures_services import S3Target
 from tests.replicas.test_s3_upload_store import Operations
 from tests.server_process import FabricServer
 from tus_server import CompletedUpload, UploadInfo
+from tus_server.file_store import FileUploadStore
 from tus_server.s3_store import S3UploadStore
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -154,6 +155,47 @@ def test_large_files_go_in_parts_without_reading_a_part_whole(
     assert hashlib.sha256(body).hexdigest() == sha256
     store.delete(sha256)
     assert store.age_seconds(sha256) is None and list(store.hashes()) == []
+
+
+def test_an_upload_from_another_store_streams_in_parts_and_a_failed_part_leaves_nothing(
+    tmp_path: Path, s3_target: S3Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a store that is not the bucket's (the file store here), the bytes go in read block by block, in parts
+    of `part_size`; if a part fails, the multipart upload is aborted and neither a blob nor a part is left."""
+    for name, value in s3_target.env().items():
+        monkeypatch.setenv(name, value)
+    store = S3BlobStore(
+        S3Location(s3_target.endpoint, s3_target.bucket, path_style=True, prefix=f"{uuid.uuid4().hex}/"),
+        part_size=5 << 20,
+    )
+    uploads = FileUploadStore(tmp_path / "uploads")
+    data = os.urandom((11 << 20) + 7)
+    sha256 = hashlib.sha256(data).hexdigest()
+    info = UploadInfo(id=uuid.uuid4().hex, length=len(data), offset=len(data), sha256=sha256)
+    uploads.create_completed(info, [data])
+
+    failing = S3BlobStore(store.s3, part_size=5 << 20)
+    real_upload_part = failing._client.upload_part
+    sent: list[int] = []
+
+    def upload_part(**kwargs: object) -> object:
+        sent.append(int(kwargs["PartNumber"]))  # type: ignore[call-overload]
+        if kwargs["PartNumber"] == 2:
+            raise OSError("the network went away")
+        return real_upload_part(**kwargs)
+
+    monkeypatch.setattr(failing._client, "upload_part", upload_part)
+    with pytest.raises(OSError, match="network"):
+        failing.ingest_upload(CompletedUpload(info, uploads), sha256)
+    assert sent == [1, 2] and list(store.hashes()) == []
+    client = s3_client(s3_target)
+    assert client.list_multipart_uploads(Bucket=s3_target.bucket, Prefix=store.s3.prefix).get("Uploads", []) == []
+    assert uploads.data_path(info.id).read_bytes() == data  # the upload keeps its bytes for the next try
+
+    store.ingest_upload(CompletedUpload(info, uploads), sha256)
+    assert list(store.hashes()) == [sha256] and not uploads.data_path(info.id).exists()
+    body = client.get_object(Bucket=s3_target.bucket, Key=store.key(sha256))["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == sha256
 
 
 def test_a_finished_s3_upload_becomes_its_blob_without_a_copy_and_goes_with_it(
