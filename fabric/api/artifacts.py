@@ -17,10 +17,9 @@ from fabric.api.listing import (
     LISTING_PARAMS,
     ORG_PARAM,
     UPLOADER_PARAM,
-    listing_order,
+    artifact_page,
     org_filter,
     uploader_filter,
-    wants_count,
 )
 from fabric.openapi.spec import (
     CURSOR,
@@ -46,7 +45,6 @@ def collection_urn(request: Request, value: str) -> str:
 
 
 async def list_artifacts(request: Request) -> Response:
-    store = app_state(request).store
     reader = reader_of(request)
     filters: dict[str, Any] = {key: request.query_params[key] for key in LIST_FILTERS if key in request.query_params}
     if "mime" in request.query_params:
@@ -63,21 +61,7 @@ async def list_artifacts(request: Request) -> Response:
         org=org_filter(request),
         reader=reader,
     )
-    sort, descending = listing_order(request)
-    limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
-    counted = wants_count(request)
-
-    def read() -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
-        result = store.list_artifacts(where, limit=limit, cursor=cursor, sort=sort, descending=descending)
-        items = with_lifecycle(request, [artifact_view(request, item) for item in result.items])
-        return (
-            items,
-            result.next_cursor,
-            ({"total": store.count_artifacts(where)} if counted else {}),
-        )
-
-    items, next_cursor, extra = await anyio.to_thread.run_sync(read)
-    return page(request, items, next_cursor, **extra)
+    return await artifact_page(request, where, lambda item: artifact_view(request, item))
 
 
 async def get_artifact(request: Request) -> Response:

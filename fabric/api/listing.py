@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
+from aspects import ArtifactRecord
+from aspects.artifact_filter import ArtifactFilter
 from aspects.errors import InvalidUrn
 from aspects.urns import parse_urn
+from fabric.api.lifecycle import with_lifecycle
 from fabric.auth.middleware import principal_of
 from fabric.openapi.spec import query_param
 from fabric.state import app_state
 from fabric.urns import fabric_urn
-from fabric.web import query_bool
+from fabric.web import page, query_bool, query_int
 
 SORTS = ("created", "name", "size")
 # The direction each order takes unless `order` says otherwise: newest, A to Z, largest first.
@@ -70,6 +76,25 @@ def _as_urn(request: Request, value: str, kind: str, refusal: str) -> str:
 
 def wants_count(request: Request) -> bool:
     return query_bool(request, "count")
+
+
+async def artifact_page(
+    request: Request, where: ArtifactFilter, view: Callable[[ArtifactRecord], dict[str, Any]]
+) -> Response:
+    """One page of the artifacts `where` selects, in the order and from the cursor the query asks for, each as
+    `view` shows it with its type, labels and state; and their `total` over all pages if the query asks."""
+    store = app_state(request).store
+    sort, descending = listing_order(request)
+    limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
+    counted = wants_count(request)
+
+    def read() -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
+        result = store.list_artifacts(where, limit=limit, cursor=cursor, sort=sort, descending=descending)
+        items = with_lifecycle(request, [view(item) for item in result.items])
+        return items, result.next_cursor, ({"total": store.count_artifacts(where)} if counted else {})
+
+    items, next_cursor, extra = await anyio.to_thread.run_sync(read)
+    return page(request, items, next_cursor, **extra)
 
 
 LISTING_PARAMS: list[dict[str, Any]] = [

@@ -19,8 +19,7 @@ from starlette.routing import Route
 
 from aspects import ArtifactRecord, Aspect, NotFound, parse_urn
 from aspects.artifact_filter import ArtifactFilter
-from fabric.api.lifecycle import with_lifecycle
-from fabric.api.listing import LISTING_PARAMS, ORG_PARAM, listing_order, org_filter, wants_count
+from fabric.api.listing import LISTING_PARAMS, ORG_PARAM, artifact_page, listing_order, org_filter, wants_count
 from fabric.auth.middleware import principal_of
 from fabric.auth.tokens import mint_token
 from fabric.openapi.spec import (
@@ -45,7 +44,7 @@ from fabric.permissions import (
 )
 from fabric.state import app_state
 from fabric.urns import fabric_urn
-from fabric.web import ORJSONResponse, json_object, page, query_bool, query_int
+from fabric.web import ORJSONResponse, json_object, page, query_bool
 from fabric.wire import ArtifactJSON, AspectJSON, CreatorJSON, GrantJSON, SharedArtifactJSON
 
 GRANT_SCHEMA = "grant.1"
@@ -164,23 +163,8 @@ async def shared_artifacts(request: Request) -> Response:
         org_filter(request)
         extra = {"total": 0} if wants_count(request) else {}
         return page(request, [], None, **extra)  # without authentication there is one user: nobody else shares anything
-    store = app_state(request).store
-    sort, descending = listing_order(request)
-    limit, cursor = query_int(request, "limit", 100, 1, 1000), request.query_params.get("cursor")
-    counted = wants_count(request)
     where = ArtifactFilter(reader=reader, shared=True, org=org_filter(request))
-
-    def read() -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
-        result = store.list_artifacts(where, limit=limit, cursor=cursor, sort=sort, descending=descending)
-        items = with_lifecycle(request, [shared_json(artifact) for artifact in result.items])
-        return (
-            items,
-            result.next_cursor,
-            ({"total": store.count_artifacts(where)} if counted else {}),
-        )
-
-    items, next_cursor, extra = await anyio.to_thread.run_sync(read)
-    return page(request, items, next_cursor, **extra)
+    return await artifact_page(request, where, shared_json)
 
 
 async def order_token(request: Request) -> Response:
