@@ -136,6 +136,11 @@ routes = [
 ]
 
 TIME_QUERY = {"type": "string", "format": "date-time"}
+LINEAGE_PARAMS = [  # both lineage routes: of an entity by URN, of a version by reference
+    query_param("direction", "upstream (default), downstream or both", {"enum": ["upstream", "downstream", "both"]}),
+    query_param("depth", "1 to 50 (default 10)", {"type": "integer", "minimum": 1, "maximum": 50}),
+    query_param("at", "See the graph as of this ISO 8601 time", TIME_QUERY),
+]
 paths = {
     "/v1/artifacts": {
         "get": operation(
@@ -199,11 +204,7 @@ paths = {
             tag="artifacts",
             parameters=[
                 path_param("urn", "An artifact or order URN"),
-                query_param(
-                    "direction", "upstream (default), downstream or both", {"enum": ["upstream", "downstream", "both"]}
-                ),
-                query_param("depth", "1 to 50 (default 10)", {"type": "integer", "minimum": 1, "maximum": 50}),
-                query_param("at", "See the graph as of this ISO 8601 time", TIME_QUERY),
+                *LINEAGE_PARAMS,
             ],
             ok={200: ok_json(ref("Lineage"))},
             errors=(400, 404),
@@ -217,11 +218,7 @@ paths = {
             tag="artifacts",
             parameters=[
                 query_param("ref", "fabric://<project>/<name>[:<number|alias>]: the lineage of the version it names"),
-                query_param(
-                    "direction", "upstream (default), downstream or both", {"enum": ["upstream", "downstream", "both"]}
-                ),
-                query_param("depth", "1 to 50 (default 10)", {"type": "integer", "minimum": 1, "maximum": 50}),
-                query_param("at", "See the graph as of this ISO 8601 time", TIME_QUERY),
+                *LINEAGE_PARAMS,
             ],
             ok={200: ok_json(ref("Lineage"))},
             errors=(400, 404),
