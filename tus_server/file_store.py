@@ -1,8 +1,9 @@
 """The default upload store: each upload is two files in one directory. Implements every capability.
 
 Each upload is `<id>` (the bytes) and `<id>.info` (an `UploadInfo` as JSON). The info file is replaced by
-write-then-rename after an fsync, and always after the data it describes is fdatasync'ed, so the offset it
-records is never past what is durably on disk. Once the completion hook has run, an empty `<id>.finished`
+write-then-rename after an fsync, the directory fsync'ed after the rename (or, in batches, one `syncfs` for
+all), and always after the data it describes is fdatasync'ed, so the offset it records is never past what is
+durably on disk, and an offset acknowledged to a client is never lost in a crash. Once the completion hook has run, an empty `<id>.finished`
 marks the upload finished (`mark_finished`): created without any fsync, since losing it in a crash only means
 the hook runs again at start-up.
 """
@@ -90,10 +91,10 @@ class FileUploadStore:
         return self.data_path(upload_id).with_suffix(".finished")
 
     def create(self, info: UploadInfo) -> None:
+        """The empty data file, then the info (`save`, whose directory sync makes both names durable)."""
         fd = os.open(self.data_path(info.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         os.close(fd)
         self.save(info)
-        fsync_directory(self.directory)
 
     def load(self, upload_id: str) -> UploadInfo | None:
         if not is_valid_upload_id(upload_id):
@@ -111,7 +112,11 @@ class FileUploadStore:
         os.close(os.open(self._finished_path(info.id), os.O_WRONLY | os.O_CREAT, 0o640))
 
     def save(self, info: UploadInfo) -> None:
+        """The info written beside its place and fsync'ed, renamed into place, the directory fsync'ed: once this
+        returns, a crash leaves this info (without the directory sync the rename could be lost, and an offset
+        already acknowledged go back to the previous one, which a client streaming from a pipe cannot resend)."""
         self._write_info(info, sync=True)
+        fsync_directory(self.directory)
 
     def _write_info(self, info: UploadInfo, *, sync: bool) -> None:
         """Write, (fsync,) rename: the info at its path is whole, or the previous one (or, unsynced, unreadable
@@ -146,9 +151,9 @@ class FileUploadStore:
         self.save(info)
 
     def create_completed(self, info: UploadInfo, parts: Sequence[bytes]) -> None:
-        """The data file created, written and fdatasync'ed, then the info written once (fsync, rename), then the
-        directory synced for both: one info write and one directory sync where `create` and a PATCH take two
-        info writes. `recover` removes a data file that a crash left without its info."""
+        """The data file created, written and fdatasync'ed, then the info written once (`save`: fsync, rename, and
+        the directory synced for both names): one info write where `create` and a PATCH take two. `recover`
+        removes a data file that a crash left without its info."""
         path = self.data_path(info.id)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
         writer = FileWriter(path, 0)
@@ -158,7 +163,6 @@ class FileUploadStore:
         finally:
             writer.close()
         self.save(info)
-        fsync_directory(self.directory)
 
     def can_create_many(self) -> bool:
         return syncfs.available()

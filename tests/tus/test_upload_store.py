@@ -229,6 +229,36 @@ def test_blob_storage_takes_a_batch_in_with_one_sync(tmp_path: Path, monkeypatch
     assert bytes(blobs.shards._seen) == bytes(len(blobs.shards._seen))  # every shard to be synced again
 
 
+def test_an_info_saved_is_durable_when_save_returns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`save` (a PATCH's new offset, a completion's digests): the new info fsync'ed beside its place, renamed into
+    place, then the directory fsync'ed. Without the last sync a crash could undo the rename, and an offset the
+    client was told is durable would go back to the one before (a client streaming from a pipe cannot resend)."""
+    store = FileUploadStore(tmp_path)
+    info = UploadInfo(id=uuid.uuid4().hex, length=10)
+    store.create(info)
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(source: str | Path, target: str | Path) -> None:
+        events.append(("rename", f"{Path(source).name} -> {Path(target).name}"))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", rename)
+    store.save(replace(info, offset=4))
+    assert events == [
+        ("fsync", str(tmp_path / f"{info.id}.info.tmp")),
+        ("rename", f"{info.id}.info.tmp -> {info.id}.info"),
+        ("fsync", str(tmp_path)),
+    ]
+    loaded = store.load(info.id)
+    assert loaded is not None and loaded.offset == 4
+
+
 def test_the_last_bytes_of_uploads_are_appended_together_with_two_syncs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
