@@ -3,9 +3,9 @@
 Each upload is `<id>` (the bytes) and `<id>.info` (an `UploadInfo` as JSON). The info file is replaced by
 write-then-rename after an fsync, the directory fsync'ed after the rename (or, in batches, one `syncfs` for
 all), and always after the data it describes is fdatasync'ed, so the offset it records is never past what is
-durably on disk, and an offset acknowledged to a client is never lost in a crash. Once the completion hook has run, an empty `<id>.finished`
-marks the upload finished (`mark_finished`): created without any fsync, since losing it in a crash only means
-the hook runs again at start-up.
+durably on disk, and an offset acknowledged to a client is never lost in a crash. Once the completion hook has
+run, an empty `<id>.finished` marks the upload finished (`mark_finished`): created without any fsync, since
+losing it in a crash only means the hook runs again at start-up.
 """
 
 from __future__ import annotations
