@@ -111,18 +111,22 @@ class Fabric:
         dir_path: str | os.PathLike[str] | None = None,
         type: str | None = None,
         labels: Mapping[str, str] | None = None,
+        jobs: int = 4,
     ) -> Artifact:
         """Upload a file, a stream, or a directory (`dir_path`: one artifact of all its files); returns the ready
         artifact, of `type` (default `file`) with `labels`.
 
         A file already uploaded unchanged to this destination (its sidecar says so, and the artifact still
         exists) is not sent again unless `force_upload`; an interrupted upload of it is resumed. `progress`
-        is called with (bytes the server has, total or None).
+        is called with (bytes the server has, total or None), for each file of a directory. A directory's files
+        go up `jobs` at once.
         """
         request = UploadRequest(
             name=name, content_type=content_type, collection=collection, policy=policy, type=type, labels=labels
         )
-        options = UploadOptions(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress)
+        options = UploadOptions(
+            chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress, jobs=max(1, jobs)
+        )
         return upload_artifact(
             self._transport,
             request,

@@ -229,6 +229,7 @@ class Order:
         dir_path: str | os.PathLike[str] | None = None,
         type: str | None = None,
         labels: Mapping[str, str] | None = None,
+        jobs: int = 4,
     ) -> Artifact:
         """`Fabric.upload_artifact` (the same arguments, through the order's compute token), recording the result
         as produced by this order.
@@ -238,7 +239,9 @@ class Order:
         request = UploadRequest(
             name=name, content_type=content_type, collection=collection, policy=policy, type=type, labels=labels
         )
-        options = UploadOptions(chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress)
+        options = UploadOptions(
+            chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress, jobs=max(1, jobs)
+        )
         made = upload_artifact(
             self.compute,
             request,

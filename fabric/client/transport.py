@@ -28,12 +28,14 @@ UploadMetadata = Mapping[str, str | None]
 
 @dataclass(frozen=True, slots=True)
 class UploadOptions:
-    """How to send an upload: chunk size, how often and how long to retry, whom to tell of progress."""
+    """How to send an upload: chunk size, how often and how long to retry, whom to tell of progress, and how many
+    files of one artifact to send at once (against a server; local mode copies one at a time)."""
 
     chunk_size: int = 128 << 20
     retries: int = 10
     retry_delay: float = 0.5
     progress: Progress | None = None
+    jobs: int = 4
 
 
 @dataclass(frozen=True, slots=True)

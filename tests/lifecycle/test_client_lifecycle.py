@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from fabric.cli import main
 from fabric.client import Conflict, Fabric, Gone, NotFound
+from fabric.client.transport import UploadOptions
 from tests.client.proxy import CountingProxy
 from tests.fixtures_client import upload_requests
 
@@ -65,6 +67,44 @@ def test_unchanged_files_are_linked_not_sent(proxy: CountingProxy, tmp_path: Pat
         again = fab.upload_artifact(dir_path=tmp_path / "run", name="again")
         assert upload_requests(proxy.url) == before  # every file linked by its sha256: no tus upload at all
         assert len(again.files()) == 3
+
+
+def test_the_files_of_an_artifact_go_up_at_once_and_one_that_fails_leaves_it_a_draft(
+    proxy: CountingProxy, tmp_path: Path, client_server: object
+) -> None:
+    """Against a server a draft's files go up `jobs` at once: the first two threads to report progress wait for
+    each other at a barrier, which one upload at a time could never pass. A file that fails does not stop the
+    others; the draft is not sealed and that file's error is raised."""
+    sizes = [10_000 + k for k in range(6)]
+    for k, size in enumerate(sizes):
+        (tmp_path / f"f{k}.bin").write_bytes(os.urandom(size))
+    barrier = threading.Barrier(2, timeout=60)
+    waited: set[threading.Thread] = set()
+    lock = threading.Lock()
+
+    def progress(done: int, total: int | None) -> None:
+        with lock:
+            first = len(waited) < 2 and threading.current_thread() not in waited
+            waited.add(threading.current_thread())
+        if first:
+            barrier.wait()  # two uploads under way at the same moment
+        if total == sizes[4]:
+            raise OSError("the disk holding f4.bin failed")
+
+    with Fabric(url=proxy.url) as fab:
+        draft = fab.new_artifact(name=f"parallel-{uuid.uuid4().hex[:8]}")
+        for k in range(6):
+            draft.add_file(local_path=tmp_path / f"f{k}.bin")
+        with pytest.raises(OSError, match="f4.bin failed"):
+            draft.save(UploadOptions(progress=progress, jobs=3, retries=0))
+        assert not barrier.broken and len(waited) >= 2
+        unsealed = fab.get_artifact(draft.id)
+        assert unsealed.state == "draft"
+        stored = sorted(f["path"] for f in unsealed.files() if f["sha256"] is not None)
+        assert stored == [f"f{k}.bin" for k in (0, 1, 2, 3, 5)]  # f4.bin's upload was made, its bytes never sent
+        whole = fab.upload_artifact(dir_path=tmp_path, name="all-six", jobs=4)
+        assert whole.state == "ready"
+        assert {f["path"]: f["size"] for f in whole.files()} == {f"f{k}.bin": size for k, size in enumerate(sizes)}
 
 
 def test_versions_aliases_stages_lock_delete(fab: Fabric, tmp_path: Path) -> None:
