@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import click
 
-from fabric.commands.common import artifact_urn, client_command, echo_json, human_size
-from fabric.commands.progress import transfer_progress
+from fabric.commands.common import artifact_urn, client_command, echo_json, error_message, human_size
+from fabric.commands.progress import FilesProgress, files_progress, transfer_progress
 from fabric.commands.tables import echo_csv, echo_table, short_time, stdout_is_terminal
 from fabric.urns import collection_urn
 
@@ -33,6 +37,14 @@ from fabric.urns import collection_urn
 @click.option(
     "--retries", default=10, show_default=True, type=click.IntRange(0), help="Consecutive failed attempts allowed."
 )
+@click.option(
+    "--jobs",
+    "-j",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Files sent at once: of several PATHs or --each (one bar for all), and of a DIRECTORY.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary on stderr.")
 @client_command
 def upload(
@@ -48,6 +60,7 @@ def upload(
     labels: tuple[str, ...],
     chunk_size: int,
     retries: int,
+    jobs: int,
     quiet: bool,
 ) -> None:
     """Upload files (or - for stdin) and print each artifact's URN on stdout.
@@ -57,7 +70,8 @@ def upload(
 
     Each artifact is named after its file (data/a.nc becomes a.nc) unless --name says otherwise. An unchanged
     file uploaded before is not sent again (a .fabric-<name>.json sidecar beside it remembers), and an
-    interrupted upload resumes where it stopped.
+    interrupted upload resumes where it stopped. Against a server several files go up --jobs at once; their URNs
+    come out in the order of the PATHs, and one that fails does not stop the others (the command then exits 1).
     """
     if name and len(paths) > 1:
         raise click.UsageError("--name needs a single PATH")
@@ -68,48 +82,158 @@ def upload(
             expanded += [f for f in sorted(path.rglob("*")) if f.is_file() and not f.name.startswith(".fabric-")]
         else:
             expanded.append(path)
+    common = dict(
+        content_type=content_type,
+        collection=collection,
+        policy=policy,
+        chunk_size=chunk_size << 20,
+        retries=retries,
+        type=type_,
+        labels=label_map or None,
+        jobs=jobs,
+    )
+    if jobs > 1 and fab.mode == "platform" and len(expanded) > 1 and not any(str(p) == "-" for p in expanded):
+        _upload_at_once(fab, expanded, force, quiet, jobs, common)
+        return
+    failed = 0
     for path in expanded:
-        how = ""  # how a file's upload went, when it was not simply sent whole
-        common = dict(
-            content_type=content_type,
-            collection=collection,
-            policy=policy,
-            chunk_size=chunk_size << 20,
-            retries=retries,
-            type=type_,
-            labels=label_map or None,
-        )
-        if path.is_dir():
-            common.pop("content_type")
-            artifact = fab.upload_artifact(name=name or path.resolve().name, dir_path=path, **common)
-        elif str(path) == "-":
-            with transfer_progress("stdin", None, enabled=False if quiet else None) as progress:
-                artifact = fab.upload_artifact(name=name, io_stream=sys.stdin.buffer, progress=progress, **common)
-        else:
-            if not path.is_file():
-                raise click.ClickException(f"no such file: {path}")
-            started: list[int] = []  # the offset the first progress report gave: >0 means resumed
-            try:
+        try:
+            if str(path) == "-":
+                with transfer_progress("stdin", None, enabled=False if quiet else None) as progress:
+                    artifact = fab.upload_artifact(name=name, io_stream=sys.stdin.buffer, progress=progress, **common)
+                how = ""
+            elif path.is_file():
                 with transfer_progress(path.name, path.stat().st_size, enabled=False if quiet else None) as bar:
-
-                    def progress(done: int, total: int | None, bar: Any = bar, started: list[int] = started) -> None:
-                        if not started:
-                            started.append(done)
-                        bar(done, total)
-
-                    artifact = fab.upload_artifact(
-                        name=name or path.name, file_path=path, force_upload=force, progress=progress, **common
-                    )
-            except KeyboardInterrupt:
-                click.echo(f"\nfabric: interrupted; the same command resumes {path} where it stopped", err=True)
-                sys.exit(130)
-            if not started and artifact.size:
-                how = ", unchanged since its last upload: not sent again"
-            elif started and started[0] and fab.mode == "platform":  # the server's offset, before any byte
-                how = f", resumed at {human_size(started[0])}"
+                    artifact, how = _send_path(fab, path, name, force, bar, common)
+            else:
+                artifact, how = _send_path(fab, path, name, force, None, common)
+        except KeyboardInterrupt:
+            if not path.is_file():
+                raise
+            click.echo(f"\nfabric: interrupted; the same command resumes {path} where it stopped", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            line = _file_failure(path, exc)
+            if line is None or len(expanded) == 1:
+                raise
+            click.echo(line, err=True)
+            failed += 1
+            continue
         if not quiet:
-            click.echo(f"{path} → {artifact.name} ({human_size(artifact.size)}{how})", err=True)
+            click.echo(_summary(path, artifact, how), err=True)
         click.echo(artifact.id)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(expanded)} uploads failed (above)")
+
+
+def _send_path(
+    fab: Any, path: Path, name: str | None, force: bool, bar: Callable[[int, int | None], None] | None, common: Any
+) -> tuple[Any, str]:
+    """Upload one PATH (a file, or a directory as one artifact); the artifact, and how it went when the file was
+    not simply sent whole (", resumed at 3.0 MiB")."""
+    if path.is_dir():
+        options = {key: value for key, value in common.items() if key != "content_type"}
+        return fab.upload_artifact(name=name or path.resolve().name, dir_path=path, **options), ""
+    if not path.is_file():
+        raise click.ClickException(f"no such file: {path}")
+    started: list[int] = []  # the offset the first progress report gave: >0 means resumed
+
+    def progress(done: int, total: int | None) -> None:
+        if not started:
+            started.append(done)
+        if bar is not None:
+            bar(done, total)
+
+    artifact = fab.upload_artifact(
+        name=name or path.name, file_path=path, force_upload=force, progress=progress, **common
+    )
+    if not started and artifact.size:
+        return artifact, ", unchanged since its last upload: not sent again"
+    if started and started[0] and fab.mode == "platform":  # the server's offset, before any byte
+        return artifact, f", resumed at {human_size(started[0])}"
+    return artifact, ""
+
+
+def _summary(path: Path | str, artifact: Any, how: str) -> str:
+    return f"{path} → {artifact.name} ({human_size(artifact.size)}{how})"
+
+
+def _upload_at_once(fab: Any, paths: list[Path], force: bool, quiet: bool, jobs: int, common: Any) -> None:
+    """Several PATHs, an artifact each, `jobs` at a time: one bar for all, a line on stderr as each is done, the
+    URNs on stdout in the order of the paths. A file that cannot be read stops no other upload (the command then
+    exits with 1); any other failure (the server unreachable, a refusal) starts no further upload and is the
+    command's error. Ctrl-C ends the command at once; the same command resumes the uploads under way."""
+    total = sum(path.stat().st_size for path in paths if path.is_file())
+    failed = 0
+    held: list[str] = []  # URNs for a terminal that also shows the bar: printed once it is gone
+    with files_progress(len(paths), total, enabled=False if quiet else None) as shown:
+        hold = shown.drawn and stdout_is_terminal()
+        pool = ThreadPoolExecutor(jobs, thread_name_prefix="fabric-upload")
+        futures = []
+        for key, path in enumerate(paths):
+            track = shown.tracker(key)
+            future = pool.submit(_send_path, fab, path, None, force, track, common)
+            future.add_done_callback(functools.partial(_report, shown, track, path, quiet))
+            futures.append(future)
+        try:
+            for path, future in zip(paths, futures, strict=True):
+                failure = future.exception()
+                if failure is None:
+                    urn = future.result()[0].id
+                    held.append(urn) if hold else click.echo(urn)
+                elif _file_failure(path, failure) is not None:
+                    failed += 1
+                else:  # no upload starts any more; those under way end with their retries
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise failure
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            shown.close()
+            click.echo("\nfabric: interrupted; the same command resumes the uploads under way", err=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)  # a normal exit would wait for the uploads under way
+        pool.shutdown()
+    for urn in held:
+        click.echo(urn)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(paths)} uploads failed (above)")
+
+
+def _file_failure(path: Path | str, exc: BaseException) -> str | None:
+    """The line for an upload that failed because of its file (missing, unreadable), which stops no other; None
+    for any other failure."""
+    if isinstance(exc, click.ClickException):
+        message = exc.message
+    elif isinstance(exc, OSError):
+        message = error_message(exc, None) or repr(exc)
+    else:
+        return None
+    return f"fabric: {message}" if str(path) in message else f"fabric: {path}: {message}"
+
+
+def _report(
+    shown: FilesProgress,
+    track: Callable[[int, int | None], None],
+    path: Path,
+    quiet: bool,
+    future: Future[tuple[Any, str]],
+) -> None:
+    """For one finished upload of `_upload_at_once`: its bytes all counted on the bar (a file linked or unchanged
+    reports none), and its line: the summary, or why its file failed (also with --quiet)."""
+    if future.cancelled():
+        return
+    failure = future.exception()
+    if failure is None:
+        artifact, how = future.result()
+        if path.is_file():
+            track(artifact.size or 0, artifact.size)
+        if not quiet:
+            shown.say(_summary(path, artifact, how))
+        return
+    line = _file_failure(path, failure)
+    if line is not None:
+        shown.say(line)
 
 
 @click.command()

@@ -6,9 +6,12 @@ the artifact); the bar then says "finishing" rather than sitting silently at 100
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import click
 
 from fabric.commands.common import human_size, is_terminal
 
@@ -58,3 +61,56 @@ def transfer_progress(
 
         yield update
         bar.update(task, note="done")
+
+
+class FilesProgress:
+    """One bar for several uploads under way at once (bytes the server has of all of them), and lines printed
+    above it as each file is done. Its methods are called from the uploading threads."""
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar = bar
+        self._task = task
+        self._lock = threading.Lock()
+        self._done: dict[int, int] = {}
+
+    def tracker(self, key: int) -> Callable[[int, int | None], None]:
+        """The `progress` callback of upload `key`: moves the shared bar by what that upload reports."""
+
+        def update(done: int, total: int | None) -> None:
+            with self._lock:
+                delta, self._done[key] = done - self._done.get(key, 0), done
+            if self._bar is not None and delta:
+                self._bar.advance(self._task, delta)
+
+        return update
+
+    @property
+    def drawn(self) -> bool:
+        """Whether a bar is on the terminal."""
+        return self._bar is not None
+
+    def close(self) -> None:
+        """Take the bar off the terminal now (before an exit that skips the `with`'s end)."""
+        if self._bar is not None:
+            self._bar.stop()
+
+    def say(self, line: str) -> None:
+        """A line on stderr, above the bar when there is one."""
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False)
+        else:
+            click.echo(line, err=True)
+
+
+@contextmanager
+def files_progress(count: int, total: int, enabled: bool | None = None) -> Iterator[FilesProgress]:
+    """A `FilesProgress` for `count` files of `total` bytes; its bar is drawn only on a terminal."""
+    if not (is_terminal() if enabled is None else enabled):
+        yield FilesProgress(None, None)
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(*_columns(), console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(f"{count} files", total=total, note="")
+        yield FilesProgress(bar, task)

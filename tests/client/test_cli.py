@@ -7,12 +7,15 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from fabric.cli import main
+from fabric.client import Fabric
 from tests.client.proxy import CountingProxy
 
 
@@ -57,6 +60,53 @@ def uploaded_as(env: dict[str, str], name: str) -> re.Pattern[str]:
     if "FABRIC_LOCAL_DIR" in env:
         return re.compile(re.escape(f"urn:file://{Path(env['FABRIC_LOCAL_DIR']).resolve()}/{name}"))
     return re.compile(r"urn:fabric:artifact:[0-9a-f-]{36}")
+
+
+def test_several_files_go_up_at_once_in_order_and_a_failure_stops_no_other(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fabric upload a b c ... --jobs 3`: against a server the first two uploads wait for each other at a
+    barrier (one upload at a time could never pass it); the URNs come out in the order of the paths; a path
+    that does not exist is reported and the others still go up; the command then exits with 1. Local mode
+    copies one file at a time, with the same outcome."""
+    files = []
+    for k in range(6):
+        files.append(tmp_path / f"part-{k}.bin")
+        files[-1].write_bytes(os.urandom(3000 + k))
+    if "FABRIC_URL" in env:
+        barrier = threading.Barrier(2, timeout=60)
+        calls = iter(range(1_000))
+        real = Fabric.upload_artifact
+
+        def upload_artifact(self: Fabric, *args: Any, **kwargs: Any) -> Any:
+            if next(calls) < 2:
+                barrier.wait()
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Fabric, "upload_artifact", upload_artifact)
+    paths = [str(path) for path in files[:3]] + [str(tmp_path / "missing.bin")] + [str(path) for path in files[3:]]
+    result = run(env, "upload", *paths, "--jobs", "3")
+    assert result.exit_code == 1
+    urns = result.stdout.split()
+    assert len(urns) == 6
+    assert [json.loads(ok(env, "show", urn, "--json"))["name"] for urn in urns] == [path.name for path in files]
+    assert f"fabric: no such file: {tmp_path / 'missing.bin'}" in problems(result.stderr)
+    assert "Error: 1 of 7 uploads failed (above)" in result.stderr
+
+
+def test_several_files_for_a_server_that_is_not_there_end_with_one_error(tmp_path: Path) -> None:
+    """A failure that is not the file's own (here: nothing listens) starts no further upload and is the command's
+    one error, said once, with nothing on stdout."""
+    paths = []
+    for k in range(3):
+        paths.append(str(tmp_path / f"f{k}.bin"))
+        Path(paths[-1]).write_bytes(b"x" * (k + 1))
+    result = run({"FABRIC_URL": "http://127.0.0.1:9"}, "upload", *paths, "--retries", "0", "--jobs", "2")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert problems(result.stderr) == [
+        "Error: cannot reach the server at http://127.0.0.1:9: connection refused. Is `fabric serve` running there?"
+        " (check --url, FABRIC_URL or `fabric login`)"
+    ]
 
 
 def test_show_ls_and_download(env: dict[str, str], tmp_path: Path) -> None:
