@@ -207,6 +207,27 @@ def test_drafts_take_files_then_seal(lc: Lifecycle) -> None:
     assert lc.files(held.urn)[0]["sha256"] == held.sha256  # a single upload is one file
 
 
+def test_a_drafts_files_are_found_by_their_exact_path(lc: Lifecycle) -> None:
+    """Each file is looked up by its path alone (not by reading every file of the draft): a path that begins
+    another, or holds quotes, spaces and non-ASCII letters, is its own file; the state holds among many files."""
+    urn = new_urn("artifact")
+    lc.create_draft(urn, name="paths", uploader=USER, org=ORG, type_="dataset", labels={})
+    paths = ["a.bin", "a.bin.bak", "dir/a.bin", 'q"uote \u00e9t\u00e9.txt'] + [f"many/{k:03d}.bin" for k in range(40)]
+    for k, path in enumerate(paths):
+        lc.start_file(urn, path, size=k, mime_type="application/octet-stream", upload=f"u{k}", asserter=USER)
+    with pytest.raises(Conflict, match="already has a file"):
+        lc.start_file(urn, "a.bin", size=0, mime_type="x/y", upload="other", asserter=USER)
+    for k, path in enumerate(paths):
+        lc.finish_file(urn, path, upload=f"u{k}", size=k, sha256=f"{k:064x}", md5=None, asserter=USER)
+    with pytest.raises(NotFound):
+        lc.finish_file(urn, "a.bin.ba", upload="u1", size=1, sha256="1" * 64, md5=None, asserter=USER)
+    lc.drop_file(urn, "dir/a.bin", upload="u2", asserter=USER)  # finished: dropping an abandoned upload keeps it
+    assert lc.state(urn) == "draft"
+    lc.seal(urn, asserter=USER)
+    assert lc.state(urn) == "ready"
+    assert {f["path"]: f["sha256"] for f in lc.files(urn)} == {path: f"{k:064x}" for k, path in enumerate(paths)}
+
+
 @pytest.mark.parametrize("path", ["", "/abs", "a/../b", "a//b", "./a", "a/", "..", "a\\b"])
 def test_bad_paths_are_refused(path: str) -> None:
     with pytest.raises(ValueError):
