@@ -95,7 +95,7 @@ def test_the_files_of_an_artifact_go_up_at_once_and_one_that_fails_leaves_it_a_d
         draft = fab.new_artifact(name=f"parallel-{uuid.uuid4().hex[:8]}")
         for k in range(6):
             draft.add_file(local_path=tmp_path / f"f{k}.bin")
-        with pytest.raises(OSError, match="f4.bin failed"):
+        with pytest.raises(OSError, match=r"f4\.bin failed"):
             draft.save(UploadOptions(progress=progress, jobs=3, retries=0))
         assert not barrier.broken and len(waited) >= 2
         unsealed = fab.get_artifact(draft.id)
