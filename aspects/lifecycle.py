@@ -219,14 +219,6 @@ class Lifecycle:
                 return found
             cursor = page.next_cursor
 
-    def _current_content(self, urn: str, schema: str) -> list[Aspect]:
-        """`_current` now, for a content schema (its aspects are the artifact's edges to the schema's node): read
-        without the artifact's other aspects, so a draft's state costs the same with ten files or ten thousand."""
-        rows = self.store.backend.run(
-            self._q.CURRENT_CONTENT_ASPECTS, {"entity": urn, "schema": self.schema_id(schema)}
-        )
-        return [aspect_from_row(row, CONTENT_REL) for row in rows]
-
     def _status(self, urn: str) -> str:
         return self.store.get_artifact(urn, aspects=False).status
 
@@ -248,7 +240,7 @@ class Lifecycle:
 
     def state(self, urn: str) -> str:
         """draft, ready, locked, deleted; or the upload's own status (pending, abandoned) if none was recorded."""
-        current = self._current_content(urn, STATE_SCHEMA)
+        current = self._current(urn, STATE_SCHEMA)
         if current:
             return str(current[-1].content["state"])
         return self._status(urn)
@@ -396,7 +388,7 @@ class Lifecycle:
         return sorted(files, key=lambda item: item["path"])
 
     def _file_aspects(self, urn: str) -> dict[str, Aspect]:
-        return {a.content["path"]: a for a in self._current_content(urn, FILE_SCHEMA)}
+        return {a.content["path"]: a for a in self._current(urn, FILE_SCHEMA)}
 
     def _file_aspect(self, urn: str, path: str) -> Aspect | None:
         """The draft's current file aspect for `path`, found without reading the others."""
@@ -418,9 +410,10 @@ class Lifecycle:
         return int(rows[0]["files"]) if rows else 0
 
     def _require_draft(self, urn: str) -> None:
-        state = self.state(urn)
-        if state != "draft":
-            raise Conflict(f"artifact {urn} is {state}: files are added to a draft only")
+        """Conflict unless `urn` is a draft. Its node's status says so alone (a draft is never locked: it is
+        sealed first), so adding a file does not read the state aspect among all the draft's others."""
+        if self._status(urn) != "draft":
+            raise Conflict(f"artifact {urn} is {self.state(urn)}: files are added to a draft only")
 
     def start_file(self, urn: str, path: str, *, size: int | None, mime_type: str, upload: str, asserter: str) -> None:
         """An upload of `path` into draft `urn` has begun (its bytes are not there yet). Conflict if the path is

@@ -413,22 +413,16 @@ class Queries:
         "AND a.status <> 'deleted' AND e.content CONTAINS $needle RETURN a.urn AS urn, -1 AS size, e.content AS content "
         "LIMIT 1"
     )
-    # A draft's current file aspect for one path: the edges of that artifact and the file schema whose content has
-    # `"path":<the path>` (the caller checks the parsed path), instead of every file aspect read, sorted and parsed
-    # for each file added, which made adding N files cost N^2.
+    # What adding a file to a draft reads, instead of every aspect of the draft read, sorted and parsed for each
+    # file (so adding N files cost N^2). The schema goes in the edge's property map and its node is left out:
+    # with the node named, or the schema in WHERE, LadybugDB scans the edges of every artifact.
+    # The current file aspect for one path: content with `"path":<the path>` (the caller checks the parsed path).
     CURRENT_FILE_WITH: str = (
-        "MATCH (a:Artifact {urn: $entity})-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
+        "MATCH (a:Artifact {urn: $entity})-[e:HAS_ASPECT {schema: $file_schema}]->() WHERE e.valid_to IS NULL "
         "AND e.content CONTAINS $needle RETURN " + ASPECT_COLUMNS
     )
-    # An artifact's current aspects of one content schema, oldest first: its edges to that schema's node only,
-    # where the general query (both directions, every schema, DISTINCT) reads every aspect of the artifact, which
-    # for a draft of N files is N rows for each of its N additions.
-    CURRENT_CONTENT_ASPECTS: str = (
-        "MATCH (a:Artifact {urn: $entity})-[e:HAS_ASPECT]->(s:Schema {urn: $schema}) WHERE e.valid_to IS NULL "
-        "RETURN " + ASPECT_COLUMNS + " ORDER BY valid_from, urn"
-    )
     COUNT_CURRENT_FILES: str = (
-        "MATCH (a:Artifact {urn: $entity})-[e:HAS_ASPECT]->(s:Schema {urn: $file_schema}) WHERE e.valid_to IS NULL "
+        "MATCH (a:Artifact {urn: $entity})-[e:HAS_ASPECT {schema: $file_schema}]->() WHERE e.valid_to IS NULL "
         "RETURN count(e) AS files"
     )
     HOLDS_BLOB_READABLE: str = (
