@@ -415,7 +415,8 @@ class Queries:
     )
     # What adding a file to a draft reads, instead of every aspect of the draft read, sorted and parsed for each
     # file (so adding N files cost N^2). The schema goes in the edge's property map and its node is left out:
-    # with the node named, or the schema in WHERE, LadybugDB scans the edges of every artifact.
+    # with the node named, or the schema in WHERE, LadybugDB scans the edges of every artifact (measured on
+    # checkpointed data; the edges written since the last checkpoint it scans whatever the form).
     # The current file aspect for one path: content with `"path":<the path>` (the caller checks the parsed path).
     CURRENT_FILE_WITH: str = (
         "MATCH (a:Artifact {urn: $entity})-[e:HAS_ASPECT {schema: $file_schema}]->() WHERE e.valid_to IS NULL "
