@@ -403,11 +403,13 @@ class Lifecycle:
                 return aspect
         return None
 
-    def _file_count(self, urn: str) -> int:
+    def _require_room(self, urn: str) -> None:
+        """Conflict if the draft holds `MAX_FILES` files already (counted without reading them)."""
         rows = self.store.backend.run(
             self._q.COUNT_CURRENT_FILES, {"entity": urn, "file_schema": self.schema_id(FILE_SCHEMA)}
         )
-        return int(rows[0]["files"]) if rows else 0
+        if rows and int(rows[0]["files"]) >= MAX_FILES:
+            raise Conflict(f"an artifact holds at most {MAX_FILES} files")
 
     def _require_draft(self, urn: str) -> None:
         """Conflict unless `urn` is a draft. Its node's status says so alone (a draft is never locked: it is
@@ -426,8 +428,7 @@ class Lifecycle:
                 if existing.content.get("upload") == upload:
                     return
                 raise Conflict(f"artifact {urn} already has a file {path!r}")
-            if self._file_count(urn) >= MAX_FILES:
-                raise Conflict(f"an artifact holds at most {MAX_FILES} files")
+            self._require_room(urn)
             content = {
                 "path": path,
                 "size": size,
@@ -482,8 +483,7 @@ class Lifecycle:
                 if existing.content.get("sha256") == sha256:
                     return True
                 raise Conflict(f"artifact {urn} already has a file {path!r}")
-            if self._file_count(urn) >= MAX_FILES:
-                raise Conflict(f"an artifact holds at most {MAX_FILES} files")
+            self._require_room(urn)
             content = {"path": path, "size": size, "sha256": sha256, "md5": md5, "mime_type": mime_type, "upload": None}
             self.store.assert_aspect(urn, self.schema_id(FILE_SCHEMA), content, asserter=asserter)
         return True

@@ -125,7 +125,7 @@ class Fabric:
             name=name, content_type=content_type, collection=collection, policy=policy, type=type, labels=labels
         )
         options = UploadOptions(
-            chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress, jobs=max(1, jobs)
+            chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress, jobs=jobs
         )
         return upload_artifact(
             self._transport,

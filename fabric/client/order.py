@@ -240,7 +240,7 @@ class Order:
             name=name, content_type=content_type, collection=collection, policy=policy, type=type, labels=labels
         )
         options = UploadOptions(
-            chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress, jobs=max(1, jobs)
+            chunk_size=chunk_size, retries=retries, retry_delay=retry_delay, progress=progress, jobs=jobs
         )
         made = upload_artifact(
             self.compute,
