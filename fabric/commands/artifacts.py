@@ -163,18 +163,21 @@ def _upload_at_once(fab: Any, paths: list[Path], force: bool, quiet: bool, jobs:
     URNs on stdout in the order of the paths. A file that cannot be read stops no other upload (the command then
     exits with 1); any other failure (the server unreachable, a refusal) starts no further upload and is the
     command's error. Ctrl-C ends the command at once; the same command resumes the uploads under way."""
-    total = sum(path.stat().st_size for path in paths if path.is_file())
+    total = sum(path.stat().st_size for path in {path.resolve() for path in paths} if path.is_file())
     failed = 0
     held: list[str] = []  # URNs for a terminal that also shows the bar: printed once it is gone
     with files_progress(len(paths), total, enabled=False if quiet else None) as shown:
         hold = shown.drawn and stdout_is_terminal()
         pool = ThreadPoolExecutor(jobs, thread_name_prefix="fabric-upload")
         futures = []
+        started: dict[Path, Future[tuple[Any, str]]] = {}  # a path named twice goes up once (as one at a time would)
         for key, path in enumerate(paths):
-            track = shown.tracker(key)
-            future = pool.submit(_send_path, fab, path, None, force, track, common)
-            future.add_done_callback(functools.partial(_report, shown, track, path, quiet))
-            futures.append(future)
+            if path.resolve() not in started:
+                track = shown.tracker(key)
+                future = pool.submit(_send_path, fab, path, None, force, track, common)
+                future.add_done_callback(functools.partial(_report, shown, track, path, quiet))
+                started[path.resolve()] = future
+            futures.append(started[path.resolve()])
         try:
             for path, future in zip(paths, futures, strict=True):
                 failure = future.exception()

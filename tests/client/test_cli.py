@@ -92,6 +92,10 @@ def test_several_files_go_up_at_once_in_order_and_a_failure_stops_no_other(
     assert [json.loads(ok(env, "show", urn, "--json"))["name"] for urn in urns] == [path.name for path in files]
     assert f"fabric: no such file: {tmp_path / 'missing.bin'}" in problems(result.stderr)
     assert "Error: 1 of 7 uploads failed (above)" in result.stderr
+    again = tmp_path / "again.bin"
+    again.write_bytes(os.urandom(100))
+    twice = run(env, "upload", str(again), str(again), "--jobs", "3").stdout.split()
+    assert len(twice) == 2 and twice[0] == twice[1]  # a path named twice is one artifact, as one at a time makes it
 
 
 def test_several_files_for_a_server_that_is_not_there_end_with_one_error(tmp_path: Path) -> None:
