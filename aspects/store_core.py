@@ -231,27 +231,35 @@ class StoreCore:
             found.update(row["urn"] for row in rows)
         return found
 
-    def _query_rel(self, runner: Runner, rel: str, query: AspectQuery) -> list[dict[str, Any]]:
-        """The rows of `query` over the one relationship type `rel`."""
+    def _query_rel(self, rel: str, query: AspectQuery) -> list[dict[str, Any]]:
+        """The rows of `query` (with no entity) over the one relationship type `rel`."""
         params = query.params()
-        if query.reader is not None and query.entity is None:
+        if query.reader is not None:
             params.update(query.reader.params(self.namespace), r_need_manage=rel == GRANT_REL)
-            return runner.run(fill(self._q.QUERY_VISIBLE_ASPECTS, rel=rel), params)
-        if query.entity is not None:
-            assert query.label is not None
-            return runner.run(
-                fill(self._q.QUERY_ASPECTS_OF_ENTITY, label=query.label, rel=rel), {**params, "entity": query.entity}
-            )
-        return runner.run(fill(self._q.QUERY_ASPECTS, rel=rel), params)
+            return self.backend.run(fill(self._q.QUERY_VISIBLE_ASPECTS, rel=rel), params)
+        return self.backend.run(fill(self._q.QUERY_ASPECTS, rel=rel), params)
+
+    def _entity_rows(self, query: AspectQuery) -> list[tuple[dict[str, Any], str]]:
+        """The rows of `query` for its entity, over all its relationship types in one statement, with their
+        types (a schema's type is fixed when it is registered)."""
+        assert query.entity is not None and query.label is not None
+        rows = self.backend.run(
+            fill(self._q.QUERY_ASPECTS_OF_ENTITY, label=query.label, rels=list(query.rels)),
+            {**query.params(), "entity": query.entity},
+        )
+        return [(row, self.registry.get(row["schema"]).rel) for row in rows]
 
     def _aspects_page(self, query: AspectQuery) -> Page[Aspect]:
         """One page of `query`, merged over its relationship types by (valid_from, urn); the entity's existence
         and the reader's right to it are the caller's to check."""
-        rows: dict[str, tuple[dict[str, Any], str]] = {}
         one_more = replace(query, limit=query.limit + 1)
-        for rel in query.rels:
-            for row in self._query_rel(self.backend, rel, one_more):
-                rows.setdefault(row["urn"], (row, rel))
+        if query.entity is not None:
+            found = self._entity_rows(one_more)
+        else:
+            found = [(row, rel) for rel in query.rels for row in self._query_rel(rel, one_more)]
+        rows: dict[str, tuple[dict[str, Any], str]] = {}
+        for row, rel in found:
+            rows.setdefault(row["urn"], (row, rel))
         ordered = sorted(rows.values(), key=lambda item: (item[0]["valid_from"], item[0]["urn"]))
         items = [aspect_from_row(row, rel) for row, rel in ordered[: query.limit]]
         next_cursor = None

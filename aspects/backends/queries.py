@@ -244,8 +244,10 @@ class Queries:
         "MATCH (a:Artifact {urn: $entity})-[e:`{rel}`]->() WHERE e.entity = $entity AND e.schema = $schema "
         "AND e.valid_to IS NULL SET e.valid_to = $now, e.retracted_by = $retracted_by RETURN e.urn AS urn"
     )
+    # One statement over all the relationship types `{rels}`: LadybugDB charges about a millisecond per statement
+    # for its DISTINCT and ORDER BY whatever the rows, and there are ten types (21 ms at 100,000 artifacts, now 2).
     QUERY_ASPECTS_OF_ENTITY: str = (
-        "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}`]-() WHERE e.entity = $entity AND ($schema = '' OR e.schema = $schema) AND "
+        "MATCH (a:`{label}` {urn: $entity})-[e:{rels}]-() WHERE e.entity = $entity AND ($schema = '' OR e.schema = $schema) AND "
         + ASPECT_WINDOW
         + " RETURN DISTINCT "
         + ASPECT_COLUMNS

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
@@ -136,6 +136,41 @@ def test_query_paging_covers_every_aspect_exactly_once(noted: AspectStore) -> No
     assert len(by_entity.items) == 2 and by_entity.next_cursor is not None
     with pytest.raises(InvalidCursor):
         noted.query_aspects(cursor="not-a-cursor")
+
+
+def test_an_entitys_aspects_are_paged_over_every_relationship_type_at_once(noted: AspectStore) -> None:
+    artifact, other = ready_artifact(noted, "a.csv"), ready_artifact(noted, "b.csv")
+    made = {a.urn: a.rel for a in noted.get_artifact(artifact.urn).aspects or []}
+    for i in range(9):
+        if i % 3 == 0:
+            made_now = noted.assert_aspect(artifact.urn, POLICY, {"policy": f"urn:fabric:policy:p{i}"}, asserter=USER)
+        elif i % 3 == 1:
+            made_now = noted.assert_aspect(
+                artifact.urn, MEMBER, {"collection": f"urn:fabric:collection:c{i}"}, asserter=USER
+            )
+        else:
+            made_now = noted.assert_aspect(artifact.urn, "note.1", {"text": str(i)}, asserter=USER)
+        made[made_now.urn] = made_now.rel
+    noted.assert_aspect(other.urn, POLICY, {"policy": "urn:fabric:policy:elsewhere"}, asserter=USER)
+    assert len(set(made.values())) == 3  # content, policy and collection edges
+    for page_size in (1, 4, 1000):
+        seen: dict[str, str] = {}
+        order: list[tuple[datetime, str]] = []
+        cursor = None
+        while True:
+            page = noted.query_aspects(entity=artifact.urn, limit=page_size, cursor=cursor)
+            assert len(page.items) <= page_size
+            for a in page.items:
+                assert a.urn not in seen
+                seen[a.urn] = a.rel
+                order.append((a.valid_from, a.urn))
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == made
+        assert order == sorted(order)
+    only_members = noted.query_aspects(entity=artifact.urn, schema=MEMBER).items
+    assert {a.urn for a in only_members} == {urn for urn, rel in made.items() if rel == "IN_COLLECTION"}
 
 
 def test_unknown_names_raise_not_found(store: AspectStore) -> None:
