@@ -211,6 +211,23 @@ class AspectOperations(StoreCore):
             self._place(row)
             return aspect
 
+    def current_aspects(self, entity: str, schema: str, *, at: datetime | None = None) -> list[Aspect]:
+        """The aspects of `schema` on `entity` valid now (or at `at`), oldest first: all of them, unpaged, for
+        the few of one schema that an entity holds. NotFound if there is no such entity."""
+        entry = self.registry.get(schema)
+        label = self._label_of(entity)
+        template = self._q.ASPECTS_OF_SCHEMA_OUT if entry.direction == "out" else self._q.ASPECTS_OF_SCHEMA_IN
+        params = {
+            "entity": entity,
+            "schema": self.registry.full_id(entry.name),
+            "at": micros(at, "at") if at is not None else FAR_FUTURE,
+        }
+        rows = self.backend.run(fill(template, label=label, rel=entry.rel), params)
+        if not rows:
+            self._require_node(self.backend, label, entity)
+        rows.sort(key=lambda row: (row["valid_from"], row["urn"]))
+        return [aspect_from_row(row, entry.rel) for row in rows]
+
     def query_aspects(
         self,
         *,

@@ -208,16 +208,7 @@ class Lifecycle:
         return f"urn:{self.ns}:schema:{name}"
 
     def _current(self, entity: str, schema: str, *, at: datetime | None = None) -> list[Aspect]:
-        found: list[Aspect] = []
-        cursor: str | None = None
-        while True:
-            page = self.store.query_aspects(
-                entity=entity, schema=self.schema_id(schema), at=at, limit=1000, cursor=cursor
-            )
-            found.extend(page.items)
-            if page.next_cursor is None:
-                return found
-            cursor = page.next_cursor
+        return self.store.current_aspects(entity, self.schema_id(schema), at=at)
 
     def _status(self, urn: str) -> str:
         return self.store.get_artifact(urn, aspects=False).status

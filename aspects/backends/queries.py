@@ -253,6 +253,21 @@ class Queries:
         + ASPECT_COLUMNS
         + " ORDER BY valid_from, urn LIMIT $limit"
     )
+    # The aspects of one schema on one entity valid at `$at` (far ahead: now), unordered and unpaged (an entity
+    # holds few of a schema). The schema in the edge's property map and no ORDER BY: LadybugDB reads only the
+    # entity's edges then, 0.07 ms at 100,000 artifacts where the paged query takes 2.2.
+    ASPECTS_OF_SCHEMA_OUT: str = (
+        "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}` {schema: $schema}]->() WHERE e.entity = $entity AND "
+        + LINEAGE_EDGE_WINDOW
+        + " RETURN "
+        + ASPECT_COLUMNS
+    )
+    ASPECTS_OF_SCHEMA_IN: str = (
+        "MATCH (a:`{label}` {urn: $entity})<-[e:`{rel}` {schema: $schema}]-() WHERE e.entity = $entity AND "
+        + LINEAGE_EDGE_WINDOW
+        + " RETURN "
+        + ASPECT_COLUMNS
+    )
     QUERY_ASPECTS: str = (
         "MATCH ()-[e:`{rel}`]->() WHERE ($schema = '' OR e.schema = $schema) AND "
         + ASPECT_WINDOW
