@@ -469,7 +469,8 @@ class ArtifactOperations(StoreCore):
         q = self._q
         head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if in_collection else q.LIST_ALL_ARTIFACTS_MATCH
         if clauses:
-            head += (" AND " if " WHERE " in head else " WHERE ") + " AND ".join(clauses)
+            open_where = " WHERE " in head.rsplit(" WITH ", 1)[-1]  # the head's last part has a WHERE to extend
+            head += (" AND " if open_where else " WHERE ") + " AND ".join(clauses)
         return head
 
     def _list_sorted(

@@ -9,7 +9,10 @@ machine's load hits every route alike:
 - `GET /healthz`, the in-run reference (no graph, no auth);
 - `GET /v1/artifacts/{urn}`, cycling over `--targets` artifacts (record and all current aspects);
 - `GET /v1/artifacts?limit=50` and `GET /v1/artifacts?limit=1` (the newest artifacts);
-- `GET /v1/schemas`.
+- `GET /v1/schemas`;
+- `GET /v1/aspects?entity={urn}` (every current aspect of one artifact, over every relationship type),
+  `GET /v1/artifacts/{urn}/files`, `GET /v1/lineage/{urn}` and `GET /v1/collections/{urn}?limit=50` (a
+  collection holds 1,000 artifacts).
 
 It does so twice per backend: without authentication (the loopback default) and with a bearer token of the user
 who created every artifact (each read then runs the access predicate). Prints p50 and p99 in ms per route, and
@@ -153,6 +156,10 @@ def measure(
         "GET /v1/artifacts?limit=50": lambda i: "/v1/artifacts?limit=50",
         "GET /v1/artifacts?limit=1": lambda i: "/v1/artifacts?limit=1",
         "GET /v1/schemas": lambda i: "/v1/schemas",
+        "GET /v1/aspects?entity={urn}": lambda i: f"/v1/aspects?entity={filled.targets[i % len(filled.targets)]}",
+        "GET /v1/artifacts/{urn}/files": lambda i: f"/v1/artifacts/{filled.targets[i % len(filled.targets)]}/files",
+        "GET /v1/lineage/{urn}": lambda i: f"/v1/lineage/{filled.targets[i % len(filled.targets)]}",
+        "GET /v1/collections/{urn}?limit=50": lambda i: f"/v1/collections/urn:fabric:collection:c{i % 100}?limit=50",
     }
     times: dict[str, Times] = {label: {name: [] for name in routes} for label in connections}
     labels = list(connections)

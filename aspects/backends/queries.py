@@ -185,8 +185,10 @@ class Queries:
     MERGE_NODE: str = "MERGE (n:`{label}` {urn: $urn}) ON CREATE SET n.created = $now"
 
     # listing artifacts: the store joins the active filters with AND
+    # The members, then the listing's filters after a WITH: with two conditions on `a.status` beside the edge's in
+    # one WHERE, LadybugDB scans every artifact (a 1,000-member collection at 100,000 artifacts: 7.8 ms, now 2.5).
     LIST_ARTIFACTS_IN_COLLECTION_MATCH: str = (
-        "MATCH (a:Artifact)-[m:IN_COLLECTION]->(c:Collection {urn: $collection}) WHERE m.valid_to IS NULL"
+        "MATCH (c:Collection {urn: $collection})<-[m:IN_COLLECTION]-(a:Artifact) WHERE m.valid_to IS NULL WITH a"
     )
     # The same filters over candidates named by URN (`aspects.artifact_order`), in the order the caller gives.
     LIST_ARTIFACTS_AMONG_MATCH: str = "UNWIND $urns AS u MATCH (a:Artifact {urn: u})"
