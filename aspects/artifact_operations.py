@@ -398,9 +398,9 @@ class ArtifactOperations(StoreCore):
         """How many artifacts `list_artifacts` with this filter lists over all its pages (one counting query)."""
         where = where or ArtifactFilter()
         clauses, params = self._list_filters(where)
-        rows = self.backend.run(
-            f"{self._list_head(clauses, where.collection is not None)} {self._q.COUNT_ARTIFACTS_RETURN}", params
-        )
+        in_collection = where.collection is not None
+        tail = self._q.COUNT_ARTIFACTS_RETURN if in_collection else self._q.COUNT_ALL_ARTIFACTS_RETURN
+        rows = self.backend.run(f"{self._list_head(clauses, in_collection)} {tail}", params)
         return int(rows[0]["total"]) if rows else 0
 
     def _list_filters(self, where: ArtifactFilter) -> tuple[list[str], dict[str, Any]]:

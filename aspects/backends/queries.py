@@ -221,7 +221,10 @@ class Queries:
         "MATCH (a:Artifact {urn: k_urn}) RETURN " + ARTIFACT_COLUMNS + ", k_key AS sort_key "
         "ORDER BY sort_key {direction}, urn {direction}"
     )
+    # A collection's member may have two current edges, hence DISTINCT there; a listing of all artifacts has one row
+    # per artifact, and LadybugDB counts 100,000 rows in 2.7 ms where DISTINCT on the URN takes 17.
     COUNT_ARTIFACTS_RETURN: str = "RETURN count(DISTINCT a.urn) AS total"
+    COUNT_ALL_ARTIFACTS_RETURN: str = "RETURN count(a) AS total"
     # The page's keys are sorted and cut first, and only its rows read in full: sorting every matching row with all
     # its columns costs LadybugDB several times more (DISTINCT: a collection member may have two current edges).
     LIST_ARTIFACTS_RETURN: str = NEWEST_ARTIFACTS_PAGE

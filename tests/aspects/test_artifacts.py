@@ -145,6 +145,14 @@ def test_list_filters_and_paging(store: AspectStore) -> None:
     ).items
     assert [a.name for a in window] == ["tab-05", "img-04", "tab-03"]
     assert len(store.list_artifacts(ArtifactFilter(schema="artifact.1"), limit=1000).items) == 14
+    for where in (
+        ArtifactFilter(),
+        ArtifactFilter(mime_type="image/png"),
+        ArtifactFilter(name_prefix="tab-"),
+        ArtifactFilter(status="pending"),
+        ArtifactFilter(schema="artifact.1"),
+    ):  # the total counts what the pages list
+        assert store.count_artifacts(where) == len(store.list_artifacts(where, limit=1000).items), where
 
     store.assert_aspect(made[0].urn, POLICY, {"policy": "urn:fabric:policy:open"}, asserter=USER)
     assert [a.urn for a in store.list_artifacts(ArtifactFilter(schema=POLICY)).items] == [made[0].urn]
@@ -177,6 +185,7 @@ def test_collection_membership_and_paging(store: AspectStore) -> None:
         cursor = page.next_cursor
     assert seen == [a.urn for a in reversed(members)]
     assert outsider.urn not in seen
+    assert store.count_artifacts(ArtifactFilter(collection=collection)) == 7  # the member linked twice counts once
     assert [a.urn for a in store.list_artifacts(ArtifactFilter(collection=collection, name="m3")).items] == [
         members[3].urn
     ]
