@@ -534,7 +534,8 @@ class ArtifactOperations(StoreCore):
     ) -> list[dict[str, Any]]:
         """The rows of a listing (`params["limit"]` of them at most) in the order `sort`: candidates taken from the
         in-memory order beyond `after` and filtered in the graph a chunk at a time. After `ORDER_SCAN_BUDGET`
-        candidates, or if the order is found stale, the graph sorts the rest (exactly what `_graph_sorted` gives).
+        candidates (or sooner, when the filters keep too few of them to fill the page within it), or if the order is
+        found stale, the graph sorts the rest (exactly what `_graph_sorted` gives).
 
         With `reader`, a chunk is read without the access predicate and `_readable_rows` keeps what it may read."""
         q = self._q
@@ -563,7 +564,10 @@ class ArtifactOperations(StoreCore):
                     return found
             scanned += len(chunk)
             last = chunk[-1]
-            if scanned >= ORDER_SCAN_BUDGET:
+            # Stop walking as soon as the budget is spent, or when at the rate found so far it would be spent before
+            # the page is full: a chunk costs LadybugDB 0.6 ms to look up and 2.5 ms more through the access
+            # predicate, where the graph sorts 100,000 artifacts with the predicate in about 28 ms.
+            if scanned >= ORDER_SCAN_BUDGET or len(found) * ORDER_SCAN_BUDGET < wanted * scanned:
                 break
         else:
             return found

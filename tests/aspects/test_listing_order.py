@@ -58,6 +58,10 @@ def test_pages_follow_created_then_urn_through_a_selective_filter(store: AspectS
     bobs = [urn for urn in newest_first if int(urn.rsplit("-", 1)[1]) % 7 == 0]
     alice = Reader(user=USER, org="urn:fabric:org:acme")
     assert len(every_page(store, 50, reader=alice)) == COUNT - len(bobs)
+    # A reader who may read one in seven: small pages fill from the walk, a large one has the graph finish it.
+    bob = Reader(user="urn:fabric:user:bob@example.com", org="urn:fabric:org:other")
+    for limit in (5, 50, 200):
+        assert every_page(store, limit, reader=bob) == bobs, limit
     assert every_page(store, 100, name_prefix="n0", status="pending") == [
         urn for urn in newest_first if int(urn.rsplit("-", 1)[1]) % 10 == 0
     ]
