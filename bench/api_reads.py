@@ -8,7 +8,8 @@ machine's load hits every route alike:
 
 - `GET /healthz`, the in-run reference (no graph, no auth);
 - `GET /v1/artifacts/{urn}`, cycling over `--targets` artifacts (record and all current aspects);
-- `GET /v1/artifacts?limit=50` and `GET /v1/artifacts?limit=1` (the newest artifacts);
+- `GET /v1/artifacts?limit=50` and `GET /v1/artifacts?limit=1` (the newest artifacts), and
+  `GET /v1/artifacts?limit=50&count=true` (with the total, as the portal's artifact list asks);
 - `GET /v1/schemas`;
 - `GET /v1/aspects?entity={urn}` (every current aspect of one artifact, over every relationship type),
   `GET /v1/artifacts/{urn}/files`, `GET /v1/lineage/{urn}` and `GET /v1/collections/{urn}?limit=50` (a
@@ -155,6 +156,7 @@ def measure(
         "GET /v1/artifacts/{urn}": lambda i: f"/v1/artifacts/{filled.targets[i % len(filled.targets)]}",
         "GET /v1/artifacts?limit=50": lambda i: "/v1/artifacts?limit=50",
         "GET /v1/artifacts?limit=1": lambda i: "/v1/artifacts?limit=1",
+        "GET /v1/artifacts?limit=50&count=true": lambda i: "/v1/artifacts?limit=50&count=true",
         "GET /v1/schemas": lambda i: "/v1/schemas",
         "GET /v1/aspects?entity={urn}": lambda i: f"/v1/aspects?entity={filled.targets[i % len(filled.targets)]}",
         "GET /v1/artifacts/{urn}/files": lambda i: f"/v1/artifacts/{filled.targets[i % len(filled.targets)]}/files",
