@@ -468,6 +468,12 @@ class ArtifactOperations(StoreCore):
     def _list_head(self, clauses: list[str], in_collection: bool) -> str:
         q = self._q
         head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if in_collection else q.LIST_ALL_ARTIFACTS_MATCH
+        if not in_collection and q.LIST_ARTIFACTS_WITH_CONTENT_MATCH:
+            content_keys = {q.FILTER_CONTENT.replace("{key}", f"f{i}"): f"f{i}" for i in range(MAX_LABEL_FILTERS + 1)}
+            leading = next((c for c in clauses if c in content_keys), None)
+            if leading is not None:  # start from the first content filter's edges; it need not be checked again
+                head = q.LIST_ARTIFACTS_WITH_CONTENT_MATCH.replace("{key}", content_keys[leading])
+                clauses = [c for c in clauses if c != leading]
         if clauses:
             open_where = " WHERE " in head.rsplit(" WITH ", 1)[-1]  # the head's last part has a WHERE to extend
             head += (" AND " if open_where else " WHERE ") + " AND ".join(clauses)

@@ -190,6 +190,9 @@ class Queries:
     LIST_ARTIFACTS_IN_COLLECTION_MATCH: str = (
         "MATCH (c:Collection {urn: $collection})<-[m:IN_COLLECTION]-(a:Artifact) WHERE m.valid_to IS NULL WITH a"
     )
+    # A listing (not a collection's) with a content filter `{key}` (a type, a label) may start from that schema's node
+    # and the edges into it, the other filters after the WITH; "" where the backend starts from every artifact.
+    LIST_ARTIFACTS_WITH_CONTENT_MATCH: str = ""
     # The same filters over candidates named by URN (`aspects.artifact_order`), in the order the caller gives.
     LIST_ARTIFACTS_AMONG_MATCH: str = "UNWIND $urns AS u MATCH (a:Artifact {urn: u})"
     LIST_ARTIFACTS_AMONG_RETURN: str = "RETURN " + ARTIFACT_COLUMNS
@@ -464,9 +467,12 @@ class Queries:
         "AND a.status <> 'deleted' RETURN e.content AS content"
     )
     # Listing filters on a content aspect: `{key}` is a parameter-name stem the store generates (f0, f1, ...).
+    # "Current, with this content" as one comparison: with `s.valid_to IS NULL AND s.content = ...` as two
+    # conditions, LadybugDB plans the subquery as a join over every HAS_ASPECT edge (28 ms for a chunk of 102
+    # candidates at 100,000 artifacts, 0.9 ms this way); a retracted edge compares null, which is not true.
     FILTER_CONTENT: str = (
         "EXISTS { MATCH (a)-[s:HAS_ASPECT]->() WHERE s.schema = ${key}_schema AND s.entity = a.urn "
-        "AND s.valid_to IS NULL AND s.content = ${key} }"
+        "AND (CASE WHEN s.valid_to IS NULL THEN s.content END) = ${key} }"
     )
     FILTER_NO_OTHER_CONTENT: str = (
         "NOT EXISTS { MATCH (a)-[s:HAS_ASPECT]->() WHERE s.schema = ${key}_schema AND s.entity = a.urn "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,12 @@ def test_types_and_labels_filter_listings(lc: Lifecycle) -> None:
     model, plain = ready_artifact(lc.store, "model.pt"), ready_artifact(lc.store, "notes.txt")
     lc.set_type(model.urn, "model", asserter=USER)
     lc.set_labels(model.urn, {"team": "vision", "stage": "beta"}, asserter=USER)
-    names = lambda **f: sorted(a.name for a in lc.store.list_artifacts(ArtifactFilter(**f)).items)  # noqa: E731
+
+    def names(**filters: Any) -> list[str]:
+        listed = sorted(a.name for a in lc.store.list_artifacts(ArtifactFilter(**filters)).items)
+        assert lc.store.count_artifacts(ArtifactFilter(**filters)) == len(listed)  # the total counts the same
+        return listed
+
     assert names(type="model") == ["model.pt"]
     assert names(type="file") == ["notes.txt"]  # no type recorded means file
     assert names(labels={"team": "vision"}) == ["model.pt"]
