@@ -9,7 +9,8 @@ machine's load hits every route alike:
 - `GET /healthz`, the in-run reference (no graph, no auth);
 - `GET /v1/artifacts/{urn}`, cycling over `--targets` artifacts (record and all current aspects);
 - `GET /v1/artifacts?limit=50` and `GET /v1/artifacts?limit=1` (the newest artifacts), and
-  `GET /v1/artifacts?limit=50&count=true` (with the total, as the portal's artifact list asks);
+  `GET /v1/artifacts?limit=50&count=true` (with the total, as the portal's artifact list asks), also with
+  `type=dataset` (one artifact in ten) and `label=project:p3` (one in seventy);
 - `GET /v1/schemas`;
 - `GET /v1/aspects?entity={urn}` (every current aspect of one artifact, over every relationship type),
   `GET /v1/artifacts/{urn}/files`, `GET /v1/lineage/{urn}` and `GET /v1/collections/{urn}?limit=50` (a
@@ -157,6 +158,8 @@ def measure(
         "GET /v1/artifacts?limit=50": lambda i: "/v1/artifacts?limit=50",
         "GET /v1/artifacts?limit=1": lambda i: "/v1/artifacts?limit=1",
         "GET /v1/artifacts?limit=50&count=true": lambda i: "/v1/artifacts?limit=50&count=true",
+        "GET /v1/artifacts?…&type=dataset": lambda i: "/v1/artifacts?limit=50&count=true&type=dataset",
+        "GET /v1/artifacts?…&label=project:p3": lambda i: "/v1/artifacts?limit=50&count=true&label=project:p3",
         "GET /v1/schemas": lambda i: "/v1/schemas",
         "GET /v1/aspects?entity={urn}": lambda i: f"/v1/aspects?entity={filled.targets[i % len(filled.targets)]}",
         "GET /v1/artifacts/{urn}/files": lambda i: f"/v1/artifacts/{filled.targets[i % len(filled.targets)]}/files",
@@ -251,17 +254,17 @@ def report(backend: str, results: dict[str, dict[str, Times]]) -> None:
         reference = percentile(times["GET /healthz"], 0.5)
         print(f"\n{backend}, {mode}")
         if "against" not in by_server:
-            print(f"  {'route':32s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 / healthz':>14s}")
+            print(f"  {"route":40s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 / healthz':>14s}")
             for name, values in times.items():
                 p50 = percentile(values, 0.5)
-                print(f"  {name:32s} {p50:8.2f} {percentile(values, 0.99):8.2f} {p50 / reference:13.1f}x")
+                print(f"  {name:40s} {p50:8.2f} {percentile(values, 0.99):8.2f} {p50 / reference:13.1f}x")
             continue
         other = by_server["against"]
-        print(f"  {'route':32s} {'p50 ms':>8s} {'against':>8s} {'p99 ms':>8s} {'against':>8s} {'p50 / against':>14s}")
+        print(f"  {"route":40s} {'p50 ms':>8s} {'against':>8s} {'p99 ms':>8s} {'against':>8s} {'p50 / against':>14s}")
         for name, values in times.items():
             p50, p50_other = percentile(values, 0.5), percentile(other[name], 0.5)
             p99, p99_other = percentile(values, 0.99), percentile(other[name], 0.99)
-            print(f"  {name:32s} {p50:8.2f} {p50_other:8.2f} {p99:8.2f} {p99_other:8.2f} {p50 / p50_other:13.2f}x")
+            print(f"  {name:40s} {p50:8.2f} {p50_other:8.2f} {p99:8.2f} {p99_other:8.2f} {p50 / p50_other:13.2f}x")
 
 
 def main() -> None:
