@@ -254,13 +254,13 @@ def report(backend: str, results: dict[str, dict[str, Times]]) -> None:
         reference = percentile(times["GET /healthz"], 0.5)
         print(f"\n{backend}, {mode}")
         if "against" not in by_server:
-            print(f"  {"route":40s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 / healthz':>14s}")
+            print(f"  {'route':40s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 / healthz':>14s}")
             for name, values in times.items():
                 p50 = percentile(values, 0.5)
                 print(f"  {name:40s} {p50:8.2f} {percentile(values, 0.99):8.2f} {p50 / reference:13.1f}x")
             continue
         other = by_server["against"]
-        print(f"  {"route":40s} {'p50 ms':>8s} {'against':>8s} {'p99 ms':>8s} {'against':>8s} {'p50 / against':>14s}")
+        print(f"  {'route':40s} {'p50 ms':>8s} {'against':>8s} {'p99 ms':>8s} {'against':>8s} {'p50 / against':>14s}")
         for name, values in times.items():
             p50, p50_other = percentile(values, 0.5), percentile(other[name], 0.5)
             p99, p99_other = percentile(values, 0.99), percentile(other[name], 0.99)
