@@ -13,9 +13,9 @@ from aspects.backends.queries import (
     ARTIFACT_BY_URN,
     ARTIFACT_COLUMNS,
     BATCH_EDGE_VALUES,
+    EDGE_VALID_AT,
     EDGE_VALUES,
     LADYBUG_ARTIFACT_VALUES,
-    LINEAGE_EDGE_WINDOW,
     NEWEST_ARTIFACTS_PAGE,
     SEAL_ARTIFACT,
     SET_ARTIFACT_STATUS,
@@ -117,12 +117,12 @@ QUERIES = Queries(
     ),
     LINEAGE_OUT=(
         "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u}) OPTIONAL MATCH (a)-[e:{rels}]->(b) WHERE "
-        + LINEAGE_EDGE_WINDOW
+        + EDGE_VALID_AT
         + " RETURN a.urn AS src, b.urn AS dst, label(b) AS label, label(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
     ),
     LINEAGE_IN=(
         "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u}) OPTIONAL MATCH (a)<-[e:{rels}]-(b) WHERE "
-        + LINEAGE_EDGE_WINDOW
+        + EDGE_VALID_AT
         + " RETURN b.urn AS src, a.urn AS dst, label(b) AS label, label(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
     ),
     LINEAGE_ROOT=(

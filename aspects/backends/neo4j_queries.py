@@ -12,8 +12,8 @@ from aspects.backends.queries import (
     ARTIFACT_BY_URN,
     ARTIFACT_COLUMNS,
     BATCH_EDGE_VALUES,
+    EDGE_VALID_AT,
     EDGE_VALUES,
-    LINEAGE_EDGE_WINDOW,
     NEO4J_ARTIFACT_VALUES,
     SEAL_ARTIFACT,
     SET_ARTIFACT_STATUS,
@@ -97,12 +97,12 @@ QUERIES = Queries(
     ),
     LINEAGE_OUT=(
         "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u})-[e:{rels}]->(b) WHERE "
-        + LINEAGE_EDGE_WINDOW
+        + EDGE_VALID_AT
         + " RETURN a.urn AS src, b.urn AS dst, labels(b)[0] AS label, type(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
     ),
     LINEAGE_IN=(
         "UNWIND $frontier AS u MATCH (a:`{label}` {urn: u})<-[e:{rels}]-(b) WHERE "
-        + LINEAGE_EDGE_WINDOW
+        + EDGE_VALID_AT
         + " RETURN b.urn AS src, a.urn AS dst, labels(b)[0] AS label, type(e) AS rel, e.urn AS aspect, b.name AS name, b.status AS status"
     ),
     LINEAGE_ROOT=(

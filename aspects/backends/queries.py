@@ -52,7 +52,7 @@ ASPECT_WINDOW = (
     "e.valid_from <= $at AND ($include_retracted OR e.valid_to IS NULL OR e.valid_to > $at) "
     "AND (e.valid_from > $after_from OR (e.valid_from = $after_from AND e.urn > $after_urn))"
 )
-LINEAGE_EDGE_WINDOW = "e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
+EDGE_VALID_AT = "e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
 LIFECYCLE_WINDOW = "e.schema = $schema AND e.valid_from <= $at AND (e.valid_to IS NULL OR e.valid_to > $at)"
 # A current grant on repository `r` to the reader, made by `$granted_by` (a compute token's mint time, else far ahead).
 REPOSITORY_GRANT = (
@@ -266,13 +266,13 @@ class Queries:
     # entity's edges then, 0.07 ms at 100,000 artifacts where the paged query takes 2.2.
     ASPECTS_OF_SCHEMA_OUT: str = (
         "MATCH (a:`{label}` {urn: $entity})-[e:`{rel}` {schema: $schema}]->() WHERE e.entity = $entity AND "
-        + LINEAGE_EDGE_WINDOW
+        + EDGE_VALID_AT
         + " RETURN "
         + ASPECT_COLUMNS
     )
     ASPECTS_OF_SCHEMA_IN: str = (
         "MATCH (a:`{label}` {urn: $entity})<-[e:`{rel}` {schema: $schema}]-() WHERE e.entity = $entity AND "
-        + LINEAGE_EDGE_WINDOW
+        + EDGE_VALID_AT
         + " RETURN "
         + ASPECT_COLUMNS
     )
