@@ -400,7 +400,7 @@ class ArtifactOperations(StoreCore):
         clauses, params = self._list_filters(where)
         in_collection = where.collection is not None
         tail = self._q.COUNT_ARTIFACTS_RETURN if in_collection else self._q.COUNT_ALL_ARTIFACTS_RETURN
-        rows = self.backend.run(f"{self._list_head(clauses, in_collection)} {tail}", params)
+        rows = self.backend.run(f"{self._list_head(clauses, in_collection, counting=True)} {tail}", params)
         return int(rows[0]["total"]) if rows else 0
 
     def _list_filters(self, where: ArtifactFilter) -> tuple[list[str], dict[str, Any]]:
@@ -465,10 +465,10 @@ class ArtifactOperations(StoreCore):
             params.update(reader.params(self.namespace))
         return clauses, params
 
-    def _list_head(self, clauses: list[str], in_collection: bool) -> str:
+    def _list_head(self, clauses: list[str], in_collection: bool, counting: bool = False) -> str:
         q = self._q
         head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if in_collection else q.LIST_ALL_ARTIFACTS_MATCH
-        if not in_collection and q.LIST_ARTIFACTS_WITH_CONTENT_MATCH:
+        if not in_collection and (counting or q.LISTINGS_FROM_CONTENT):
             content_keys = {q.FILTER_CONTENT.replace("{key}", f"f{i}"): f"f{i}" for i in range(MAX_LABEL_FILTERS + 1)}
             leading = next((c for c in clauses if c in content_keys), None)
             if leading is not None:  # start from the first content filter's edges; it need not be checked again
