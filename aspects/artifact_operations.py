@@ -468,7 +468,8 @@ class ArtifactOperations(StoreCore):
     def _list_head(self, clauses: list[str], in_collection: bool, counting: bool = False) -> str:
         q = self._q
         head = q.LIST_ARTIFACTS_IN_COLLECTION_MATCH if in_collection else q.LIST_ALL_ARTIFACTS_MATCH
-        if not in_collection and (counting or q.LISTINGS_FROM_CONTENT):
+        # A listing starts from a content filter's edges only without a sort index (the orders kept in memory).
+        if not in_collection and (counting or self._orders):
             content_keys = {q.FILTER_CONTENT.replace("{key}", f"f{i}"): f"f{i}" for i in range(MAX_LABEL_FILTERS + 1)}
             leading = next((c for c in clauses if c in content_keys), None)
             if leading is not None:  # start from the first content filter's edges; it need not be checked again

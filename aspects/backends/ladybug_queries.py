@@ -67,7 +67,6 @@ QUERIES = Queries(
     # A listing of all artifacts is the collection listing's shape: LadybugDB sorts in memory either way.
     LIST_ALL_ARTIFACTS_MATCH="MATCH (a:Artifact)",
     LIST_ALL_ARTIFACTS_RETURN=NEWEST_ARTIFACTS_PAGE,
-    LISTINGS_FROM_CONTENT=True,  # it has no index to walk: the schema's edges are fewer than the artifacts
     ABANDON_ARTIFACT=ARTIFACT_BY_URN + ABANDON_ARTIFACT,
     SET_ARTIFACT_STATUS=ARTIFACT_BY_URN + SET_ARTIFACT_STATUS,
     SEAL_ARTIFACT=ARTIFACT_BY_URN + SEAL_ARTIFACT,

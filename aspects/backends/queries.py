@@ -194,12 +194,12 @@ class Queries:
     # schema's node and the edges into it, the other filters after the WITH: it reads that schema's edges where
     # `FILTER_CONTENT` checks every artifact (a type 10,000 of 100,000 artifacts hold, counted: LadybugDB 9 ms
     # instead of 35, Neo4j 32 instead of 340). Counts start there on both backends; listings sorted by the graph
-    # only where `LISTINGS_FROM_CONTENT` (Neo4j's walk down its `created` index finds a page sooner: 8 ms, not 41).
+    # only where the store keeps the orders in memory (LadybugDB: no index to walk); Neo4j's walk down its `created`
+    # index finds a page sooner (8 ms, not 41).
     LIST_ARTIFACTS_WITH_CONTENT_MATCH: str = (
         "MATCH (fs:Schema {urn: ${key}_schema})<-[fe:HAS_ASPECT]-(a:Artifact) WHERE fe.entity = a.urn "
         "AND fe.valid_to IS NULL AND fe.content = ${key} WITH DISTINCT a"
     )
-    LISTINGS_FROM_CONTENT: bool = False
     # The same filters over candidates named by URN (`aspects.artifact_order`), in the order the caller gives.
     LIST_ARTIFACTS_AMONG_MATCH: str = "UNWIND $urns AS u MATCH (a:Artifact {urn: u})"
     LIST_ARTIFACTS_AMONG_RETURN: str = "RETURN " + ARTIFACT_COLUMNS
