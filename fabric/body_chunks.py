@@ -34,6 +34,7 @@ READ_SIZE = 256 << 10  # bytes a socket read takes at most (uvloop's own read bu
 MIN_READ_SIZE = 64 << 10
 RAW_READ_SIZE = 1 << 20  # at most per read into a block: its sha256 runs on the loop right after (see receiver)
 READS_IN_ALL = 8 << 20  # what the reads of all connections may hold together, while that keeps reads >= 64 KiB
+HEAD_READ_SIZE = 16 << 10  # at most per read while a request's head is awaited (see `HttpProtocol.get_buffer`)
 
 
 def read_size(connections: int) -> int:
@@ -91,12 +92,19 @@ class HttpProtocol(InterimHttpToolsProtocol):
     _raw: bool = False  # the rest of the current body is read past the parser (see `_BodyInto`)
     _into: _BodyInto | None = None  # the body being read into an app's block, while it waits for it
     _reading_into: Block | None = None  # where the read `get_buffer` handed out goes (None: the thread's buffer)
+    _head_pending: bool = True  # no request's head has been parsed since the last message ended
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the next socket read goes. While a request's head is awaited a read takes `HEAD_READ_SIZE` at
+        most: the body bytes that come with the head are parsed into a chunk that waits for the app (which may
+        wait for the upload buffer budget), while the rest of an upload's body is read straight into its blocks;
+        so 64 uploads starting together hold 1 MB of such chunks instead of 8."""
         buffer: memoryview | None = getattr(_reads, "buffer", None)
         if buffer is None:
             buffer = _reads.buffer = memoryview(bytearray(READ_SIZE))
         size = read_size(len(self.connections))
+        if self._head_pending:
+            size = min(size, HEAD_READ_SIZE)
         self._reading_into = None
         if self._raw:
             assert self._body_left is not None
@@ -130,6 +138,7 @@ class HttpProtocol(InterimHttpToolsProtocol):
         the next request on this connection a fresh parser."""
         self._raw = False
         self._body_left = None
+        self._head_pending = True
         self.parser = httptools.HttpRequestParser(self)
         self.parser.set_dangerous_leniencies(lenient_data_after_close=True)  # as uvicorn's own parser
         cycle = self.cycle
@@ -145,6 +154,7 @@ class HttpProtocol(InterimHttpToolsProtocol):
             self._into.wake()
 
     def on_headers_complete(self) -> None:
+        self._head_pending = False
         previous = self.cycle
         super().on_headers_complete()
         cycle = self.cycle
@@ -158,6 +168,10 @@ class HttpProtocol(InterimHttpToolsProtocol):
         if self._body_left:
             extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
             extensions[BODY_INTO] = _BodyInto(self, cycle, queue).fill
+
+    def on_message_complete(self) -> None:
+        self._head_pending = True
+        super().on_message_complete()
 
     def on_body(self, body: bytes) -> None:
         if self._body_left is not None:
