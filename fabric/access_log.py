@@ -7,11 +7,15 @@ may carry a secret (`token`, `signature`, ...), which are replaced by `REDACTED`
 from __future__ import annotations
 
 import logging
+import os
 import time
+from contextlib import suppress
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fabric.path_send import EXTENSION as PATH_SEND
 
 log = logging.getLogger("fabric.access")
 
@@ -65,6 +69,9 @@ class AccessLogMiddleware:
                 status = message["status"]
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
+            elif message["type"] == PATH_SEND:  # a whole file, sent by the server (`fabric.path_send`)
+                with suppress(OSError):
+                    sent += os.stat(message["path"]).st_size
             await send(message)
 
         try:

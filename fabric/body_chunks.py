@@ -13,6 +13,8 @@ page-aligned blocks, with neither httptools' copy nor any other (see `_BodyInto`
 bytes: each read is capped at what is left of the body, so it never takes a byte of the next request, and when
 the body is complete the message is completed as the parser would and a fresh parser reads the next request.
 
+Whole files are sent with `sendfile` (`fabric.path_send`: the `http.response.pathsend` extension).
+
 Everything else, including `100 Continue`, disconnects, pipelining and the interim responses of
 `InterimHttpToolsProtocol`, is uvicorn's (0.54) code path; only `on_body` and the request's `receive` differ.
 """
@@ -27,6 +29,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
+from fabric import path_send
 from fabric.interim_responses import InterimHttpToolsProtocol
 from tus_server.blocks import BODY_INTO, Block
 
@@ -164,6 +167,7 @@ class HttpProtocol(InterimHttpToolsProtocol):
         cycle.body_queue = queue  # type: ignore[attr-defined]
         # The request's task has not run yet: the `receive` it will be given can still change.
         cycle.receive = _receive(cycle, queue)  # type: ignore[method-assign]
+        path_send.offer(cycle, self.scope)
         self._body_left = _content_length(self.headers)
         if self._body_left:
             extensions: dict[str, Any] = self.scope.setdefault("extensions", {})

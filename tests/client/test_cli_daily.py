@@ -477,6 +477,18 @@ def test_access_log_text_line(client_server: FabricServer) -> None:
     assert re.search(r"127\.0\.0\.1 GET /v1/artifacts\?limit=2 200 \d+B [0-9.]+ms local@localhost$", line)
 
 
+def test_access_log_counts_the_bytes_of_a_blob_sent_whole(client_server: FabricServer, tmp_path: Path) -> None:
+    (tmp_path / "sent.bin").write_bytes(os.urandom(300_001))
+    urn = fabric("upload", "sent.bin", env=cli_env(FABRIC_URL=client_server.url), cwd=tmp_path).stdout.strip()
+    response = httpx.get(f"{client_server.url}/v1/artifacts/{urn}/blob")
+    assert response.content == (tmp_path / "sent.bin").read_bytes()  # sent by `sendfile` (fabric.path_send)
+    wanted = f"GET /v1/artifacts/{urn}/blob 200 300001B "
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and wanted not in client_server.log_tail(400):
+        time.sleep(0.1)
+    assert wanted in client_server.log_tail(400)
+
+
 # ---- shell completion ----------------------------------------------------------------------------------
 
 

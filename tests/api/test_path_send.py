@@ -1,0 +1,176 @@
+"""`fabric serve` sends whole files with `sendfile` (`http.response.pathsend`): the bytes arrive exact, whatever
+the client's pace; keep-alive and pipelining go on after them; a client that leaves, or a file shorter than the
+length its head announced, ends that response and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.responses import FileResponse
+
+from fabric import path_send
+from fabric.body_chunks import ServeProtocol
+from tests.interop.test_draft_interim_104 import read_head
+
+SEEN: dict[str, Any] = {}
+SIZE = 24 * 1024 * 1024 + 13  # far more than a loopback socket's buffer: the sender meets a full socket
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("files")
+    big = root / "big.bin"
+    big.write_bytes(os.urandom(SIZE))
+    small = root / "small.txt"
+    small.write_bytes(b"hello, sendfile\n")
+    return {"big": big, "small": small}
+
+
+def make_app(files: dict[str, Path]) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        SEEN["offered"] = path_send.EXTENSION in scope.get("extensions", {})
+        name = scope["path"].strip("/")
+        if name == "short":  # a head announcing more bytes than the file holds
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
+            await send({"type": path_send.EXTENSION, "path": str(files["small"])})
+            return
+        try:
+            await FileResponse(files[name])(scope, receive, send)
+        finally:
+            SEEN.setdefault("finished", []).append(name)
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def port(files: dict[str, Path]) -> Iterator[int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    config = uvicorn.Config(
+        make_app(files), host="127.0.0.1", port=free, http=ServeProtocol, loop="uvloop", log_level="critical"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        time.sleep(0.02)
+    assert server.started
+    yield free
+    server.should_exit = True
+    thread.join(30)
+
+
+def get(path: str, **headers: str) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", "Host: test", *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def read_body(sock: socket.socket, rest: bytes, length: int, pace: float = 0.0) -> tuple[bytes, bytes]:
+    """`length` body bytes after `rest`; with `pace`, a pause after every 256 KiB (a slow client)."""
+    data = bytearray(rest)
+    while len(data) < length:
+        chunk = sock.recv(256 * 1024)
+        if not chunk:
+            break
+        data += chunk
+        if pace:
+            time.sleep(pace)
+    return bytes(data[:length]), bytes(data[length:])
+
+
+def test_a_whole_file_arrives_exact_and_the_connection_serves_the_next_request(
+    port: int, files: dict[str, Path]
+) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        for _ in range(2):
+            sock.sendall(get("/big"))
+            status, headers, rest = read_head(sock)
+            assert status == 200 and int(headers["content-length"]) == SIZE
+            body, rest = read_body(sock, rest, SIZE)
+            assert hashlib.sha256(body).digest() == hashlib.sha256(files["big"].read_bytes()).digest()
+            assert rest == b""
+    assert SEEN["offered"]
+
+
+def test_a_slow_client_gets_every_byte(port: int, files: dict[str, Path]) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall(get("/big"))
+        status, _, rest = read_head(sock)
+        time.sleep(0.3)  # the server fills the socket and waits for it
+        body, _ = read_body(sock, rest, SIZE, pace=0.001)
+    assert status == 200
+    assert body == files["big"].read_bytes()
+
+
+def test_pipelined_requests_are_answered_in_order(port: int, files: dict[str, Path]) -> None:
+    small = files["small"].read_bytes()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(get("/small") + get("/big") + get("/small"))
+        rest = b""
+        for name, expected in (("small", small), ("big", None), ("small", small)):
+            status, headers, rest = _head_from(sock, rest)
+            assert status == 200
+            body, rest = read_body(sock, rest, int(headers["content-length"]))
+            assert body == (expected if expected is not None else files["big"].read_bytes()), name
+
+
+def test_a_client_that_leaves_mid_file_ends_only_its_own_response(port: int, files: dict[str, Path]) -> None:
+    SEEN["finished"] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall(get("/big"))
+        read_head(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # reset on close
+    for _ in range(500):
+        if "big" in SEEN["finished"]:
+            break
+        time.sleep(0.02)
+    assert "big" in SEEN["finished"]  # the response gave up instead of waiting for a socket nobody reads
+    test_a_whole_file_arrives_exact_and_the_connection_serves_the_next_request(port, files)
+
+
+def test_a_file_shorter_than_its_announced_length_closes_the_connection(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(get("/short"))
+        status, _, rest = read_head(sock)
+        body, _ = read_body(sock, rest, 100)
+    assert status == 200
+    assert body == b"hello, sendfile\n"  # what the file holds, then the end of the connection
+
+
+def test_range_and_head_requests_are_served_as_before(port: int, files: dict[str, Path]) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(get("/big", Range="bytes=5-9"))
+        status, headers, rest = read_head(sock)
+        body, _ = read_body(sock, rest, int(headers["content-length"]))
+        assert (status, body) == (206, files["big"].read_bytes()[5:10])
+        sock.sendall(b"HEAD /big HTTP/1.1\r\nHost: test\r\n\r\n")
+        status, headers, rest = read_head(sock)
+        assert (status, int(headers["content-length"]), rest) == (200, SIZE, b"")
+
+
+def _head_from(sock: socket.socket, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(65536)
+        assert more, "the connection ended before a head"
+        data += more
+    head_bytes, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *lines = head_bytes.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, rest
