@@ -32,7 +32,7 @@ import anyio
 EXTENSION = "http.response.pathsend"
 SEND_AT_MOST = 64 << 20  # bytes one worker-thread call sends at most before handing back to the event loop
 PATIENCE = 0.02  # seconds a worker thread waits for a full socket to take bytes before handing back
-HEAD_FLUSH_WAIT = 0.002  # seconds between looks at a response head still in the transport's buffer
+HEAD_FLUSH_WAIT = 0.001  # seconds given to uvloop to flush a response head once the socket takes bytes
 
 
 def offer(cycle: Any, scope: Any) -> None:
@@ -69,13 +69,15 @@ def offer(cycle: Any, scope: Any) -> None:
 async def _send_file(cycle: Any, socket_fd: int, path: str, length: int) -> int | None:
     """Send the first `length` bytes of `path` on the socket; the bytes sent (fewer if the file is shorter),
     or None if the client went away."""
-    while cycle.transport.get_write_buffer_size() and not cycle.transport.is_closing():
-        await asyncio.sleep(HEAD_FLUSH_WAIT)  # the head is not on the wire yet
-    if cycle.transport.is_closing():
-        return None
     loop = asyncio.get_running_loop()
     fd = os.dup(socket_fd)
     try:
+        while cycle.transport.get_write_buffer_size():  # the head is not on the wire yet: a full socket
+            if not await _writable(loop, fd, cycle):
+                return None
+            await asyncio.sleep(HEAD_FLUSH_WAIT)  # uvloop writes its buffer on the same readiness
+        if cycle.transport.is_closing():
+            return None
         with open(path, "rb") as file:
             sent = 0
             while sent < length:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -110,12 +111,14 @@ def test_a_whole_file_arrives_exact_and_the_connection_serves_the_next_request(
 def test_a_slow_client_gets_every_byte(port: int, files: dict[str, Path]) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        sock.sendall(get("/big"))
-        status, _, rest = read_head(sock)
-        time.sleep(0.3)  # the server fills the socket and waits for it
-        body, _ = read_body(sock, rest, SIZE, pace=0.001)
-    assert status == 200
-    assert body == files["big"].read_bytes()
+        sock.sendall(get("/big") + get("/big"))  # the second head is written while the socket is full
+        rest = b""
+        for _ in range(2):
+            status, _, rest = _head_from(sock, rest)
+            time.sleep(0.3)  # the server fills the socket and waits for it
+            body, rest = read_body(sock, rest, SIZE, pace=0.001)
+            assert status == 200
+            assert body == files["big"].read_bytes()
 
 
 def test_pipelined_requests_are_answered_in_order(port: int, files: dict[str, Path]) -> None:
@@ -174,3 +177,42 @@ def _head_from(sock: socket.socket, data: bytes) -> tuple[int, dict[str, str], b
     status_line, *lines = head_bytes.decode("latin-1").split("\r\n")
     headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
     return int(status_line.split()[1]), headers, rest
+
+
+class _HeadStillBuffered:
+    """A transport whose buffer holds the response head for the first few looks (as uvloop's does when the
+    socket was full as the head was written)."""
+
+    def __init__(self, looks: int) -> None:
+        self.looks = looks
+        self.asked = 0
+
+    def get_write_buffer_size(self) -> int:
+        self.asked += 1
+        return 200 if self.asked <= self.looks else 0
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def test_the_file_waits_for_a_head_still_in_the_transports_buffer(files: dict[str, Path]) -> None:
+    transport = _HeadStillBuffered(looks=3)
+    cycle = SimpleNamespace(transport=transport, disconnected=False)
+    sender, receiver = socket.socketpair()
+    received = bytearray()
+
+    def read_all() -> None:
+        while chunk := receiver.recv(1 << 20):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    try:
+        sender.setblocking(False)
+        sent = asyncio.run(path_send._send_file(cycle, sender.fileno(), str(files["big"]), SIZE))
+    finally:
+        sender.close()
+        reader.join(30)
+        receiver.close()
+    assert sent == SIZE and transport.asked > 3  # waited until the buffer was empty, then sent it all
+    assert bytes(received) == files["big"].read_bytes()
