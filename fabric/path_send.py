@@ -17,6 +17,10 @@ twice. uvicorn offers no such extension, so `fabric serve`'s protocol does, with
 
 A client that goes away ends the response as a disconnect. Only plain HTTP/1.1 GET on a socket is offered it: a
 TLS transport encrypts in user space, and elsewhere Starlette's reads are used as before.
+
+Beyond the ASGI extension, a message may carry `offset` (the file's byte where the body starts) when the
+extension's dict holds `OFFSET`: a single range (a resumed download) is sent the same way
+(`fabric.api.blobs.BlobResponse`). Other servers offer no `OFFSET`, and get Starlette's reads for ranges.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 import anyio
 
 EXTENSION = "http.response.pathsend"
+OFFSET = "datafabric.offset"  # in the extension's dict: a message may carry `offset`, where the body starts
 SEND_AT_MOST = 64 << 20  # bytes one worker-thread call sends at most before handing back to the event loop
 PATIENCE = 0.02  # seconds a worker thread waits for a full socket to take bytes before handing back
 HEAD_FLUSH_WAIT = 0.001  # seconds given to uvloop to flush a response head once the socket takes bytes
@@ -44,7 +49,7 @@ def offer(cycle: Any, scope: Any) -> None:
     sock = transport.get_extra_info("socket")
     if sock is None:
         return
-    scope.setdefault("extensions", {})[EXTENSION] = {}
+    scope.setdefault("extensions", {})[EXTENSION] = {OFFSET: True}
     final_send = cycle.send
 
     async def send(message: Any) -> None:
@@ -55,7 +60,8 @@ def offer(cycle: Any, scope: Any) -> None:
             raise RuntimeError(f"'{EXTENSION}' is the body of a started response")
         if cycle.disconnected:
             return
-        sent = await _send_file(cycle, sock.fileno(), message["path"], cycle.expected_content_length)
+        offset = message.get("offset", 0)
+        sent = await _send_file(cycle, sock.fileno(), message["path"], offset, cycle.expected_content_length)
         if sent is None:  # the client went away
             cycle.disconnected = True
             cycle.transport.close()
@@ -66,8 +72,8 @@ def offer(cycle: Any, scope: Any) -> None:
     cycle.send = send
 
 
-async def _send_file(cycle: Any, socket_fd: int, path: str, length: int) -> int | None:
-    """Send the first `length` bytes of `path` on the socket; the bytes sent (fewer if the file is shorter),
+async def _send_file(cycle: Any, socket_fd: int, path: str, offset: int, length: int) -> int | None:
+    """Send `length` bytes of `path` from `offset` on the socket; the bytes sent (fewer if the file is shorter),
     or None if the client went away."""
     loop = asyncio.get_running_loop()
     fd = os.dup(socket_fd)
@@ -82,7 +88,9 @@ async def _send_file(cycle: Any, socket_fd: int, path: str, length: int) -> int 
             sent = 0
             while sent < length:
                 try:
-                    count, ended = await anyio.to_thread.run_sync(_send_some, fd, file.fileno(), sent, length - sent)
+                    count, ended = await anyio.to_thread.run_sync(
+                        _send_some, fd, file.fileno(), offset + sent, length - sent
+                    )
                 except OSError as exc:
                     if exc.errno in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN):
                         return None

@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import anyio
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from fabric import path_send
 from fabric.blobs import BlobStore
 from fabric.openapi.spec import URN_PARAM, header, header_param, ok_empty, operation
 from fabric.permissions import readable_artifact
@@ -20,7 +23,27 @@ from fabric.state import app_state
 
 
 class BlobResponse(FileResponse):
+    """A file, whole or one range of it, sent by the server with `sendfile` where it offers that
+    (`fabric.path_send`), else read by Starlette."""
+
     chunk_size = 1 << 20  # larger reads than the default 64 KiB: fewer trips through the event loop
+    _offsets = False  # the server takes `offset` in a pathsend message (set per request)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._offsets = bool(scope.get("extensions", {}).get(path_send.EXTENSION, {}).get(path_send.OFFSET))
+        await super().__call__(scope, receive, send)
+
+    async def _handle_single_range(
+        self, send: Send, start: int, end: int, file_size: int, send_header_only: bool
+    ) -> None:
+        if send_header_only or not self._offsets:
+            await super()._handle_single_range(send, start, end, file_size, send_header_only)
+            return
+        headers = MutableHeaders(raw=list(self.raw_headers))
+        headers["content-range"] = f"bytes {start}-{end - 1}/{file_size}"
+        headers["content-length"] = str(end - start)
+        await send({"type": "http.response.start", "status": 206, "headers": headers.raw})
+        await send({"type": path_send.EXTENSION, "path": str(self.path), "offset": start})
 
 
 def content_disposition(name: str) -> str:

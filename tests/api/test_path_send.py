@@ -20,6 +20,7 @@ import uvicorn
 from starlette.responses import FileResponse
 
 from fabric import path_send
+from fabric.api.blobs import BlobResponse
 from fabric.body_chunks import ServeProtocol
 from tests.interop.test_draft_interim_104 import read_head
 
@@ -48,7 +49,16 @@ def make_app(files: dict[str, Path]) -> Any:
             await send({"type": path_send.EXTENSION, "path": str(files["small"])})
             return
         try:
-            await FileResponse(files[name])(scope, receive, send)
+            if name.startswith("blob/"):  # the API's blob response, its messages recorded
+                sent_types = SEEN.setdefault("types", [])
+
+                async def recording_send(message: dict[str, Any]) -> None:
+                    sent_types.append(message["type"])
+                    await send(message)
+
+                await BlobResponse(files[name.removeprefix("blob/")])(scope, receive, recording_send)
+            else:
+                await FileResponse(files[name])(scope, receive, send)
         finally:
             SEEN.setdefault("finished", []).append(name)
 
@@ -157,6 +167,24 @@ def test_a_file_shorter_than_its_announced_length_closes_the_connection(port: in
     assert body == b"hello, sendfile\n"  # what the file holds, then the end of the connection
 
 
+@pytest.mark.parametrize(
+    ("asked", "first", "last"),
+    [("bytes=1000000-", 1_000_000, SIZE - 1), ("bytes=7-7", 7, 7), ("bytes=-5000", SIZE - 5000, SIZE - 1)],
+)
+def test_a_single_range_of_a_blob_is_sent_from_its_offset(
+    port: int, files: dict[str, Path], asked: str, first: int, last: int
+) -> None:
+    SEEN["types"] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        for _ in range(2):  # and the connection goes on
+            sock.sendall(get("/blob/big", Range=asked))
+            status, headers, rest = read_head(sock)
+            body, rest = read_body(sock, rest, int(headers["content-length"]))
+            assert (status, headers["content-range"]) == (206, f"bytes {first}-{last}/{SIZE}")
+            assert body == files["big"].read_bytes()[first : last + 1] and rest == b""
+    assert SEEN["types"] == ["http.response.start", path_send.EXTENSION] * 2  # not read by Starlette
+
+
 def test_range_and_head_requests_are_served_as_before(port: int, files: dict[str, Path]) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(get("/big", Range="bytes=5-9"))
@@ -209,7 +237,7 @@ def test_the_file_waits_for_a_head_still_in_the_transports_buffer(files: dict[st
     reader.start()
     try:
         sender.setblocking(False)
-        sent = asyncio.run(path_send._send_file(cycle, sender.fileno(), str(files["big"]), SIZE))
+        sent = asyncio.run(path_send._send_file(cycle, sender.fileno(), str(files["big"]), 0, SIZE))
     finally:
         sender.close()
         reader.join(30)
