@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 TUS_VERSION = "1.0.0"
@@ -159,3 +162,29 @@ def wait_http(url: str, ok: tuple[int, ...], method: str = "GET", alive=lambda: 
             last = exc
         time.sleep(0.1)
     raise TimeoutError(f"{url} not ready after {timeout}s (last: {last})")
+
+
+T = TypeVar("T")
+
+
+def at_once(calls: Sequence[Callable[[], T]]) -> tuple[float, list[T | BaseException]]:
+    """Run every call in a thread of its own, all started together behind a barrier; the seconds from the start
+    to the last one's end, and each call's result or exception, in order."""
+    barrier = threading.Barrier(len(calls) + 1)
+    results: list[T | BaseException] = [RuntimeError("not run")] * len(calls)
+
+    def one(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = calls[index]()
+        except BaseException as exc:  # reported by the caller
+            results[index] = exc
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, results

@@ -27,16 +27,16 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import _servers
 import _tools
-from _client import sha256_of_download, upload
+from _client import at_once, sha256_of_download, upload
 from _report import parse_size
 
 TARGETS = ("datafabric", "tusd")
@@ -74,27 +74,10 @@ def read_whole(url: str) -> int:
 
 def round_of(urls: list[str], clients: int, size: int) -> float:
     """`clients` downloads at once, the k-th of `urls[k]`; the seconds from the first request to the last byte."""
-    barrier = threading.Barrier(clients + 1)
-    counts = [0] * clients
-    errors: list[BaseException] = []
-
-    def one(index: int) -> None:
-        barrier.wait()
-        try:
-            counts[index] = read_whole(urls[index])
-        except BaseException as exc:  # reported after the round
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    if errors:
-        raise errors[0]
+    seconds, counts = at_once([partial(read_whole, url) for url in urls[:clients]])
+    for count in counts:
+        if isinstance(count, BaseException):
+            raise count
     if counts != [size] * clients:
         raise SystemExit(f"downloads of {size} bytes read {counts}")
     return seconds

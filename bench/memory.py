@@ -25,13 +25,14 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _servers
 import _tools
-from _client import sha256_of_download, upload
+from _client import at_once, sha256_of_download, upload
 from _report import MiB, parse_size
 
 KiB = 1 << 10
@@ -99,28 +100,12 @@ def reset_peak(pid: int) -> None:
 
 def run_round(create_url: str, payload: Path, lengths: list[int]) -> tuple[float, list[dict[str, str]]]:
     """Upload every length at once (one thread each); returns the seconds taken and each final answer."""
-    barrier = threading.Barrier(len(lengths) + 1)
-    answers: list[dict[str, str] | BaseException] = [{} for _ in lengths]
-
-    def one(index: int, length: int) -> None:
-        barrier.wait()
-        try:
-            answers[index] = upload(create_url, payload, length, None).final_headers
-        except BaseException as exc:  # reported after the round
-            answers[index] = exc
-
-    threads = [threading.Thread(target=one, args=(i, n), daemon=True) for i, n in enumerate(lengths)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    failures = [a for a in answers if isinstance(a, BaseException)]
+    calls = [partial(upload, create_url, payload, length, None) for length in lengths]
+    seconds, results = at_once(calls)
+    failures = [r for r in results if isinstance(r, BaseException)]
     if failures:
         raise SystemExit(f"{len(failures)} of {len(lengths)} uploads failed; first: {failures[0]!r}")
-    return seconds, [a for a in answers if isinstance(a, dict)]
+    return seconds, [r.final_headers for r in results if not isinstance(r, BaseException)]
 
 
 def main(argv: list[str] | None = None) -> int:

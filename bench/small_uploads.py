@@ -26,15 +26,15 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import _servers
 import _tools
+from _client import at_once
 
 TARGETS = ("datafabric", "tusd", "tus-node")
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -142,27 +142,17 @@ def timed_uploads(create_url: str, args: argparse.Namespace, clients: int, with_
     uploaders = [
         SmallUploader(create_url, [same or os.urandom(args.size) for _ in range(n)], with_upload) for n in per_client
     ]
-    errors: list[BaseException] = []
-    start = threading.Barrier(clients + 1)
 
     def work(uploader: SmallUploader, n: int) -> None:
-        start.wait()
-        try:
-            for _ in range(n):
-                uploader.upload_one()
-        except BaseException as exc:
-            errors.append(exc)
+        for _ in range(n):
+            uploader.upload_one()
 
-    threads = [threading.Thread(target=work, args=(u, n)) for u, n in zip(uploaders, per_client, strict=True)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    for uploader in uploaders:
-        uploader.close()
+    try:
+        elapsed, results = at_once([partial(work, u, n) for u, n in zip(uploaders, per_client, strict=True)])
+    finally:
+        for uploader in uploaders:
+            uploader.close()
+    errors = [r for r in results if isinstance(r, BaseException)]
     if errors:
         raise RuntimeError(f"{len(errors)} client(s) failed; first: {errors[0]}")
     return args.count / elapsed

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
-from fabric.body_chunks import ServeProtocol
+from tests.api.serve_protocol import serving
 from tests.interop.test_draft_interim_104 import read_head
 from tus_server.blocks import BODY_INTO, Block
 
@@ -66,21 +65,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        free = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=free, http=ServeProtocol, loop="uvloop", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        threading.Event().wait(0.02)
-    assert server.started
-    yield free
-    server.should_exit = True
-    thread.join(30)
+    with serving(app) as free:
+        yield free
 
 
 def head(path: str, length: int | None = None, **extra: str) -> bytes:

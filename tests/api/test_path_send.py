@@ -16,12 +16,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.responses import FileResponse
 
 from fabric import path_send
 from fabric.api.blobs import BlobResponse
-from fabric.body_chunks import ServeProtocol
+from tests.api.serve_protocol import serving
 from tests.interop.test_draft_interim_104 import read_head
 
 SEEN: dict[str, Any] = {}
@@ -67,23 +66,8 @@ def make_app(files: dict[str, Path]) -> Any:
 
 @pytest.fixture(scope="module")
 def port(files: dict[str, Path]) -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        free = probe.getsockname()[1]
-    config = uvicorn.Config(
-        make_app(files), host="127.0.0.1", port=free, http=ServeProtocol, loop="uvloop", log_level="critical"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        time.sleep(0.02)
-    assert server.started
-    yield free
-    server.should_exit = True
-    thread.join(30)
+    with serving(make_app(files), log_level="critical") as free:
+        yield free
 
 
 def get(path: str, **headers: str) -> bytes:
