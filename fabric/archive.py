@@ -9,7 +9,7 @@ import io
 import tarfile
 import time
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 TAR_BLOCK = 512
@@ -26,24 +26,43 @@ class Entry:
 Blocks = Callable[[Entry], AsyncIterator[bytes]]
 
 
-async def tar_stream(entries: Iterable[Entry], blocks: Blocks) -> AsyncIterator[bytes]:
-    """A POSIX (pax) tar of `entries`."""
+def _tar_header(entry: Entry) -> bytes:
+    info = tarfile.TarInfo(entry.path)
+    info.size = entry.size
+    info.mode = 0o644
+    info.mtime = int(entry.mtime)
+    info.type = tarfile.REGTYPE
+    return info.tobuf(format=tarfile.PAX_FORMAT)
+
+
+def tar_parts(entries: Iterable[Entry]) -> Iterator[bytes | Entry]:
+    """A POSIX (pax) tar of `entries` as its pieces: bytes of the archive's own (headers, padding, the end), and
+    each entry where its file's bytes go."""
     for entry in entries:
-        info = tarfile.TarInfo(entry.path)
-        info.size = entry.size
-        info.mode = 0o644
-        info.mtime = int(entry.mtime)
-        info.type = tarfile.REGTYPE
-        yield info.tobuf(format=tarfile.PAX_FORMAT)
-        written = 0
-        async for block in blocks(entry):
-            written += len(block)
-            yield block
-        if written != entry.size:
-            raise OSError(f"{entry.path}: the blob has {written} bytes, the manifest says {entry.size}")
+        yield _tar_header(entry)
+        yield entry
         if remainder := entry.size % TAR_BLOCK:
             yield b"\0" * (TAR_BLOCK - remainder)
     yield b"\0" * (2 * TAR_BLOCK)
+
+
+def tar_length(entries: Iterable[Entry]) -> int:
+    """The bytes of `tar_parts(entries)` in all, known before any is sent (its `Content-Length`)."""
+    return sum(part.size if isinstance(part, Entry) else len(part) for part in tar_parts(entries))
+
+
+async def tar_stream(entries: Iterable[Entry], blocks: Blocks) -> AsyncIterator[bytes]:
+    """A POSIX (pax) tar of `entries`, each file's bytes read with `blocks`."""
+    for part in tar_parts(entries):
+        if not isinstance(part, Entry):
+            yield part
+            continue
+        written = 0
+        async for block in blocks(part):
+            written += len(block)
+            yield block
+        if written != part.size:
+            raise OSError(f"{part.path}: the blob has {written} bytes, the manifest says {part.size}")
 
 
 class _Sink(io.RawIOBase):

@@ -18,9 +18,11 @@ twice. uvicorn offers no such extension, so `fabric serve`'s protocol does, with
 A client that goes away ends the response as a disconnect. Only plain HTTP/1.1 GET on a socket is offered it: a
 TLS transport encrypts in user space, and elsewhere Starlette's reads are used as before.
 
-Beyond the ASGI extension, a message may carry `offset` (the file's byte where the body starts) when the
-extension's dict holds `OFFSET`: a single range (a resumed download) is sent the same way
-(`fabric.api.blobs.BlobResponse`). Other servers offer no `OFFSET`, and get Starlette's reads for ranges.
+Beyond the ASGI extension, where the extension's dict holds `OFFSET` (`takes_pieces`), a message may carry
+`offset` (the file's byte to start at), `count` (bytes to send; by default the rest of the response) and
+`more_body` (true: the response goes on, with more body or pathsend messages). So a single range (a resumed
+download, `fabric.api.blobs.BlobResponse`) and the files of a tar archive (`fabric.api.files`) go out the same
+way, in a response that announced its `Content-Length`. Other servers offer no `OFFSET`, and get Starlette's reads.
 """
 
 from __future__ import annotations
@@ -34,10 +36,15 @@ from typing import Any
 import anyio
 
 EXTENSION = "http.response.pathsend"
-OFFSET = "datafabric.offset"  # in the extension's dict: a message may carry `offset`, where the body starts
+OFFSET = "datafabric.offset"  # in the extension's dict: a message may carry `offset`, `count` and `more_body`
 SEND_AT_MOST = 64 << 20  # bytes one worker-thread call sends at most before handing back to the event loop
 PATIENCE = 0.02  # seconds a worker thread waits for a full socket to take bytes before handing back
 HEAD_FLUSH_WAIT = 0.001  # seconds given to uvloop to flush a response head once the socket takes bytes
+
+
+def takes_pieces(scope: Any) -> bool:
+    """Whether the server sends files with an `offset`, a `count` and `more_body` (see above) for this request."""
+    return bool(scope.get("extensions", {}).get(EXTENSION, {}).get(OFFSET))
 
 
 def offer(cycle: Any, scope: Any) -> None:
@@ -56,18 +63,23 @@ def offer(cycle: Any, scope: Any) -> None:
         if message["type"] != EXTENSION:
             await final_send(message)
             return
-        if not cycle.response_started or cycle.response_complete:
-            raise RuntimeError(f"'{EXTENSION}' is the body of a started response")
+        if not cycle.response_started or cycle.response_complete or cycle.chunked_encoding:
+            raise RuntimeError(f"'{EXTENSION}' is the body, or a piece of it, of a started Content-Length response")
         if cycle.disconnected:
             return
-        offset = message.get("offset", 0)
-        sent = await _send_file(cycle, sock.fileno(), message["path"], offset, cycle.expected_content_length)
+        count = message.get("count", cycle.expected_content_length)
+        if count > cycle.expected_content_length:
+            raise RuntimeError(f"{count} bytes of a file where the response has {cycle.expected_content_length} left")
+        sent = await _send_file(cycle, sock.fileno(), message["path"], message.get("offset", 0), count)
         if sent is None:  # the client went away
             cycle.disconnected = True
             cycle.transport.close()
             return
         cycle.expected_content_length -= sent
-        await final_send({"type": "http.response.body", "body": b"", "more_body": False})
+        if sent < count:  # uvicorn closes the connection: the response can no longer be what its head said
+            raise RuntimeError(f"{message['path']} ended {count - sent} bytes before the response's length")
+        if not message.get("more_body", False):
+            await final_send({"type": "http.response.body", "body": b"", "more_body": False})
 
     cycle.send = send
 

@@ -30,7 +30,7 @@ class BlobResponse(FileResponse):
     _offsets = False  # the server takes `offset` in a pathsend message (set per request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._offsets = bool(scope.get("extensions", {}).get(path_send.EXTENSION, {}).get(path_send.OFFSET))
+        self._offsets = path_send.takes_pieces(scope)
         await super().__call__(scope, receive, send)
 
     async def _handle_single_range(

@@ -3,7 +3,7 @@ bytes, with Range and ETag as the blob route), `GET …/archive?format=tar|zip` 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -11,9 +11,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from fabric import path_send
 from fabric.api.blobs import blob_blocks, blob_response, bytes_operation, content_disposition
-from fabric.archive import Entry, tar_stream, zip_stream
+from fabric.archive import Entry, tar_length, tar_parts, tar_stream, zip_stream
+from fabric.blobs import BlobStore
 from fabric.openapi.spec import URN_PARAM, header_param, ok_json, operation, path_param, query_param
 from fabric.permissions import readable_artifact
 from fabric.state import app_state
@@ -69,12 +72,45 @@ async def get_archive(request: Request) -> Response:
     media_type, stream = ARCHIVES[kind]
     name = f"{artifact.name or urn.rsplit(':', 1)[-1]}.{kind}"
 
+    headers = {"Content-Disposition": content_disposition(name)}
+    blobs = app_state(request).blobs
+    if kind == "tar":
+        headers["Content-Length"] = str(tar_length(entries))  # a download's progress has its total
+        if isinstance(blobs, BlobStore) and path_send.takes_pieces(request.scope):
+            return TarOfFiles(entries, lambda sha256: str(blobs.path(sha256)), headers)
+
     def blocks(entry: Entry) -> AsyncIterator[bytes]:
         return blob_blocks(request, entry.sha256)
 
-    return StreamingResponse(
-        stream(entries, blocks), media_type=media_type, headers={"Content-Disposition": content_disposition(name)}
-    )
+    return StreamingResponse(stream(entries, blocks), media_type=media_type, headers=headers)
+
+
+class TarOfFiles(Response):
+    """A tar of files on local disk, sent by `fabric serve` (`fabric.path_send`): its headers and padding as body
+    messages, each file's bytes with `sendfile`, never read into the process."""
+
+    media_type = "application/x-tar"
+
+    def __init__(self, entries: list[Entry], path_of: Callable[[str], str], headers: dict[str, str]) -> None:
+        """`path_of`: the file holding a sha256's bytes; `headers` hold the archive's Content-Length."""
+        super().__init__(headers=headers)
+        self.entries = entries
+        self.path_of = path_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        pending = b""  # the archive's own bytes since the last file: one message for a padding and a header
+        for part in tar_parts(self.entries):
+            if not isinstance(part, Entry):
+                pending += part
+                continue
+            if pending:
+                await send({"type": "http.response.body", "body": pending, "more_body": True})
+                pending = b""
+            if part.size:
+                piece = {"path": self.path_of(part.sha256), "count": part.size, "more_body": True}
+                await send({"type": path_send.EXTENSION, **piece})
+        await send({"type": "http.response.body", "body": pending, "more_body": False})
 
 
 routes = [

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import os
 import socket
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +22,13 @@ from starlette.responses import FileResponse
 
 from fabric import path_send
 from fabric.api.blobs import BlobResponse
+from fabric.api.files import TarOfFiles
+from fabric.archive import Entry, tar_length
 from tests.api.serve_protocol import serving
 from tests.interop.test_draft_interim_104 import read_head
 
 SEEN: dict[str, Any] = {}
+TAR = ["small", "big", "small"]
 SIZE = 24 * 1024 * 1024 + 13  # far more than a loopback socket's buffer: the sender meets a full socket
 
 
@@ -48,14 +53,19 @@ def make_app(files: dict[str, Path]) -> Any:
             await send({"type": path_send.EXTENSION, "path": str(files["small"])})
             return
         try:
+            sent_types = SEEN.setdefault("types", [])
+
+            async def recording_send(message: dict[str, Any]) -> None:
+                sent_types.append(message["type"])
+                await send(message)
+
             if name.startswith("blob/"):  # the API's blob response, its messages recorded
-                sent_types = SEEN.setdefault("types", [])
-
-                async def recording_send(message: dict[str, Any]) -> None:
-                    sent_types.append(message["type"])
-                    await send(message)
-
                 await BlobResponse(files[name.removeprefix("blob/")])(scope, receive, recording_send)
+            elif name == "tar":  # the API's tar of files: the small file, the big one, the small one again
+                entries = [Entry(f"{n}-{i}", files[n].stat().st_size, n, 0) for i, n in enumerate(TAR)]
+                headers = {"Content-Length": str(tar_length(entries))}
+                response = TarOfFiles(entries, lambda key: str(files[key]), headers)
+                await response(scope, receive, recording_send)
             else:
                 await FileResponse(files[name])(scope, receive, send)
         finally:
@@ -167,6 +177,24 @@ def test_a_single_range_of_a_blob_is_sent_from_its_offset(
             assert (status, headers["content-range"]) == (206, f"bytes {first}-{last}/{SIZE}")
             assert body == files["big"].read_bytes()[first : last + 1] and rest == b""
     assert SEEN["types"] == ["http.response.start", path_send.EXTENSION] * 2  # not read by Starlette
+
+
+def test_a_tar_sends_its_files_as_pieces_between_its_own_bytes(port: int, files: dict[str, Path]) -> None:
+    SEEN["types"] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(get("/tar") + get("/small"))
+        status, headers, rest = read_head(sock)
+        body, rest = read_body(sock, rest, int(headers["content-length"]))
+        with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+            names = [member.name for member in archive.getmembers()]
+            assert [archive.extractfile(name).read() for name in names] == [  # type: ignore[union-attr]
+                files[name].read_bytes() for name in TAR
+            ]
+        status_after, headers_after, rest = _head_from(sock, rest)  # the connection goes on
+        assert read_body(sock, rest, int(headers_after["content-length"]))[0] == files["small"].read_bytes()
+    assert (status, status_after, names) == (200, 200, ["small-0", "big-1", "small-2"])
+    pieces = [kind for kind in SEEN["types"] if kind == path_send.EXTENSION]
+    assert len(pieces) == 3  # each file sent by the server, none read by the app
 
 
 def test_range_and_head_requests_are_served_as_before(port: int, files: dict[str, Path]) -> None:
