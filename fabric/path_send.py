@@ -15,7 +15,7 @@ twice. uvicorn offers no such extension, so `fabric serve`'s protocol does, with
 - the response then ends as uvicorn ends any other (keep-alive, pipelining), after exactly the `Content-Length`
   the head announced; a file shorter than that closes the connection, as a short body does.
 
-A client that goes away ends the response as a disconnect. Only plain HTTP/1.1 GET on a socket is offered it: a
+A client that goes away ends the response as a disconnect. Only plain-HTTP GETs on a socket are offered it: a
 TLS transport encrypts in user space, and elsewhere Starlette's reads are used as before.
 
 Beyond the ASGI extension, where the extension's dict holds `OFFSET` (`takes_pieces`), a message may carry

@@ -75,7 +75,8 @@ async def get_archive(request: Request) -> Response:
     headers = {"Content-Disposition": content_disposition(name)}
     blobs = app_state(request).blobs
     if kind == "tar":
-        headers["Content-Length"] = str(tar_length(entries))  # a download's progress has its total
+        length = await anyio.to_thread.run_sync(tar_length, entries)  # 10,000 headers: 0.2 s, off the loop
+        headers["Content-Length"] = str(length)  # a download's progress has its total
         if isinstance(blobs, BlobStore) and path_send.takes_pieces(request.scope):
             return TarOfFiles(entries, lambda sha256: str(blobs.path(sha256)), headers)
 
