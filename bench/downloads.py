@@ -13,6 +13,9 @@ CPU seconds per GiB sent, and the ratio to tusd in the same run. The page cache 
     python bench/downloads.py --size 256MiB --clients 8 --runs 5
     python bench/downloads.py --only datafabric
 
+datafabric's payloads are also linked as the files of one artifact, whose tar (`GET /v1/artifacts/{urn}/archive
+?format=tar`, one client) is downloaded in every run too and compared with one client's download of a blob.
+
 On loopback the kernel charges the receiving side's TCP work partly to the sending process, so the CPU column
 is an upper bound of what the server itself spends.
 """
@@ -36,6 +39,7 @@ from urllib.parse import urlsplit
 
 import _servers
 import _tools
+import httpx
 from _client import at_once, sha256_of_download, upload
 from _report import parse_size
 
@@ -59,7 +63,7 @@ def read_whole(url: str) -> int:
         raise ValueError(f"the benchmark only talks to loopback, not {url}")
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
     try:
-        conn.request("GET", parts.path)
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
         response = conn.getresponse()
         if response.status != 200:
             raise SystemExit(f"GET {url} answered {response.status} {response.read()[:300]!r}")
@@ -92,6 +96,22 @@ def write_random(path: Path, size: int) -> tuple[str, int]:
             digest.update(block)
             out.write(block)
     return digest.hexdigest(), size
+
+
+def archive_of(base_url: str, blob_urls: list[str], size: int) -> str:
+    """The tar URL of a new artifact whose files are the blobs of `blob_urls` (each `size` bytes), linked by
+    their sha256 (nothing is uploaded again)."""
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        made = client.post("/v1/artifacts", json={"name": "bench-archive"})
+        made.raise_for_status()
+        urn = made.json()["urn"]
+        for index, url in enumerate(blob_urls):
+            artifact = client.get(url.removeprefix(base_url).removesuffix("/blob"))
+            artifact.raise_for_status()
+            body = {"path": f"files/{index}.bin", "sha256": artifact.json()["sha256"], "size": size}
+            client.post(f"/v1/artifacts/{urn}/files", json=body).raise_for_status()
+        client.post(f"/v1/artifacts/{urn}/seal").raise_for_status()
+    return f"{base_url}/v1/artifacts/{urn}/archive?format=tar"
 
 
 def page_cache_rate(path: Path) -> float:
@@ -132,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         expected = [write_random(path, args.size) for path in payloads]
         series = {(spec.name, level): Series(spec.name, level) for spec in specs for level in levels}
         cache_rates = []
+        tar_url, tar_series = "", Series("", 1)
         with ExitStack() as stack:  # every server at once, so that the runs alternate between them
             servers = [
                 stack.enter_context(_servers.running(spec, work / "data" / f"s{i}", work / "logs" / f"s{i}.log"))
@@ -145,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
                     if sha256_of_download(url) != digest:
                         raise SystemExit(f"{server.spec.name} sent back other bytes than were uploaded")
                     urls.setdefault(server.spec.name, []).append(url)
+                if server.spec.name.startswith("datafabric"):
+                    tar_url = archive_of(server.base_url, urls[server.spec.name], args.size)
+                    tar_series = Series(f"{server.spec.name} tar of {len(payloads)} files", 1)
             for run in range(1, args.runs + 1):
                 cache_rates.append(page_cache_rate(payloads[0]))
                 for level in levels:
@@ -162,6 +186,14 @@ def main(argv: list[str] | None = None) -> int:
                             file=sys.stderr,
                             flush=True,
                         )
+                if tar_url:
+                    tar_server = next(server for server in servers if server.spec.name.startswith("datafabric"))
+                    cpu = tar_server.cpu_seconds()
+                    started = time.perf_counter()
+                    received = read_whole(tar_url)
+                    seconds = time.perf_counter() - started
+                    tar_series.rates.append(received / seconds / MiB)
+                    tar_series.cpu.append((tar_server.cpu_seconds() - cpu) / (received / GiB))
         print()
         print(
             f"{args.size / MiB:,.0f} MiB downloaded whole, {args.runs} run(s), medians; {os.cpu_count()} CPUs; "
@@ -176,6 +208,14 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"| {name} | {level} | {statistics.median(entry.rates):,.0f} | {min(entry.rates):,.0f} - "
                 f"{max(entry.rates):,.0f} | {ratio} | {statistics.median(entry.cpu):.2f} |"
+            )
+        blob = series.get(("datafabric", 1))
+        if tar_series.rates:
+            tar_rate = statistics.median(tar_series.rates)
+            versus = f"{tar_rate / statistics.median(blob.rates):.2f}x of a blob's" if blob is not None else "-"
+            print(
+                f"| {tar_series.server} | 1 | {tar_rate:,.0f} | {min(tar_series.rates):,.0f} - "
+                f"{max(tar_series.rates):,.0f} | {versus} | {statistics.median(tar_series.cpu):.2f} |"
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
