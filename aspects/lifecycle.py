@@ -378,11 +378,23 @@ class Lifecycle:
             item.pop("upload", None)
         return sorted(files, key=lambda item: item["path"])
 
+    def file(self, urn: str, path: str, *, at: datetime | None = None) -> dict[str, Any] | None:
+        """One file of the manifest by its path, as `files` gives it (None if there is none). The current one is
+        found without reading the others (a download of each of 1,000 files read the whole manifest each time)."""
+        if at is None:
+            aspect = self._file_aspect(urn, path)
+            if aspect is not None:
+                item = dict(aspect.content)
+                item.pop("upload", None)
+                return item
+        return next((item for item in self.files(urn, at=at) if item["path"] == path), None)
+
     def _file_aspects(self, urn: str) -> dict[str, Aspect]:
         return {a.content["path"]: a for a in self._current(urn, FILE_SCHEMA)}
 
     def _file_aspect(self, urn: str, path: str) -> Aspect | None:
-        """The draft's current file aspect for `path`, found without reading the others."""
+        """The current file aspect for `path` (of a draft, or of a sealed artifact), found without reading the
+        others."""
         params = {
             "entity": urn,
             "file_schema": self.schema_id(FILE_SCHEMA),

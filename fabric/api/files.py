@@ -41,10 +41,15 @@ def etag_matches(request: Request, etag: str) -> bool:
     return etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
 
 
+def one_file(request: Request, urn: str, path: str) -> dict[str, Any] | None:
+    """The readable, not deleted artifact's file at `path`, or None (blocking)."""
+    readable_artifact(request, urn, aspects=False, deleted=False)
+    return app_state(request).lifecycle.file(urn, path, at=query_time(request, "at"))
+
+
 async def get_file(request: Request) -> Response:
     urn, path = request.path_params["urn"], request.path_params["path"]
-    _, files = await anyio.to_thread.run_sync(manifest, request, urn)
-    found = next((item for item in files if item["path"] == path), None)
+    found = await anyio.to_thread.run_sync(one_file, request, urn, path)
     if found is None:
         raise HTTPException(404, f"{urn} has no file {path!r}")
     if not found["sha256"]:

@@ -232,6 +232,24 @@ def test_a_drafts_files_are_found_by_their_exact_path(lc: Lifecycle) -> None:
     lc.seal(urn, asserter=USER)
     assert lc.state(urn) == "ready"
     assert {f["path"]: f["sha256"] for f in lc.files(urn)} == {path: f"{k:064x}" for k, path in enumerate(paths)}
+    manifest = {item["path"]: item for item in lc.files(urn)}
+    for path in paths:  # one file by its path is the manifest's entry, found alone
+        assert lc.file(urn, path) == manifest[path]
+    assert lc.file(urn, "a.bin.ba") is None and lc.file(urn, "many") is None
+
+
+def test_one_file_by_path_as_of_a_time_and_of_a_single_upload(lc: Lifecycle) -> None:
+    urn = new_urn("artifact")
+    lc.create_draft(urn, name="timed", uploader=USER, org=ORG, type_="dataset", labels={})
+    lc.start_file(urn, "x.bin", size=1, mime_type="application/octet-stream", upload="u1", asserter=USER)
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    lc.finish_file(urn, "x.bin", upload="u1", size=1, sha256="e" * 64, md5=None, asserter=USER)
+    assert lc.file(urn, "x.bin")["sha256"] == "e" * 64  # type: ignore[index]
+    assert lc.file(urn, "x.bin", at=before)["sha256"] is None  # type: ignore[index]  # as it was: unfinished
+    single = ready_artifact(lc.store, "alone.csv")
+    assert lc.file(single.urn, "alone.csv") == lc.files(single.urn)[0]  # a single upload is one file
+    assert lc.file(single.urn, "other.csv") is None
 
 
 @pytest.mark.parametrize("path", ["", "/abs", "a/../b", "a//b", "./a", "a/", "..", "a\\b"])
