@@ -278,9 +278,10 @@ class Fabric:
         """The artifact's manifest: `{path, size, sha256, md5, mime_type}` per file."""
         return self._transport.files(self.resolve_urn(urn))
 
-    def pull(self, urn: str, path: str | os.PathLike[str]) -> list[Path]:
-        """Write every file of the artifact under the directory `path` (resumed, verified); returns the files."""
-        return pull(self._transport, self.resolve_urn(urn), path)
+    def pull(self, urn: str, path: str | os.PathLike[str], *, jobs: int = 4) -> list[Path]:
+        """Write every file of the artifact under the directory `path` (resumed, verified), `jobs` at once against
+        a server; returns the files."""
+        return pull(self._transport, self.resolve_urn(urn), path, jobs)
 
     # ---- repositories and versions ------------------------------------------------------------------
 

@@ -308,9 +308,10 @@ class Artifact:
         """The manifest: `{path, size, sha256, md5, mime_type}` of every file."""
         return self._transport.files(self.id)
 
-    def pull(self, path: str | os.PathLike[str]) -> list[Path]:
-        """Write every file under the directory `path` (resumed after a cut, each verified by sha256)."""
-        return pull(self._transport, self.id, path)
+    def pull(self, path: str | os.PathLike[str], *, jobs: int = 4) -> list[Path]:
+        """Write every file under the directory `path` (resumed after a cut, each verified by sha256), `jobs` at
+        once against a server."""
+        return pull(self._transport, self.id, path, jobs)
 
     def lock(self, reason: str | None = None) -> Artifact:
         self._transport.artifact_action(self.id, "lock", reason)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 from fabric.client.errors import IntegrityError
 from fabric.client.sidecar import file_digests
@@ -22,35 +24,55 @@ def relative_path(path: str) -> str:
     return text
 
 
-def pull(transport: Transport, urn: str, directory: str | os.PathLike[str]) -> list[Path]:
-    """Write every file of the artifact under `directory`; a partial file is resumed, every file is verified."""
+def pull(transport: Transport, urn: str, directory: str | os.PathLike[str], jobs: int = 4) -> list[Path]:
+    """Write every file of the artifact under `directory`, `jobs` at once against a server (local mode copies one
+    at a time); a partial file is resumed, every file is verified. Every path is checked before any file is
+    written. If a file fails, the ones under way still finish and the first failure in the manifest's order is
+    raised; the files written stay (a second pull skips them)."""
     root = Path(directory).expanduser().resolve()
-    written: list[Path] = []
-    for item in transport.files(urn):
-        target = root.joinpath(*relative_path(item["path"]).split("/"))
-        if root not in target.parents:
-            raise ValueError(f"{item['path']!r} would leave {root}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_file() and target.stat().st_size == item["size"] and file_digests(target)[1] == item["sha256"]:
-            written.append(target)
-            continue
-        partial = target.with_name(f".{target.name}.part")
-        start = partial.stat().st_size if partial.is_file() else 0
-        if item["size"] is not None and start > item["size"]:
-            partial.unlink()
-            start = 0
-        with partial.open("ab") as out:
-            for block in transport.file_chunks(urn, item["path"], start=start, expected_sha256=item["sha256"]):
-                out.write(block)
-        digest = hashlib.sha256()
-        with partial.open("rb") as handle:
-            while block := handle.read(PULL_BLOCK):
-                digest.update(block)
-        if digest.hexdigest() != item["sha256"]:
-            partial.unlink()
-            raise IntegrityError(
-                f"{urn} {item['path']}: received sha256 {digest.hexdigest()}, expected {item['sha256']}"
-            )
-        os.replace(partial, target)
-        written.append(target)
-    return written
+    items = transport.files(urn)
+    targets = [_target(root, item["path"]) for item in items]
+    jobs = min(jobs, len(items)) if transport.mode == "platform" else 1
+    if jobs <= 1:
+        return [_pull_file(transport, urn, item, target) for item, target in zip(items, targets, strict=True)]
+    pool = ThreadPoolExecutor(jobs, thread_name_prefix="fabric-pull")
+    try:
+        pulled = [
+            pool.submit(_pull_file, transport, urn, item, target) for item, target in zip(items, targets, strict=True)
+        ]
+        wait(pulled)
+        return [future.result() for future in pulled]
+    finally:
+        pool.shutdown(cancel_futures=True)  # an interrupt starts no further file
+
+
+def _target(root: Path, path: str) -> Path:
+    """Where the artifact's file `path` goes under `root`; ValueError if it would leave it."""
+    target = root.joinpath(*relative_path(path).split("/"))
+    if root not in target.parents:
+        raise ValueError(f"{path!r} would leave {root}")
+    return target
+
+
+def _pull_file(transport: Transport, urn: str, item: dict[str, Any], target: Path) -> Path:
+    """One file of the manifest at `target`: kept if it is there already, else resumed or fetched, then verified."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_file() and target.stat().st_size == item["size"] and file_digests(target)[1] == item["sha256"]:
+        return target
+    partial = target.with_name(f".{target.name}.part")
+    start = partial.stat().st_size if partial.is_file() else 0
+    if item["size"] is not None and start > item["size"]:
+        partial.unlink()
+        start = 0
+    with partial.open("ab") as out:
+        for block in transport.file_chunks(urn, item["path"], start=start, expected_sha256=item["sha256"]):
+            out.write(block)
+    digest = hashlib.sha256()
+    with partial.open("rb") as handle:
+        while block := handle.read(PULL_BLOCK):
+            digest.update(block)
+    if digest.hexdigest() != item["sha256"]:
+        partial.unlink()
+        raise IntegrityError(f"{urn} {item['path']}: received sha256 {digest.hexdigest()}, expected {item['sha256']}")
+    os.replace(partial, target)
+    return target

@@ -182,10 +182,11 @@ def lock(fab: Any, target: str, reason: str | None) -> None:
 @version.command("pull")
 @click.argument("target")
 @click.option("-o", "--output", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--jobs", "-j", default=4, show_default=True, type=click.IntRange(1), help="Files fetched at once.")
 @client_command
-def pull(fab: Any, target: str, output: Path) -> None:
+def pull(fab: Any, target: str, output: Path, jobs: int) -> None:
     """Write every file of a version (or an artifact URN) under OUTPUT (resumed, verified); prints each path."""
-    for path in fab.pull(_artifact_of(fab, target), output):
+    for path in fab.pull(_artifact_of(fab, target), output, jobs=jobs):
         click.echo(str(path))
 
 

@@ -8,13 +8,16 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from fabric.cli import main
 from fabric.client import Conflict, Fabric, Gone, NotFound
+from fabric.client.http_transport import HttpTransport
 from fabric.client.transport import UploadOptions
 from tests.client.proxy import CountingProxy
 from tests.fixtures_client import upload_requests
@@ -105,6 +108,46 @@ def test_the_files_of_an_artifact_go_up_at_once_and_one_that_fails_leaves_it_a_d
         whole = fab.upload_artifact(dir_path=tmp_path, name="all-six", jobs=4)
         assert whole.state == "ready"
         assert {f["path"]: f["size"] for f in whole.files()} == {f"f{k}.bin": size for k, size in enumerate(sizes)}
+
+
+def test_the_files_of_an_artifact_come_down_at_once_and_one_that_fails_stops_no_other(
+    proxy: CountingProxy, tmp_path: Path, client_server: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a server `pull` fetches `jobs` files at once: the first two fetches wait for each other at a
+    barrier, which one file at a time could never pass. A file that fails does not stop the others, and its
+    error is raised; a second pull fetches only what is missing."""
+    files = {f"d/f{k}.bin": os.urandom(20_000 + k) for k in range(6)}
+    for path, data in files.items():
+        (tmp_path / "src" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "src" / path).write_bytes(data)
+    barrier = threading.Barrier(2, timeout=60)
+    entered: set[threading.Thread] = set()
+    fetched: list[str] = []
+    lock = threading.Lock()
+    real = HttpTransport.file_chunks
+
+    def file_chunks(self: HttpTransport, urn: str, path: str, **kw: Any) -> Iterator[bytes]:
+        with lock:
+            first = len(entered) < 2 and threading.current_thread() not in entered
+            entered.add(threading.current_thread())
+            fetched.append(path)
+        if first:
+            barrier.wait()  # two files under way at the same moment
+        if path == "d/f4.bin" and len(fetched) <= len(files):
+            raise OSError("the disk holding f4.bin failed")
+        return real(self, urn, path, **kw)
+
+    monkeypatch.setattr(HttpTransport, "file_chunks", file_chunks)
+    with Fabric(url=proxy.url) as fab:
+        art = fab.upload_artifact(dir_path=tmp_path / "src", name=f"pull-{uuid.uuid4().hex[:8]}")
+        with pytest.raises(OSError, match=r"f4\.bin failed"):
+            art.pull(tmp_path / "out", jobs=3)
+        assert not barrier.broken and len(entered) >= 2
+        written = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.bin")}
+        assert written == set(files) - {"d/f4.bin"}
+        again = fab.pull(art.id, tmp_path / "out", jobs=4)
+        assert fetched[len(files) :] == ["d/f4.bin"]  # the others were there, whole: kept
+        assert {p.relative_to(tmp_path / "out").as_posix(): p.read_bytes() for p in again} == files
 
 
 def test_versions_aliases_stages_lock_delete(fab: Fabric, tmp_path: Path) -> None:
