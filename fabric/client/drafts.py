@@ -9,10 +9,10 @@ sent), the rest go up over tus (resumable) with metadata `artifact` and `path`; 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 
 from fabric.client.errors import IntegrityError
+from fabric.client.jobs import each_at_once
 from fabric.client.models import Artifact
 from fabric.client.pull import relative_path
 from fabric.client.sidecar import file_digests
@@ -65,19 +65,8 @@ class DraftArtifact:
         transport = self._transport
         options = options or UploadOptions()
         files = list(self._files.items())
-        jobs = min(options.jobs, len(files)) if transport.mode == "platform" else 1
-        if jobs > 1:
-            pool = ThreadPoolExecutor(jobs, thread_name_prefix="fabric-upload")
-            try:
-                sent = [pool.submit(self._send, path, source, options) for path, source in files]
-                wait(sent)
-                for future in sent:
-                    future.result()
-            finally:
-                pool.shutdown(cancel_futures=True)  # an interrupt starts no further file
-        else:
-            for path, source in files:
-                self._send(path, source, options)
+        jobs = options.jobs if transport.mode == "platform" else 1
+        each_at_once(lambda item: self._send(item[0], item[1], options), files, jobs, "fabric-upload")
         self._files.clear()
         transport.artifact_action(self.id, "seal")
         return Artifact.fetch(transport, self.id)

@@ -416,7 +416,8 @@ class LocalTransport(Transport):
     def file_chunks(
         self, urn: str, path: str, *, start: int = 0, expected_sha256: str | None = None
     ) -> Iterator[bytes]:
-        found = next((f for f in self.files(urn) if f["path"] == path), None)
+        self.get_artifact(urn)
+        found = _store_errors(lambda: self.lifecycle.file(urn, path))  # one file, not the manifest read per file
         if found is None:
             raise NotFound(f"{urn} has no file {path!r}")
         if not found["sha256"]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 from fabric.client.errors import IntegrityError
+from fabric.client.jobs import each_at_once
 from fabric.client.sidecar import file_digests
 from fabric.client.transport import Transport
 
@@ -31,19 +31,9 @@ def pull(transport: Transport, urn: str, directory: str | os.PathLike[str], jobs
     raised; the files written stay (a second pull skips them)."""
     root = Path(directory).expanduser().resolve()
     items = transport.files(urn)
-    targets = [_target(root, item["path"]) for item in items]
-    jobs = min(jobs, len(items)) if transport.mode == "platform" else 1
-    if jobs <= 1:
-        return [_pull_file(transport, urn, item, target) for item, target in zip(items, targets, strict=True)]
-    pool = ThreadPoolExecutor(jobs, thread_name_prefix="fabric-pull")
-    try:
-        pulled = [
-            pool.submit(_pull_file, transport, urn, item, target) for item, target in zip(items, targets, strict=True)
-        ]
-        wait(pulled)
-        return [future.result() for future in pulled]
-    finally:
-        pool.shutdown(cancel_futures=True)  # an interrupt starts no further file
+    pieces = [(item, _target(root, item["path"])) for item in items]
+    jobs = jobs if transport.mode == "platform" else 1
+    return each_at_once(lambda piece: _pull_file(transport, urn, *piece), pieces, jobs, "fabric-pull")
 
 
 def _target(root: Path, path: str) -> Path:
