@@ -54,13 +54,15 @@ def _pull_file(transport: Transport, urn: str, item: dict[str, Any], target: Pat
     if item["size"] is not None and start > item["size"]:
         partial.unlink()
         start = 0
+    digest = hashlib.sha256()
+    if start:  # the bytes of a cut pull, read once to continue the digest
+        with partial.open("rb") as handle:
+            while block := handle.read(min(PULL_BLOCK, start - handle.tell())):
+                digest.update(block)
     with partial.open("ab") as out:
         for block in transport.file_chunks(urn, item["path"], start=start, expected_sha256=item["sha256"]):
             out.write(block)
-    digest = hashlib.sha256()
-    with partial.open("rb") as handle:
-        while block := handle.read(PULL_BLOCK):
-            digest.update(block)
+            digest.update(block)  # hashed as written: the file is not read back
     if digest.hexdigest() != item["sha256"]:
         partial.unlink()
         raise IntegrityError(f"{urn} {item['path']}: received sha256 {digest.hexdigest()}, expected {item['sha256']}")
