@@ -8,10 +8,12 @@ entity label to `Schema`. One connection, used under a lock, serves every thread
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,17 @@ COLUMN_RE = re.compile(r"^[a-z][a-z0-9_]{0,62} (STRING|INT64)$")
 # the rows written: every 4 MiB rather than every MiB, a batch of small uploads' artifacts (written ready, no
 # update) commits in half the time, and a pending artifact made ready costs 8 % more (bench/README.md).
 CHECKPOINT_BYTES = 4 << 20
+# The versions an update leaves also stay in memory until the next checkpoint: about 170 KB for each commit that
+# makes a pending artifact ready (some 27 KB per column it sets, however few rows), 90 KB for one that closes an
+# aspect's edge, against about 1 KB of WAL. So the WAL threshold alone let a server that completed 4,000 large
+# uploads hold 650 MB before its first checkpoint. The backend therefore also checkpoints after this many commits
+# that updated or deleted something: at most about 5 MB held, for a checkpoint (20 to 35 ms at 100,000
+# artifacts, 2 to 5 ms on a small graph) every 32 such commits.
+CHECKPOINT_UPDATES = 32
+# `MERGE ... ON CREATE SET` sets properties of a node it creates: not an update.
+_UPDATING = re.compile(r"(?<!ON CREATE )\bSET\b|\bDELETE\b|\bREMOVE\b")
+
+log = logging.getLogger("aspects.ladybug")
 
 
 class LadybugBackend:
@@ -35,14 +48,18 @@ class LadybugBackend:
     q = own.QUERIES
     exclusive = True
 
-    def __init__(self, path: Path, buffer_pool_size: int = 0) -> None:
+    def __init__(self, path: Path, buffer_pool_size: int = 0, *, checkpoint_updates: int = CHECKPOINT_UPDATES) -> None:
         """`buffer_pool_size` in bytes; 0 is LadybugDB's default (80 % of the machine's memory, whose page
-        bookkeeping alone costs tens of MB of resident memory on a large machine)."""
+        bookkeeping alone costs tens of MB of resident memory on a large machine). `checkpoint_updates`: commits
+        that update or delete between checkpoints (see `CHECKPOINT_UPDATES`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = ladybug.Database(str(path), buffer_pool_size=buffer_pool_size, checkpoint_threshold=CHECKPOINT_BYTES)
         self._conn = ladybug.Connection(self._db)
         self._lock = threading.RLock()
         self._in_tx = False
+        self._checkpoint_updates = checkpoint_updates
+        self._tx_updates = False  # the open transaction has run an update or a delete
+        self._updating_commits = 0  # since the last checkpoint
         self._tables: dict[str, str] = {}
         self._connections: set[tuple[str, str, str]] = set()
 
@@ -53,7 +70,25 @@ class LadybugBackend:
             columns = result.get_column_names()
             rows = [dict(zip(columns, row)) for row in result.get_all()]
             result.close()
+            if _updates(query):
+                if self._in_tx:
+                    self._tx_updates = True
+                else:
+                    self._committed_update()
             return rows
+
+    def _committed_update(self) -> None:
+        """Count a commit that updated or deleted; checkpoint when enough did (under the lock, no transaction
+        open). A checkpoint that fails is logged and tried again after the next such commit."""
+        self._updating_commits += 1
+        if self._updating_commits < self._checkpoint_updates:
+            return
+        try:
+            self._conn.execute("CHECKPOINT")
+        except RuntimeError:
+            log.warning("LadybugDB checkpoint failed; retried after the next update", exc_info=True)
+            return
+        self._updating_commits = 0
 
     @contextmanager
     def transaction(self) -> Iterator[LadybugBackend]:
@@ -62,7 +97,7 @@ class LadybugBackend:
                 yield self
                 return
             self._conn.execute("BEGIN TRANSACTION")
-            self._in_tx = True
+            self._in_tx, self._tx_updates = True, False
             try:
                 yield self
             except BaseException:
@@ -71,6 +106,8 @@ class LadybugBackend:
                 raise
             self._in_tx = False
             self._conn.execute("COMMIT")
+            if self._tx_updates:
+                self._committed_update()
 
     def _load_catalog(self) -> None:
         self._tables = {row["name"]: row["type"] for row in self.run(own.SHOW_TABLES)}
@@ -150,3 +187,9 @@ class LadybugBackend:
         with self._lock:
             self._conn.close()
             self._db.close()
+
+
+@lru_cache(maxsize=512)
+def _updates(query: str) -> bool:
+    """Whether a statement may update or delete (the store's statements are few and fixed: cached)."""
+    return _UPDATING.search(query) is not None
