@@ -12,6 +12,11 @@ against the payload's sha256 afterwards. tusd runs the same rounds as the refere
     python bench/memory.py --concurrency 64 --only datafabric --runs 1
     python bench/memory.py --server-arg=--upload-buffer-budget=16777216
     python bench/memory.py --asgi granian                        # the same app under granian too
+    python bench/memory.py --only datafabric --concurrency 64 --runs 1 --rounds 20   # a long-running server
+
+With `--rounds N` each server takes N rounds back to back (a new set of uploads each time, all checked): the peak
+is then over all of them, and a line per round tells the resident memory after it, so memory that only grows
+with use shows (a fresh server per round hides it).
 """
 
 from __future__ import annotations
@@ -108,18 +113,33 @@ def run_round(create_url: str, payload: Path, lengths: list[int]) -> tuple[float
     return seconds, [r.final_headers for r in results if not isinstance(r, BaseException)]
 
 
+def check_blobs(base_url: str, lengths: list[int], answers: list[dict[str, str]], expected: dict[int, str]) -> None:
+    """Every upload's blob, downloaded, is the payload's prefix of its length."""
+    for length, answer in zip(lengths, answers, strict=True):
+        url = f"{base_url}/v1/artifacts/{answer['artifact-urn']}/blob"
+        if sha256_of_download(url) != (expected[length], length):
+            raise SystemExit(f"the blob of a {length}-byte upload is not what was sent")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, action="append", help="uploads at once (repeat; default 64 and 256)")
     parser.add_argument("--smallest", type=parse_size, default=256 * KiB, help="smallest upload (default 256KiB)")
     parser.add_argument("--largest", type=parse_size, default=64 * MiB, help="largest upload (default 64MiB)")
-    parser.add_argument("--runs", type=int, default=2, help="rounds per server and concurrency (default 2)")
+    parser.add_argument(
+        "--runs", type=int, default=2, help="servers started, one after another, per concurrency (default 2)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="rounds each started server takes, back to back (default 1)"
+    )
     parser.add_argument("--only", default=",".join(TARGETS), help=f"comma-separated subset of {', '.join(TARGETS)}")
     parser.add_argument("--server-arg", action="append", default=[], help="extra argument for fabric serve (repeat)")
     parser.add_argument(
         "--asgi", action="append", default=[], help="also datafabric's app under this ASGI server (granian, hypercorn)"
     )
     args = parser.parse_args(argv)
+    if args.runs < 1 or args.rounds < 1:
+        parser.error("--runs and --rounds take 1 or more")
     wanted = [t.strip() for t in args.only.split(",") if t.strip()]
     if set(wanted) - set(TARGETS):
         parser.error(f"--only takes {', '.join(TARGETS)}")
@@ -153,21 +173,30 @@ def main(argv: list[str] | None = None) -> int:
                         time.sleep(1)
                         idles.append(rss_kib(pid, "VmRSS") / 1024)
                         reset_peak(pid)
-                        try:
-                            with PeakSampler(pid) as sampler:
-                                seconds, answers = run_round(server.create_url, payload, lengths)
-                        except SystemExit:
-                            log = work / "logs" / f"{slug}.log"
-                            print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
-                            raise
+                        seconds = 0.0
+                        with PeakSampler(pid) as sampler:
+                            for round_ in range(1, args.rounds + 1):
+                                try:
+                                    taken, answers = run_round(server.create_url, payload, lengths)
+                                except SystemExit:
+                                    log = work / "logs" / f"{slug}.log"
+                                    print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
+                                    raise
+                                seconds += taken
+                                if spec.name.startswith("datafabric"):
+                                    check_blobs(server.base_url, lengths, answers, expected)
+                                if args.rounds > 1:
+                                    print(
+                                        f"{spec.name:<12} {level:4} at once, run {run}, round {round_}: "
+                                        f"RSS after {rss_kib(pid, 'VmRSS') / 1024:6.0f} MB "
+                                        f"({rss_kib(pid, 'RssAnon') / 1024:.0f} private), "
+                                        f"peak so far {rss_kib(pid, 'VmHWM') / 1024:.0f} MB",
+                                        file=sys.stderr,
+                                        flush=True,
+                                    )
                         peaks.append(rss_kib(pid, "VmHWM") / 1024)
                         parts.append(sampler.peak)
-                        rates.append(sum(lengths) / seconds / MiB)
-                        if spec.name.startswith("datafabric"):
-                            for length, answer in zip(lengths, answers):
-                                url = f"{server.base_url}/v1/artifacts/{answer['artifact-urn']}/blob"
-                                if sha256_of_download(url) != (expected[length], length):
-                                    raise SystemExit(f"the blob of a {length}-byte upload is not what was sent")
+                        rates.append(sum(lengths) * args.rounds / seconds / MiB)
                     shutil.rmtree(data_dir)
                     print(
                         f"{spec.name:<12} {level:4} at once, run {run}: peak RSS {peaks[-1]:6.0f} MB "
@@ -180,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(
             f"concurrent uploads of {args.smallest // KiB} KiB to {args.largest // MiB} MiB (geometric spread), one PATCH "
-            f"each, {args.runs} run(s); {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}"
+            f"each, {args.runs} run(s) of {args.rounds} round(s) each; {os.cpu_count()} CPUs; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         print()
         print(
