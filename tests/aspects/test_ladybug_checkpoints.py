@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,12 @@ from aspects.backends.ladybug import LadybugBackend
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> LadybugBackend:
+def backend(tmp_path: Path) -> Iterator[LadybugBackend]:
     backend = LadybugBackend(tmp_path / "graph", 64 << 20, checkpoint_updates=3)
     backend.run("CREATE NODE TABLE T(urn STRING PRIMARY KEY, v INT64)")
     backend.run("CREATE (:T {urn: 'a', v: 0})")
-    return backend
+    yield backend
+    backend.close()
 
 
 def wal(tmp_path: Path) -> Path:
