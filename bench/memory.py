@@ -173,29 +173,32 @@ def main(argv: list[str] | None = None) -> int:
                         time.sleep(1)
                         idles.append(rss_kib(pid, "VmRSS") / 1024)
                         reset_peak(pid)
-                        seconds = 0.0
-                        with PeakSampler(pid) as sampler:
-                            for round_ in range(1, args.rounds + 1):
-                                try:
+                        seconds, peak = 0.0, 0.0
+                        peak_parts: dict[str, int] = {}
+                        for round_ in range(1, args.rounds + 1):
+                            try:
+                                with PeakSampler(pid) as sampler:
                                     taken, answers = run_round(server.create_url, payload, lengths)
-                                except SystemExit:
-                                    log = work / "logs" / f"{slug}.log"
-                                    print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
-                                    raise
-                                seconds += taken
-                                if spec.name.startswith("datafabric"):
-                                    check_blobs(server.base_url, lengths, answers, expected)
-                                if args.rounds > 1:
-                                    print(
-                                        f"{spec.name:<12} {level:4} at once, run {run}, round {round_}: "
-                                        f"RSS after {rss_kib(pid, 'VmRSS') / 1024:6.0f} MB "
-                                        f"({rss_kib(pid, 'RssAnon') / 1024:.0f} private), "
-                                        f"peak so far {rss_kib(pid, 'VmHWM') / 1024:.0f} MB",
-                                        file=sys.stderr,
-                                        flush=True,
-                                    )
-                        peaks.append(rss_kib(pid, "VmHWM") / 1024)
-                        parts.append(sampler.peak)
+                            except SystemExit:
+                                log = work / "logs" / f"{slug}.log"
+                                print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
+                                raise
+                            seconds += taken
+                            peak = rss_kib(pid, "VmHWM") / 1024  # the uploads' peak: read before the checks' downloads
+                            if sampler.peak.get("VmRSS", 0) > peak_parts.get("VmRSS", 0):
+                                peak_parts = sampler.peak
+                            if spec.name.startswith("datafabric"):
+                                check_blobs(server.base_url, lengths, answers, expected)
+                            if args.rounds > 1:
+                                print(
+                                    f"{spec.name:<12} {level:4} at once, run {run}, round {round_}: "
+                                    f"peak so far {peak:.0f} MB, after the round {rss_kib(pid, 'VmRSS') / 1024:.0f} MB "
+                                    f"({rss_kib(pid, 'RssAnon') / 1024:.0f} private)",
+                                    file=sys.stderr,
+                                    flush=True,
+                                )
+                        peaks.append(peak)
+                        parts.append(peak_parts)
                         rates.append(sum(lengths) * args.rounds / seconds / MiB)
                     shutil.rmtree(data_dir)
                     print(
