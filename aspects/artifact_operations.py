@@ -54,6 +54,11 @@ class _Completion:
     creation: dict[str, Any] | None
 
 
+# The properties a pending artifact holds from its creation that its `artifact.1` normally repeats: when all
+# three are the same, its completion sets only the others (`SET_ARTIFACTS_CONTENT`).
+_KEPT_AT_COMPLETION = ("name", "created", "uploader")
+
+
 def _ready_params(urn: str, content: dict[str, Any]) -> dict[str, Any]:
     """The node properties `artifact.1` sets, as a row of `SET_ARTIFACTS_READY`."""
     return {
@@ -350,8 +355,15 @@ class ArtifactOperations(StoreCore):
         insert = fill(q.INSERT_ASPECTS_OUT, src="Artifact", dst="Schema", rel=rel)
         tx.run(insert, {"rows": aspects, "rel": rel, "label": "Artifact"})
         if updates:
-            ready = [_ready_params(i.urn, i.content) for i in updates]
-            written.update((row["urn"], row) for row in tx.run(q.SET_ARTIFACTS_READY, {"rows": ready}))
+            kept: list[dict[str, Any]] = []
+            changed: list[dict[str, Any]] = []
+            for item in updates:
+                params, row = _ready_params(item.urn, item.content), rows[item.urn]
+                same = all(row[key] == params[key] for key in _KEPT_AT_COMPLETION)
+                (kept if same else changed).append(params)
+            for query, ready in ((q.SET_ARTIFACTS_CONTENT, kept), (q.SET_ARTIFACTS_READY, changed)):
+                if ready:
+                    written.update((row["urn"], row) for row in tx.run(query, {"rows": ready}))
         for position, item in writes.values():
             outcomes[position] = written[item.urn]
         for position, of in repeats:

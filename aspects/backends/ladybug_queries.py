@@ -87,6 +87,12 @@ QUERIES = Queries(
         + " RETURN "
         + ARTIFACT_COLUMNS
     ),
+    SET_ARTIFACTS_CONTENT=(
+        "UNWIND $rows AS r MATCH (a:Artifact {urn: r.urn}) SET "
+        + LADYBUG_ARTIFACT_VALUES[2]
+        + " RETURN "
+        + ARTIFACT_COLUMNS
+    ),
     INSERT_ASPECT_OUT=(
         "MATCH (a:`{src}` {urn: $entity}), (b:`{dst}` {urn: $target}) "
         "CREATE (a)-[e:`{rel}` {" + EDGE_VALUES + "}]->(b), "

@@ -94,17 +94,19 @@ ASPECT_VISIBLE = (
 ARTIFACT_BY_URN = "MATCH (a:Artifact {urn: $urn}) "
 
 
-def _artifact_values(null_if_empty: str) -> tuple[str, str]:
-    """The SET items of a new (pending) and of a ready artifact from an UNWIND row `r`, whose absent values
-    (`org`, `md5`) are '' and become null through `null_if_empty` (a format of one `{0}`): a null inside a list
-    of maps costs LadybugDB a slower bind, 0.7 ms a statement instead of 0.27."""
+def _artifact_values(null_if_empty: str) -> tuple[str, str, str]:
+    """The SET items of a new (pending) artifact, of a ready one, and of the content a pending one gains when it
+    becomes ready (`SET_ARTIFACTS_CONTENT`), from an UNWIND row `r`, whose absent values (`org`, `md5`) are ''
+    and become null through `null_if_empty` (a format of one `{0}`): a null inside a list of maps costs LadybugDB
+    a slower bind, 0.7 ms a statement instead of 0.27."""
     org, md5 = null_if_empty.format("r.org"), null_if_empty.format("r.md5")
     new = f"a.name = r.name, a.status = 'pending', a.uploader = r.uploader, a.created = r.created, a.props = r.props, a.org = {org}"
-    ready = (
-        f"a.status = 'ready', a.name = r.name, a.mime_type = r.mime_type, a.size = r.size, a.md5 = {md5}, "
-        "a.sha256 = r.sha256, a.location = r.location, a.created = r.created, a.uploader = r.uploader"
+    content = (
+        f"a.status = 'ready', a.mime_type = r.mime_type, a.size = r.size, a.md5 = {md5}, a.sha256 = r.sha256, "
+        "a.location = r.location"
     )
-    return new, ready
+    ready = content + ", a.name = r.name, a.created = r.created, a.uploader = r.uploader"
+    return new, ready, content
 
 
 LADYBUG_ARTIFACT_VALUES = _artifact_values("nullif({0}, '')")
@@ -150,6 +152,11 @@ class Queries:
     CREATE_NEW_ARTIFACTS: str
     CREATE_READY_ARTIFACTS: str
     SET_ARTIFACTS_READY: str
+    # A pending artifact made ready whose name, creation time and uploader are already those of its `artifact.1`
+    # (as an upload's are): only the properties it gains are set. Every property set costs LadybugDB an update
+    # that it keeps in memory until a checkpoint, about 27 KB a column: 6 columns instead of 9 took 170 KB
+    # instead of 260 per commit, and 0.6 ms instead of 0.7 to 0.85.
+    SET_ARTIFACTS_CONTENT: str
 
     # -- the same on both -------------------------------------------------------------------------
 

@@ -76,6 +76,43 @@ def test_complete_can_create_the_artifact_in_the_same_commit(store: AspectStore)
     assert store.pending_artifacts() == []
 
 
+def test_completion_sets_every_property_whether_or_not_the_creation_already_had_some(store: AspectStore) -> None:
+    """A pending artifact whose name, creation time and uploader its `artifact.1` repeats (an upload's) has only
+    the rest set; one whose `artifact.1` says otherwise has all of them set. Both in one batch, and alone."""
+    stamp = "2026-01-02T03:04:05Z"
+    created = datetime.fromisoformat(stamp)
+    same, other, alone = new_urn("artifact"), new_urn("artifact"), new_urn("artifact")
+    for urn in (same, other, alone):
+        store.create_artifact(urn, name="up.bin", uploader=USER, created=created)
+    contents = {
+        same: artifact_content("up.bin", body=b"same", mime_type="image/png", created=stamp),
+        other: {
+            **artifact_content("renamed.bin", body=b"other", created="2026-03-04T05:06:07Z"),
+            "uploader": "urn:fabric:user:bob@example.com",
+        },
+        alone: artifact_content("up.bin", body=b"alone", created=stamp),
+    }
+    done = store.complete_artifacts([(urn, contents[urn], USER, None) for urn in (same, other)])
+    done.append(store.complete_artifact(alone, contents[alone], asserter=USER))
+    for record in done:
+        assert isinstance(record, ArtifactRecord)
+        content = contents[record.urn]
+        for got in (record, store.get_artifact(record.urn, aspects=False)):
+            assert got.status == "ready"
+            assert (got.name, got.uploader, got.created) == (
+                content["name"],
+                content["uploader"],
+                datetime.fromisoformat(content["created"]),
+            )
+            assert (got.mime_type, got.size, got.md5, got.sha256, got.location) == (
+                content["mime_type"],
+                content["size"],
+                content["md5"],
+                content["sha256"],
+                content["location"],
+            )
+
+
 def test_complete_validates_and_needs_the_artifact(store: AspectStore) -> None:
     urn = new_urn("artifact")
     store.create_artifact(urn, name="x", uploader=USER)
