@@ -34,10 +34,10 @@ CHECKPOINT_BYTES = 4 << 20
 # however few rows (160 KB for a pending artifact made ready, 90 KB for a commit that closes an aspect's edge),
 # against about 1 KB of WAL. So the WAL threshold alone let a server that completed 4,000 large uploads hold
 # hundreds of MB before its first checkpoint. The backend therefore also checkpoints after this many commits that
-# updated or deleted something. Measured through the store, 1,280 pending artifacts created and made ready
-# (`bench/pending_completions.py`): private memory +12 MB at 32, +25 at 64, +28 at 128, +209 without; CPU 3.9 to 4.3 ms an
-# artifact at 32, 3.5 at 64, 3.0 at 128, 3.6 without (longer version chains); a checkpoint takes 36 ms (median; up
-# to 190) with the graph's lock held. Bounded memory is the point, so the smallest of these.
+# updated or deleted something. Measured through the store (`bench/pending_completions.py`, 1,280 pending
+# artifacts created and made ready): private memory +12 MB at 32, +25 at 64, +28 at 128, +209 without; CPU 3.9 to
+# 4.3 ms an artifact at 32, 3.5 at 64, 3.0 at 128, 3.6 without (longer version chains); a checkpoint takes 36 ms
+# (median; up to 190) with the graph's lock held. Bounded memory is the point, so the smallest of these.
 CHECKPOINT_UPDATES = 32
 # `MERGE ... ON CREATE SET` sets properties of a node it creates: not an update.
 _UPDATING = re.compile(r"(?<!ON CREATE )\bSET\b|\bDELETE\b|\bREMOVE\b")
