@@ -189,8 +189,9 @@ def measure(args: argparse.Namespace, work: Path) -> list[Series]:
                     rate = run_mode(server.create_url)
                     cpu = (server.cpu_seconds() - cpu_before) / args.count * 1000
                 # The data dir stays until the end (`main` removes `work`): a removal of thousands of files made
-                # every process that synced for tens of seconds after it slower (system time per upload two to
-                # three times, on ext4 mounted with `discard`), and the next server is the other one.
+                # the next server's file creations slower for minutes (system time per upload two to three times:
+                # ext4 without a journal skips every inode freed in the last 60 to 360 s at each allocation; see
+                # bench/README.md), and the next server is the other one.
                 series[(spec.name, mode)].rates.append(rate)
                 series[(spec.name, mode)].cpu.append(cpu)
                 say(f"run {run}/{args.runs}  {spec.name:<12} {mode:<26} {rate:8,.0f} uploads/s  CPU {cpu:5.2f} s/1k")
