@@ -14,12 +14,14 @@ back, and gives their memory back to the system only once no upload has used one
 The pool does not bound the blocks in use: a block is taken only with budget for its size (`BufferBudget`), which
 comes back when the block is written and hashed, and then the block returns to the pool; the pool keeps no more
 than `keep` bytes of returned blocks (the budget's limit), whatever mix of sizes came back, and before it maps a
-new block it drops kept ones (of other sizes) while blocks in use and kept would pass `keep` together.
+new block it drops kept ones (of other sizes) while blocks in use and kept would pass `keep` together. The pages
+of a block given back and not kept go back to the system at once (`forget_pages`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mmap
 import threading
 import time
@@ -101,13 +103,16 @@ class BlockPool:
     def give(self, block: Block) -> None:
         """Take a block back (any thread): it is no longer read nor written."""
         with self._lock:
-            if self._keep is None or self.kept + block.size <= self._keep:
+            kept = self._keep is None or self.kept + block.size <= self._keep
+            if kept:
                 self._free.setdefault(block.size, []).append(block.memory)
                 self.kept += block.size
-            self.in_use -= 1  # a block not kept is unmapped once its last view goes
+            self.in_use -= 1
             self.in_use_bytes -= block.size
             self._last_used = time.monotonic()
         block.pool = None
+        if not kept:
+            forget_pages(block.memory)
 
     def _make_room(self, size: int) -> None:
         """Before a new block is mapped (under the lock): drop kept blocks of other sizes while the blocks in use,
@@ -140,3 +145,16 @@ class BlockPool:
                 self._free, self.kept = {}, 0
         if busy and self.kept:
             self.release_later()
+
+
+def forget_pages(memory: memoryview) -> None:
+    """Hand the pages of a block not kept back to the system now (reading them gives zeros since).
+
+    A block not kept is unmapped only once the last view of it goes, and a request's frames, an executor's work
+    item or a future's callbacks may hold one a while after the block was given back: the memory bench sampled
+    up to 80 MiB of blocks under a 64 MiB budget at 64 uploads at once, 64 to 66 MiB with this. `MADV_REMOVE`
+    frees the pages of a shared mapping (which `mmap(-1, size)` is) at once; the mapping stays valid."""
+    mapping = memory.obj
+    if isinstance(mapping, mmap.mmap) and hasattr(mmap, "MADV_REMOVE"):
+        with contextlib.suppress(OSError, ValueError):  # not supported there, or already closed
+            mapping.madvise(mmap.MADV_REMOVE)

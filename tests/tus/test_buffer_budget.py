@@ -157,3 +157,21 @@ def test_the_block_pool_keeps_blocks_in_use_and_kept_within_the_budget() -> None
         pool.give(block)
     assert pool.kept <= keep and pool.in_use_bytes == 0
     assert pool.take(large, 0).size == large and pool.kept == keep - large  # a kept block of that size, reused
+
+
+def test_a_block_given_back_and_not_kept_hands_its_pages_back_at_once() -> None:
+    """A view of a block may outlive its return to the pool (a request's frame, an executor's work item), and the
+    mapping with it: its pages must not stay resident meanwhile. A kept block keeps its pages for reuse."""
+    size = 64 << 10
+    pool = BlockPool(keep=size)
+    kept, spare = pool.take(size, 0), pool.take(size, 0)
+    for block in (kept, spare):
+        block.view[:] = b"\xab" * size
+        block.filled = size
+    lingering = spare.memory  # still referenced, as a frame or a future would
+    pool.give(kept)
+    pool.give(spare)  # the pool is full: not kept
+    assert pool.kept == size
+    assert bytes(lingering) == bytes(size)  # its pages were handed back: they read as zeros now
+    reused = pool.take(size, 0)
+    assert bytes(reused.memory[:4]) == b"\xab" * 4  # the kept one, pages and all
