@@ -60,7 +60,8 @@ _KEPT_AT_COMPLETION = ("name", "created", "uploader")
 
 
 def _ready_params(urn: str, content: dict[str, Any]) -> dict[str, Any]:
-    """The node properties `artifact.1` sets, as a row of `SET_ARTIFACTS_READY`."""
+    """The node properties `artifact.1` sets, as a row of `SET_ARTIFACTS_READY` (or of `SET_ARTIFACTS_CONTENT`,
+    which uses all but `name`, `created` and `uploader`)."""
     return {
         "urn": urn,
         "name": content["name"],

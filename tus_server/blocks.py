@@ -153,8 +153,8 @@ def forget_pages(memory: memoryview) -> None:
     A block not kept is unmapped only once the last view of it goes, and a request's frames, an executor's work
     item or a future's callbacks may hold one a while after the block was given back: sampled every 3 ms during
     a round of `bench/memory.py` at 64 uploads at once, up to 80 MiB of blocks under a 64 MiB budget, 64 to 66
-    MiB with this. `MADV_REMOVE`
-    frees the pages of a shared mapping (which `mmap(-1, size)` is) at once; the mapping stays valid."""
+    MiB with this. `MADV_REMOVE` frees the pages of a shared mapping (which `mmap(-1, size)` is) at once; the
+    mapping stays valid."""
     mapping = memory.obj
     if isinstance(mapping, mmap.mmap) and hasattr(mmap, "MADV_REMOVE"):
         with contextlib.suppress(OSError, ValueError):  # not supported there, or already closed
