@@ -124,6 +124,22 @@ def datafabric(*extra: str) -> ServerSpec:
     )
 
 
+def datafabric_ablated(parts: str) -> ServerSpec:
+    """datafabric with parts of its work taken out (`bench/_ablated_serve.py`; `parts` like `no-storage+no-graph`)."""
+    plain = datafabric()
+    return ServerSpec(
+        name=f"datafabric [{parts.replace('+', ' + ')}]",
+        command=lambda port, data: [
+            sys.executable,
+            str(BENCH_DIR / "_ablated_serve.py"),
+            parts,
+            *plain.command(port, data)[3:],
+        ],
+        create_path=plain.create_path,
+        ready=plain.ready,
+    )
+
+
 def datafabric_asgi(server: str, *extra: str) -> ServerSpec:
     """datafabric's app under another ASGI server (`bench/_serve_asgi.py`); `extra` may be `--md5`."""
     return ServerSpec(

@@ -10,9 +10,13 @@ so the ratios mean something on a noisy machine; the figures alone do not.
     python bench/small_uploads.py --only datafabric --count 500
     python bench/small_uploads.py --shapes post          # creation-with-upload only (or --shapes patch)
     python bench/small_uploads.py --same-content         # every upload the same bytes (deduplicated blobs)
+    python bench/small_uploads.py --only datafabric,tusd --shapes patch \
+        --ablate no-storage+no-graph,no-storage,no-storage+graph-behind   # what bounds datafabric's rate
 
 By default every upload carries bytes of its own (generated before the clock starts), as real uploads do; with
-`--same-content` all carry the same bytes, which a content-addressed store keeps once.
+`--same-content` all carry the same bytes, which a content-addressed store keeps once. `--ablate` adds datafabric
+servers with parts of the work taken out (`_ablated_serve.py`: no storage, no graph, the graph written behind),
+measured in the same rounds: what the rest of the path allows, against tusd.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from _client import at_once
 TARGETS = ("datafabric", "tusd", "tus-node")
 TUS = {"Tus-Resumable": "1.0.0"}
 SHAPES = {"patch": "POST+PATCH", "post": "POST w/ body"}  # how an upload is sent: two requests, or one
+ABLATIONS = ("no-storage", "no-graph", "graph-behind")  # what `_ablated_serve.py` can take out
 
 
 @dataclass(slots=True)
@@ -69,7 +74,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--same-content", action="store_true", help="every upload sends the same bytes (default: distinct bytes each)"
     )
+    parser.add_argument(
+        "--ablate",
+        default="",
+        help="comma-separated datafabric variants to add, each parts joined by +: no-storage, no-graph, graph-behind",
+    )
     args = parser.parse_args(argv)
+    args.ablate = [variant.strip() for variant in args.ablate.split(",") if variant.strip()]
+    for variant in args.ablate:
+        parts = variant.split("+")
+        if set(parts) - set(ABLATIONS) or len(set(parts)) != len(parts) or {"no-graph", "graph-behind"} <= set(parts):
+            parser.error(f"--ablate {variant!r}: parts are {', '.join(ABLATIONS)} (no-graph and graph-behind not both)")
     args.shapes = ["post"] if args.creation_with_upload else [s.strip() for s in args.shapes.split(",") if s.strip()]
     if not args.shapes or set(args.shapes) - set(SHAPES):
         parser.error(f"--shapes takes {', '.join(SHAPES)}")
@@ -158,11 +173,12 @@ def timed_uploads(create_url: str, args: argparse.Namespace, clients: int, with_
     return args.count / elapsed
 
 
-def build_specs(targets: list[str], work: Path) -> list[_servers.ServerSpec]:
+def build_specs(targets: list[str], work: Path, args: argparse.Namespace) -> list[_servers.ServerSpec]:
     cache = _tools.cache_dir()
     specs = []
     if "datafabric" in targets:
         specs.append(_servers.datafabric())
+    specs.extend(_servers.datafabric_ablated(variant) for variant in args.ablate)
     if "tusd" in targets:
         specs.append(_servers.tusd(_tools.ensure_tusd(cache)))
     if "tus-node" in targets:
@@ -171,7 +187,7 @@ def build_specs(targets: list[str], work: Path) -> list[_servers.ServerSpec]:
 
 
 def measure(args: argparse.Namespace, work: Path) -> list[Series]:
-    specs = build_specs(args.targets, work)
+    specs = build_specs(args.targets, work, args)
     modes: list[tuple[str, Callable[[str], float]]] = []
     for shape in args.shapes:
         for clients in (1, args.clients):
