@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                             if args.rounds > 1:
                                 print(
                                     f"{spec.name:<12} {level:4} at once, run {run}, round {round_}: "
-                                    f"peak so far {peak:.0f} MB, after the round {rss_kib(pid, 'VmRSS') / 1024:.0f} MB "
+                                    f"peak so far {peak:.0f} MiB, after the round {rss_kib(pid, 'VmRSS') / 1024:.0f} MiB "
                                     f"({rss_kib(pid, 'RssAnon') / 1024:.0f} private)",
                                     file=sys.stderr,
                                     flush=True,
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                         rates.append(sum(lengths) * args.rounds / seconds / MiB)
                     shutil.rmtree(data_dir)
                     print(
-                        f"{spec.name:<12} {level:4} at once, run {run}: peak RSS {peaks[-1]:6.0f} MB "
-                        f"(idle {idles[-1]:.0f} MB; at the sampled peak {_parts(parts[-1])}), {rates[-1]:6.0f} MiB/s",
+                        f"{spec.name:<12} {level:4} at once, run {run}: peak RSS {peaks[-1]:6.0f} MiB "
+                        f"(idle {idles[-1]:.0f} MiB; at the sampled peak {_parts(parts[-1])}), {rates[-1]:6.0f} MiB/s",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print()
         print(
-            "| server | uploads at once | MiB in all | peak RSS MB (median) | peak RSS MB (max) | idle RSS MB | MiB/s (median) |"
+            "| server | uploads at once | MiB in all | peak RSS MiB (median) | peak RSS MiB (max) | idle RSS MiB | MiB/s (median) |"
         )
         print("|---|---|---|---|---|---|---|")
         for name, level, peak, worst, idle, rates in rows:
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parts(fields: dict[str, int]) -> str:
     names = (("RssAnon", "anon"), ("RssFile", "file"), ("RssShmem", "shmem"))
-    return " + ".join(f"{fields.get(key, 0) / 1024:.0f} {label}" for key, label in names) + " MB"
+    return " + ".join(f"{fields.get(key, 0) / 1024:.0f} {label}" for key, label in names) + " MiB"
 
 
 def _prefix_sha256(path: Path, length: int) -> str:
