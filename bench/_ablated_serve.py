@@ -101,15 +101,24 @@ ABLATIONS: dict[str, Callable[[], None]] = {
 }
 
 
+def problem(variant: str) -> str | None:
+    """What is wrong with `variant` (parts joined by `+`), or None if it names a server this script can start."""
+    parts = variant.split("+")
+    if unknown := [part for part in parts if part not in ABLATIONS]:
+        return f"unknown part(s) {unknown}; choose from {', '.join(ABLATIONS)}"
+    if len(set(parts)) != len(parts):
+        return "a part named twice"
+    if {"no-graph", "graph-behind"} <= set(parts):
+        return "no-graph and graph-behind exclude each other"
+    return None
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         raise SystemExit(f"usage: _ablated_serve.py PART[+PART...] FABRIC-ARGS...; parts: {', '.join(ABLATIONS)}")
-    parts = sys.argv[1].split("+")
-    if unknown := [part for part in parts if part not in ABLATIONS]:
-        raise SystemExit(f"_ablated_serve: unknown part(s) {unknown}; choose from {', '.join(ABLATIONS)}")
-    if {"no-graph", "graph-behind"} <= set(parts):
-        raise SystemExit("_ablated_serve: no-graph and graph-behind exclude each other")
-    for part in parts:
+    if wrong := problem(sys.argv[1]):
+        raise SystemExit(f"_ablated_serve: {wrong}")
+    for part in sys.argv[1].split("+"):
         ABLATIONS[part]()
     from fabric.cli import main as fabric
 

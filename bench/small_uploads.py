@@ -36,6 +36,7 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import _ablated_serve
 import _servers
 import _tools
 from _client import at_once
@@ -43,7 +44,6 @@ from _client import at_once
 TARGETS = ("datafabric", "tusd", "tus-node")
 TUS = {"Tus-Resumable": "1.0.0"}
 SHAPES = {"patch": "POST+PATCH", "post": "POST w/ body"}  # how an upload is sent: two requests, or one
-ABLATIONS = ("no-storage", "no-graph", "graph-behind")  # what `_ablated_serve.py` can take out
 
 
 @dataclass(slots=True)
@@ -82,9 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.ablate = [variant.strip() for variant in args.ablate.split(",") if variant.strip()]
     for variant in args.ablate:
-        parts = variant.split("+")
-        if set(parts) - set(ABLATIONS) or len(set(parts)) != len(parts) or {"no-graph", "graph-behind"} <= set(parts):
-            parser.error(f"--ablate {variant!r}: parts are {', '.join(ABLATIONS)} (no-graph and graph-behind not both)")
+        if wrong := _ablated_serve.problem(variant):
+            parser.error(f"--ablate {variant!r}: {wrong}")
     args.shapes = ["post"] if args.creation_with_upload else [s.strip() for s in args.shapes.split(",") if s.strip()]
     if not args.shapes or set(args.shapes) - set(SHAPES):
         parser.error(f"--shapes takes {', '.join(SHAPES)}")
